@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * pprof.h
+ *	  pprof (perftools.profiles.Profile) in and out: decoding a gzip or raw
+ *	  pprof into normalised single-value profiles grouped by series (spec
+ *	  §4, §16), and encoding a profile back into pprof.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PYRO_PPROF_H
+#define PYRO_PPROF_H
+
+#include "labels.h"
+#include "profile.h"
+
+/* Limits applied while decoding (0 = unlimited). */
+typedef struct PyroPprofLimits
+{
+	size_t		max_decompressed;	/* bytes after gunzip; default 4 MiB */
+	size_t		max_samples;		/* default 16000 */
+	size_t		max_sample_labels;	/* per sample, default 100 */
+	size_t		max_stack_depth;	/* truncate, keeping the root side; default 1000 */
+	size_t		max_string_length;	/* truncate, keeping the last bytes; default 65535 */
+} PyroPprofLimits;
+
+extern void pyro_pprof_limits_default(PyroPprofLimits *l);
+
+/*
+ * One series' worth of a decoded pprof: one sample type of one group of
+ * samples sharing the same string sample labels.
+ */
+typedef struct PyroSeriesProfile
+{
+	PyroLabelSet sample_labels; /* split labels of the group, sorted */
+	uint32_t	type_index;		/* index into PyroNormalized.sample_types */
+	PyroProfile *profile;		/* shares PyroNormalized.sym */
+} PyroSeriesProfile;
+
+typedef struct PyroNormalized
+{
+	PyroSymbols *sym;			/* shared by every profile below */
+	uint32_t	ntypes;
+	char	  **sample_types;	/* pprof sample_type[i].type */
+	char	  **sample_units;
+	char	   *period_type;	/* "" when absent */
+	char	   *period_unit;
+	int64_t		period;
+	int64_t		time_nanos;		/* 0 when the pprof had none */
+	int64_t		duration_nanos;
+	char	   *default_name;	/* guessed __name__, e.g. "process_cpu" */
+	PyroSeriesProfile *series;	/* empty profiles are not listed */
+	size_t		nseries;
+	size_t		input_samples;	/* samples in the pprof */
+	size_t		decoded_bytes;	/* size after gunzip */
+} PyroNormalized;
+
+/*
+ * Decode a pprof (gzip detected by its magic bytes) and normalise it as
+ * upstream does: string-table and index checks; numeric sample labels and
+ * empty-valued labels dropped; profile_id renamed span_id; span_id and
+ * trace_id kept on samples (span_id parsed as 16 hex digits), all other
+ * string labels split samples into groups; samples with a negative value
+ * dropped, zero values dropped per sample type; identical stacks merged;
+ * deep stacks and long strings truncated per limits.
+ */
+extern PyroStatus pyro_pprof_normalize(const uint8_t *data, size_t len,
+									   const PyroPprofLimits *limits,
+									   PyroNormalized **out, PyroError *err);
+extern void pyro_normalized_free(PyroNormalized *n);
+
+/*
+ * Encode p as a raw (uncompressed) pprof with one sample type.  types holds
+ * the five parts of the profile type (sample type/unit and period
+ * type/unit are taken from it).  time_nanos overrides p->time_nanos when
+ * non-zero.
+ */
+extern PyroStatus pyro_pprof_encode(const PyroProfile *p,
+									const char *sample_type, const char *sample_unit,
+									const char *period_type, const char *period_unit,
+									int64_t period, int64_t time_nanos,
+									PyroBuf *out, PyroError *err);
+
+/* gzip.c: gzip is sniffed by magic bytes 1f 8b */
+static inline bool
+pyro_is_gzip(const uint8_t *data, size_t len)
+{
+	return len >= 2 && data[0] == 0x1f && data[1] == 0x8b;
+}
+
+/* Decompress a (possibly multi-member) gzip stream, failing with PYRO_ELIMIT past max_out bytes. */
+extern PyroStatus pyro_gunzip(const uint8_t *data, size_t len, size_t max_out,
+							  PyroBuf *out, PyroError *err);
+extern PyroStatus pyro_gzip(const uint8_t *data, size_t len, int level,
+							PyroBuf *out, PyroError *err);
+
+#endif							/* PYRO_PPROF_H */

@@ -1,0 +1,22 @@
+/*
+ * suites.h
+ *	  The list of unit-test suites.  Each test_<x>.c defines
+ *	  "const UnitTest <x>_tests[]", terminated by {NULL, NULL};
+ *	  add the suite to both lists below.
+ */
+#ifndef PYRO_SUITES_H
+#define PYRO_SUITES_H
+
+typedef struct UnitSuite
+{
+	const char *name;
+	const UnitTest *tests;
+} UnitSuite;
+
+extern const UnitTest common_tests[];
+
+static const UnitSuite all_suites[] = {
+	{"common", common_tests},
+};
+
+#endif
