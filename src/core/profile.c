@@ -1,0 +1,71 @@
+/*-------------------------------------------------------------------------
+ *
+ * profile.c
+ *	  Single-value profiles (PyroProfile): creation, sample appends and
+ *	  totals.  The codec lives in profile_codec.c, merging in merge.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "profile.h"
+
+/*
+ * Create an empty profile over sym (which may be NULL only if the caller
+ * sets it before use).  With owns_sym the profile frees sym.
+ */
+PyroProfile *
+pyro_profile_create(PyroSymbols *sym, bool owns_sym)
+{
+	PyroProfile *p = pyro_calloc(1, sizeof(PyroProfile));
+
+	if (p == NULL)
+		return NULL;
+	p->sym = sym;
+	p->owns_sym = owns_sym;
+	return p;
+}
+
+void
+pyro_profile_free(PyroProfile *p)
+{
+	if (p == NULL)
+		return;
+	if (p->owns_sym)
+		pyro_symbols_free(p->sym);
+	pyro_free(p->samples);
+	pyro_free(p);
+}
+
+/* Append one sample; false on allocation failure (the profile is unchanged). */
+bool
+pyro_profile_add_sample(PyroProfile *p, uint32_t stack, int64_t value,
+						uint64_t span_id)
+{
+	PyroSample *s;
+
+	if (p->nsamples >= p->samples_cap &&
+		!pyro_grow((void **) &p->samples, &p->samples_cap, p->nsamples + 1,
+				   sizeof(PyroSample)))
+		return false;
+	s = &p->samples[p->nsamples++];
+	s->stack = stack;
+	s->value = value;
+	s->span_id = span_id;
+	return true;
+}
+
+/* Sum of all sample values, saturating instead of overflowing. */
+int64_t
+pyro_profile_total(const PyroProfile *p)
+{
+	int64_t		total = 0;
+
+	for (size_t i = 0; i < p->nsamples; i++)
+	{
+		int64_t		r;
+
+		if (__builtin_add_overflow(total, p->samples[i].value, &r))
+			r = p->samples[i].value > 0 ? INT64_MAX : INT64_MIN;
+		total = r;
+	}
+	return total;
+}
