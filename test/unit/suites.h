@@ -14,9 +14,11 @@ typedef struct UnitSuite
 } UnitSuite;
 
 extern const UnitTest common_tests[];
+extern const UnitTest labels_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
+	{"labels", labels_tests},
 };
 
 #endif
