@@ -47,6 +47,14 @@ extern PyroStatus pyro_selector_parse(const char *s, size_t len, PyroSelector **
 									  PyroError *err);
 extern void pyro_selector_free(PyroSelector *sel);
 
+/*
+ * Append the canonical text form metric{name="value",...} to out: no
+ * blanks, values double-quoted with Go-style escapes, label names quoted
+ * when not legacy.  For any selector from pyro_selector_parse,
+ * parse(to_string(x)) == x.  Out of memory sets out->oom.
+ */
+extern void pyro_selector_to_string(const PyroSelector *sel, PyroBuf *out);
+
 /* Literal operator text: "=", "!=", "=~", "!~". */
 extern const char *pyro_match_op_str(PyroMatchOp op);
 
