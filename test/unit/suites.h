@@ -15,10 +15,12 @@ typedef struct UnitSuite
 
 extern const UnitTest common_tests[];
 extern const UnitTest labels_tests[];
+extern const UnitTest selector_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
 	{"labels", labels_tests},
+	{"selector", selector_tests},
 };
 
 #endif
