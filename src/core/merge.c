@@ -1,0 +1,659 @@
+/*-------------------------------------------------------------------------
+ *
+ * merge.c
+ *	  PyroMerger: folds many single-value profiles into one, as flame
+ *	  graphs and merged-profile queries need.
+ *
+ * The merger owns one global PyroSymbols.  Adding a profile maps its
+ * symbols into the global tables through per-input remap arrays that are
+ * filled on demand: only the stack nodes the samples reach (and their
+ * ancestors, locations, functions, mappings and strings) are interned, so
+ * profiles that share one large symbol set (the pprof normaliser splits a
+ * pprof into several profiles over one set) do not pay for what they do not
+ * use.  Values are then accumulated per (global stack, span id) in an
+ * open-addressing hash table; the result sorts the non-zero sums.
+ *
+ * Nothing is allocated per sample: remap arrays, the accumulation table and
+ * scratch space are reused between adds and grown geometrically.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "profile.h"
+
+#include <stdlib.h>
+
+/* One accumulated (stack, span) key and its sum. */
+typedef struct MergeEntry
+{
+	uint32_t	stack;
+	uint64_t	span_id;
+	int64_t		value;
+} MergeEntry;
+
+struct PyroMerger
+{
+	int			flags;
+	PyroSymbols *sym;
+	uint64_t	count;
+
+	/* metadata of the first profile, as global string indexes */
+	bool		have_meta;
+	uint32_t	sample_type;
+	uint32_t	sample_unit;
+	uint32_t	period_type;
+	uint32_t	period_unit;
+	int64_t		period;
+	int64_t		time_nanos;
+	int64_t		duration_nanos;
+
+	/* per-input remap arrays; PYRO_NO_INDEX = not mapped yet */
+	uint32_t   *rstr;
+	size_t		rstr_cap;
+	uint32_t   *rmap;
+	size_t		rmap_cap;
+	uint32_t   *rfn;
+	size_t		rfn_cap;
+	uint32_t   *rloc;
+	size_t		rloc_cap;
+	uint32_t   *rstack;
+	size_t		rstack_cap;
+
+	/* scratch */
+	PyroLine   *tmp_lines;
+	size_t		tmp_lines_cap;
+	uint32_t   *walk;
+	size_t		walk_cap;
+
+	/* accumulation: entries plus a hash of entry index + 1 */
+	MergeEntry *entries;
+	size_t		nentries;
+	size_t		entries_cap;
+	uint32_t   *slots;
+	size_t		mask;			/* slot count - 1, or 0 with no slots */
+
+	/* span filter: sorted, unique */
+	bool		has_filter;
+	uint64_t   *filter;
+	size_t		nfilter;
+
+	PyroProfile *result;
+};
+
+/* State of one pyro_merger_add_profile call. */
+typedef struct AddCtx
+{
+	PyroMerger *m;
+	const PyroSymbols *in;
+	PyroError  *err;
+	PyroStatus	status;
+} AddCtx;
+
+PyroMerger *
+pyro_merger_create(int flags)
+{
+	PyroMerger *m = pyro_calloc(1, sizeof(PyroMerger));
+
+	if (m == NULL)
+		return NULL;
+	m->flags = flags;
+	m->sym = pyro_symbols_create();
+	if (m->sym == NULL)
+	{
+		pyro_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void
+drop_result(PyroMerger *m)
+{
+	if (m->result)
+	{
+		pyro_profile_free(m->result);
+		m->result = NULL;
+	}
+}
+
+void
+pyro_merger_free(PyroMerger *m)
+{
+	if (m == NULL)
+		return;
+	drop_result(m);
+	pyro_symbols_free(m->sym);
+	pyro_free(m->rstr);
+	pyro_free(m->rmap);
+	pyro_free(m->rfn);
+	pyro_free(m->rloc);
+	pyro_free(m->rstack);
+	pyro_free(m->tmp_lines);
+	pyro_free(m->walk);
+	pyro_free(m->entries);
+	pyro_free(m->slots);
+	pyro_free(m->filter);
+	pyro_free(m);
+}
+
+uint64_t
+pyro_merger_count(const PyroMerger *m)
+{
+	return m->count;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *) a;
+	uint64_t	y = *(const uint64_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Keep only samples whose span id is in span_ids[0..n).  span_ids = NULL
+ * removes the filter; a non-NULL empty set keeps nothing.
+ */
+PyroStatus
+pyro_merger_set_span_filter(PyroMerger *m, const uint64_t *span_ids, size_t n,
+							PyroError *err)
+{
+	uint64_t   *f = NULL;
+	size_t		k = 0;
+
+	drop_result(m);
+	if (span_ids == NULL)
+	{
+		pyro_free(m->filter);
+		m->filter = NULL;
+		m->nfilter = 0;
+		m->has_filter = false;
+		return PYRO_OK;
+	}
+	if (n > 0)
+	{
+		f = pyro_calloc(n, sizeof(uint64_t));
+		if (f == NULL)
+			return pyro_error_set(err, PYRO_ENOMEM, "out of memory setting a span filter");
+		memcpy(f, span_ids, n * sizeof(uint64_t));
+		qsort(f, n, sizeof(uint64_t), cmp_u64);
+		for (size_t i = 0; i < n; i++)
+		{
+			if (k == 0 || f[k - 1] != f[i])
+				f[k++] = f[i];
+		}
+	}
+	pyro_free(m->filter);
+	m->filter = f;
+	m->nfilter = k;
+	m->has_filter = true;
+	return PYRO_OK;
+}
+
+static bool
+filter_match(const PyroMerger *m, uint64_t span)
+{
+	size_t		lo = 0;
+	size_t		hi = m->nfilter;
+
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (m->filter[mid] < span)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->nfilter && m->filter[lo] == span;
+}
+
+/* ----------------------------------------------------------------
+ * symbol mapping
+ * ----------------------------------------------------------------
+ */
+
+static uint32_t
+fail(AddCtx *c, PyroStatus st, const char *msg, unsigned a, unsigned b)
+{
+	c->status = pyro_error_set(c->err, st, msg, a, b);
+	return PYRO_NO_INDEX;
+}
+
+static uint32_t
+oom(AddCtx *c)
+{
+	c->status = pyro_error_set(c->err, PYRO_ENOMEM, "out of memory merging profiles");
+	return PYRO_NO_INDEX;
+}
+
+/* Global index of input string i, interning it on first use. */
+static uint32_t
+map_string(AddCtx *c, uint32_t i, const char *what, uint32_t owner)
+{
+	PyroMerger *m = c->m;
+	uint32_t	g;
+
+	if (i >= c->in->nstrings)
+	{
+		c->status = pyro_error_set(c->err, PYRO_ECORRUPT, "%s %u refers to unknown string %u",
+								   what, (unsigned) owner, (unsigned) i);
+		return PYRO_NO_INDEX;
+	}
+	g = m->rstr[i];
+	if (g != PYRO_NO_INDEX)
+		return g;
+	g = pyro_sym_intern_string(m->sym, c->in->strings[i].ptr, c->in->strings[i].len);
+	if (g == PYRO_NO_INDEX)
+		return oom(c);
+	m->rstr[i] = g;
+	return g;
+}
+
+static uint32_t
+map_mapping(AddCtx *c, uint32_t i)
+{
+	PyroMerger *m = c->m;
+	PyroMapping mp;
+	uint32_t	g;
+
+	g = m->rmap[i];
+	if (g != PYRO_NO_INDEX)
+		return g;
+	mp = c->in->mappings[i];
+	mp.filename = map_string(c, mp.filename, "mapping", i);
+	if (mp.filename == PYRO_NO_INDEX)
+		return PYRO_NO_INDEX;
+	mp.build_id = map_string(c, mp.build_id, "mapping", i);
+	if (mp.build_id == PYRO_NO_INDEX)
+		return PYRO_NO_INDEX;
+	g = pyro_sym_intern_mapping(m->sym, &mp);
+	if (g == PYRO_NO_INDEX)
+		return oom(c);
+	m->rmap[i] = g;
+	return g;
+}
+
+static uint32_t
+map_function(AddCtx *c, uint32_t i)
+{
+	PyroMerger *m = c->m;
+	PyroFunction f;
+	uint32_t	g;
+
+	g = m->rfn[i];
+	if (g != PYRO_NO_INDEX)
+		return g;
+	f = c->in->functions[i];
+	if ((f.name = map_string(c, f.name, "function", i)) == PYRO_NO_INDEX ||
+		(f.system_name = map_string(c, f.system_name, "function", i)) == PYRO_NO_INDEX ||
+		(f.filename = map_string(c, f.filename, "function", i)) == PYRO_NO_INDEX)
+		return PYRO_NO_INDEX;
+	g = pyro_sym_intern_function(m->sym, &f);
+	if (g == PYRO_NO_INDEX)
+		return oom(c);
+	m->rfn[i] = g;
+	return g;
+}
+
+static uint32_t
+map_location(AddCtx *c, uint32_t i)
+{
+	PyroMerger *m = c->m;
+	const PyroSymbols *in = c->in;
+	const PyroLocation *l;
+	uint32_t	g;
+	uint32_t	gmap;
+
+	g = m->rloc[i];
+	if (g != PYRO_NO_INDEX)
+		return g;
+	l = &in->locations[i];
+	if (l->mapping >= in->nmappings)
+		return fail(c, PYRO_ECORRUPT, "location %u refers to unknown mapping %u",
+					(unsigned) i, (unsigned) l->mapping);
+	if ((uint64_t) l->first_line + l->nlines > in->nlines)
+		return fail(c, PYRO_ECORRUPT, "location %u has lines out of range", (unsigned) i, 0);
+	gmap = map_mapping(c, l->mapping);
+	if (gmap == PYRO_NO_INDEX)
+		return PYRO_NO_INDEX;
+	if (!pyro_grow((void **) &m->tmp_lines, &m->tmp_lines_cap, l->nlines,
+				   sizeof(PyroLine)))
+		return oom(c);
+	for (uint32_t j = 0; j < l->nlines; j++)
+	{
+		const PyroLine *ln = &in->lines[l->first_line + j];
+
+		if (ln->function >= in->nfunctions)
+			return fail(c, PYRO_ECORRUPT, "location %u refers to unknown function %u",
+						(unsigned) i, (unsigned) ln->function);
+		m->tmp_lines[j].function = map_function(c, ln->function);
+		if (m->tmp_lines[j].function == PYRO_NO_INDEX)
+			return PYRO_NO_INDEX;
+		m->tmp_lines[j].line = ln->line;
+	}
+	g = pyro_sym_intern_location(m->sym, gmap, l->address, m->tmp_lines, l->nlines);
+	if (g == PYRO_NO_INDEX)
+		return oom(c);
+	m->rloc[i] = g;
+	return g;
+}
+
+/*
+ * Global node of input stack node s: walk up to the nearest ancestor
+ * already mapped (the root always is), then intern the path back down.
+ */
+static uint32_t
+map_stack(AddCtx *c, uint32_t s)
+{
+	PyroMerger *m = c->m;
+	const PyroSymbols *in = c->in;
+	size_t		depth = 0;
+	uint32_t	t = s;
+	uint32_t	g;
+
+	if (m->rstack[s] != PYRO_NO_INDEX)
+		return m->rstack[s];
+	while (m->rstack[t] == PYRO_NO_INDEX)
+	{
+		uint32_t	p = in->stacks[t].parent;
+
+		if (p >= t)
+			return fail(c, PYRO_ECORRUPT, "stack node %u has parent %u, not below its own index",
+						(unsigned) t, (unsigned) p);
+		if (depth >= m->walk_cap &&
+			!pyro_grow((void **) &m->walk, &m->walk_cap, depth + 1, sizeof(uint32_t)))
+			return oom(c);
+		m->walk[depth++] = t;
+		t = p;
+	}
+	g = m->rstack[t];
+	while (depth > 0)
+	{
+		uint32_t	loc;
+
+		t = m->walk[--depth];
+		if (in->stacks[t].location >= in->nlocations)
+			return fail(c, PYRO_ECORRUPT, "stack node %u refers to unknown location %u",
+						(unsigned) t, (unsigned) in->stacks[t].location);
+		loc = map_location(c, in->stacks[t].location);
+		if (loc == PYRO_NO_INDEX)
+			return PYRO_NO_INDEX;
+		g = pyro_sym_intern_stack(m->sym, g, loc);
+		if (g == PYRO_NO_INDEX)
+			return oom(c);
+		m->rstack[t] = g;
+	}
+	return g;
+}
+
+/* Size a remap array for n input entries and mark them all unmapped. */
+static bool
+reset_remap(uint32_t **arr, size_t *cap, uint32_t n)
+{
+	if (!pyro_grow((void **) arr, cap, n, sizeof(uint32_t)))
+		return false;
+	if (n > 0)
+		memset(*arr, 0xFF, (size_t) n * sizeof(uint32_t));
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ * accumulation
+ * ----------------------------------------------------------------
+ */
+
+static inline uint64_t
+key_hash(uint32_t stack, uint64_t span)
+{
+	uint64_t	h = ((uint64_t) stack * 0x9E3779B97F4A7C15ULL) ^ span;
+
+	h ^= h >> 33;
+	h *= 0xFF51AFD7ED558CCDULL;
+	h ^= h >> 33;
+	h *= 0xC4CEB9FE1A85EC53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Double the slot table (or create it), keeping load at most one half. */
+static bool
+grow_slots(PyroMerger *m)
+{
+	size_t		nslots = m->slots ? (m->mask + 1) * 2 : 1024;
+	uint32_t   *slots;
+
+	if (nslots > ((size_t) 1 << 32))
+		return false;
+	slots = pyro_calloc(nslots, sizeof(uint32_t));
+	if (slots == NULL)
+		return false;
+	for (size_t i = 0; i < m->nentries; i++)
+	{
+		size_t		pos = (size_t) key_hash(m->entries[i].stack, m->entries[i].span_id) &
+			(nslots - 1);
+
+		while (slots[pos] != 0)
+			pos = (pos + 1) & (nslots - 1);
+		slots[pos] = (uint32_t) i + 1;
+	}
+	pyro_free(m->slots);
+	m->slots = slots;
+	m->mask = nslots - 1;
+	return true;
+}
+
+static inline int64_t
+sat_add(int64_t a, int64_t b)
+{
+	int64_t		r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* Add value to the sum of (stack, span). */
+static bool
+accumulate(PyroMerger *m, uint32_t stack, uint64_t span, int64_t value)
+{
+	size_t		pos;
+
+	if (m->slots == NULL || (m->nentries + 1) * 2 > m->mask + 1)
+	{
+		if (m->nentries >= UINT32_MAX - 1 || !grow_slots(m))
+			return false;
+	}
+	pos = (size_t) key_hash(stack, span) & m->mask;
+	for (;;)
+	{
+		uint32_t	e = m->slots[pos];
+
+		if (e == 0)
+			break;
+		if (m->entries[e - 1].stack == stack && m->entries[e - 1].span_id == span)
+		{
+			m->entries[e - 1].value = sat_add(m->entries[e - 1].value, value);
+			return true;
+		}
+		pos = (pos + 1) & m->mask;
+	}
+	if (m->nentries >= m->entries_cap &&
+		!pyro_grow((void **) &m->entries, &m->entries_cap, m->nentries + 1,
+				   sizeof(MergeEntry)))
+		return false;
+	m->entries[m->nentries].stack = stack;
+	m->entries[m->nentries].span_id = span;
+	m->entries[m->nentries].value = value;
+	m->slots[pos] = (uint32_t) ++m->nentries;
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ * adding profiles
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Fold p into the merger.  p is validated as it is mapped, so a broken
+ * profile yields PYRO_ECORRUPT; samples already accumulated from it stay
+ * (callers discard the merger on error).
+ */
+PyroStatus
+pyro_merger_add_profile(PyroMerger *m, const PyroProfile *p, PyroError *err)
+{
+	const PyroSymbols *in;
+	AddCtx		c;
+	bool		keep_spans = (m->flags & PYRO_MERGE_KEEP_SPANS) != 0;
+
+	if (p == m->result && p != NULL)
+		return pyro_error_set(err, PYRO_EINVAL, "cannot add a merger's own result to it");
+	drop_result(m);
+	if (p == NULL || p->sym == NULL)
+		return pyro_error_set(err, PYRO_EINVAL, "profile has no symbols");
+	in = p->sym;
+	if (in->nstrings == 0 || in->nmappings == 0 || in->nstacks == 0)
+		return pyro_error_set(err, PYRO_ECORRUPT, "profile symbols lack their sentinels");
+
+	c.m = m;
+	c.in = in;
+	c.err = err;
+	c.status = PYRO_OK;
+
+	if (!reset_remap(&m->rstr, &m->rstr_cap, in->nstrings) ||
+		!reset_remap(&m->rmap, &m->rmap_cap, in->nmappings) ||
+		!reset_remap(&m->rfn, &m->rfn_cap, in->nfunctions) ||
+		!reset_remap(&m->rloc, &m->rloc_cap, in->nlocations) ||
+		!reset_remap(&m->rstack, &m->rstack_cap, in->nstacks))
+		return pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
+	m->rstr[0] = 0;
+	m->rstack[0] = 0;
+
+	if (!m->have_meta)
+	{
+		uint32_t	st = map_string(&c, p->sample_type, "metadata", 0);
+		uint32_t	su = st == PYRO_NO_INDEX ? st : map_string(&c, p->sample_unit, "metadata", 1);
+		uint32_t	pt = su == PYRO_NO_INDEX ? su : map_string(&c, p->period_type, "metadata", 2);
+		uint32_t	pu = pt == PYRO_NO_INDEX ? pt : map_string(&c, p->period_unit, "metadata", 3);
+
+		if (pu == PYRO_NO_INDEX)
+			return c.status;
+		m->sample_type = st;
+		m->sample_unit = su;
+		m->period_type = pt;
+		m->period_unit = pu;
+		m->period = p->period;
+		m->time_nanos = p->time_nanos;
+		m->duration_nanos = p->duration_nanos;
+		m->have_meta = true;
+	}
+
+	for (size_t i = 0; i < p->nsamples; i++)
+	{
+		const PyroSample *s = &p->samples[i];
+		uint32_t	g;
+
+		if (s->value == 0)
+			continue;			/* cannot change any sum */
+		if (m->has_filter && !filter_match(m, s->span_id))
+			continue;
+		if (s->stack >= in->nstacks)
+			return pyro_error_set(err, PYRO_ECORRUPT, "sample %zu refers to unknown stack node %u",
+								  i, (unsigned) s->stack);
+		g = map_stack(&c, s->stack);
+		if (g == PYRO_NO_INDEX)
+			return c.status;
+		if (!accumulate(m, g, keep_spans ? s->span_id : 0, s->value))
+			return pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
+	}
+	m->count++;
+	return PYRO_OK;
+}
+
+/* Decode a PYP1 profile and fold it in. */
+PyroStatus
+pyro_merger_add_encoded(PyroMerger *m, const uint8_t *data, size_t len,
+						PyroError *err)
+{
+	PyroProfile *p;
+	PyroStatus	st;
+
+	drop_result(m);
+	st = pyro_profile_decode(data, len, &p, err);
+	if (st != PYRO_OK)
+		return st;
+	st = pyro_merger_add_profile(m, p, err);
+	pyro_profile_free(p);
+	return st;
+}
+
+/* ----------------------------------------------------------------
+ * result
+ * ----------------------------------------------------------------
+ */
+
+static int
+cmp_sample(const void *a, const void *b)
+{
+	const PyroSample *x = a;
+	const PyroSample *y = b;
+
+	if (x->stack != y->stack)
+		return x->stack < y->stack ? -1 : 1;
+	return (x->span_id > y->span_id) - (x->span_id < y->span_id);
+}
+
+/*
+ * Build the merged profile over the merger's symbols: non-zero sums sorted
+ * by (stack, span id), metadata of the first profile added.
+ */
+const PyroProfile *
+pyro_merger_result(PyroMerger *m, PyroError *err)
+{
+	PyroProfile *r;
+	size_t		n = 0;
+
+	if (m->result)
+		return m->result;
+	r = pyro_profile_create(m->sym, false);
+	if (r == NULL)
+	{
+		pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
+		return NULL;
+	}
+	for (size_t i = 0; i < m->nentries; i++)
+	{
+		if (m->entries[i].value != 0)
+			n++;
+	}
+	if (n > 0)
+	{
+		if (!pyro_grow((void **) &r->samples, &r->samples_cap, n, sizeof(PyroSample)))
+		{
+			pyro_profile_free(r);
+			pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
+			return NULL;
+		}
+		for (size_t i = 0; i < m->nentries; i++)
+		{
+			const MergeEntry *e = &m->entries[i];
+
+			if (e->value == 0)
+				continue;
+			r->samples[r->nsamples].stack = e->stack;
+			r->samples[r->nsamples].value = e->value;
+			r->samples[r->nsamples].span_id = e->span_id;
+			r->nsamples++;
+		}
+		qsort(r->samples, r->nsamples, sizeof(PyroSample), cmp_sample);
+	}
+	r->sample_type = m->sample_type;
+	r->sample_unit = m->sample_unit;
+	r->period_type = m->period_type;
+	r->period_unit = m->period_unit;
+	r->period = m->period;
+	r->time_nanos = m->time_nanos;
+	r->duration_nanos = m->duration_nanos;
+	m->result = r;
+	return r;
+}
