@@ -14,6 +14,7 @@ CORE_CFLAGS  ?= -O2 -g
 CORE_INC     := -Isrc/core -Isrc/core/gen
 CORE_LIBS    := -lprotobuf-c -ldeflate -lzstd -lz -lm
 BUILD        := build
+SHELL        := /bin/bash
 
 PROTOS       := $(wildcard proto/*.proto)
 GEN_C        := $(patsubst proto/%.proto,src/core/gen/%.pb-c.c,$(PROTOS))
@@ -58,7 +59,7 @@ fuzz: $(FUZZ_TARGETS)
 # Replay each target's corpus (test/fuzz/corpus/<target>/), then fuzz it for
 # FUZZ_SECONDS into a scratch copy so the committed corpus stays as it is.
 fuzz-run: $(FUZZ_TARGETS)
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -eo pipefail; for t in $(FUZZ_TARGETS); do \
 		n=$$(basename $$t); corpus=test/fuzz/corpus/$$n; scratch=$(BUILD)/corpus-$$n; \
 		mkdir -p $$scratch; [ -d $$corpus ] && cp -r $$corpus/. $$scratch/ || true; \
 		echo "== $$n: replay + $(FUZZ_SECONDS)s"; \

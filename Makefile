@@ -1,0 +1,32 @@
+# Makefile for the pyroscope PostgreSQL extension (PGXS).
+#
+#   make && make install       build and install the extension
+#   make installcheck          pg_regress suites in sql/ against a running server
+#   make unit / fuzz / fuzz-run / valgrind   the pure-C core (see core.mk)
+
+EXTENSION    = pyroscope
+MODULE_big   = pyroscope
+DATA         = pyroscope--1.0.sql
+PGFILEDESC   = "pyroscope - continuous profiling inside PostgreSQL"
+
+CORE_OBJS    = $(patsubst %.c,%.o,$(sort $(wildcard src/core/*.c))) src/core/gen/pprof.pb-c.o
+SQL_OBJS     = $(patsubst %.c,%.o,$(sort $(wildcard src/sql/*.c)))
+OBJS         = $(CORE_OBJS) $(SQL_OBJS)
+
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+PG_CPPFLAGS  = -Isrc/core -Isrc/core/gen -Isrc/sql
+SHLIB_LINK   = -lprotobuf-c -ldeflate -lzstd -lz
+PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+               -Wno-missing-field-initializers $(if $(filter yes,$(WERROR)),-Werror)
+EXTRA_CLEAN  = src/core/gen build
+
+PG_CONFIG   ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS        := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# generated protobuf-c sources must exist before any object is compiled
+$(OBJS): | src/core/gen/pprof.pb-c.h
+
+include core.mk

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs what is needed and runs every test suite of the project:
+#   core unit tests (ASan/UBSan, then valgrind), fuzz corpora replay plus a
+#   short fuzzing run per target, pg_regress suites, and the check of every
+#   pprof in the corpus against Google's pprof tool.
+#
+#   scripts/test.sh                 everything (what CI runs)
+#   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
+#   scripts/test.sh --only NAME     one suite: unit valgrind fuzz regress pprofcheck
+#
+# Must run as root (it installs packages and runs clusters as postgres).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PG_BIN=/usr/lib/postgresql/15/bin
+export PG_CONFIG=$PG_BIN/pg_config
+FUZZ_SECONDS=15
+ONLY=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--fuzz-seconds) FUZZ_SECONDS=$2; shift 2 ;;
+		--only) ONLY=$2; shift 2 ;;
+		*) echo "usage: $0 [--fuzz-seconds N] [--only SUITE]" >&2; exit 2 ;;
+	esac
+done
+
+scripts/install-deps.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+run_suite() {
+	local name=$1; shift
+	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then return; fi
+	echo "=== $name"
+	local start=$SECONDS
+	if "$@"; then
+		passed=$((passed + 1)); echo "=== $name: ok ($((SECONDS - start)) s)"
+	else
+		failed=$((failed + 1)); failures+=("$name"); echo "=== $name: FAILED ($((SECONDS - start)) s)"
+	fi
+}
+
+build_extension() {
+	make -s with_llvm=no WERROR=yes && make -s with_llvm=no install >/dev/null
+}
+
+# A throw-away cluster for the SQL suites, run as postgres.
+TEST_PGPORT=${TEST_PGPORT:-54329}
+TEST_DIR=$(mktemp -d /tmp/pyroscope-test.XXXXXX)
+chmod 755 "$TEST_DIR"
+chown postgres:postgres "$TEST_DIR"
+cleanup() {
+	if [ -f "$TEST_DIR/data/postmaster.pid" ]; then
+		runuser -u postgres -- $PG_BIN/pg_ctl -D "$TEST_DIR/data" -m immediate stop >/dev/null 2>&1
+	fi
+	rm -rf "$TEST_DIR"
+}
+trap cleanup EXIT
+
+start_cluster() {
+	runuser -u postgres -- $PG_BIN/initdb -D "$TEST_DIR/data" -U postgres --auth=trust \
+		-E UTF8 --locale=C.UTF-8 >/dev/null || return 1
+	cat >> "$TEST_DIR/data/postgresql.conf" <<CONF
+listen_addresses = ''
+port = $TEST_PGPORT
+unix_socket_directories = '$TEST_DIR'
+shared_preload_libraries = 'pyroscope'
+fsync = off
+CONF
+	runuser -u postgres -- $PG_BIN/pg_ctl -D "$TEST_DIR/data" -l "$TEST_DIR/log" -w start >/dev/null
+}
+
+regress() {
+	start_cluster || { cat "$TEST_DIR/log" 2>/dev/null; return 1; }
+	if ! make -s with_llvm=no installcheck PGHOST="$TEST_DIR" PGPORT=$TEST_PGPORT PGUSER=postgres; then
+		[ -f regression.diffs ] && head -n 200 regression.diffs
+		return 1
+	fi
+}
+
+pprofcheck() {
+	local dir=test/data/pprof
+	[ -d ../shared/testdata/pprof ] && dir=../shared/testdata/pprof
+	[ -f "$TEST_DIR/data/postmaster.pid" ] || start_cluster || return 1
+	scripts/pprof_reference.sh >/dev/null || return 1
+	python3 scripts/check_pprof_corpus.py --host "$TEST_DIR" --port $TEST_PGPORT "$dir"
+}
+
+run_suite build build_extension
+run_suite unit make -s unit
+run_suite valgrind make -s valgrind
+run_suite fuzz make -s fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS
+run_suite regress regress
+run_suite pprofcheck pprofcheck
+
+echo
+[ $failed -gt 0 ] && echo "failed suites: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,324 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *	  Storing profiles: pyroscope.ingest_pprof() and the series and head
+ *	  writes behind it.
+ *
+ * One call stores every sample type (and every label-split group) of one
+ * pprof.  Everything happens in the caller's transaction, so a rejected
+ * profile stores nothing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pyroscope.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "labels.h"
+#include "pprof.h"
+
+PG_FUNCTION_INFO_V1(pyroscope_ingest_pprof);
+
+#define MAX_TENANT_LENGTH 150
+
+static SPIPlanPtr series_lookup_plan = NULL;
+static SPIPlanPtr series_insert_plan = NULL;
+static SPIPlanPtr series_touch_plan = NULL;
+static SPIPlanPtr head_insert_plan = NULL;
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep plan");
+	return plan;
+}
+
+/* Prepare the statements of the write path once per backend. */
+static void
+prepare_plans(void)
+{
+	if (series_lookup_plan == NULL)
+	{
+		Oid			t[3] = {TEXTOID, INT8OID, JSONBOID};
+
+		series_lookup_plan = prepare_kept(
+			"SELECT series_id, labels = $3, first_seen, last_seen"
+			" FROM pyroscope.series WHERE tenant = $1 AND fingerprint = $2",
+			3, t);
+	}
+	if (series_insert_plan == NULL)
+	{
+		Oid			t[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, TIMESTAMPTZOID};
+
+		series_insert_plan = prepare_kept(
+			"INSERT INTO pyroscope.series AS s"
+			" (tenant, profile_type, service_name, labels, fingerprint, first_seen, last_seen)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $6)"
+			" ON CONFLICT (tenant, fingerprint) DO UPDATE"
+			" SET first_seen = least(s.first_seen, excluded.first_seen),"
+			"     last_seen = greatest(s.last_seen, excluded.last_seen)"
+			" RETURNING series_id, labels = $4",
+			6, t);
+	}
+	if (series_touch_plan == NULL)
+	{
+		Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
+
+		series_touch_plan = prepare_kept(
+			"UPDATE pyroscope.series"
+			" SET first_seen = least(first_seen, $2), last_seen = greatest(last_seen, $2)"
+			" WHERE series_id = $1",
+			2, t);
+	}
+	if (head_insert_plan == NULL)
+	{
+		Oid			t[6] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, InvalidOid};
+
+		t[5] = DatumGetObjectId(DirectFunctionCall1(regtypein,
+													CStringGetDatum("pyroscope.profile")));
+		head_insert_plan = prepare_kept(
+			"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, profile)"
+			" VALUES ($1, $2, $3, $4, $5, $6)",
+			6, t);
+	}
+}
+
+static void
+check_tenant(const char *tenant)
+{
+	size_t		len = strlen(tenant);
+
+	if (len == 0 || len > MAX_TENANT_LENGTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tenant id must be 1 to %d bytes long", MAX_TENANT_LENGTH)));
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char) tenant[i] < 0x20 || tenant[i] == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tenant id must not contain control characters")));
+}
+
+/* Read a jsonb object of string values into a label set. */
+static void
+labels_from_jsonb(Jsonb *jb, PyroLabelSet *ls)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("labels must be a JSON object of strings")));
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			if (v.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("label \"%s\" must have a string value", key)));
+			if (!pyro_labels_set_n(ls, key, strlen(key), v.val.string.val, v.val.string.len))
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		}
+	}
+}
+
+/*
+ * The profile time: time_nanos truncated to milliseconds, or now when
+ * absent.  Some SDKs (py-spy through pyroscope-rs) write milliseconds into
+ * time_nanos; values too small to be nanoseconds of this era are read as
+ * milliseconds.
+ */
+static TimestampTz
+profile_time(int64 time_nanos)
+{
+	int64		ms;
+
+	if (time_nanos <= 0)
+		return GetCurrentTransactionStartTimestamp() -
+			GetCurrentTransactionStartTimestamp() % 1000;
+	if (time_nanos < INT64CONST(100000000000000))	/* < 1e14: milliseconds */
+		ms = time_nanos;
+	else
+		ms = time_nanos / 1000000;
+	return (TimestampTz) (ms * 1000 -
+						  (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+}
+
+/* Find or create the series of a label set; returns its id. */
+static int64
+series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *labels,
+			  TimestampTz ts)
+{
+	PyroBuf		json;
+	Datum		jsonb;
+	int64		fingerprint = (int64) pyro_labels_fingerprint(labels);
+	const char *service = pyro_labels_get(labels, "service_name");
+	Datum		args[6];
+	bool		isnull;
+	int64		id;
+
+	pyro_buf_init(&json);
+	pyro_labels_json(labels, &json);
+	jsonb = pyroscope_json_to_jsonb(&json);
+	pyro_buf_free(&json);
+
+	args[0] = CStringGetTextDatum(tenant);
+	args[1] = Int64GetDatum(fingerprint);
+	args[2] = jsonb;
+	if (SPI_execute_plan(series_lookup_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up series");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		TimestampTz first;
+		TimestampTz last;
+
+		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		if (!DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("series fingerprint collision for labels %s",
+							JsonbToCString(NULL, &DatumGetJsonbP(jsonb)->root, 0))));
+		first = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+		last = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+		if (ts < first || ts > last)
+		{
+			Datum		targs[2] = {Int64GetDatum(id), TimestampTzGetDatum(ts)};
+
+			if (SPI_execute_plan(series_touch_plan, targs, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not update series");
+		}
+		return id;
+	}
+
+	args[0] = CStringGetTextDatum(tenant);
+	args[1] = CStringGetTextDatum(profile_type);
+	args[2] = CStringGetTextDatum(service ? service : "unknown_service");
+	args[3] = jsonb;
+	args[4] = Int64GetDatum(fingerprint);
+	args[5] = TimestampTzGetDatum(ts);
+	if (SPI_execute_plan(series_insert_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not insert series");
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("series fingerprint collision")));
+	return id;
+}
+
+/*
+ * Store a normalised pprof for a tenant with the client's labels.  Returns
+ * the number of series written.  Shared with the HTTP ingest path.
+ */
+int
+pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
+						   const char *tenant)
+{
+	PyroLabelLimits limits;
+	TimestampTz ts = profile_time(n->time_nanos);
+	int			written = 0;
+
+	limits.max_label_names = pyroscope_max_label_names;
+	limits.max_name_length = pyroscope_max_label_name_length;
+	limits.max_value_length = pyroscope_max_label_value_length;
+
+	check_tenant(tenant);
+	SPI_connect();
+	prepare_plans();
+	for (size_t i = 0; i < n->nseries; i++)
+	{
+		const PyroSeriesProfile *sp = &n->series[i];
+		PyroLabelSet labels;
+		char	   *type_id;
+		PyroError	err;
+		PyroBuf		enc;
+		int64		series_id;
+		Datum		args[6];
+		ProfileValue *v;
+
+		pyro_labels_init(&labels);
+		if (pyro_series_labels(client, &sp->sample_labels, n->default_name,
+							   n->sample_types[sp->type_index],
+							   n->sample_units[sp->type_index],
+							   n->period_type, n->period_unit,
+							   &limits, &labels, &type_id, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not label profile");
+
+		series_id = series_id_for(tenant, type_id, &labels, ts);
+
+		pyro_buf_init(&enc);
+		if (pyro_profile_encode(sp->profile, &enc, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not encode profile");
+		v = profile_value_from_buf(&enc);
+		pyro_buf_free(&enc);
+
+		args[0] = Int64GetDatum(series_id);
+		args[1] = CStringGetTextDatum(tenant);
+		args[2] = TimestampTzGetDatum(ts);
+		args[3] = Int64GetDatum(pyro_profile_total(sp->profile));
+		args[4] = Int32GetDatum((int32) Min(sp->profile->nsamples, PG_INT32_MAX));
+		args[5] = PointerGetDatum(v);
+		if (SPI_execute_plan(head_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert profile");
+		pfree(v);
+		pyro_labels_free(&labels);
+		pyro_free(type_id);
+		written++;
+	}
+	SPI_finish();
+	return written;
+}
+
+Datum
+pyroscope_ingest_pprof(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	Jsonb	   *labels_jb = PG_GETARG_JSONB_P(1);
+	char	   *tenant = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	PyroLabelSet client;
+	PyroPprofLimits limits;
+	PyroNormalized *n;
+	PyroError	err;
+	size_t		len = VARSIZE_ANY_EXHDR(data);
+	int			written;
+
+	check_tenant(tenant);
+	pyro_labels_init(&client);
+	labels_from_jsonb(labels_jb, &client);
+
+	pyro_pprof_limits_default(&limits);
+	limits.max_decompressed = (size_t) pyroscope_max_profile_size;
+	limits.max_samples = (size_t) pyroscope_max_profile_samples;
+	if (len > (size_t) pyroscope_max_profile_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("profile of %zu bytes exceeds pyroscope.max_profile_size (%d bytes)",
+						len, pyroscope_max_profile_size)));
+
+	if (pyro_pprof_normalize((const uint8_t *) VARDATA_ANY(data), len, &limits, &n, &err)
+		!= PYRO_OK)
+		pyroscope_report(&err, "could not decode pprof profile");
+
+	written = pyroscope_store_normalized(n, &client, tenant);
+	pyro_normalized_free(n);
+	pyro_labels_free(&client);
+	PG_RETURN_INT32(written);
+}

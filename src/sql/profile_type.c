@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ *
+ * profile_type.c
+ *	  The pyroscope.profile SQL type (a stored profile in the core's PYP1
+ *	  encoding), the functions that work on single profile values, and the
+ *	  pyroscope.merge() aggregate.
+ *
+ * Every value entering through input or receive is fully validated by the
+ * core decoder, so a hand-made value can never crash a query later.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pyroscope.h"
+
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+
+#include "labels.h"
+#include "pprof.h"
+
+PG_FUNCTION_INFO_V1(pyroscope_profile_in);
+PG_FUNCTION_INFO_V1(pyroscope_profile_out);
+PG_FUNCTION_INFO_V1(pyroscope_profile_recv);
+PG_FUNCTION_INFO_V1(pyroscope_profile_send);
+PG_FUNCTION_INFO_V1(pyroscope_profile_flamegraph);
+PG_FUNCTION_INFO_V1(pyroscope_profile_top_functions);
+PG_FUNCTION_INFO_V1(pyroscope_profile_stacks);
+PG_FUNCTION_INFO_V1(pyroscope_profile_total);
+PG_FUNCTION_INFO_V1(pyroscope_profile_to_pprof);
+PG_FUNCTION_INFO_V1(pyroscope_merge_transfn);
+PG_FUNCTION_INFO_V1(pyroscope_merge_finalfn);
+
+/* Copy encoded bytes into a new profile value. */
+ProfileValue *
+profile_value_from_buf(const PyroBuf *buf)
+{
+	ProfileValue *v;
+
+	if (buf->oom)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while encoding a profile")));
+	if (buf->len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("encoded profile of %zu bytes is too large", buf->len)));
+	v = (ProfileValue *) palloc(VARHDRSZ + buf->len);
+	SET_VARSIZE(v, VARHDRSZ + buf->len);
+	memcpy(VARDATA(v), buf->data, buf->len);
+	return v;
+}
+
+/* Decode a stored profile value; corrupt bytes are a data-corruption error. */
+PyroProfile *
+profile_value_decode(ProfileValue *v)
+{
+	PyroProfile *p;
+	PyroError	err;
+
+	if (pyro_profile_decode((const uint8_t *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
+							&p, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not decode profile value");
+	return p;
+}
+
+/* Validate raw bytes as a profile value and wrap them. */
+static ProfileValue *
+profile_value_from_bytes(const char *data, size_t len)
+{
+	PyroProfile *p;
+	PyroError	err;
+	ProfileValue *v;
+
+	if (pyro_profile_decode((const uint8_t *) data, len, &p, &err) != PYRO_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid profile value: %s", err.msg)));
+	pyro_profile_free(p);
+	v = (ProfileValue *) palloc(VARHDRSZ + len);
+	SET_VARSIZE(v, VARHDRSZ + len);
+	memcpy(VARDATA(v), data, len);
+	return v;
+}
+
+/*
+ * Text form: "\x" followed by the hex digits of the encoding, like bytea,
+ * so that values survive COPY and pg_dump.
+ */
+Datum
+pyroscope_profile_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	size_t		slen = strlen(str);
+	char	   *bytes;
+	size_t		n;
+
+	if (slen < 2 || str[0] != '\\' || str[1] != 'x' || (slen - 2) % 2 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type %s", "pyroscope.profile"),
+				 errdetail("A profile value is written as \\x followed by an even number of hex digits.")));
+	bytes = palloc((slen - 2) / 2 + 1);
+	n = hex_decode(str + 2, slen - 2, bytes);
+	PG_RETURN_POINTER(profile_value_from_bytes(bytes, n));
+}
+
+Datum
+pyroscope_profile_out(PG_FUNCTION_ARGS)
+{
+	ProfileValue *v = PG_GETARG_PROFILE_P(0);
+	size_t		len = VARSIZE_ANY_EXHDR(v);
+	char	   *out = palloc(len * 2 + 3);
+
+	out[0] = '\\';
+	out[1] = 'x';
+	hex_encode(VARDATA_ANY(v), len, out + 2);
+	out[len * 2 + 2] = '\0';
+	PG_RETURN_CSTRING(out);
+}
+
+Datum
+pyroscope_profile_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int			len = buf->len - buf->cursor;
+	ProfileValue *v;
+
+	v = profile_value_from_bytes(buf->data + buf->cursor, len);
+	buf->cursor = buf->len;
+	PG_RETURN_POINTER(v);
+}
+
+Datum
+pyroscope_profile_send(PG_FUNCTION_ARGS)
+{
+	ProfileValue *v = PG_GETARG_PROFILE_P(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendbytes(&buf, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* The function-name tree of one profile value. */
+static PyroTree *
+profile_value_tree(ProfileValue *v)
+{
+	PyroProfile *p = profile_value_decode(v);
+	PyroTree   *t = pyro_tree_create();
+	PyroError	err;
+
+	if (t == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (pyro_tree_add_profile(t, p, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not build call tree");
+	pyro_profile_free(p);
+	return t;
+}
+
+Datum
+pyroscope_profile_flamegraph(PG_FUNCTION_ARGS)
+{
+	PyroTree   *t = profile_value_tree(PG_GETARG_PROFILE_P(0));
+	int32		max_nodes = PG_GETARG_INT32(1);
+
+	PG_RETURN_DATUM(pyroscope_tree_flamegraph(t, max_nodes));
+}
+
+Datum
+pyroscope_profile_top_functions(PG_FUNCTION_ARGS)
+{
+	PyroTree   *t = profile_value_tree(PG_GETARG_PROFILE_P(0));
+
+	pyroscope_return_top(fcinfo, t);
+	return (Datum) 0;
+}
+
+Datum
+pyroscope_profile_stacks(PG_FUNCTION_ARGS)
+{
+	PyroTree   *t = profile_value_tree(PG_GETARG_PROFILE_P(0));
+
+	pyroscope_return_stacks(fcinfo, t);
+	return (Datum) 0;
+}
+
+Datum
+pyroscope_profile_total(PG_FUNCTION_ARGS)
+{
+	PyroProfile *p = profile_value_decode(PG_GETARG_PROFILE_P(0));
+
+	PG_RETURN_INT64(pyro_profile_total(p));
+}
+
+Datum
+pyroscope_profile_to_pprof(PG_FUNCTION_ARGS)
+{
+	PyroProfile *p = profile_value_decode(PG_GETARG_PROFILE_P(0));
+	char	   *type_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	PG_RETURN_BYTEA_P(pyroscope_profile_pprof(p, type_id, 0));
+}
+
+/*
+ * The merge aggregate keeps a PyroMerger in the aggregate context; every
+ * core allocation for it happens there, so the state lives exactly as long
+ * as the aggregate.
+ */
+Datum
+pyroscope_merge_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	MemoryContext old;
+	PyroMerger *m;
+	PyroError	err;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s called in non-aggregate context", "pyroscope.merge_transfn")));
+
+	m = PG_ARGISNULL(0) ? NULL : (PyroMerger *) PG_GETARG_POINTER(0);
+	old = MemoryContextSwitchTo(aggcontext);
+	if (m == NULL)
+	{
+		m = pyro_merger_create(0);
+		if (m == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	if (!PG_ARGISNULL(1))
+	{
+		ProfileValue *v = PG_GETARG_PROFILE_P(1);
+
+		if (pyro_merger_add_encoded(m, (const uint8_t *) VARDATA_ANY(v),
+									VARSIZE_ANY_EXHDR(v), &err) != PYRO_OK)
+			pyroscope_report(&err, "could not merge profile value");
+	}
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(m);
+}
+
+Datum
+pyroscope_merge_finalfn(PG_FUNCTION_ARGS)
+{
+	PyroMerger *m;
+	const PyroProfile *p;
+	PyroError	err;
+	PyroBuf		buf;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	m = (PyroMerger *) PG_GETARG_POINTER(0);
+	if (pyro_merger_count(m) == 0)
+		PG_RETURN_NULL();
+	p = pyro_merger_result(m, &err);
+	if (p == NULL)
+		pyroscope_report(&err, "could not merge profiles");
+	pyro_buf_init(&buf);
+	if (pyro_profile_encode(p, &buf, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not encode merged profile");
+	PG_RETURN_POINTER(profile_value_from_buf(&buf));
+}

@@ -1,0 +1,569 @@
+/*-------------------------------------------------------------------------
+ *
+ * query.c
+ *	  The query engine of the SQL layer: selecting series by label
+ *	  selector, scanning the stored profiles of a selection, and the SQL
+ *	  functions built on it (flame graphs, top functions, stacks, merged
+ *	  pprof, diffs).
+ *
+ * Selectors are parsed by the core; each matcher becomes a parameterised
+ * condition on pyroscope.series (regular expressions use PostgreSQL's
+ * engine, fully anchored as in Prometheus).  Profiles are read through an
+ * SPI cursor in batches, so a query holds one batch of stored values at a
+ * time plus the tree or merge it is building.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pyroscope.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "labels.h"
+#include "pprof.h"
+#include "selector.h"
+
+PG_FUNCTION_INFO_V1(pyroscope_select_series);
+PG_FUNCTION_INFO_V1(pyroscope_flamegraph);
+PG_FUNCTION_INFO_V1(pyroscope_top_functions);
+PG_FUNCTION_INFO_V1(pyroscope_stacks);
+PG_FUNCTION_INFO_V1(pyroscope_merge_pprof);
+PG_FUNCTION_INFO_V1(pyroscope_diff);
+
+#define SCAN_BATCH	256
+#define MAX_QUERY_ARGS	(4 + 3 * 256)
+
+/* Parameters of a series query under construction. */
+typedef struct SeriesQuery
+{
+	StringInfoData sql;
+	Oid			types[MAX_QUERY_ARGS];
+	Datum		values[MAX_QUERY_ARGS];
+	int			nargs;
+} SeriesQuery;
+
+static int
+add_arg(SeriesQuery *q, Oid type, Datum value)
+{
+	if (q->nargs >= MAX_QUERY_ARGS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("label selector has too many matchers")));
+	q->types[q->nargs] = type;
+	q->values[q->nargs] = value;
+	return ++q->nargs;
+}
+
+static int
+add_text_arg(SeriesQuery *q, const char *s)
+{
+	return add_arg(q, TEXTOID, CStringGetTextDatum(s));
+}
+
+void
+pyroscope_check_time_range(TimestampTz start, TimestampTz end)
+{
+	if (start > end)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time range start %s is after its end %s",
+						timestamptz_to_str(start), timestamptz_to_str(end))));
+}
+
+/* Check the syntax of a profile type id; returns nothing, errors out. */
+static void
+check_profile_type_syntax(const char *profile_type)
+{
+	PyroProfileType pt;
+	PyroError	err;
+
+	if (pyro_profile_type_parse(profile_type, strlen(profile_type), &pt, &err) != PYRO_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", err.msg),
+				 errhint("A profile type id has the form name:sample_type:sample_unit:period_type:period_unit.")));
+	pyro_profile_type_free(&pt);
+}
+
+/*
+ * Build the query returning (series_id, profile_type, labels) of the
+ * series of a selection.  Arguments $1..$3 are tenant, start, end.
+ */
+static void
+build_series_query(SeriesQuery *q, const ProfileSelection *sel)
+{
+	PyroSelector *ps;
+	PyroError	err;
+	int			n;
+
+	initStringInfo(&q->sql);
+	q->nargs = 0;
+
+	if (pyro_selector_parse(sel->selector, strlen(sel->selector), &ps, &err) != PYRO_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid label selector \"%s\": %s", sel->selector, err.msg)));
+
+	add_text_arg(q, sel->tenant);
+	add_arg(q, TIMESTAMPTZOID, TimestampTzGetDatum(sel->start));
+	add_arg(q, TIMESTAMPTZOID, TimestampTzGetDatum(sel->end));
+	appendStringInfoString(&q->sql,
+						   "SELECT s.series_id, s.profile_type, s.labels"
+						   " FROM pyroscope.series s"
+						   " WHERE s.tenant = $1 AND s.first_seen <= $3 AND s.last_seen >= $2");
+	if (sel->profile_type)
+	{
+		n = add_text_arg(q, sel->profile_type);
+		appendStringInfo(&q->sql, " AND s.profile_type = $%d", n);
+	}
+	if (ps->metric_name)
+	{
+		/* a name with colons is a profile type id, otherwise __name__ */
+		if (strchr(ps->metric_name, ':'))
+		{
+			check_profile_type_syntax(ps->metric_name);
+			n = add_text_arg(q, ps->metric_name);
+			appendStringInfo(&q->sql, " AND s.profile_type = $%d", n);
+		}
+		else
+		{
+			n = add_text_arg(q, ps->metric_name);
+			appendStringInfo(&q->sql, " AND s.labels ->> '__name__' = $%d", n);
+		}
+	}
+	for (size_t i = 0; i < ps->nmatchers; i++)
+	{
+		const PyroMatcher *m = &ps->matchers[i];
+		int			kn = add_text_arg(q, m->name);
+		int			vn;
+
+		switch (m->op)
+		{
+			case PYRO_MATCH_EQ:
+				vn = add_text_arg(q, m->value);
+				if (m->value[0] == '\0')
+					appendStringInfo(&q->sql,
+									 " AND coalesce(s.labels ->> $%d, '') = $%d", kn, vn);
+				else if (strcmp(m->name, "service_name") == 0)
+					appendStringInfo(&q->sql,
+									 " AND s.service_name = $%d AND $%d IS NOT NULL", vn, kn);
+				else
+					appendStringInfo(&q->sql,
+									 " AND s.labels @> jsonb_build_object($%d, $%d)", kn, vn);
+				break;
+			case PYRO_MATCH_NEQ:
+				vn = add_text_arg(q, m->value);
+				appendStringInfo(&q->sql,
+								 " AND coalesce(s.labels ->> $%d, '') <> $%d", kn, vn);
+				break;
+			case PYRO_MATCH_RE:
+			case PYRO_MATCH_NRE:
+				{
+					/* Prometheus regexes are fully anchored */
+					char	   *re = psprintf("^(?:%s)$", m->value);
+
+					vn = add_text_arg(q, re);
+					appendStringInfo(&q->sql,
+									 " AND coalesce(s.labels ->> $%d, '') %s $%d",
+									 kn, m->op == PYRO_MATCH_RE ? "~" : "!~", vn);
+					break;
+				}
+		}
+	}
+	pyro_selector_free(ps);
+}
+
+/*
+ * Error out unless the tenant has at least one series of the profile type:
+ * a query for a type that was never stored is almost always a typo.
+ */
+void
+pyroscope_check_profile_type(const char *tenant, const char *profile_type)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		found;
+
+	check_profile_type_syntax(profile_type);
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(profile_type);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT 1 FROM pyroscope.series"
+							  " WHERE tenant = $1 AND profile_type = $2 LIMIT 1",
+							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up profile type");
+	found = SPI_processed > 0;
+	SPI_finish();
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("unknown profile type \"%s\"", profile_type),
+				 errhint("pyroscope.profile_types() lists the profile types stored for tenant \"%s\".",
+						 tenant)));
+}
+
+/*
+ * Decode every stored profile of a selection and pass it to visit, in the
+ * caller's memory context.  Returns the number of profiles visited.
+ */
+uint64
+pyroscope_scan_profiles(const ProfileSelection *sel, ProfileVisitor visit, void *arg)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext rowctx;
+	SeriesQuery q;
+	StringInfoData sql;
+	Portal		portal;
+	uint64		count = 0;
+
+	pyroscope_check_time_range(sel->start, sel->end);
+	build_series_query(&q, sel);
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT h.profile FROM pyroscope.head h"
+					 " WHERE h.series_id IN (SELECT series_id FROM (%s) ss)"
+					 " AND h.ts >= $2 AND h.ts <= $3",
+					 q.sql.data);
+
+	rowctx = AllocSetContextCreate(caller, "pyroscope scan row", ALLOCSET_DEFAULT_SIZES);
+	SPI_connect();
+	portal = SPI_cursor_open_with_args(NULL, sql.data, q.nargs, q.types, q.values,
+									   NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, SCAN_BATCH);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+										  1, &isnull);
+			ProfileValue *v;
+			PyroProfile *p;
+
+			if (isnull)
+				continue;
+			MemoryContextSwitchTo(rowctx);
+			v = DatumGetProfileValueP(d);
+			MemoryContextSwitchTo(caller);
+			p = profile_value_decode(v);
+			visit(p, arg);
+			pyro_profile_free(p);
+			MemoryContextReset(rowctx);
+			count++;
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(rowctx);
+	return count;
+}
+
+static void
+tree_visitor(PyroProfile *p, void *arg)
+{
+	PyroError	err;
+
+	if (pyro_tree_add_profile((PyroTree *) arg, p, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not build call tree");
+}
+
+PyroTree *
+pyroscope_selection_tree(const ProfileSelection *sel)
+{
+	PyroTree   *t = pyro_tree_create();
+
+	if (t == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	pyroscope_scan_profiles(sel, tree_visitor, t);
+	return t;
+}
+
+Datum
+pyroscope_json_to_jsonb(const PyroBuf *json)
+{
+	if (json->oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum((char *) json->data));
+}
+
+Datum
+pyroscope_tree_flamegraph(const PyroTree *t, int32 max_nodes)
+{
+	PyroFlamegraph fg;
+	PyroError	err;
+	PyroBuf		json;
+
+	if (max_nodes < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_nodes must not be negative")));
+	if (pyro_flamegraph_build(t, max_nodes, &fg, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not build flame graph");
+	pyro_buf_init(&json);
+	pyro_flamegraph_json(&fg, &json);
+	return pyroscope_json_to_jsonb(&json);
+}
+
+/* Fill the tuplestore of a set-returning function from the tree's top table. */
+void
+pyroscope_return_top(FunctionCallInfo fcinfo, const PyroTree *t)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PyroTopEntry *top;
+	size_t		n;
+	PyroError	err;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (pyro_tree_top(t, &top, &n, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not compute top functions");
+	for (size_t i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = PointerGetDatum(cstring_to_text_with_len(top[i].name, top[i].name_len));
+		values[1] = Int64GetDatum(top[i].self);
+		values[2] = Int64GetDatum(top[i].total);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pyro_free(top);
+}
+
+/*
+ * Return one row (stack text[] root first, self) per tree node with a
+ * non-zero self value, in tree order.
+ */
+void
+pyroscope_return_stacks(FunctionCallInfo fcinfo, const PyroTree *t)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *frames = NULL;
+	int			cap = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (uint32 i = 1; i < t->nnodes; i++)
+	{
+		const PyroTreeNode *node = &t->nodes[i];
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		int			depth = 0;
+		uint32		j;
+
+		if (node->self == 0)
+			continue;
+		for (j = i; j != 0; j = t->nodes[j].parent)
+			depth++;
+		if (depth > cap)
+		{
+			cap = Max(depth, cap * 2);
+			frames = frames ? repalloc(frames, sizeof(Datum) * cap)
+				: palloc(sizeof(Datum) * cap);
+		}
+		j = i;
+		for (int d = depth - 1; d >= 0; d--)
+		{
+			const PyroStr *name = &t->names->strings[t->nodes[j].name];
+
+			frames[d] = PointerGetDatum(cstring_to_text_with_len(name->ptr, name->len));
+			j = t->nodes[j].parent;
+		}
+		values[0] = PointerGetDatum(construct_array(frames, depth, TEXTOID, -1, false,
+													TYPALIGN_INT));
+		values[1] = Int64GetDatum(node->self);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* A gzip-compressed pprof of p, typed by the profile type id. */
+bytea *
+pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 time_nanos)
+{
+	PyroProfileType pt;
+	PyroError	err;
+	PyroBuf		raw;
+	PyroBuf		gz;
+	bytea	   *result;
+
+	if (pyro_profile_type_parse(profile_type, strlen(profile_type), &pt, &err) != PYRO_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", err.msg)));
+	pyro_buf_init(&raw);
+	pyro_buf_init(&gz);
+	if (pyro_pprof_encode(p, pt.sample_type, pt.sample_unit, pt.period_type,
+						  pt.period_unit, p->period, time_nanos, &raw, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not encode pprof");
+	if (pyro_gzip(raw.data, raw.len, 6, &gz, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not compress pprof");
+	result = (bytea *) palloc(VARHDRSZ + gz.len);
+	SET_VARSIZE(result, VARHDRSZ + gz.len);
+	memcpy(VARDATA(result), gz.data, gz.len);
+	pyro_buf_free(&raw);
+	pyro_buf_free(&gz);
+	pyro_profile_type_free(&pt);
+	return result;
+}
+
+/* Fill a selection from the usual (profile_type, selector, start, end, tenant) arguments. */
+static void
+selection_from_args(ProfileSelection *sel, FunctionCallInfo fcinfo,
+					int type_arg, int sel_arg, int start_arg, int end_arg, int tenant_arg)
+{
+	sel->profile_type = type_arg >= 0 && !PG_ARGISNULL(type_arg)
+		? text_to_cstring(PG_GETARG_TEXT_PP(type_arg)) : NULL;
+	sel->selector = text_to_cstring(PG_GETARG_TEXT_PP(sel_arg));
+	sel->start = PG_GETARG_TIMESTAMPTZ(start_arg);
+	sel->end = PG_GETARG_TIMESTAMPTZ(end_arg);
+	sel->tenant = text_to_cstring(PG_GETARG_TEXT_PP(tenant_arg));
+}
+
+Datum
+pyroscope_select_series(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ProfileSelection sel;
+	SeriesQuery q;
+	MemoryContext caller = CurrentMemoryContext;
+
+	for (int i = 1; i <= 4; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("only the profile type of pyroscope.select_series may be null")));
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
+	if (sel.profile_type)
+		check_profile_type_syntax(sel.profile_type);
+	pyroscope_check_time_range(sel.start, sel.end);
+
+	InitMaterializedSRF(fcinfo, 0);
+	build_series_query(&q, &sel);
+	appendStringInfoString(&q.sql, " ORDER BY s.series_id");
+	SPI_connect();
+	if (SPI_execute_with_args(q.sql.data, q.nargs, q.types, q.values, NULL, true, 0)
+		!= SPI_OK_SELECT)
+		elog(ERROR, "could not select series");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3];
+		MemoryContext old;
+
+		for (int c = 0; c < 3; c++)
+			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									  c + 1, &nulls[c]);
+		old = MemoryContextSwitchTo(caller);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+Datum
+pyroscope_flamegraph(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	int32		max_nodes = PG_GETARG_INT32(4);
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 5);
+	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	PG_RETURN_DATUM(pyroscope_tree_flamegraph(pyroscope_selection_tree(&sel), max_nodes));
+}
+
+Datum
+pyroscope_top_functions(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	PyroTree   *t;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
+	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	t = pyroscope_selection_tree(&sel);
+	pyroscope_return_top(fcinfo, t);
+	return (Datum) 0;
+}
+
+Datum
+pyroscope_stacks(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	PyroTree   *t;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
+	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	t = pyroscope_selection_tree(&sel);
+	pyroscope_return_stacks(fcinfo, t);
+	return (Datum) 0;
+}
+
+static void
+merge_visitor(PyroProfile *p, void *arg)
+{
+	PyroError	err;
+
+	if (pyro_merger_add_profile((PyroMerger *) arg, p, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not merge profiles");
+}
+
+Datum
+pyroscope_merge_pprof(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	PyroMerger *m;
+	const PyroProfile *p;
+	PyroError	err;
+	int64		end_ns;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
+	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	m = pyro_merger_create(0);
+	if (m == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	pyroscope_scan_profiles(&sel, merge_visitor, m);
+	p = pyro_merger_result(m, &err);
+	if (p == NULL)
+		pyroscope_report(&err, "could not merge profiles");
+	/* pprof time is the end of the range, as upstream does */
+	end_ns = ((int64) sel.end + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY) * 1000;
+	PG_RETURN_BYTEA_P(pyroscope_profile_pprof(p, sel.profile_type, end_ns));
+}
+
+Datum
+pyroscope_diff(PG_FUNCTION_ARGS)
+{
+	ProfileSelection left;
+	ProfileSelection right;
+	int32		max_nodes = PG_GETARG_INT32(7);
+	PyroTree   *lt;
+	PyroTree   *rt;
+	PyroFlamegraph fg;
+	PyroError	err;
+	PyroBuf		json;
+
+	selection_from_args(&left, fcinfo, 0, 1, 2, 3, 8);
+	selection_from_args(&right, fcinfo, 0, 4, 5, 6, 8);
+	if (max_nodes < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_nodes must not be negative")));
+	pyroscope_check_profile_type(left.tenant, left.profile_type);
+	lt = pyroscope_selection_tree(&left);
+	rt = pyroscope_selection_tree(&right);
+	if (pyro_flamegraph_diff(lt, rt, max_nodes, &fg, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not build diff flame graph");
+	pyro_buf_init(&json);
+	pyro_flamegraph_json(&fg, &json);
+	PG_RETURN_DATUM(pyroscope_json_to_jsonb(&json));
+}
