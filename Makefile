@@ -9,7 +9,9 @@ MODULE_big   = pyroscope
 DATA         = pyroscope--1.0.sql
 PGFILEDESC   = "pyroscope - continuous profiling inside PostgreSQL"
 
-CORE_OBJS    = $(patsubst %.c,%.o,$(sort $(wildcard src/core/*.c))) src/core/gen/pprof.pb-c.o
+PROTO_GEN_H  = $(patsubst proto/%.proto,src/core/gen/%.pb-c.h,$(sort $(wildcard proto/*.proto)))
+CORE_OBJS    = $(patsubst %.c,%.o,$(sort $(wildcard src/core/*.c))) \
+               $(PROTO_GEN_H:.h=.o)
 SQL_OBJS     = $(patsubst %.c,%.o,$(sort $(wildcard src/sql/*.c)))
 OBJS         = $(CORE_OBJS) $(SQL_OBJS)
 
@@ -27,6 +29,6 @@ PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # generated protobuf-c sources must exist before any object is compiled
-$(OBJS): | src/core/gen/pprof.pb-c.h
+$(OBJS): | $(PROTO_GEN_H)
 
 include core.mk
