@@ -15,12 +15,14 @@ typedef struct UnitSuite
 
 extern const UnitTest common_tests[];
 extern const UnitTest symbols_tests[];
+extern const UnitTest codec_tests[];
 extern const UnitTest labels_tests[];
 extern const UnitTest selector_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
 	{"symbols", symbols_tests},
+	{"codec", codec_tests},
 	{"labels", labels_tests},
 	{"selector", selector_tests},
 };
