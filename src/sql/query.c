@@ -71,10 +71,15 @@ void
 pyroscope_check_time_range(TimestampTz start, TimestampTz end)
 {
 	if (start > end)
+	{
+		/* timestamptz_to_str returns a static buffer: copy the first one */
+		char	   *start_str = pstrdup(timestamptz_to_str(start));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time range start %s is after its end %s",
-						timestamptz_to_str(start), timestamptz_to_str(end))));
+						start_str, timestamptz_to_str(end))));
+	}
 }
 
 /* Check the syntax of a profile type id; returns nothing, errors out. */

@@ -1,0 +1,61 @@
+-- Merging: merge_pprof output re-ingested gives the same flame graph as
+-- the merged selection; the merge aggregate over the profile type agrees
+-- with the selection functions; profile values round-trip through text.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set cpu :abs_srcdir '/test/data/pprof/go/cpu.pb.gz'
+\set mux :abs_srcdir '/test/data/pprof/go/cpu-multi-mapping.pb.gz'
+\set heap :abs_srcdir '/test/data/pprof/go/heap.pb.gz'
+
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{"service_name": "m", "pod": "1"}', 'merge');
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'mux'), '{"service_name": "m", "pod": "2"}', 'merge');
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{"service_name": "m", "pod": "3"}', 'merge');
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'heap'), '{"service_name": "m", "pod": "1"}', 'merge');
+
+-- merged pprof is gzip and re-ingests to the same flame graph
+CREATE TEMP TABLE merged AS
+SELECT pt, pyroscope.merge_pprof(pt, '{service_name="m"}', '-infinity', 'infinity', 'merge') AS pprof
+  FROM pyroscope.profile_types('merge') pt;
+SELECT pt, substr(pprof, 1, 2) AS gzip_magic FROM merged ORDER BY pt;
+SELECT pyroscope.ingest_pprof(pprof, jsonb_build_object('service_name', 're', '__name__', split_part(pt, ':', 1)), 'remerge')
+  FROM merged ORDER BY pt;
+SELECT m.pt,
+	   pyroscope.flamegraph(m.pt, '{service_name="m"}', '-infinity', 'infinity', 0, 'merge')
+	 = pyroscope.flamegraph(m.pt, '{}', '-infinity', 'infinity', 0, 'remerge') AS same_flamegraph
+  FROM merged m ORDER BY 1;
+
+-- the merge aggregate in plain SQL equals the selection function
+SELECT s.profile_type,
+	   pyroscope.flamegraph(pyroscope.merge(h.profile), 0)
+	 = pyroscope.flamegraph(s.profile_type, '{}', '-infinity', 'infinity', 0, 'merge') AS same
+  FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
+ WHERE s.tenant = 'merge' GROUP BY 1 ORDER BY 1;
+
+-- per-pod totals with GROUP BY, and their sum equals the merged total
+SELECT s.labels ->> 'pod' AS pod, pyroscope.total(pyroscope.merge(h.profile)) AS total
+  FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
+ WHERE s.tenant = 'merge' AND s.profile_type = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'
+ GROUP BY 1 ORDER BY 1;
+SELECT pyroscope.total(pyroscope.merge(profile))
+  FROM pyroscope.select_profiles('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'merge');
+
+-- stacks of a merged value sum to its total
+WITH m AS (SELECT pyroscope.merge(profile) AS p
+			 FROM pyroscope.select_profiles('memory:inuse_space:bytes:space:bytes', '{}',
+											'-infinity', 'infinity', 'merge'))
+SELECT (SELECT sum(self) FROM pyroscope.stacks((SELECT p FROM m)))
+	 = (SELECT pyroscope.total(p) FROM m) AS stacks_sum_to_total;
+
+-- to_pprof of a merged value re-ingests to the same total
+SELECT pyroscope.ingest_pprof(pyroscope.to_pprof(pyroscope.merge(profile), 'memory:alloc_space:bytes:space:bytes'),
+							  '{"service_name": "topprof", "__name__": "memory"}', 'topprof')
+  FROM pyroscope.select_profiles('memory:alloc_space:bytes:space:bytes', '{}', '-infinity', 'infinity', 'merge');
+SELECT (SELECT sum(total) FROM pyroscope.head WHERE tenant = 'topprof')
+	 = (SELECT sum(h.total) FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
+		 WHERE s.tenant = 'merge' AND s.profile_type = 'memory:alloc_space:bytes:space:bytes') AS same_total;
+
+-- merge of nothing is NULL
+SELECT pyroscope.merge(profile) IS NULL AS empty_merge FROM pyroscope.head WHERE false;
+
+-- profile values survive their text form
+SELECT pyroscope.total(h.profile::text::pyroscope.profile) = h.total AS text_round_trip
+  FROM pyroscope.head h WHERE tenant = 'merge' LIMIT 1;
