@@ -18,6 +18,8 @@ extern const UnitTest symbols_tests[];
 extern const UnitTest codec_tests[];
 extern const UnitTest labels_tests[];
 extern const UnitTest selector_tests[];
+extern const UnitTest tree_tests[];
+extern const UnitTest flamegraph_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -25,6 +27,8 @@ static const UnitSuite all_suites[] = {
 	{"codec", codec_tests},
 	{"labels", labels_tests},
 	{"selector", selector_tests},
+	{"tree", tree_tests},
+	{"flamegraph", flamegraph_tests},
 };
 
 #endif
