@@ -25,7 +25,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#define ARENA_BLOCK_MIN		(64 * 1024)
+#define ARENA_BLOCK_MIN		4096	/* doubles per block up to 16 MiB */
 
 typedef struct PyroArenaBlock
 {

@@ -16,19 +16,23 @@ typedef struct UnitSuite
 extern const UnitTest common_tests[];
 extern const UnitTest symbols_tests[];
 extern const UnitTest codec_tests[];
+extern const UnitTest merge_tests[];
 extern const UnitTest labels_tests[];
 extern const UnitTest selector_tests[];
 extern const UnitTest tree_tests[];
 extern const UnitTest flamegraph_tests[];
+extern const UnitTest connect_json_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
 	{"symbols", symbols_tests},
 	{"codec", codec_tests},
+	{"merge", merge_tests},
 	{"labels", labels_tests},
 	{"selector", selector_tests},
 	{"tree", tree_tests},
 	{"flamegraph", flamegraph_tests},
+	{"connect_json", connect_json_tests},
 };
 
 #endif
