@@ -17,7 +17,9 @@ extern const UnitTest common_tests[];
 extern const UnitTest symbols_tests[];
 extern const UnitTest codec_tests[];
 extern const UnitTest merge_tests[];
+extern const UnitTest gzip_tests[];
 extern const UnitTest labels_tests[];
+extern const UnitTest pprof_tests[];
 extern const UnitTest selector_tests[];
 extern const UnitTest tree_tests[];
 extern const UnitTest flamegraph_tests[];
@@ -28,7 +30,9 @@ static const UnitSuite all_suites[] = {
 	{"symbols", symbols_tests},
 	{"codec", codec_tests},
 	{"merge", merge_tests},
+	{"gzip", gzip_tests},
 	{"labels", labels_tests},
+	{"pprof", pprof_tests},
 	{"selector", selector_tests},
 	{"tree", tree_tests},
 	{"flamegraph", flamegraph_tests},
