@@ -1234,7 +1234,10 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 	{
 		st = pyro_gunzip(data, len, limits->max_decompressed, &raw, err);
 		if (st != PYRO_OK)
+		{
+			pyro_buf_free(&raw);
 			return st;
+		}
 		data = raw.data;
 		len = raw.len;
 	}
