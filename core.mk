@@ -66,3 +66,10 @@ fuzz-run: $(FUZZ_TARGETS)
 		$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
 			-print_final_stats=0 $$scratch $$( [ -f test/fuzz/$$n.dict ] && echo -dict=test/fuzz/$$n.dict ) 2>&1 | tail -n 3; \
 	done
+
+# benchmarks of the core (optimised, no sanitizers)
+$(BUILD)/ingest_core: bench/ingest_core.c $(CORE_SRCS) $(wildcard src/core/*.h) $(GEN_H)
+	@mkdir -p $(BUILD)
+	$(CORE_CC) $(CORE_WARN) -O2 -g $(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
+
+bench-build: $(BUILD)/ingest_core

@@ -47,29 +47,16 @@ build_extension() {
 }
 
 # A throw-away cluster for the SQL suites, run as postgres.
+. scripts/cluster.sh
 TEST_PGPORT=${TEST_PGPORT:-54329}
 TEST_DIR=$(mktemp -d /tmp/pyroscope-test.XXXXXX)
-chmod 755 "$TEST_DIR"
-chown postgres:postgres "$TEST_DIR"
 cleanup() {
-	if [ -f "$TEST_DIR/data/postmaster.pid" ]; then
-		runuser -u postgres -- $PG_BIN/pg_ctl -D "$TEST_DIR/data" -m immediate stop >/dev/null 2>&1
-	fi
+	cluster_stop "$TEST_DIR"
 	rm -rf "$TEST_DIR"
 }
 trap cleanup EXIT
-
 start_cluster() {
-	runuser -u postgres -- $PG_BIN/initdb -D "$TEST_DIR/data" -U postgres --auth=trust \
-		-E UTF8 --locale=C.UTF-8 >/dev/null || return 1
-	cat >> "$TEST_DIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-port = $TEST_PGPORT
-unix_socket_directories = '$TEST_DIR'
-shared_preload_libraries = 'pyroscope'
-fsync = off
-CONF
-	runuser -u postgres -- $PG_BIN/pg_ctl -D "$TEST_DIR/data" -l "$TEST_DIR/log" -w start >/dev/null
+	cluster_start "$TEST_DIR" $TEST_PGPORT
 }
 
 regress() {

@@ -15,7 +15,11 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "access/xact.h"
+#include "utils/catcache.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "labels.h"
 #include "pprof.h"
@@ -159,6 +163,89 @@ profile_time(int64 time_nanos)
 						  (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
 }
 
+/*
+ * Backend-local cache of series: (tenant, fingerprint) -> series id and the
+ * time range the row is known to cover, so that a push to a known series
+ * costs no series query.  Entries describe committed state only: the
+ * whole cache is dropped when a transaction aborts, since an aborted
+ * transaction may have created rows or widened ranges that never became
+ * visible.
+ */
+typedef struct SeriesCacheKey
+{
+	uint64		fingerprint;
+	char		tenant[MAX_TENANT_LENGTH + 1];
+} SeriesCacheKey;
+
+typedef struct SeriesCacheEntry
+{
+	SeriesCacheKey key;
+	int64		series_id;
+	TimestampTz first_seen;
+	TimestampTz last_seen;
+	char	   *labels_json;	/* in CacheMemoryContext, to rule out collisions */
+} SeriesCacheEntry;
+
+static HTAB *series_cache = NULL;
+static bool series_cache_callback_registered = false;
+
+#define SERIES_CACHE_MAX	100000
+
+static void
+series_cache_reset(void)
+{
+	if (series_cache)
+	{
+		hash_destroy(series_cache);
+		series_cache = NULL;
+	}
+}
+
+static void
+series_cache_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		series_cache_reset();
+}
+
+static void
+series_cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		series_cache_reset();
+}
+
+static SeriesCacheEntry *
+series_cache_lookup(const char *tenant, uint64 fingerprint, bool *found)
+{
+	SeriesCacheKey key;
+
+	if (!series_cache_callback_registered)
+	{
+		RegisterXactCallback(series_cache_xact_callback, NULL);
+		RegisterSubXactCallback(series_cache_subxact_callback, NULL);
+		series_cache_callback_registered = true;
+	}
+	if (series_cache == NULL || hash_get_num_entries(series_cache) >= SERIES_CACHE_MAX)
+	{
+		HASHCTL		ctl;
+
+		series_cache_reset();
+		if (!CacheMemoryContext)
+			CreateCacheMemoryContext();
+		ctl.keysize = sizeof(SeriesCacheKey);
+		ctl.entrysize = sizeof(SeriesCacheEntry);
+		ctl.hcxt = CacheMemoryContext;
+		series_cache = hash_create("pyroscope series cache", 1024, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.fingerprint = fingerprint;
+	strlcpy(key.tenant, tenant, sizeof(key.tenant));
+	return (SeriesCacheEntry *) hash_search(series_cache, &key, HASH_ENTER, found);
+}
+
 /* Find or create the series of a label set; returns its id. */
 static int64
 series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *labels,
@@ -166,19 +253,42 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 {
 	PyroBuf		json;
 	Datum		jsonb;
-	int64		fingerprint = (int64) pyro_labels_fingerprint(labels);
+	uint64		fingerprint = pyro_labels_fingerprint(labels);
 	const char *service = pyro_labels_get(labels, "service_name");
 	Datum		args[6];
 	bool		isnull;
+	bool		found;
 	int64		id;
+	SeriesCacheEntry *entry;
+	TimestampTz first;
+	TimestampTz last;
 
 	pyro_buf_init(&json);
 	pyro_labels_json(labels, &json);
-	jsonb = pyroscope_json_to_jsonb(&json);
-	pyro_buf_free(&json);
+	if (json.oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 
+	entry = series_cache_lookup(tenant, fingerprint, &found);
+	if (found && entry->labels_json == NULL)
+		found = false;			/* left half-made by an error; redo it */
+	if (found)
+	{
+		if (strcmp(entry->labels_json, (char *) json.data) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("series fingerprint collision for labels %s", (char *) json.data)));
+		if (ts >= entry->first_seen && ts <= entry->last_seen)
+		{
+			pyro_buf_free(&json);
+			return entry->series_id;
+		}
+	}
+	else
+		entry->labels_json = NULL;	/* filled in below once known */
+
+	jsonb = pyroscope_json_to_jsonb(&json);
 	args[0] = CStringGetTextDatum(tenant);
-	args[1] = Int64GetDatum(fingerprint);
+	args[1] = Int64GetDatum((int64) fingerprint);
 	args[2] = jsonb;
 	if (SPI_execute_plan(series_lookup_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up series");
@@ -186,15 +296,12 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		TimestampTz first;
-		TimestampTz last;
 
 		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		if (!DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("series fingerprint collision for labels %s",
-							JsonbToCString(NULL, &DatumGetJsonbP(jsonb)->root, 0))));
+					 errmsg("series fingerprint collision for labels %s", (char *) json.data)));
 		first = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
 		last = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
 		if (ts < first || ts > last)
@@ -203,24 +310,37 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 
 			if (SPI_execute_plan(series_touch_plan, targs, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not update series");
+			first = Min(first, ts);
+			last = Max(last, ts);
 		}
-		return id;
+	}
+	else
+	{
+		args[0] = CStringGetTextDatum(tenant);
+		args[1] = CStringGetTextDatum(profile_type);
+		args[2] = CStringGetTextDatum(service ? service : "unknown_service");
+		args[3] = jsonb;
+		args[4] = Int64GetDatum((int64) fingerprint);
+		args[5] = TimestampTzGetDatum(ts);
+		if (SPI_execute_plan(series_insert_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+			SPI_processed != 1)
+			elog(ERROR, "could not insert series");
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("series fingerprint collision for labels %s", (char *) json.data)));
+		/* a concurrent insert may have widened the range; ts is covered either way */
+		first = last = ts;
 	}
 
-	args[0] = CStringGetTextDatum(tenant);
-	args[1] = CStringGetTextDatum(profile_type);
-	args[2] = CStringGetTextDatum(service ? service : "unknown_service");
-	args[3] = jsonb;
-	args[4] = Int64GetDatum(fingerprint);
-	args[5] = TimestampTzGetDatum(ts);
-	if (SPI_execute_plan(series_insert_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
-		elog(ERROR, "could not insert series");
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("series fingerprint collision")));
+	/* remember what this transaction now guarantees about the row */
+	if (entry->labels_json == NULL)
+		entry->labels_json = MemoryContextStrdup(CacheMemoryContext, (char *) json.data);
+	entry->series_id = id;
+	entry->first_seen = first;
+	entry->last_seen = last;
+	pyro_buf_free(&json);
 	return id;
 }
 

@@ -1,0 +1,29 @@
+# Sourced by scripts and benchmarks: start and stop a throw-away
+# PostgreSQL 15 cluster, run as the postgres user, with the extension
+# preloaded.  cluster_start DIR PORT; cluster_stop DIR.
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+cluster_start() {
+	local dir=$1 port=$2
+	mkdir -p "$dir"
+	chmod 755 "$dir"
+	chown postgres:postgres "$dir"
+	runuser -u postgres -- $PG_BIN/initdb -D "$dir/data" -U postgres --auth=trust \
+		-E UTF8 --locale=C.UTF-8 >/dev/null || return 1
+	cat >> "$dir/data/postgresql.conf" <<CONF
+listen_addresses = ''
+port = $port
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'pyroscope'
+fsync = off
+CONF
+	runuser -u postgres -- $PG_BIN/pg_ctl -D "$dir/data" -l "$dir/log" -w start >/dev/null ||
+		{ cat "$dir/log"; return 1; }
+}
+
+cluster_stop() {
+	local dir=$1
+	if [ -f "$dir/data/postmaster.pid" ]; then
+		runuser -u postgres -- $PG_BIN/pg_ctl -D "$dir/data" -m immediate stop >/dev/null 2>&1
+	fi
+}
