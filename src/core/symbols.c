@@ -598,6 +598,8 @@ location_eq(const PyroSymbols *sym, uint32_t idx, uint32_t mapping,
 
 	if (l->mapping != mapping || l->address != address || l->nlines != nlines)
 		return false;
+	if (nlines == 0)
+		return true;
 	ll = sym->lines + l->first_line;
 	for (uint32_t i = 0; i < nlines; i++)
 	{
@@ -622,7 +624,7 @@ loc_index_sync(PyroSymbols *sym)
 	{
 		uint32_t	i = ix->nindexed;
 		const PyroLocation *l = &sym->locations[i];
-		const PyroLine *lines = sym->lines + l->first_line;
+		const PyroLine *lines = l->nlines ? sym->lines + l->first_line : NULL;
 		uint64_t	h = hash_location(l->mapping, l->address, lines, l->nlines);
 		uint32_t	found;
 		uint64_t   *slot = NULL;
