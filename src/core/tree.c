@@ -945,16 +945,18 @@ read_node(const uint8_t **p, const uint8_t *end, const uint8_t **name,
 static PyroStatus
 tree_read(PyroTree *t, const uint8_t *data, size_t len, PyroError *err)
 {
-	const uint8_t *p = data;
-	const uint8_t *end = data + len;
+	const uint8_t *p;
+	const uint8_t *end;
 	ReadItem   *stack = NULL;
 	size_t		depth = 0;
 	size_t		cap = 0;
 	PyroStatus	rc = PYRO_OK;
 	bool		root = true;
 
-	if (len == 0)
+	if (len == 0 || data == NULL)
 		return PYRO_OK;
+	p = data;
+	end = data + len;
 	for (;;)
 	{
 		const uint8_t *name;

@@ -5,6 +5,7 @@
  *	  reader).  Expected values are computed by hand in the comments.
  */
 #include "unit.h"
+#include "../../src/core/pprof.h"
 #include "../../src/core/tree.h"
 
 /* Add a folded stack "a;b;c" with value v. */
@@ -523,6 +524,117 @@ TEST(tree_add_profile_frames)
 	pyro_tree_free(u);
 }
 
+/*
+ * Naive reference for pyro_tree_add_profile: walk every sample's stack
+ * leaf to root, collect its frames and add them as one stack.
+ */
+static bool
+naive_add_profile(PyroTree *t, const PyroProfile *p)
+{
+	const PyroSymbols *sym = p->sym;
+	size_t		cap = 1 << 16;
+	PyroStr    *frames = malloc(cap * sizeof(PyroStr));
+	char	   *bufs = malloc(cap * 256);
+	bool		ok = frames != NULL && bufs != NULL;
+	PyroError	err;
+
+	for (size_t i = 0; ok && i < p->nsamples; i++)
+	{
+		size_t		n = 0;
+
+		/* leaf first: innermost line first within a location */
+		for (uint32_t s = p->samples[i].stack; s != 0 && ok; s = sym->stacks[s].parent)
+		{
+			const PyroLocation *l = &sym->locations[sym->stacks[s].location];
+			uint32_t	k = l->nlines > 0 ? l->nlines : 1;
+
+			for (uint32_t j = 0; j < k; j++)
+			{
+				if (n >= cap)
+				{
+					ok = false;
+					break;
+				}
+				frames[n] = pyro_location_frame_name(sym, l, j, bufs + n * 256, 256);
+				n++;
+			}
+		}
+		for (size_t a = 0, b = n; ok && a + 1 < b; a++, b--)
+		{
+			PyroStr		tmp = frames[a];
+
+			frames[a] = frames[b - 1];
+			frames[b - 1] = tmp;
+		}
+		if (ok && pyro_tree_add_stack(t, frames, n, p->samples[i].value, &err) != PYRO_OK)
+			ok = false;
+	}
+	free(frames);
+	free(bufs);
+	return ok;
+}
+
+TEST(tree_add_profile_matches_naive)
+{
+	const char *files[] = {"pprof/go/cpu.pb.gz", "pprof/java/profile_java.pb.gz",
+		"pprof/ebpf-native/node-ebpf.pb.gz", "pprof/rust/profile_rust.pb.gz",
+	"pprof/python/pyspy-1.pb.gz"};
+
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++)
+	{
+		size_t		len;
+		unsigned char *data = unit_read_file(unit_data_path(files[f]), &len);
+		PyroNormalized *norm = NULL;
+		PyroPprofLimits lim;
+		PyroError	err;
+		PyroTree   *a = pyro_tree_create();
+		PyroTree   *b = pyro_tree_create();
+		PyroBuf		ba,
+					bb;
+
+		REQUIRE(data != NULL && a != NULL && b != NULL);
+		pyro_pprof_limits_default(&lim);
+		lim.max_decompressed = 64 << 20;
+		lim.max_samples = 0;
+		if (pyro_pprof_normalize(data, len, &lim, &norm, &err) != PYRO_OK)
+		{
+			fprintf(stderr, "  %s: %s\n", files[f], err.msg);
+			unit_failures++;
+			free(data);
+			pyro_tree_free(a);
+			pyro_tree_free(b);
+			continue;
+		}
+		/* every series of the first sample type into one tree */
+		for (size_t i = 0; i < norm->nseries; i++)
+		{
+			if (norm->series[i].type_index != 0)
+				continue;
+			CHECK(pyro_tree_add_profile(a, norm->series[i].profile, &err) == PYRO_OK);
+			CHECK(naive_add_profile(b, norm->series[i].profile));
+		}
+		pyro_buf_init(&ba);
+		pyro_buf_init(&bb);
+		CHECK(pyro_tree_serialize(a, 0, &ba, &err) == PYRO_OK);
+		CHECK(pyro_tree_serialize(b, 0, &bb, &err) == PYRO_OK);
+		if (!(ba.len == bb.len && ba.len > 0 && memcmp(ba.data, bb.data, ba.len) == 0))
+		{
+			fprintf(stderr, "  %s: tree differs from the naive one (%zu vs %zu bytes)\n",
+					files[f], ba.len, bb.len);
+			unit_failures++;
+		}
+		CHECK(pyro_tree_total(a) > 0);
+		CHECK_EQ_INT(pyro_tree_total(a), pyro_tree_total(b));
+		CHECK_EQ_INT(a->nnodes, b->nnodes);
+		pyro_buf_free(&ba);
+		pyro_buf_free(&bb);
+		pyro_tree_free(a);
+		pyro_tree_free(b);
+		pyro_normalized_free(norm);
+		free(data);
+	}
+}
+
 const UnitTest tree_tests[] = {
 	UNIT_ENTRY(tree_add_stack_totals),
 	UNIT_ENTRY(tree_bytes_spec_example),
@@ -535,5 +647,6 @@ const UnitTest tree_tests[] = {
 	UNIT_ENTRY(tree_bytes_deep_nesting),
 	UNIT_ENTRY(tree_top_recursion_and_order),
 	UNIT_ENTRY(tree_add_profile_frames),
+	UNIT_ENTRY(tree_add_profile_matches_naive),
 	{NULL, NULL}
 };
