@@ -24,6 +24,7 @@ extern const UnitTest selector_tests[];
 extern const UnitTest tree_tests[];
 extern const UnitTest flamegraph_tests[];
 extern const UnitTest connect_json_tests[];
+extern const UnitTest ingest_params_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -37,6 +38,7 @@ static const UnitSuite all_suites[] = {
 	{"tree", tree_tests},
 	{"flamegraph", flamegraph_tests},
 	{"connect_json", connect_json_tests},
+	{"ingest_params", ingest_params_tests},
 };
 
 #endif
