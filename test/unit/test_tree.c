@@ -375,6 +375,16 @@ TEST(tree_bytes_deep_nesting)
 	CHECK_EQ_INT(t->nodes[depth].self, 7);
 	CHECK(pyro_tree_serialize(t, 0, &b2, &err) == PYRO_OK);
 	CHECK(b.len == b2.len && memcmp(b.data, b2.data, b.len) == 0);
+	/* the flame graph has one level per depth, built without recursion */
+	{
+		PyroFlamegraph fg;
+
+		CHECK(pyro_flamegraph_build(t, 16, &fg, &err) == PYRO_OK);
+		CHECK_EQ_INT(fg.nlevels, depth + 1);
+		CHECK_EQ_INT(fg.levels[depth][1], 7);
+		CHECK_EQ_INT(fg.max_self, 7);
+		pyro_flamegraph_free(&fg);
+	}
 	/* recursion counted once: a has self 7, total 7 */
 	CHECK(pyro_tree_top(t, &top, &n, &err) == PYRO_OK);
 	REQUIRE(n == 1);
