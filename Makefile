@@ -13,13 +13,14 @@ PROTO_GEN_H  = $(patsubst proto/%.proto,src/core/gen/%.pb-c.h,$(sort $(wildcard 
 CORE_OBJS    = $(patsubst %.c,%.o,$(sort $(wildcard src/core/*.c))) \
                $(PROTO_GEN_H:.h=.o)
 SQL_OBJS     = $(patsubst %.c,%.o,$(sort $(wildcard src/sql/*.c)))
-OBJS         = $(CORE_OBJS) $(SQL_OBJS)
+HTTP_OBJS    = $(patsubst %.c,%.o,$(sort $(wildcard bgworkers/*.c)))
+OBJS         = $(CORE_OBJS) $(SQL_OBJS) $(HTTP_OBJS)
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
-PG_CPPFLAGS  = -Isrc/core -Isrc/core/gen -Isrc/sql
-SHLIB_LINK   = -lprotobuf-c -ldeflate -lzstd -lz
+PG_CPPFLAGS  = -Isrc/core -Isrc/core/gen -Isrc/sql -Ibgworkers
+SHLIB_LINK   = -lprotobuf-c -ldeflate -lzstd -lz -lmicrohttpd
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
                -Wno-missing-field-initializers $(if $(filter yes,$(WERROR)),-Werror)
 EXTRA_CLEAN  = src/core/gen build

@@ -297,3 +297,45 @@ CREATE AGGREGATE @extschema@.merge(@extschema@.profile) (
 );
 COMMENT ON AGGREGATE @extschema@.merge(@extschema@.profile) IS
 	'merges profiles: identical stacks summed, symbols de-duplicated';
+
+--------------------------------------------------------------------------
+-- HTTP API: worker state, Connect settings, credentials
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.http_worker_status()
+	RETURNS TABLE (worker integer, pid integer, state text, started timestamptz,
+				   requests bigint, errors bigint, last_error text,
+				   last_error_at timestamptz)
+	AS 'MODULE_PATHNAME', 'pyroscope_http_worker_status'
+	LANGUAGE C VOLATILE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.http_worker_status() IS
+	'state of each HTTP API worker (empty unless pyroscope is in shared_preload_libraries)';
+
+CREATE VIEW @extschema@.http_workers AS
+	SELECT * FROM @extschema@.http_worker_status();
+COMMENT ON VIEW @extschema@.http_workers IS
+	'HTTP API workers: pid, idle/busy/stopped, requests answered, error responses, last error';
+
+CREATE TABLE @extschema@.settings (
+	tenant		text NOT NULL,
+	name		text NOT NULL,
+	value		text NOT NULL,
+	modified_at bigint NOT NULL,
+	PRIMARY KEY (tenant, name)
+);
+COMMENT ON TABLE @extschema@.settings IS
+	'settings.v1.SettingsService key/value pairs per tenant; modified_at in Unix milliseconds';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.settings', '');
+
+CREATE TABLE @extschema@.http_credentials (
+	kind		text NOT NULL CHECK (kind IN ('basic', 'bearer')),
+	username	text NOT NULL DEFAULT '',
+	secret_sha256 bytea NOT NULL,
+	tenant		text,
+	PRIMARY KEY (kind, username, secret_sha256)
+);
+REVOKE ALL ON @extschema@.http_credentials FROM PUBLIC;
+COMMENT ON TABLE @extschema@.http_credentials IS
+	'HTTP API credentials used when pyroscope.auth is basic or bearer: the SHA-256 of the password or token (username is empty for bearer tokens); a non-null tenant pins the requests of that credential to it';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.http_credentials', '');

@@ -14,6 +14,8 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "http.h"
+
 PG_MODULE_MAGIC;
 
 int			pyroscope_max_profile_size = 16 * 1024 * 1024;
@@ -137,6 +139,8 @@ _PG_init(void)
 							2048, 1, 65535,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+
+	pyroscope_http_register_workers();
 
 	MarkGUCPrefixReserved("pyroscope");
 }

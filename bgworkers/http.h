@@ -1,0 +1,270 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.h
+ *	  The HTTP API background workers: the Pyroscope push, query, legacy
+ *	  and operational endpoints (spec §1), served by libmicrohttpd in
+ *	  external-event mode inside each worker process.
+ *
+ * One request is one HttpRequest, living in its own memory context from
+ * the first header to the end of the response.  Handlers run inside
+ * http_process(), which gives each request its own transaction and turns
+ * any ereport(ERROR) into an HTTP status and a Connect error body, so that
+ * no error ever unwinds through libmicrohttpd.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PYROSCOPE_HTTP_H
+#define PYROSCOPE_HTTP_H
+
+#include "postgres.h"
+
+#include "port/atomics.h"
+#include "portability/instr_time.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "common.h"
+#include "pbc_alloc.h"
+
+struct MHD_Connection;
+struct MHD_Daemon;
+
+/* -------- GUCs (http_worker.c) -------- */
+
+typedef enum HttpAuthMode
+{
+	HTTP_AUTH_NONE,
+	HTTP_AUTH_BASIC,
+	HTTP_AUTH_BEARER
+} HttpAuthMode;
+
+extern char *pyroscope_http_listen_address;
+extern int	pyroscope_http_port;
+extern int	pyroscope_http_workers;
+extern char *pyroscope_database;
+extern int	pyroscope_http_max_body_size;	/* kB */
+extern int	pyroscope_http_request_timeout; /* ms, 0 = none */
+extern bool pyroscope_multitenancy;
+extern int	pyroscope_http_auth;
+
+/* protobuf-c wants a non-const allocator */
+#define HTTP_PBC_ALLOC ((ProtobufCAllocator *) pyro_protobuf_allocator())
+
+#define HTTP_MAX_WORKERS		64
+#define HTTP_GZIP_MIN_SIZE		1400	/* responses below this stay plain */
+#define HTTP_DEFAULT_TENANT		"anonymous"
+#define HTTP_MAX_TENANT_LENGTH	150
+
+/* -------- routes -------- */
+
+typedef enum HttpRouteId
+{
+	ROUTE_NOT_FOUND = 0,
+	ROUTE_UNIMPLEMENTED,
+	ROUTE_READY,
+	ROUTE_METRICS,
+	ROUTE_BUILDINFO,
+	ROUTE_INGEST,
+	ROUTE_PUSH,
+	ROUTE_PROFILE_TYPES,
+	ROUTE_LABEL_NAMES,
+	ROUTE_LABEL_VALUES,
+	ROUTE_SERIES,
+	ROUTE_SELECT_MERGE_STACKTRACES,
+	ROUTE_SELECT_MERGE_SPAN_PROFILE,
+	ROUTE_SELECT_MERGE_PROFILE,
+	ROUTE_SELECT_SERIES,
+	ROUTE_DIFF,
+	ROUTE_GET_PROFILE_STATS,
+	ROUTE_ANALYZE_QUERY,
+	ROUTE_SETTINGS_GET,
+	ROUTE_SETTINGS_SET,
+	ROUTE_SETTINGS_DELETE,
+	ROUTE_RENDER,
+	ROUTE_RENDER_DIFF,
+	ROUTE_LEGACY_LABEL_VALUES,
+	HTTP_NROUTES
+} HttpRouteId;
+
+typedef enum HttpRouteKind
+{
+	HTTP_KIND_OPS,				/* GET, no tenant, no auth */
+	HTTP_KIND_CONNECT,			/* POST Connect unary */
+	HTTP_KIND_LEGACY_GET,		/* GET legacy JSON */
+	HTTP_KIND_LEGACY_POST		/* POST /ingest */
+} HttpRouteKind;
+
+struct HttpRequest;
+typedef void (*HttpHandler) (struct HttpRequest *req);
+
+typedef struct HttpRoute
+{
+	const char *path;
+	HttpRouteId id;
+	HttpRouteKind kind;
+	const char *label;			/* metric label */
+	HttpHandler handler;
+	bool		needs_db;		/* run inside a transaction */
+} HttpRoute;
+
+/* -------- requests -------- */
+
+#define HTTP_MAX_EXTRA_HEADERS 4
+
+typedef struct HttpRequest
+{
+	MemoryContext cxt;			/* everything of the request lives here */
+	struct MHD_Connection *conn;
+	char	   *method;
+	char	   *url;
+	const HttpRoute *route;
+	instr_time	started;
+
+	/* body as received (Content-Length or chunked) */
+	char	   *body;
+	size_t		body_len;
+	size_t		body_cap;
+	bool		body_too_large;
+	bool		body_oom;
+	uint64		bytes_received;
+
+	/* request state filled by the Connect layer and auth */
+	bool		json;			/* Connect codec is JSON */
+	bool		accept_gzip;
+	int			timeout_ms;		/* effective deadline, 0 = none */
+	const char *tenant;
+
+	/* response */
+	bool		responded;		/* queued already */
+	int			status;
+	const char *content_type;
+	char	   *resp;
+	size_t		resp_len;
+	const char *error_code;		/* Connect code of an error response */
+	const char *hdr_name[HTTP_MAX_EXTRA_HEADERS];
+	const char *hdr_value[HTTP_MAX_EXTRA_HEADERS];
+	int			nhdr;
+} HttpRequest;
+
+/* -------- shared state (http_ops.c) -------- */
+
+#define HTTP_LATENCY_BUCKETS 12
+
+typedef enum HttpStatusSlot
+{
+	HS_200, HS_400, HS_401, HS_403, HS_404, HS_405, HS_408, HS_409, HS_413,
+	HS_415, HS_422, HS_429, HS_500, HS_501, HS_503, HS_504, HS_OTHER,
+	HTTP_NSTATUS
+} HttpStatusSlot;
+
+typedef enum HttpErrorReason
+{
+	ER_INVALID_ARGUMENT, ER_UNAUTHENTICATED, ER_PERMISSION_DENIED,
+	ER_NOT_FOUND, ER_ALREADY_EXISTS, ER_RESOURCE_EXHAUSTED, ER_UNIMPLEMENTED,
+	ER_DEADLINE_EXCEEDED, ER_UNAVAILABLE, ER_INTERNAL, ER_UNKNOWN,
+	HTTP_NREASONS
+} HttpErrorReason;
+
+typedef struct HttpRouteStats
+{
+	pg_atomic_uint64 status[HTTP_NSTATUS];
+	pg_atomic_uint64 latency[HTTP_LATENCY_BUCKETS + 1];	/* last = +Inf */
+	pg_atomic_uint64 latency_sum_us;
+	pg_atomic_uint64 bytes_received;
+} HttpRouteStats;
+
+typedef struct HttpWorkerSlot
+{
+	slock_t		mutex;			/* protects the non-atomic fields */
+	int			pid;			/* 0 = not running */
+	TimestampTz started;
+	bool		busy;
+	char		last_error[256];
+	TimestampTz last_error_at;
+	pg_atomic_uint64 requests;
+	pg_atomic_uint64 errors;
+} HttpWorkerSlot;
+
+typedef struct HttpShared
+{
+	HttpRouteStats routes[HTTP_NROUTES];
+	pg_atomic_uint64 errors[HTTP_NREASONS];
+	pg_atomic_uint64 profiles_ingested;
+	pg_atomic_uint64 samples_ingested;
+	pg_atomic_uint64 series_written;
+	HttpWorkerSlot workers[HTTP_MAX_WORKERS];
+} HttpShared;
+
+extern HttpShared *pyroscope_http_shared;
+
+/* -------- http_worker.c -------- */
+extern void pyroscope_http_register_workers(void);
+extern PGDLLEXPORT void pyroscope_http_worker_main(Datum arg);
+extern int	http_worker_index;
+
+/* -------- http_server.c -------- */
+extern struct MHD_Daemon *http_server_start(MemoryContext daemon_cxt);
+extern void http_server_stop(struct MHD_Daemon *d);
+extern const HttpRoute *http_find_route(const char *url);
+extern const char *http_header(HttpRequest *req, const char *name);
+extern const char *http_query_arg(HttpRequest *req, const char *name);
+extern void http_set_body(HttpRequest *req, int status, const char *content_type,
+						  const void *data, size_t len);
+extern void http_add_header(HttpRequest *req, const char *name, const char *value);
+extern void http_error(HttpRequest *req, int status, const char *code,
+					   const char *fmt,...) pg_attribute_printf(4, 5);
+extern void http_ereport_status(int sqlerrcode, int *status, const char **code);
+extern void http_resolve_tenant(HttpRequest *req);
+extern bool http_tenant_valid(const char *t, size_t len);
+
+/* -------- http_connect.c -------- */
+extern bool http_connect_begin(HttpRequest *req);
+extern ProtobufCMessage *http_connect_decode(HttpRequest *req,
+											 const ProtobufCMessageDescriptor *d);
+extern void http_connect_reply(HttpRequest *req, const ProtobufCMessage *m);
+extern void http_connect_reply_packed(HttpRequest *req,
+									  const ProtobufCMessageDescriptor *d,
+									  const uint8_t *data, size_t len);
+extern void http_maybe_gzip(HttpRequest *req);
+extern bool http_gunzip_body(HttpRequest *req);
+
+/* -------- http_ops.c -------- */
+extern void http_shmem_init_hooks(void);
+extern void http_handle_ready(HttpRequest *req);
+extern void http_handle_metrics(HttpRequest *req);
+extern void http_handle_buildinfo(HttpRequest *req);
+extern void http_handle_unimplemented(HttpRequest *req);
+extern void http_record_request(HttpRequest *req);
+extern void http_record_ingest(uint64 profiles, uint64 samples, uint64 series);
+extern void http_worker_set_state(bool busy, const char *error);
+
+/* -------- http_push.c -------- */
+extern void http_handle_push(HttpRequest *req);
+extern void http_handle_ingest(HttpRequest *req);
+
+/* -------- http_query.c -------- */
+extern void http_handle_profile_types(HttpRequest *req);
+extern void http_handle_label_names(HttpRequest *req);
+extern void http_handle_label_values(HttpRequest *req);
+extern void http_handle_series(HttpRequest *req);
+extern void http_handle_select_merge_stacktraces(HttpRequest *req);
+extern void http_handle_select_merge_span_profile(HttpRequest *req);
+extern void http_handle_select_merge_profile(HttpRequest *req);
+extern void http_handle_select_series(HttpRequest *req);
+extern void http_handle_diff(HttpRequest *req);
+extern void http_handle_get_profile_stats(HttpRequest *req);
+extern void http_handle_analyze_query(HttpRequest *req);
+
+/* -------- http_legacy.c -------- */
+extern void http_handle_render(HttpRequest *req);
+extern void http_handle_render_diff(HttpRequest *req);
+extern void http_handle_legacy_label_values(HttpRequest *req);
+
+/* -------- http_settings.c -------- */
+extern void http_handle_settings_get(HttpRequest *req);
+extern void http_handle_settings_set(HttpRequest *req);
+extern void http_handle_settings_delete(HttpRequest *req);
+
+#endif							/* PYROSCOPE_HTTP_H */

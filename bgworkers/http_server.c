@@ -1,0 +1,757 @@
+/*-------------------------------------------------------------------------
+ *
+ * http_server.c
+ *	  The libmicrohttpd daemon of one HTTP worker: request accumulation,
+ *	  routing, per-request transactions, tenancy and authentication, and
+ *	  sending the response.
+ *
+ * libmicrohttpd calls access_handler several times per request: once when
+ * the headers are in (we only record state then: queueing a response on
+ * that first call makes libmicrohttpd 0.9.75 close keep-alive
+ * connections), once per chunk of body, and once more when the body is
+ * complete, when the request is processed.  Processing happens in
+ * http_process(), which catches every error: nothing thrown by PostgreSQL
+ * ever unwinds through libmicrohttpd's frames, and a failed request never
+ * ends the worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "http.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+
+#include "connect_json.h"
+#include "pyroscope.h"
+
+/* The route table (spec §1); paths are matched exactly. */
+static const HttpRoute routes[] = {
+	{"/ready", ROUTE_READY, HTTP_KIND_OPS, "/ready", http_handle_ready, true},
+	{"/metrics", ROUTE_METRICS, HTTP_KIND_OPS, "/metrics", http_handle_metrics, false},
+	{"/api/v1/status/buildinfo", ROUTE_BUILDINFO, HTTP_KIND_OPS, "/api/v1/status/buildinfo",
+	http_handle_buildinfo, false},
+	{"/ingest", ROUTE_INGEST, HTTP_KIND_LEGACY_POST, "/ingest", http_handle_ingest, true},
+	{"/pyroscope/ingest", ROUTE_INGEST, HTTP_KIND_LEGACY_POST, "/ingest", http_handle_ingest, true},
+	{"/push.v1.PusherService/Push", ROUTE_PUSH, HTTP_KIND_CONNECT,
+	"/push.v1.PusherService/Push", http_handle_push, true},
+	{"/querier.v1.QuerierService/ProfileTypes", ROUTE_PROFILE_TYPES, HTTP_KIND_CONNECT,
+	"/querier.v1.QuerierService/ProfileTypes", http_handle_profile_types, true},
+	{"/querier.v1.QuerierService/LabelNames", ROUTE_LABEL_NAMES, HTTP_KIND_CONNECT,
+	"/querier.v1.QuerierService/LabelNames", http_handle_label_names, true},
+	{"/querier.v1.QuerierService/LabelValues", ROUTE_LABEL_VALUES, HTTP_KIND_CONNECT,
+	"/querier.v1.QuerierService/LabelValues", http_handle_label_values, true},
+	{"/querier.v1.QuerierService/Series", ROUTE_SERIES, HTTP_KIND_CONNECT,
+	"/querier.v1.QuerierService/Series", http_handle_series, true},
+	{"/querier.v1.QuerierService/SelectMergeStacktraces", ROUTE_SELECT_MERGE_STACKTRACES,
+		HTTP_KIND_CONNECT, "/querier.v1.QuerierService/SelectMergeStacktraces",
+	http_handle_select_merge_stacktraces, true},
+	{"/querier.v1.QuerierService/SelectMergeSpanProfile", ROUTE_SELECT_MERGE_SPAN_PROFILE,
+		HTTP_KIND_CONNECT, "/querier.v1.QuerierService/SelectMergeSpanProfile",
+	http_handle_select_merge_span_profile, true},
+	{"/querier.v1.QuerierService/SelectMergeProfile", ROUTE_SELECT_MERGE_PROFILE,
+		HTTP_KIND_CONNECT, "/querier.v1.QuerierService/SelectMergeProfile",
+	http_handle_select_merge_profile, true},
+	{"/querier.v1.QuerierService/SelectSeries", ROUTE_SELECT_SERIES, HTTP_KIND_CONNECT,
+	"/querier.v1.QuerierService/SelectSeries", http_handle_select_series, true},
+	{"/querier.v1.QuerierService/Diff", ROUTE_DIFF, HTTP_KIND_CONNECT,
+	"/querier.v1.QuerierService/Diff", http_handle_diff, true},
+	{"/querier.v1.QuerierService/GetProfileStats", ROUTE_GET_PROFILE_STATS, HTTP_KIND_CONNECT,
+	"/querier.v1.QuerierService/GetProfileStats", http_handle_get_profile_stats, true},
+	{"/querier.v1.QuerierService/AnalyzeQuery", ROUTE_ANALYZE_QUERY, HTTP_KIND_CONNECT,
+	"/querier.v1.QuerierService/AnalyzeQuery", http_handle_analyze_query, true},
+	{"/settings.v1.SettingsService/Get", ROUTE_SETTINGS_GET, HTTP_KIND_CONNECT,
+	"/settings.v1.SettingsService/Get", http_handle_settings_get, true},
+	{"/settings.v1.SettingsService/Set", ROUTE_SETTINGS_SET, HTTP_KIND_CONNECT,
+	"/settings.v1.SettingsService/Set", http_handle_settings_set, true},
+	{"/settings.v1.SettingsService/Delete", ROUTE_SETTINGS_DELETE, HTTP_KIND_CONNECT,
+	"/settings.v1.SettingsService/Delete", http_handle_settings_delete, true},
+	{"/pyroscope/render", ROUTE_RENDER, HTTP_KIND_LEGACY_GET, "/pyroscope/render",
+	http_handle_render, true},
+	{"/pyroscope/render-diff", ROUTE_RENDER_DIFF, HTTP_KIND_LEGACY_GET,
+	"/pyroscope/render-diff", http_handle_render_diff, true},
+	{"/pyroscope/label-values", ROUTE_LEGACY_LABEL_VALUES, HTTP_KIND_LEGACY_GET,
+	"/pyroscope/label-values", http_handle_legacy_label_values, true},
+};
+
+/* any other /<package>.<Service>/<Method> path: a Connect call we do not serve */
+static const HttpRoute unimplemented_route = {
+	NULL, ROUTE_UNIMPLEMENTED, HTTP_KIND_CONNECT, "unimplemented",
+	http_handle_unimplemented, false
+};
+static const HttpRoute not_found_route = {
+	NULL, ROUTE_NOT_FOUND, HTTP_KIND_OPS, "not_found", NULL, false
+};
+
+static MemoryContext daemon_context = NULL;
+
+/* Whether url looks like a Connect procedure path: /pkg.Service/Method. */
+static bool
+is_connect_path(const char *url)
+{
+	const char *slash;
+
+	if (url[0] != '/')
+		return false;
+	slash = strchr(url + 1, '/');
+	if (slash == NULL || slash == url + 1 || slash[1] == '\0' || strchr(slash + 1, '/'))
+		return false;
+	return memchr(url + 1, '.', slash - url - 1) != NULL;
+}
+
+const HttpRoute *
+http_find_route(const char *url)
+{
+	for (size_t i = 0; i < lengthof(routes); i++)
+		if (strcmp(routes[i].path, url) == 0)
+			return &routes[i];
+	if (is_connect_path(url))
+		return &unimplemented_route;
+	return &not_found_route;
+}
+
+const char *
+http_header(HttpRequest *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_query_arg(HttpRequest *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Allocate in the request context without throwing; NULL on failure. */
+static void *
+req_alloc(HttpRequest *req, size_t size)
+{
+	return MemoryContextAllocExtended(req->cxt, size ? size : 1,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+/*
+ * Set the response (status, type, a copy of the body).  Never throws: an
+ * allocation failure leaves an empty body with status 500.
+ */
+void
+http_set_body(HttpRequest *req, int status, const char *content_type,
+			  const void *data, size_t len)
+{
+	char	   *copy = req_alloc(req, len + 1);
+
+	if (copy == NULL)
+	{
+		req->status = 500;
+		req->content_type = "text/plain";
+		req->resp = NULL;
+		req->resp_len = 0;
+		req->error_code = "internal";
+		return;
+	}
+	if (len > 0)
+		memcpy(copy, data, len);
+	copy[len] = '\0';
+	req->status = status;
+	req->content_type = content_type;
+	req->resp = copy;
+	req->resp_len = len;
+}
+
+void
+http_add_header(HttpRequest *req, const char *name, const char *value)
+{
+	if (req->nhdr >= HTTP_MAX_EXTRA_HEADERS)
+		return;
+	req->hdr_name[req->nhdr] = name;
+	req->hdr_value[req->nhdr] = value;
+	req->nhdr++;
+}
+
+/*
+ * Set a Connect-style error response: {"code": ..., "message": ...} with
+ * Content-Type application/json (spec §2.3, §10.8).  Never throws.
+ */
+void
+http_error(HttpRequest *req, int status, const char *code, const char *fmt,...)
+{
+	char		msg[1024];
+	char		body[3072];
+	size_t		o = 0;
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	o = snprintf(body, sizeof(body), "{\"code\":\"%s\",\"message\":\"", code);
+	for (const char *p = msg; *p && o < sizeof(body) - 16; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c == '"' || c == '\\')
+		{
+			body[o++] = '\\';
+			body[o++] = c;
+		}
+		else if (c < 0x20)
+			o += snprintf(body + o, sizeof(body) - o, "\\u%04x", c);
+		else
+			body[o++] = c;
+	}
+	body[o++] = '"';
+	body[o++] = '}';
+	http_set_body(req, status, "application/json", body, o);
+	req->error_code = code;
+	http_add_header(req, "X-Content-Type-Options", "nosniff");
+}
+
+/*
+ * The HTTP status and Connect code of an SQLSTATE (spec §2.3, §18):
+ * bad input is 400 invalid_argument, never 5xx, so that clients that retry
+ * on server errors do not retry it.
+ */
+void
+http_ereport_status(int sqlerrcode, int *status, const char **code)
+{
+	switch (sqlerrcode)
+	{
+		case ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION:
+			*status = 401;
+			*code = "unauthenticated";
+			return;
+		case ERRCODE_INSUFFICIENT_PRIVILEGE:
+			*status = 403;
+			*code = "permission_denied";
+			return;
+		case ERRCODE_UNDEFINED_OBJECT:
+			*status = 404;
+			*code = "not_found";
+			return;
+		case ERRCODE_UNIQUE_VIOLATION:
+			*status = 409;
+			*code = "already_exists";
+			return;
+		case ERRCODE_FEATURE_NOT_SUPPORTED:
+			*status = 501;
+			*code = "unimplemented";
+			return;
+		case ERRCODE_QUERY_CANCELED:
+			*status = 504;
+			*code = "deadline_exceeded";
+			return;
+		case ERRCODE_OUT_OF_MEMORY:
+		case ERRCODE_CONFIGURATION_LIMIT_EXCEEDED:
+			*status = 429;
+			*code = "resource_exhausted";
+			return;
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+		case ERRCODE_DATA_CORRUPTED:
+			*status = 400;
+			*code = "invalid_argument";
+			return;
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+			*status = 503;
+			*code = "unavailable";
+			return;
+	}
+	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION)
+	{
+		*status = 400;
+		*code = "invalid_argument";
+		return;
+	}
+	*status = 500;
+	*code = "internal";
+}
+
+/* dskit's tenant id rules (spec §13): <= 150 bytes of [A-Za-z0-9!-_.*'()], not "." or "..". */
+bool
+http_tenant_valid(const char *t, size_t len)
+{
+	if (len == 0 || len > HTTP_MAX_TENANT_LENGTH)
+		return false;
+	if ((len == 1 && t[0] == '.') || (len == 2 && t[0] == '.' && t[1] == '.'))
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = t[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  strchr("!-_.*'()", c) != NULL) || c == '\0')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Check the credentials of a request against pyroscope.http_credentials
+ * (when pyroscope.auth is not none) and determine its tenant (spec §13).
+ * A credential row may pin a tenant; otherwise the tenant comes from
+ * X-Scope-OrgID in multi-tenant mode and is "anonymous" else.  Runs in the
+ * request's transaction; errors out with 28000 (401) or 42501 (403).
+ */
+void
+http_resolve_tenant(HttpRequest *req)
+{
+	const char *hdr = http_header(req, "X-Scope-OrgID");
+	char	   *pinned = NULL;
+
+	if (pyroscope_http_auth != HTTP_AUTH_NONE)
+	{
+		const char *auth = http_header(req, "Authorization");
+		char	   *user = NULL;
+		char	   *secret = NULL;
+		Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[3];
+		char		nulls[3] = {' ', ' ', ' '};
+		bool		ok;
+
+		if (pyroscope_http_auth == HTTP_AUTH_BASIC)
+		{
+			char	   *pass = NULL;
+
+			/* MHD decodes the Basic header; the password may be NULL */
+			char	   *u = MHD_basic_auth_get_username_password(req->conn, &pass);
+
+			/* libmicrohttpd allocated these with malloc: copy, then free */
+			if (u && pass)
+			{
+				secret = pstrdup(pass);
+				user = pstrdup(u);
+			}
+			if (u)
+				MHD_free(u);
+			if (pass)
+				MHD_free(pass);
+		}
+		else if (auth && pg_strncasecmp(auth, "Bearer ", 7) == 0)
+		{
+			secret = pstrdup(auth + 7);
+			while (*secret == ' ')
+				secret++;
+			user = "";
+		}
+		if (user == NULL || secret == NULL || secret[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("missing or malformed %s credentials",
+							pyroscope_http_auth == HTTP_AUTH_BASIC ? "basic" : "bearer")));
+
+		values[0] = CStringGetTextDatum(pyroscope_http_auth == HTTP_AUTH_BASIC ? "basic" : "bearer");
+		values[1] = CStringGetTextDatum(user);
+		values[2] = CStringGetTextDatum(secret);
+		SPI_connect();
+		if (SPI_execute_with_args("SELECT tenant FROM pyroscope.http_credentials"
+								  " WHERE kind = $1 AND username = $2"
+								  " AND secret_sha256 = pg_catalog.sha256(pg_catalog.convert_to($3, 'UTF8'))",
+								  3, types, values, nulls, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not look up credentials");
+		ok = SPI_processed == 1;
+		if (ok)
+		{
+			char	   *t = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			if (t)
+				pinned = MemoryContextStrdup(req->cxt, t);
+		}
+		SPI_finish();
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("invalid credentials")));
+	}
+
+	if (!pyroscope_multitenancy)
+	{
+		req->tenant = pinned ? pinned : HTTP_DEFAULT_TENANT;
+		return;
+	}
+	if (hdr && hdr[0] != '\0')
+	{
+		if (!http_tenant_valid(hdr, strlen(hdr)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("invalid tenant id \"%s\"", hdr),
+					 errdetail("A tenant id has at most 150 characters out of A-Z, a-z, 0-9 and !-_.*'().")));
+		if (pinned && strcmp(pinned, hdr) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("credentials do not grant access to tenant \"%s\"", hdr)));
+		req->tenant = MemoryContextStrdup(req->cxt, hdr);
+		return;
+	}
+	if (pinned)
+	{
+		req->tenant = pinned;
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("no org id"),
+			 errdetail("Multi-tenancy is on: the X-Scope-OrgID header is required.")));
+}
+
+/*
+ * Run the handler of a request in its own transaction and turn any error
+ * into an error response.  Afterwards the transaction is closed and every
+ * transaction-scoped allocation is gone; the response lives in req->cxt.
+ */
+static void
+http_process(HttpRequest *req)
+{
+	const HttpRoute *route = req->route;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool in_xact = false;
+
+	http_worker_set_state(true, NULL);
+	PG_TRY();
+	{
+		if (!route->needs_db)
+		{
+			MemoryContextSwitchTo(req->cxt);
+			route->handler(req);
+		}
+		else
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			in_xact = true;
+			PushActiveSnapshot(GetTransactionSnapshot());
+			if (req->timeout_ms > 0)
+				enable_timeout_after(STATEMENT_TIMEOUT, req->timeout_ms);
+			if (!OidIsValid(get_extension_oid("pyroscope", true)))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("extension \"pyroscope\" is not installed in database \"%s\"",
+								pyroscope_database),
+						 errhint("Run CREATE EXTENSION pyroscope in that database.")));
+			if (route->kind != HTTP_KIND_OPS)
+				http_resolve_tenant(req);
+			route->handler(req);
+			if (req->timeout_ms > 0)
+				disable_timeout(STATEMENT_TIMEOUT, false);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			in_xact = false;
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			status;
+		const char *code;
+
+		MemoryContextSwitchTo(req->cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (req->timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		if (in_xact)
+			AbortCurrentTransaction();
+		/* the handler may have set a body before failing: replace it */
+		req->nhdr = 0;
+		http_ereport_status(edata->sqlerrcode, &status, &code);
+		if (route->id == ROUTE_READY)
+			http_set_body(req, 503, "text/plain", edata->message, strlen(edata->message));
+		else
+			http_error(req, status, code, "%s", edata->message);
+		if (status >= 500)
+			ereport(LOG,
+					(errmsg("pyroscope http %s %s failed: %s", req->method, req->url,
+							edata->message)));
+		http_worker_set_state(false, edata->message);
+		FreeErrorData(edata);
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	http_worker_set_state(false, NULL);
+}
+
+/* Queue req's response on its connection. */
+static enum MHD_Result
+http_send(HttpRequest *req)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	req->responded = true;
+	http_maybe_gzip(req);
+	resp = MHD_create_response_from_buffer(req->resp_len, req->resp ? req->resp : "",
+										   MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	if (req->content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+	for (int i = 0; i < req->nhdr; i++)
+		MHD_add_response_header(resp, req->hdr_name[i], req->hdr_value[i]);
+	ret = MHD_queue_response(req->conn, req->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Append one chunk of body, enforcing pyroscope.http_max_body_size. */
+static void
+append_body(HttpRequest *req, const char *data, size_t len)
+{
+	size_t		limit = (size_t) pyroscope_http_max_body_size * 1024;
+
+	req->bytes_received += len;
+	if (req->body_too_large || req->body_oom)
+		return;
+	if (req->body_len + len > limit)
+	{
+		req->body_too_large = true;
+		return;
+	}
+	if (req->body_len + len + 1 > req->body_cap)
+	{
+		size_t		cap = Max(req->body_cap * 2, req->body_len + len + 1);
+		char	   *nb;
+
+		cap = Max(cap, 8192);
+		cap = Min(cap, limit + 1);
+		nb = req_alloc(req, cap);
+		if (nb == NULL)
+		{
+			req->body_oom = true;
+			return;
+		}
+		if (req->body_len)
+			memcpy(nb, req->body, req->body_len);
+		if (req->body)
+			pfree(req->body);
+		req->body = nb;
+		req->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, data, len);
+	req->body_len += len;
+	req->body[req->body_len] = '\0';
+}
+
+/* The error for a body over the limit (spec §10.8, §17). */
+static void
+body_too_large(HttpRequest *req)
+{
+	size_t		limit = (size_t) pyroscope_http_max_body_size * 1024;
+
+	if (req->route->kind == HTTP_KIND_CONNECT)
+		http_error(req, 429, "resource_exhausted",
+				   "request body exceeds pyroscope.http_max_body_size (%zu bytes)", limit);
+	else
+		http_error(req, 413, "invalid_argument",
+				   "request body exceeds pyroscope.http_max_body_size (%zu bytes)", limit);
+}
+
+/*
+ * Checks that need no body: method and, for Connect calls, the headers.
+ * Returns false with the error response set.
+ */
+static bool
+check_request_line(HttpRequest *req)
+{
+	const HttpRoute *r = req->route;
+	bool		post = strcmp(req->method, "POST") == 0;
+	bool		get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+
+	switch (r->kind)
+	{
+		case HTTP_KIND_OPS:
+			if (r->id == ROUTE_NOT_FOUND)
+			{
+				http_error(req, 404, "not_found", "no route for %s %s", req->method, req->url);
+				return false;
+			}
+			if (!get)
+			{
+				http_error(req, 405, "unimplemented", "method %s not allowed", req->method);
+				http_add_header(req, "Allow", "GET");
+				return false;
+			}
+			return true;
+		case HTTP_KIND_LEGACY_GET:
+			if (!get)
+			{
+				http_error(req, 405, "unimplemented", "method %s not allowed", req->method);
+				http_add_header(req, "Allow", "GET");
+				return false;
+			}
+			return true;
+		case HTTP_KIND_LEGACY_POST:
+		case HTTP_KIND_CONNECT:
+			if (!post)
+			{
+				http_error(req, 405, "unimplemented", "method %s not allowed", req->method);
+				http_add_header(req, "Allow", "POST");
+				return false;
+			}
+			return true;
+	}
+	return true;
+}
+
+/* Effective deadline: pyroscope.http_request_timeout, shortened by Connect-Timeout-Ms. */
+static void
+set_deadline(HttpRequest *req)
+{
+	req->timeout_ms = pyroscope_http_request_timeout;
+}
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+			   const char *method, const char *version, const char *upload_data,
+			   size_t *upload_data_size, void **con_cls)
+{
+	HttpRequest *req = *con_cls;
+
+	if (req == NULL)
+	{
+		MemoryContext cxt;
+		const char *cl;
+
+		/* first call: headers only; record state, answer nothing yet */
+		cxt = AllocSetContextCreate(daemon_context, "pyroscope http request",
+									ALLOCSET_DEFAULT_SIZES);
+		req = MemoryContextAllocExtended(cxt, sizeof(HttpRequest),
+										 MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
+		if (req == NULL)
+		{
+			MemoryContextDelete(cxt);
+			return MHD_NO;
+		}
+		req->cxt = cxt;
+		req->conn = conn;
+		req->method = MemoryContextStrdup(cxt, method);
+		req->url = MemoryContextStrdup(cxt, url);
+		req->route = http_find_route(url);
+		INSTR_TIME_SET_CURRENT(req->started);
+		set_deadline(req);
+		*con_cls = req;
+
+		/* a declared body over the limit is refused before it is sent */
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > (unsigned long long) pyroscope_http_max_body_size * 1024)
+		{
+			body_too_large(req);
+			return http_send(req);
+		}
+		return MHD_YES;
+	}
+
+	if (*upload_data_size > 0)
+	{
+		if (!req->responded)
+			append_body(req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->responded)
+		return MHD_YES;
+
+	/* the whole request is in: answer it */
+	if (req->body_too_large)
+		body_too_large(req);
+	else if (req->body_oom)
+		http_error(req, 500, "internal", "out of memory reading the request body");
+	else if (check_request_line(req))
+	{
+		if (req->route->kind != HTTP_KIND_CONNECT ||
+			req->route->id == ROUTE_UNIMPLEMENTED || http_connect_begin(req))
+			http_process(req);
+	}
+	return http_send(req);
+}
+
+/* Called by libmicrohttpd when a request ends, answered or not. */
+static void
+completed_handler(void *cls, struct MHD_Connection *conn, void **con_cls,
+				  enum MHD_RequestTerminationCode toe)
+{
+	HttpRequest *req = *con_cls;
+
+	if (req == NULL)
+		return;
+	if (!req->responded)
+		req->status = 499;		/* client went away */
+	http_record_request(req);
+	MemoryContextDelete(req->cxt);
+	*con_cls = NULL;
+}
+
+static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char		buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ereport(LOG, (errmsg("pyroscope http: %s", buf)));
+}
+
+/*
+ * Start this worker's daemon on pyroscope.http_listen_address and
+ * pyroscope.http_port, sharing the port with the other workers.
+ */
+struct MHD_Daemon *
+http_server_start(MemoryContext daemon_cxt)
+{
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	struct MHD_Daemon *d;
+	char		port[16];
+	int			rc;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	daemon_context = daemon_cxt;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof(port), "%d", pyroscope_http_port);
+	rc = getaddrinfo(pyroscope_http_listen_address, port, &hints, &res);
+	if (rc != 0 || res == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("could not resolve pyroscope.http_listen_address \"%s\": %s",
+						pyroscope_http_listen_address, gai_strerror(rc))));
+	if (res->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+
+	d = MHD_start_daemon(flags, (uint16_t) pyroscope_http_port,
+						 NULL, NULL,
+						 access_handler, NULL,
+						 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+						 MHD_OPTION_SOCK_ADDR, res->ai_addr,
+						 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
+						 MHD_OPTION_NOTIFY_COMPLETED, completed_handler, NULL,
+						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 120,
+						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 1000,
+						 MHD_OPTION_END);
+	freeaddrinfo(res);
+	if (d == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("could not start the HTTP server on %s port %d",
+						pyroscope_http_listen_address, pyroscope_http_port),
+				 errhint("Is another process using the port?")));
+	return d;
+}
+
+void
+http_server_stop(struct MHD_Daemon *d)
+{
+	MHD_stop_daemon(d);
+}

@@ -1,0 +1,232 @@
+/*-------------------------------------------------------------------------
+ *
+ * http_worker.c
+ *	  Registration, configuration and main loop of the HTTP API background
+ *	  workers.
+ *
+ * pyroscope.http_workers workers are registered while the library is
+ * preloaded.  Each connects to pyroscope.database and runs its own
+ * libmicrohttpd daemon in external-event mode on the shared port
+ * (SO_REUSEPORT): the daemon's epoll fd, the process latch and postmaster
+ * death are waited on in one WaitEventSet, and MHD_run is called after
+ * every wakeup and whenever libmicrohttpd's own timeout expires.  Signal
+ * handlers only set flags and the latch: SIGTERM ends the worker at once,
+ * SIGHUP reloads the configuration.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "http.h"
+
+#include <limits.h>
+#include <microhttpd.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+char	   *pyroscope_http_listen_address = NULL;
+int			pyroscope_http_port = 4040;
+int			pyroscope_http_workers = 2;
+char	   *pyroscope_database = NULL;
+int			pyroscope_http_max_body_size = 256 * 1024;	/* kB */
+int			pyroscope_http_request_timeout = 60000; /* ms */
+bool		pyroscope_multitenancy = false;
+int			pyroscope_http_auth = HTTP_AUTH_NONE;
+
+int			http_worker_index = -1;
+
+static const struct config_enum_entry auth_options[] = {
+	{"none", HTTP_AUTH_NONE, false},
+	{"basic", HTTP_AUTH_BASIC, false},
+	{"bearer", HTTP_AUTH_BEARER, false},
+	{NULL, 0, false}
+};
+
+/*
+ * Define the GUCs of the HTTP API and register the workers.  Called from
+ * _PG_init; does nothing unless the library is being preloaded, since
+ * postmaster-level GUCs and workers only make sense then.
+ */
+void
+pyroscope_http_register_workers(void)
+{
+	BackgroundWorker worker;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomStringVariable("pyroscope.http_listen_address",
+							   "Address the HTTP API listens on.",
+							   "An IPv4 or IPv6 address or a host name; an empty string disables the HTTP API.",
+							   &pyroscope_http_listen_address,
+							   "127.0.0.1",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.http_port",
+							"TCP port of the HTTP API.",
+							NULL,
+							&pyroscope_http_port,
+							4040, 1, 65535,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.http_workers",
+							"Number of HTTP API worker processes sharing the port.",
+							NULL,
+							&pyroscope_http_workers,
+							2, 0, HTTP_MAX_WORKERS,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("pyroscope.database",
+							   "Database the HTTP API workers connect to.",
+							   "The pyroscope extension must be installed in it.",
+							   &pyroscope_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.http_max_body_size",
+							"Largest accepted HTTP request body, before decompression.",
+							"Larger bodies are answered 413 on /ingest and resource_exhausted on Connect calls (upstream's ingestion_body_limit, 256 MB).",
+							&pyroscope_http_max_body_size,
+							256 * 1024, 1, INT_MAX / 1024,
+							PGC_SIGHUP, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.http_request_timeout",
+							"Longest time one HTTP request may run; 0 disables the limit.",
+							"A Connect-Timeout-Ms header may shorten it for one call.",
+							&pyroscope_http_request_timeout,
+							60000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("pyroscope.multitenancy",
+							 "Take the tenant of each HTTP request from X-Scope-OrgID.",
+							 "When off every request runs as tenant \"anonymous\" and X-Scope-OrgID is ignored; when on the header is required.",
+							 &pyroscope_multitenancy,
+							 false,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomEnumVariable("pyroscope.auth",
+							 "Authentication of HTTP API requests: none, basic or bearer.",
+							 "Credentials are kept in pyroscope.http_credentials.",
+							 &pyroscope_http_auth,
+							 HTTP_AUTH_NONE, auth_options,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	http_shmem_init_hooks();
+
+	if (pyroscope_http_listen_address == NULL || pyroscope_http_listen_address[0] == '\0')
+		return;
+
+	for (int i = 0; i < pyroscope_http_workers; i++)
+	{
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = 1;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, "pyroscope");
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "pyroscope_http_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "pyroscope http worker %d", i);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "pyroscope http worker");
+		worker.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&worker);
+	}
+}
+
+/* Clear this worker's slot in shared memory when the process exits. */
+static void
+worker_slot_cleanup(int code, Datum arg)
+{
+	HttpWorkerSlot *slot;
+
+	if (pyroscope_http_shared == NULL || http_worker_index < 0)
+		return;
+	slot = &pyroscope_http_shared->workers[http_worker_index];
+	SpinLockAcquire(&slot->mutex);
+	slot->pid = 0;
+	slot->busy = false;
+	SpinLockRelease(&slot->mutex);
+}
+
+/*
+ * Main of one HTTP worker: connect, start the daemon, then loop on the
+ * wait event set until SIGTERM or postmaster death.
+ */
+void
+pyroscope_http_worker_main(Datum arg)
+{
+	MemoryContext daemon_cxt;
+	struct MHD_Daemon *daemon;
+	const union MHD_DaemonInfo *info;
+	WaitEventSet *wes;
+
+	http_worker_index = DatumGetInt32(arg);
+
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(pyroscope_database, NULL, 0);
+	pgstat_report_appname("pyroscope http worker");
+
+	if (pyroscope_http_shared && http_worker_index < HTTP_MAX_WORKERS)
+	{
+		HttpWorkerSlot *slot = &pyroscope_http_shared->workers[http_worker_index];
+
+		SpinLockAcquire(&slot->mutex);
+		slot->pid = MyProcPid;
+		slot->started = GetCurrentTimestamp();
+		slot->busy = false;
+		SpinLockRelease(&slot->mutex);
+		before_shmem_exit(worker_slot_cleanup, (Datum) 0);
+	}
+
+	daemon_cxt = AllocSetContextCreate(TopMemoryContext, "pyroscope http daemon",
+									   ALLOCSET_DEFAULT_SIZES);
+	daemon = http_server_start(daemon_cxt);
+	info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not get the epoll descriptor of the HTTP daemon")));
+
+	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);
+
+	ereport(LOG,
+			(errmsg("pyroscope http worker %d listening on %s port %d",
+					http_worker_index, pyroscope_http_listen_address, pyroscope_http_port)));
+
+	for (;;)
+	{
+		WaitEvent	ev[3];
+		MHD_UNSIGNED_LONG_LONG mhd_timeout;
+		long		timeout = -1;
+		int			n;
+
+		if (MHD_get_timeout(daemon, &mhd_timeout) == MHD_YES)
+			timeout = mhd_timeout > (MHD_UNSIGNED_LONG_LONG) INT_MAX ? INT_MAX : (long) mhd_timeout;
+
+		n = WaitEventSetWait(wes, timeout, ev, lengthof(ev), PG_WAIT_EXTENSION);
+		for (int i = 0; i < n; i++)
+			if (ev[i].events & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		MHD_run(daemon);
+	}
+}
