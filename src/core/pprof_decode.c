@@ -266,6 +266,14 @@ typedef struct Decoder
 	uint32_t   *fn_map;
 	uint32_t   *loc_map;
 
+	/*
+	 * One-entry stack cache per pprof location: the last (parent node ->
+	 * node) it was interned under.  Most frames are always reached from the
+	 * same caller, so this skips most hash lookups of pyro_sym_intern_stack.
+	 */
+	uint32_t   *stack_parent;
+	uint32_t   *stack_node;
+
 	IdMap		mapping_ids;
 	IdMap		function_ids;
 	IdMap		location_ids;
@@ -839,16 +847,25 @@ sample_stack(Decoder *d, const PbSample *s)
 	for (size_t j = n; j > lo; j--)
 	{
 		uint32_t	pos = idmap_get(&d->location_ids, s->location_id[j - 1]);
-		uint32_t	loc = intern_location(d, pos);
+		uint32_t	loc;
 
+		if (d->stack_parent[pos] == node)
+		{
+			node = d->stack_node[pos];
+			continue;
+		}
+		loc = intern_location(d, pos);
 		if (loc == NONE)
 			return NONE;
+		d->stack_parent[pos] = node;
 		node = pyro_sym_intern_stack(d->sym, node, loc);
 		if (node == NONE)
 		{
+			d->stack_parent[pos] = NONE;
 			oom(d);
 			return NONE;
 		}
+		d->stack_node[pos] = node;
 	}
 	return node;
 }
@@ -1172,6 +1189,8 @@ decoder_free(Decoder *d)
 	pyro_free(d->map_map);
 	pyro_free(d->fn_map);
 	pyro_free(d->loc_map);
+	pyro_free(d->stack_parent);
+	pyro_free(d->stack_node);
 	idmap_free(&d->mapping_ids);
 	idmap_free(&d->function_ids);
 	idmap_free(&d->location_ids);
@@ -1275,10 +1294,13 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 	d.map_map = none_array(pb->n_mapping);
 	d.fn_map = none_array(pb->n_function);
 	d.loc_map = none_array(pb->n_location);
+	d.stack_parent = none_array(pb->n_location);
+	d.stack_node = none_array(pb->n_location);
 	type_idx = pyro_calloc(d.ntypes, sizeof(uint32_t));
 	unit_idx = pyro_calloc(d.ntypes, sizeof(uint32_t));
 	if (n == NULL || d.str_map == NULL || d.map_map == NULL || d.fn_map == NULL ||
-		d.loc_map == NULL || type_idx == NULL || unit_idx == NULL ||
+		d.loc_map == NULL || d.stack_parent == NULL || d.stack_node == NULL ||
+		type_idx == NULL || unit_idx == NULL ||
 		(n->sym = d.sym = pyro_symbols_create()) == NULL)
 	{
 		st = oom(&d);
