@@ -959,10 +959,10 @@ tree_read(PyroTree *t, const uint8_t *data, size_t len, PyroError *err)
 	end = data + len;
 	for (;;)
 	{
-		const uint8_t *name;
-		uint64_t	name_len,
-					self,
-					nchildren;
+		const uint8_t *name = NULL;
+		uint64_t	name_len = 0,
+					self = 0,
+					nchildren = 0;
 		uint32_t	node = 0;
 
 		rc = read_node(&p, end, &name, &name_len, &self, &nchildren, err);
