@@ -17,7 +17,7 @@ TEST(varint_roundtrip)
 	p = b.data;
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
 	{
-		uint64_t	v;
+		uint64_t	v = 0;
 
 		CHECK(pyro_read_varint(&p, b.data + b.len, &v));
 		CHECK(v == vals[i]);
