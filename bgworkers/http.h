@@ -27,6 +27,7 @@
 
 #include "common.h"
 #include "pbc_alloc.h"
+#include "pyroscope.h"
 
 struct MHD_Connection;
 struct MHD_Daemon;
@@ -47,6 +48,7 @@ extern char *pyroscope_database;
 extern int	pyroscope_http_max_body_size;	/* kB */
 extern int	pyroscope_http_request_timeout; /* ms, 0 = none */
 extern bool pyroscope_multitenancy;
+extern int	pyroscope_http_max_query_length;	/* s, 0 = none */
 extern int	pyroscope_http_auth;
 
 /* protobuf-c wants a non-const allocator */
@@ -256,6 +258,14 @@ extern void http_handle_select_series(HttpRequest *req);
 extern void http_handle_diff(HttpRequest *req);
 extern void http_handle_get_profile_stats(HttpRequest *req);
 extern void http_handle_analyze_query(HttpRequest *req);
+struct Types__V1__StackTraceSelector;
+extern char *http_check_profile_type(const char *id);
+extern char *http_combine_matchers(char **m, size_t n);
+extern int64 http_max_nodes(bool set, int64 v);
+extern void http_selection(HttpRequest *req, ProfileSelection *sel, const char *profile_type,
+						   const char *selector, int64 start, int64 end);
+extern PyroTree *http_selection_tree(const ProfileSelection *sel, char **spans, size_t nspans,
+									 const struct Types__V1__StackTraceSelector *sts);
 
 /* -------- http_legacy.c -------- */
 extern void http_handle_render(HttpRequest *req);

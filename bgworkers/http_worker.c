@@ -38,6 +38,7 @@ char	   *pyroscope_database = NULL;
 int			pyroscope_http_max_body_size = 256 * 1024;	/* kB */
 int			pyroscope_http_request_timeout = 60000; /* ms */
 bool		pyroscope_multitenancy = false;
+int			pyroscope_http_max_query_length = 86400;	/* s */
 int			pyroscope_http_auth = HTTP_AUTH_NONE;
 
 int			http_worker_index = -1;
@@ -103,6 +104,13 @@ pyroscope_http_register_workers(void)
 							&pyroscope_http_request_timeout,
 							60000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.http_max_query_length",
+							"Longest time range of one HTTP query; 0 disables the limit.",
+							"Longer ranges are answered invalid_argument, as upstream's max_query_length (1 day).",
+							&pyroscope_http_max_query_length,
+							86400, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomBoolVariable("pyroscope.multitenancy",
 							 "Take the tenant of each HTTP request from X-Scope-OrgID.",
