@@ -2,11 +2,12 @@
 # Installs what is needed and runs every test suite of the project:
 #   core unit tests (ASan/UBSan, then valgrind), fuzz corpora replay plus a
 #   short fuzzing run per target, pg_regress suites, and the check of every
-#   pprof in the corpus against Google's pprof tool.
+#   pprof in the corpus against Google's pprof tool, and the TAP suites of
+#   the HTTP workers.
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
-#   scripts/test.sh --only NAME     one suite: unit valgrind fuzz regress pprofcheck
+#   scripts/test.sh --only NAME     one suite: unit valgrind fuzz regress pprofcheck tap
 #
 # Must run as root (it installs packages and runs clusters as postgres).
 set -uo pipefail
@@ -81,6 +82,7 @@ run_suite valgrind make -s valgrind
 run_suite fuzz make -s fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS
 run_suite regress regress
 run_suite pprofcheck pprofcheck
+run_suite tap scripts/tap.sh
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failures[*]}"

@@ -13,7 +13,6 @@
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/lsyscache.h"
 
 #define UNIX_EPOCH_USECS \
@@ -71,7 +70,7 @@ pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms, int64 end_
 						 int64 limit, BucketSeries **out)
 {
 	static const char *sql =
-		"SELECT s.g, b.k, sum(h.total)::float8, count(*)"
+		"SELECT s.g, b.k, sum(h.total)::float8, count(*), s.g::text"
 		" FROM (SELECT ss.series_id,"
 		"        ARRAY(SELECT ss.labels ->> u.n FROM unnest($6::text[]) WITH ORDINALITY u(n, o)"
 		"              ORDER BY u.o) AS g"
@@ -90,8 +89,7 @@ pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms, int64 end_
 	BucketSeries *series = NULL;
 	int			nseries = 0;
 	int			cap = 0;
-	Datum		prev_g = (Datum) 0;
-	bool		have_prev = false;
+	char	   *prev_g = NULL;
 
 	gb = palloc(sizeof(Datum) * Max(ngroup_by, 1));
 	for (int i = 0; i < ngroup_by; i++)
@@ -118,12 +116,13 @@ pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms, int64 end_
 		int64		k = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		double		sum = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
 		int64		count = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		char	   *gtext = SPI_getvalue(tup, desc, 5);
 		BucketSeries *s;
 		MemoryContext old;
 		double		v;
 
 		old = MemoryContextSwitchTo(caller);
-		if (!have_prev || !DatumGetBool(DirectFunctionCall2(array_eq, prev_g, g)))
+		if (prev_g == NULL || strcmp(prev_g, gtext) != 0)
 		{
 			ArrayType  *arr = DatumGetArrayTypeP(g);
 			Datum	   *elems;
@@ -152,8 +151,7 @@ pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms, int64 end_
 			/* at most one point per bucket; the rows of a group are few */
 			s->ts_ms = palloc(sizeof(int64) * (SPI_processed - r));
 			s->values_at = palloc(sizeof(double) * (SPI_processed - r));
-			prev_g = datumCopy(g, false, -1);
-			have_prev = true;
+			prev_g = pstrdup(gtext);
 		}
 		s = &series[nseries - 1];
 		v = average && count > 0 ? sum / count : sum;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the TAP suites in t/ (HTTP workers against real clusters started by
+# PostgreSQL::Test::Cluster).  TAP tests refuse root, so the suites and the
+# test data are copied to a postgres-owned directory and prove runs as
+# postgres.  The extension must already be installed.
+#
+#   scripts/tap.sh [t/NNN_name.pl ...]
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+PG_BIN=/usr/lib/postgresql/15/bin
+PGXS_PERL=/usr/lib/postgresql/15/lib/pgxs/src/test/perl
+WORK=$(mktemp -d /tmp/pyroscope-tap.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+mkdir -p "$WORK/test"
+cp -r t "$WORK/t"
+cp -r test/data "$WORK/test/data"
+chown -R postgres:postgres "$WORK"
+chmod 755 "$WORK"
+
+tests=("$@")
+[ ${#tests[@]} -eq 0 ] && tests=(t/*.pl)
+
+cd "$WORK" || exit 1
+if [ "$(id -u)" -eq 0 ]; then
+	RUN=(runuser -u postgres --)
+else
+	RUN=()
+fi
+"${RUN[@]}" env PATH="$PG_BIN:$PATH" PERL5LIB="$PGXS_PERL" TESTDIR="$WORK" \
+	PYRO_TEST_DATA="$WORK/test/data" PG_TEST_TIMEOUT_DEFAULT=120 \
+	PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+	prove --timer "${tests[@]}"
+status=$?
+if [ $status -ne 0 ]; then
+	for f in "$WORK"/tmp_check/log/*; do
+		[ -f "$f" ] || continue
+		echo "=== $f (tail)"
+		tail -n 40 "$f"
+	done
+fi
+exit $status
