@@ -204,6 +204,15 @@ extern PyroStatus pyro_profile_decode(const uint8_t *data, size_t len,
 									  PyroProfile **out, PyroError *err);
 
 /*
+ * canonical.c: the canonical form of p: only reachable symbols, de-duplicated
+ * by content and ordered by content; samples sorted by (stack, span id) with
+ * equal ones summed and zeros dropped.  Equal samples give byte-identical
+ * encodings whatever the input order.  *out owns its symbols.
+ */
+extern PyroStatus pyro_profile_canonical(const PyroProfile *p, PyroProfile **out,
+										 PyroError *err);
+
+/*
  * merge.c: fold profiles into one.  Symbols are de-duplicated by content,
  * samples by (stack, span_id); values are summed.  With
  * PYRO_MERGE_KEEP_SPANS unset span ids are dropped.  A span filter, when

@@ -246,6 +246,7 @@ pyroscope_merge_finalfn(PG_FUNCTION_ARGS)
 {
 	PyroMerger *m;
 	const PyroProfile *p;
+	PyroProfile *c;
 	PyroError	err;
 	PyroBuf		buf;
 
@@ -257,8 +258,14 @@ pyroscope_merge_finalfn(PG_FUNCTION_ARGS)
 	p = pyro_merger_result(m, &err);
 	if (p == NULL)
 		pyroscope_report(&err, "could not merge profiles");
+	/* canonical, and timeless: equal inputs give equal values in any order */
+	if (pyro_profile_canonical(p, &c, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not merge profiles");
+	c->time_nanos = 0;
+	c->duration_nanos = 0;
 	pyro_buf_init(&buf);
-	if (pyro_profile_encode(p, &buf, &err) != PYRO_OK)
+	if (pyro_profile_encode(c, &buf, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not encode merged profile");
+	pyro_profile_free(c);
 	PG_RETURN_POINTER(profile_value_from_buf(&buf));
 }

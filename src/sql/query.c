@@ -346,27 +346,75 @@ pyroscope_return_top(FunctionCallInfo fcinfo, const PyroTree *t)
 	pyro_free(top);
 }
 
+/* children of one node sorted by name, for a deterministic depth-first walk */
+static const PyroTree *sort_tree;
+
+static int
+cmp_child_name(const void *a, const void *b)
+{
+	const PyroStr *x = &sort_tree->names->strings[sort_tree->nodes[*(const uint32 *) a].name];
+	const PyroStr *y = &sort_tree->names->strings[sort_tree->nodes[*(const uint32 *) b].name];
+	int			c = memcmp(x->ptr, y->ptr, Min(x->len, y->len));
+
+	if (c != 0)
+		return c;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
 /*
  * Return one row (stack text[] root first, self) per tree node with a
- * non-zero self value, in tree order.
+ * non-zero self value, depth first with siblings in name order, so the
+ * rows come in the same order whatever order the data was read in.
  */
 void
 pyroscope_return_stacks(FunctionCallInfo fcinfo, const PyroTree *t)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint32	   *order;
+	uint32	   *pending;
+	int			npending = 0;
+	uint32		norder = 0;
 	Datum	   *frames = NULL;
 	int			cap = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
-	for (uint32 i = 1; i < t->nnodes; i++)
+	if (t->nnodes == 0)
+		return;
+
+	/* pre-order, children sorted by name, with an explicit stack */
+	order = palloc(sizeof(uint32) * t->nnodes);
+	pending = palloc(sizeof(uint32) * t->nnodes);
+	sort_tree = t;
+	pending[npending++] = 0;
+	while (npending > 0)
 	{
+		uint32		node = pending[--npending];
+		int			first = npending;
+
+		order[norder++] = node;
+		for (uint32 c = t->nodes[node].first_child; c != 0; c = t->nodes[c].next_sibling)
+			pending[npending++] = c;
+		/* sorted descending on the stack, so the smallest name pops first */
+		qsort(pending + first, npending - first, sizeof(uint32), cmp_child_name);
+		for (int i = first, j = npending - 1; i < j; i++, j--)
+		{
+			uint32		tmp = pending[i];
+
+			pending[i] = pending[j];
+			pending[j] = tmp;
+		}
+	}
+
+	for (uint32 k = 0; k < norder; k++)
+	{
+		uint32		i = order[k];
 		const PyroTreeNode *node = &t->nodes[i];
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 		int			depth = 0;
 		uint32		j;
 
-		if (node->self == 0)
+		if (i == 0 || node->self == 0)
 			continue;
 		for (j = i; j != 0; j = t->nodes[j].parent)
 			depth++;
@@ -389,13 +437,20 @@ pyroscope_return_stacks(FunctionCallInfo fcinfo, const PyroTree *t)
 		values[1] = Int64GetDatum(node->self);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	pfree(order);
+	pfree(pending);
 }
 
-/* A gzip-compressed pprof of p, typed by the profile type id. */
+/*
+ * A gzip-compressed pprof of p, typed by the profile type id.  The profile
+ * is put in canonical form first, so equal data gives equal bytes whatever
+ * order or storage tier it was read from.
+ */
 bytea *
 pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 time_nanos)
 {
 	PyroProfileType pt;
+	PyroProfile *c;
 	PyroError	err;
 	PyroBuf		raw;
 	PyroBuf		gz;
@@ -405,10 +460,12 @@ pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 ti
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s", err.msg)));
+	if (pyro_profile_canonical(p, &c, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not encode pprof");
 	pyro_buf_init(&raw);
 	pyro_buf_init(&gz);
-	if (pyro_pprof_encode(p, pt.sample_type, pt.sample_unit, pt.period_type,
-						  pt.period_unit, p->period, time_nanos, &raw, &err) != PYRO_OK)
+	if (pyro_pprof_encode(c, pt.sample_type, pt.sample_unit, pt.period_type,
+						  pt.period_unit, c->period, time_nanos, &raw, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not encode pprof");
 	if (pyro_gzip(raw.data, raw.len, 6, &gz, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not compress pprof");
@@ -417,6 +474,7 @@ pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 ti
 	memcpy(VARDATA(result), gz.data, gz.len);
 	pyro_buf_free(&raw);
 	pyro_buf_free(&gz);
+	pyro_profile_free(c);
 	pyro_profile_type_free(&pt);
 	return result;
 }

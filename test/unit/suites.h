@@ -20,11 +20,13 @@ extern const UnitTest merge_tests[];
 extern const UnitTest gzip_tests[];
 extern const UnitTest labels_tests[];
 extern const UnitTest pprof_tests[];
+extern const UnitTest pprof_diff_tests[];
 extern const UnitTest selector_tests[];
 extern const UnitTest tree_tests[];
 extern const UnitTest flamegraph_tests[];
 extern const UnitTest connect_json_tests[];
 extern const UnitTest ingest_params_tests[];
+extern const UnitTest canonical_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -34,11 +36,13 @@ static const UnitSuite all_suites[] = {
 	{"gzip", gzip_tests},
 	{"labels", labels_tests},
 	{"pprof", pprof_tests},
+	{"pprof_diff", pprof_diff_tests},
 	{"selector", selector_tests},
 	{"tree", tree_tests},
 	{"flamegraph", flamegraph_tests},
 	{"connect_json", connect_json_tests},
 	{"ingest_params", ingest_params_tests},
+	{"canonical", canonical_tests},
 };
 
 #endif
