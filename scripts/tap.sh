@@ -5,11 +5,12 @@
 # postgres.  The extension must already be installed.
 #
 #   scripts/tap.sh [t/NNN_name.pl ...]
+#   PG_BIN=DIR scripts/tap.sh      against another (relocated) PostgreSQL 15
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
-PG_BIN=/usr/lib/postgresql/15/bin
-PGXS_PERL=/usr/lib/postgresql/15/lib/pgxs/src/test/perl
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PGXS_PERL=$PG_BIN/../lib/pgxs/src/test/perl
 WORK=$(mktemp -d /tmp/pyroscope-tap.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -30,7 +31,7 @@ else
 fi
 "${RUN[@]}" env PATH="$PG_BIN:$PATH" PERL5LIB="$PGXS_PERL" TESTDIR="$WORK" \
 	PYRO_TEST_DATA="$WORK/test/data" PG_TEST_TIMEOUT_DEFAULT=120 \
-	PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+	PG_REGRESS=$PG_BIN/../lib/pgxs/src/test/regress/pg_regress \
 	prove --timer "${tests[@]}"
 status=$?
 if [ $status -ne 0 ]; then
