@@ -11,6 +11,7 @@
 
 #include <limits.h>
 
+#include "access/xact.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -23,8 +24,94 @@ int			pyroscope_max_profile_samples = 1000000;
 int			pyroscope_max_label_names = 30;
 int			pyroscope_max_label_name_length = 1024;
 int			pyroscope_max_label_value_length = 2048;
+int			pyroscope_query_memory_limit = 1024 * 1024;
 
 void		_PG_init(void);
+
+/*
+ * The query memory budget.  While a query runs with the budget active,
+ * every chunk the core allocates is counted (by its real chunk size) and
+ * an allocation that would pass the limit fails like an out-of-memory
+ * one; pyroscope_report then reports the limit instead.
+ */
+typedef struct QueryBudget
+{
+	bool		active;
+	bool		exceeded;
+	Size		used;
+	Size		peak;
+	Size		limit;			/* bytes, 0 = none */
+} QueryBudget;
+
+static QueryBudget budget;
+static bool budget_callback_registered = false;
+
+static void
+budget_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
+		budget.active = false;
+}
+
+void
+pyroscope_budget_begin(void)
+{
+	if (!budget_callback_registered)
+	{
+		RegisterXactCallback(budget_xact_callback, NULL);
+		budget_callback_registered = true;
+	}
+	budget.active = true;
+	budget.exceeded = false;
+	budget.used = 0;
+	budget.peak = 0;
+	budget.limit = (Size) pyroscope_query_memory_limit * 1024;
+}
+
+void
+pyroscope_budget_end(void)
+{
+	budget.active = false;
+}
+
+bool
+pyroscope_budget_exceeded(void)
+{
+	return budget.exceeded;
+}
+
+Size
+pyroscope_budget_peak(void)
+{
+	return budget.peak;
+}
+
+/* Count a new chunk; false (and the chunk freed) if it breaks the budget. */
+static bool
+budget_charge(void *p)
+{
+	Size		space = GetMemoryChunkSpace(p);
+
+	if (budget.limit > 0 && budget.used + space > budget.limit)
+	{
+		budget.exceeded = true;
+		pfree(p);
+		return false;
+	}
+	budget.used += space;
+	if (budget.used > budget.peak)
+		budget.peak = budget.used;
+	return true;
+}
+
+static void
+budget_release(void *p)
+{
+	Size		space = GetMemoryChunkSpace(p);
+
+	budget.used = budget.used > space ? budget.used - space : 0;
+}
 
 /*
  * The core's allocator hooks.  Allocations go to CurrentMemoryContext and
@@ -34,8 +121,12 @@ void		_PG_init(void);
 static void *
 pg_core_alloc(void *ctx, size_t size)
 {
-	return MemoryContextAllocExtended(CurrentMemoryContext, size ? size : 1,
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	void	   *p = MemoryContextAllocExtended(CurrentMemoryContext, size ? size : 1,
+											   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+
+	if (p != NULL && budget.active && !budget_charge(p))
+		return NULL;
+	return p;
 }
 
 static void *
@@ -49,7 +140,11 @@ pg_core_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
 								   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 	if (p == NULL)
 		return NULL;
+	if (budget.active && !budget_charge(p))
+		return NULL;
 	memcpy(p, ptr, Min(old_size, new_size));
+	if (budget.active)
+		budget_release(ptr);
 	pfree(ptr);
 	return p;
 }
@@ -57,6 +152,8 @@ pg_core_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
 static void
 pg_core_free(void *ctx, void *ptr)
 {
+	if (budget.active)
+		budget_release(ptr);
 	pfree(ptr);
 }
 
@@ -77,6 +174,12 @@ pyroscope_report(const PyroError *err, const char *context)
 {
 	int			sqlstate;
 
+	if (err->code == PYRO_ENOMEM && budget.exceeded)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: query needs more than pyroscope.query_memory_limit (%d kB)",
+						context, pyroscope_query_memory_limit),
+				 errhint("Narrow the time range or the selector, or raise pyroscope.query_memory_limit.")));
 	switch (err->code)
 	{
 		case PYRO_ENOMEM:
@@ -141,6 +244,14 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	pyroscope_http_register_workers();
+
+	DefineCustomIntVariable("pyroscope.query_memory_limit",
+							"Most memory one query may use for profiles, trees and merges.",
+							"Past it the query fails with an error instead of exhausting memory; 0 means no limit.",
+							&pyroscope_query_memory_limit,
+							1024 * 1024, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pyroscope");
 }

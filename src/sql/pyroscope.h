@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "utils/timestamp.h"
 
 #include "common.h"
@@ -30,6 +31,17 @@ extern int	pyroscope_max_label_value_length;
 /* core bridge (pyroscope.c) */
 extern void pyroscope_install_allocator(void);
 extern void pyroscope_report(const PyroError *err, const char *context) pg_attribute_noreturn();
+
+/*
+ * Query memory budget (pyroscope.query_memory_limit): while active, what
+ * the core allocates is counted, and an allocation past the limit fails,
+ * which pyroscope_report turns into ERRCODE_PROGRAM_LIMIT_EXCEEDED.
+ */
+extern int	pyroscope_query_memory_limit;	/* kB, 0 = none */
+extern void pyroscope_budget_begin(void);
+extern void pyroscope_budget_end(void);
+extern bool pyroscope_budget_exceeded(void);
+extern Size pyroscope_budget_peak(void);
 
 /* stored profile values (profile_type.c) */
 typedef struct varlena ProfileValue;
@@ -66,6 +78,8 @@ typedef void (*ProfileVisitor) (PyroProfile *p, void *arg);
 extern void pyroscope_check_profile_type(const char *tenant, const char *profile_type);
 extern uint64 pyroscope_scan_profiles(const ProfileSelection *sel,
 									  ProfileVisitor visit, void *arg);
+extern uint64 pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
+									   ProfileVisitor visit, void *arg);
 extern PyroTree *pyroscope_selection_tree(const ProfileSelection *sel);
 extern void pyroscope_check_time_range(TimestampTz start, TimestampTz end);
 
@@ -76,5 +90,60 @@ extern void pyroscope_return_stacks(FunctionCallInfo fcinfo, const PyroTree *t);
 extern bytea *pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type,
 									  int64 time_nanos);
 extern Datum pyroscope_json_to_jsonb(const PyroBuf *json);
+
+/* compaction and retention (compact.c) */
+extern int	pyroscope_compact_after;	/* s */
+extern int	pyroscope_block_window;		/* s */
+extern int	pyroscope_retention;		/* s, 0 = keep forever */
+extern int	pyroscope_compaction_test_delay;	/* ms, tests only */
+
+#define COMPACT_MAX_LEVEL 2		/* 0: block_window, 1: hour, 2: day */
+
+typedef enum CompactUnitKind
+{
+	COMPACT_HEAD,				/* head rows of a window into a level-0 block */
+	COMPACT_MERGE,				/* smaller blocks of a window into one */
+	COMPACT_RETENTION			/* expired data of one tenant */
+} CompactUnitKind;
+
+/* One unit of compaction work, done in one transaction. */
+typedef struct CompactUnit
+{
+	CompactUnitKind kind;
+	int			level;			/* level of the block written */
+	char	   *tenant;
+	char	   *service_name;	/* NULL for retention */
+	TimestampTz start;			/* aligned window [start, end) */
+	TimestampTz end;
+} CompactUnit;
+
+/* What runs did, as recorded in pyroscope.job_runs. */
+typedef struct CompactCounts
+{
+	int64		units;
+	int64		units_failed;
+	int64		head_rows_compacted;
+	int64		head_rows_deleted;
+	int64		blocks_written;
+	int64		blocks_merged;
+	int64		blocks_deleted;
+	int64		series_deleted;
+	int64		bytes_written;
+	int64		bytes_deleted;
+} CompactCounts;
+
+extern void pyroscope_compact_define_gucs(void);
+extern List *pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now,
+									 MemoryContext cxt);
+extern void pyroscope_compact_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c);
+extern void pyroscope_compact_all(TimestampTz now, CompactCounts *c);
+extern void pyroscope_retention_all(TimestampTz now, CompactCounts *c);
+extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
+extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
+									 const char *error);
+extern void pyroscope_job_runs_mark_interrupted(void);
+
+/* compactor worker (bgworkers/compactor.c) */
+extern void pyroscope_compactor_register(void);
 
 #endif							/* PYROSCOPE_H */
