@@ -2,12 +2,12 @@
 # Installs what is needed and runs every test suite of the project:
 #   core unit tests (ASan/UBSan, then valgrind), fuzz corpora replay plus a
 #   short fuzzing run per target, pg_regress suites, and the check of every
-#   pprof in the corpus against Google's pprof tool, and the TAP suites of
-#   the HTTP workers.
+#   pprof in the corpus against Google's pprof tool, the TAP suites of the
+#   HTTP workers and the end-to-end suite (Node SDK + Connect client).
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
-#   scripts/test.sh --only NAME     one suite: unit valgrind fuzz regress pprofcheck tap
+#   scripts/test.sh --only NAME     one suite: unit valgrind fuzz regress pprofcheck tap e2e
 #
 # Must run as root (it installs packages and runs clusters as postgres).
 set -uo pipefail
@@ -76,6 +76,11 @@ pprofcheck() {
 	python3 scripts/check_pprof_corpus.py --host "$TEST_DIR" --port $TEST_PGPORT "$dir"
 }
 
+# the Node SDK and Connect client suite (starts its own cluster)
+e2e() {
+	(cd test/e2e && npm ci --no-audit --no-fund --loglevel=error && node --test e2e.test.mjs)
+}
+
 run_suite build build_extension
 run_suite unit make -s unit
 run_suite valgrind make -s valgrind
@@ -83,6 +88,7 @@ run_suite fuzz make -s fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS
 run_suite regress regress
 run_suite pprofcheck pprofcheck
 run_suite tap scripts/tap.sh
+run_suite e2e e2e
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failures[*]}"

@@ -1,0 +1,287 @@
+// End-to-end suite of the HTTP API (issue 3).
+//
+// Starts its own PostgreSQL cluster with the extension preloaded, lets the
+// real Pyroscope Node.js SDK profile app/hot.js for about 20 s (pushing
+// through a recording proxy, so the test knows exactly what was sent),
+// then runs Grafana's datasource sequence with a real Connect client, in
+// the proto codec (as Grafana does) and in JSON (as Profiles Drilldown
+// does), and checks the answers against the pushed pprof documents.
+//
+//   cd test/e2e && npm ci && node --test e2e.test.mjs
+//   env: PG_BIN (default /usr/lib/postgresql/15/bin), E2E_SECONDS (20)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import zlib from "node:zlib";
+import { fileURLToPath } from "node:url";
+
+import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const PG_BIN = process.env.PG_BIN || "/usr/lib/postgresql/15/bin";
+const SECONDS = Number(process.env.E2E_SECONDS || 20);
+const asRoot = process.getuid && process.getuid() === 0;
+
+let dir;
+let pgPort;
+let httpPort;
+let proxy;
+let proxyPort;
+const pushed = []; // { query, contentType, body } of every /ingest the SDK sent
+let registry;
+let startMs;
+let endMs;
+
+function pg(cmd, args, opts = {}) {
+  const full = path.join(PG_BIN, cmd);
+  const [bin, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", full, ...args]] : [full, args];
+  return execFileSync(bin, argv, { encoding: "utf8", ...opts });
+}
+
+function psql(sql) {
+  return pg("psql", ["-XAtq", "-h", dir, "-p", String(pgPort), "-d", "postgres", "-c", sql]).trim();
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+    s.on("error", reject);
+  });
+}
+
+async function waitReady() {
+  for (let i = 0; i < 300; i++) {
+    const ok = await new Promise((resolve) => {
+      http.get(`http://127.0.0.1:${httpPort}/ready`, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      }).on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("HTTP API did not become ready");
+}
+
+// A proxy that records each request body and forwards it to the server.
+function startProxy() {
+  return new Promise((resolve) => {
+    proxy = http.createServer((req, res) => {
+      const chunks = [];
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks);
+        const fwd = http.request(
+          { host: "127.0.0.1", port: httpPort, path: req.url, method: req.method,
+            headers: { ...req.headers, "content-length": body.length } },
+          (r) => {
+            const out = [];
+            r.on("data", (c) => out.push(c));
+            r.on("end", () => {
+              if (req.url.startsWith("/ingest") && r.statusCode === 200)
+                pushed.push({ query: req.url, contentType: req.headers["content-type"], body });
+              res.writeHead(r.statusCode, r.headers);
+              res.end(Buffer.concat(out));
+            });
+          });
+        fwd.on("error", (e) => { res.writeHead(502); res.end(String(e)); });
+        fwd.end(body);
+      });
+    });
+    proxy.listen(0, "127.0.0.1", () => resolve(proxy.address().port));
+  });
+}
+
+// The parts of a multipart/form-data body, by name.
+function multipartParts(body, contentType) {
+  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  const boundary = Buffer.from("--" + (m[1] || m[2]));
+  const parts = {};
+  let pos = body.indexOf(boundary);
+  while (pos >= 0) {
+    const next = body.indexOf(boundary, pos + boundary.length);
+    if (next < 0) break;
+    const part = body.subarray(pos + boundary.length + 2, next - 2);
+    const sep = part.indexOf("\r\n\r\n");
+    const headers = part.subarray(0, sep).toString();
+    const name = /name="([^"]+)"/.exec(headers)[1];
+    parts[name] = part.subarray(sep + 4);
+    pos = next;
+  }
+  return parts;
+}
+
+// Sum of the values of one sample type over the pushed pprof documents.
+function pushedTotal(sampleType) {
+  const Profile = registry.getMessage("perftools.profiles.Profile");
+  let total = 0n;
+  let found = false;
+  for (const p of pushed) {
+    const parts = multipartParts(p.body, p.contentType);
+    if (!parts.profile) continue;
+    let raw = parts.profile;
+    if (raw[0] === 0x1f && raw[1] === 0x8b) raw = zlib.gunzipSync(raw);
+    const prof = fromBinary(Profile, raw);
+    const st = prof.stringTable;
+    const idx = prof.sampleType.findIndex((t) => st[Number(t.type)] === sampleType);
+    if (idx < 0) continue;
+    found = true;
+    for (const s of prof.sample) if (s.value[idx] > 0n) total += s.value[idx];
+  }
+  return found ? total : null;
+}
+
+// Decode a FlameGraph into nodes with absolute x, for self/total checks.
+function flameNodes(fg) {
+  const nodes = [];
+  fg.levels.forEach((level, depth) => {
+    let prev = 0n;
+    const v = level.values.map(BigInt);
+    for (let i = 0; i < v.length; i += 4) {
+      const x = v[i] + prev;
+      prev = x + v[i + 1];
+      nodes.push({ depth, x, total: v[i + 1], self: v[i + 2], name: fg.names[Number(v[i + 3])] });
+    }
+  });
+  return nodes;
+}
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "pyroscope-e2e-"));
+  fs.chmodSync(dir, 0o755);
+  if (asRoot) execFileSync("chown", ["postgres:postgres", dir]);
+  pgPort = await freePort();
+  httpPort = await freePort();
+  pg("initdb", ["-D", path.join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+    "--locale=C.UTF-8"]);
+  fs.appendFileSync(path.join(dir, "data", "postgresql.conf"),
+    `listen_addresses = ''\nport = ${pgPort}\nunix_socket_directories = '${dir}'\n` +
+    `shared_preload_libraries = 'pyroscope'\npyroscope.http_port = ${httpPort}\nfsync = off\n`);
+  pg("pg_ctl", ["-D", path.join(dir, "data"), "-l", path.join(dir, "log"), "-w", "start"]);
+  psql("CREATE EXTENSION pyroscope");
+  await waitReady();
+
+  // message and service descriptors from our own .proto files
+  const fds = path.join(dir, "fds.bin");
+  execFileSync("protoc", ["-I", path.join(root, "proto"), "--include_imports",
+    `--descriptor_set_out=${fds}`, "querier.proto", "push.proto", "settings.proto"]);
+  registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, fs.readFileSync(fds)));
+
+  proxyPort = await startProxy();
+  startMs = Date.now() - 60_000;
+  const app = spawn(process.execPath, [path.join(here, "app", "hot.js"),
+    `http://127.0.0.1:${proxyPort}`, String(SECONDS)], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve, reject) => {
+    app.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`app exited ${code}`))));
+  });
+  endMs = Date.now() + 60_000;
+});
+
+after(() => {
+  if (proxy) proxy.close();
+  if (dir) {
+    try {
+      pg("pg_ctl", ["-D", path.join(dir, "data"), "-m", "immediate", "stop"]);
+    } catch (e) {
+      /* already stopped */
+    }
+    if (!process.env.E2E_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the SDK pushed profiles that the server accepted", () => {
+  assert.ok(pushed.length >= 3, `expected at least 3 pushes in ${SECONDS} s, got ${pushed.length}`);
+  assert.ok(Number(psql("SELECT count(*) FROM pyroscope.head")) >= pushed.length);
+});
+
+for (const codec of ["proto", "json"]) {
+  test(`Grafana's datasource sequence (${codec} codec)`, async () => {
+    const transport = createConnectTransport({
+      baseUrl: `http://127.0.0.1:${httpPort}`,
+      httpVersion: "1.1",
+      useBinaryFormat: codec === "proto",
+    });
+    const querier = createClient(registry.getService("querier.v1.QuerierService"), transport);
+    const start = BigInt(startMs);
+    const end = BigInt(endMs);
+
+    // health check and profile type list
+    const types = await querier.profileTypes({ start, end });
+    const ids = types.profileTypes.map((t) => t.ID);
+    const cpu = types.profileTypes.find((t) => t.name === "process_cpu" && t.sampleType === "cpu");
+    assert.ok(cpu, `a process_cpu:cpu type among ${ids.join(", ")}`);
+
+    const names = await querier.labelNames({
+      matchers: [`{__profile_type__="${cpu.ID}"}`], start, end });
+    assert.ok(names.names.includes("service_name"));
+    assert.ok(names.names.includes("suite"), "the SDK's tag is a label");
+
+    const values = await querier.labelValues({
+      name: "service_name", matchers: [`{__profile_type__="${cpu.ID}"}`], start, end });
+    assert.deepEqual(values.names, ["e2e-node-app"]);
+
+    const selector = '{service_name="e2e-node-app"}';
+    const merged = await querier.selectMergeStacktraces({
+      profileTypeID: cpu.ID, labelSelector: selector, start, end,
+      optMaxNodes: { case: "maxNodes", value: 16384n } });
+    const fg = merged.flamegraph;
+    assert.ok(fg && fg.total > 0n, "a non-empty CPU flame graph");
+    const nodes = flameNodes(fg);
+    const top = nodes.filter((n) => n.depth > 0).sort((a, b) => (b.self > a.self ? 1 : b.self < a.self ? -1 : 0))[0];
+    assert.match(top.name, /hotFunctionE2E/, `top self function is ${top.name}`);
+    const cold = nodes.filter((n) => /coldFunctionE2E/.test(n.name)).reduce((s, n) => s + n.self, 0n);
+    assert.ok(top.self > cold, "the hot function burns more than the cold one");
+
+    // the flame graph total is what the SDK pushed
+    const pushedCpu = pushedTotal("cpu");
+    assert.notEqual(pushedCpu, null, "the pushed profiles have a cpu sample type");
+    assert.equal(fg.total, pushedCpu, "flame graph total equals the sum of the pushed cpu values");
+
+    // a time series with Grafana's step, summing to the same total
+    const series = await querier.selectSeries({
+      profileTypeID: cpu.ID, labelSelector: selector, start, end, step: 15, groupBy: [] });
+    assert.equal(series.series.length, 1);
+    let sum = 0;
+    for (const p of series.series[0].points) {
+      assert.equal((BigInt(p.timestamp) - start) % 15000n, 0n, "points on the step grid");
+      sum += p.value;
+    }
+    assert.equal(BigInt(Math.round(sum)), pushedCpu, "series total equals the pushed total");
+
+    // the merged pprof
+    const prof = await querier.selectMergeProfile({
+      profileTypeID: cpu.ID, labelSelector: selector, start, end });
+    assert.equal(prof.stringTable[Number(prof.sampleType[0].type)], "cpu");
+    const ptotal = prof.sample.reduce((s, x) => s + x.value[0], 0n);
+    assert.equal(ptotal, pushedCpu, "merged pprof total equals the pushed total");
+    const fnNames = prof.function.map((f) => prof.stringTable[Number(f.name)]);
+    assert.ok(fnNames.some((n) => /hotFunctionE2E/.test(n)));
+  });
+}
+
+test("the same flame graph through SQL and through HTTP", async () => {
+  const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${httpPort}`,
+    httpVersion: "1.1", useBinaryFormat: false });
+  const querier = createClient(registry.getService("querier.v1.QuerierService"), transport);
+  const types = await querier.profileTypes({ start: BigInt(startMs), end: BigInt(endMs) });
+  const cpu = types.profileTypes.find((t) => t.name === "process_cpu" && t.sampleType === "cpu");
+  const r = await fetch(`http://127.0.0.1:${httpPort}/pyroscope/render?query=` +
+    encodeURIComponent(`${cpu.ID}{service_name="e2e-node-app"}`) + `&from=${startMs}&until=${endMs}`);
+  const render = await r.json();
+  const viaSql = JSON.parse(psql(`SELECT pyroscope.flamegraph('${cpu.ID}', '{service_name="e2e-node-app"}', ` +
+    `to_timestamp(${startMs} / 1000.0), to_timestamp(${endMs} / 1000.0), 8192)`));
+  assert.deepEqual(render.flamebearer, viaSql);
+});
