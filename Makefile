@@ -20,7 +20,7 @@ REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS  = -Isrc/core -Isrc/core/gen -Isrc/sql -Ibgworkers
-SHLIB_LINK   = -lprotobuf-c -ldeflate -lzstd -lz -lmicrohttpd
+SHLIB_LINK   = -lprotobuf-c -ldeflate -lzstd -lz -lmicrohttpd -lcurl -lcrypto
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
                -Wno-missing-field-initializers $(if $(filter yes,$(WERROR)),-Werror)
 EXTRA_CLEAN  = src/core/gen build
