@@ -1,0 +1,122 @@
+// HTTP benchmark of the extension's Pyroscope API (driven by bench/http.sh):
+//   1. ingest: the same pprof files pushed by C concurrent clients to
+//      /ingest?format=pprof for S seconds, against pyroscope.ingest_pprof()
+//      of the same files in one SQL backend in the same run (ratio printed);
+//   2. push-to-queryable latency: push a fresh profile, then query until
+//      it is visible (p50 / p99, goal <= 1 s);
+//   3. query: SelectMergeStacktraces requests/s over an hour of data.
+//
+//   node bench/http_bench.mjs HTTP_PORT PGHOST PGPORT FILE... (env: BENCH_SECONDS, CLIENTS)
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+
+const [httpPort, pgHost, pgPort, ...files] = process.argv.slice(2);
+const SECONDS = Number(process.env.BENCH_SECONDS || 5);
+const CLIENTS = Number(process.env.CLIENTS || 4);
+const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS * 2 });
+
+function psql(sql) {
+  return execFileSync("psql", ["-XAtq", "-v", "ON_ERROR_STOP=1", "-h", pgHost, "-p", pgPort,
+    "-U", "postgres", "-d", "postgres", "-f", "-"], { encoding: "utf8", input: sql,
+    maxBuffer: 1 << 26 }).trim();
+}
+
+function request(path, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port: httpPort, path, method: body ? "POST" : "GET",
+      agent, headers: { "content-length": body ? body.length : 0, ...headers } }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const profiles = files.map((f) => fs.readFileSync(f));
+const totalBytes = profiles.reduce((s, p) => s + p.length, 0);
+
+// 1a. HTTP ingest with CLIENTS concurrent clients
+let sent = 0;
+let bytes = 0;
+let errors = 0;
+const deadline = Date.now() + SECONDS * 1000;
+const t0 = process.hrtime.bigint();
+await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+  let i = c;
+  while (Date.now() < deadline) {
+    const p = profiles[i++ % profiles.length];
+    const r = await request(`/ingest?name=bench.http${c}&format=pprof`, p);
+    if (r.status !== 200) errors++;
+    sent++;
+    bytes += p.length;
+  }
+}));
+const httpSecs = Number(process.hrtime.bigint() - t0) / 1e9;
+const httpMB = bytes / 1e6 / httpSecs;
+
+// 1b. the same files through SQL in one backend, same run
+psql("CREATE TABLE IF NOT EXISTS bench_http_files (data bytea)");
+psql("TRUNCATE bench_http_files");
+for (const p of profiles)
+  psql(`INSERT INTO bench_http_files VALUES ('\\x${p.toString("hex")}')`);
+const rounds = Math.max(1, Math.round(sent / profiles.length / CLIENTS));
+const t1 = process.hrtime.bigint();
+psql(`SELECT count(pyroscope.ingest_pprof(data, '{"service_name":"bench.sql"}')) ` +
+  `FROM bench_http_files, generate_series(1, ${rounds})`);
+const sqlSecs = Number(process.hrtime.bigint() - t1) / 1e9;
+const sqlMB = (totalBytes * rounds) / 1e6 / sqlSecs;
+
+console.log(`HTTP ingest (${CLIENTS} clients, ${files.length} files, ${SECONDS} s)`);
+console.log(`  profiles/s                   : ${(sent / httpSecs).toFixed(1)}${errors ? `  (${errors} errors)` : ""}`);
+console.log(`  MB/s (bytes as sent)         : ${httpMB.toFixed(2)}`);
+console.log(`  SQL ingest_pprof, 1 backend  : ${((profiles.length * rounds) / sqlSecs).toFixed(1)} profiles/s, ${sqlMB.toFixed(2)} MB/s`);
+console.log(`  ratio HTTP / SQL             : ${(httpMB / sqlMB).toFixed(2)}`);
+
+// 2. push-to-queryable latency
+const lat = [];
+for (let i = 0; i < 100; i++) {
+  const app = `latency${i}`;
+  const now = Date.now();
+  const start = process.hrtime.bigint();
+  const r = await request(`/ingest?name=${app}.cpu&from=${Math.floor(now / 1000)}`,
+    Buffer.from("main;work 5\nmain;idle 1\n"));
+  if (r.status !== 200) throw new Error(`push failed: ${r.status}`);
+  for (;;) {
+    const q = await request("/querier.v1.QuerierService/SelectMergeStacktraces", Buffer.from(JSON.stringify({
+      profileTypeID: "process_cpu:cpu:nanoseconds:cpu:nanoseconds",
+      labelSelector: `{service_name="${app}"}`, start: now - 60000, end: now + 60000 })),
+    { "content-type": "application/json" });
+    if (JSON.parse(q.body).flamegraph?.total === "60000000") break;
+  }
+  lat.push(Number(process.hrtime.bigint() - start) / 1e6);
+}
+lat.sort((a, b) => a - b);
+console.log("push -> queryable latency (100 pushes)");
+console.log(`  p50 ${lat[49].toFixed(1)} ms, p99 ${lat[98].toFixed(1)} ms (goal p99 <= 1000 ms)`);
+
+// 3. query throughput over an hour of one service (360 profiles, 10 s apart)
+const folded = fs.readFileSync(new URL("../test/data/folded/dotnet-tree_1.txt", import.meta.url));
+const hourEnd = Math.floor(Date.now() / 1000);
+for (let k = 0; k < 360; k++)
+  await request(`/ingest?name=queryapp.cpu&from=${hourEnd - 3600 + k * 10}`, folded);
+const qbody = Buffer.from(JSON.stringify({
+  profileTypeID: "process_cpu:cpu:nanoseconds:cpu:nanoseconds", labelSelector: '{service_name="queryapp"}',
+  start: (hourEnd - 3600) * 1000, end: hourEnd * 1000 + 1000 }));
+let nq = 0;
+const qDeadline = Date.now() + SECONDS * 1000;
+const t2 = process.hrtime.bigint();
+await Promise.all(Array.from({ length: CLIENTS }, async () => {
+  while (Date.now() < qDeadline) {
+    const r = await request("/querier.v1.QuerierService/SelectMergeStacktraces", qbody,
+      { "content-type": "application/json" });
+    if (r.status !== 200) throw new Error(`query failed: ${r.status}`);
+    nq++;
+  }
+}));
+const qSecs = Number(process.hrtime.bigint() - t2) / 1e9;
+console.log(`SelectMergeStacktraces over 1 h (360 profiles), ${CLIENTS} clients`);
+console.log(`  requests/s                   : ${(nq / qSecs).toFixed(1)}`);
+agent.destroy();
