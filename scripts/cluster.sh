@@ -15,6 +15,7 @@ listen_addresses = ''
 port = $port
 unix_socket_directories = '$dir'
 shared_preload_libraries = 'pyroscope'
+pyroscope.compactor = off
 fsync = off
 CONF
 	runuser -u postgres -- $PG_BIN/pg_ctl -D "$dir/data" -l "$dir/log" -w start >/dev/null ||

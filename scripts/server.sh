@@ -34,6 +34,8 @@ listen_addresses = '127.0.0.1'
 port = $PYRO_PGPORT
 unix_socket_directories = '$SOCK'
 shared_preload_libraries = 'pyroscope'
+pyroscope.http_port = ${PYRO_HTTP_PORT:-4040}
+pyroscope.database = 'postgres'
 CONF
 	fi
 	if ! as_pg $PG_BIN/pg_ctl -D "$PYRO_DATA" status >/dev/null 2>&1; then
@@ -42,6 +44,7 @@ CONF
 	as_pg $PG_BIN/psql -h "$SOCK" -p "$PYRO_PGPORT" -d postgres -qAt \
 		-c "CREATE EXTENSION IF NOT EXISTS pyroscope" >/dev/null
 	echo "pyroscope is running (log: $LOG)."
+	echo "Pyroscope HTTP API: http://127.0.0.1:${PYRO_HTTP_PORT:-4040} (SDKs push here; Grafana's Pyroscope datasource points here)"
 	echo "Connect with:  psql -h $SOCK -p $PYRO_PGPORT -U postgres postgres"
 	echo "Stop with:     scripts/server.sh stop      Delete all data: scripts/server.sh reset"
 }
