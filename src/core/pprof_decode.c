@@ -2,7 +2,9 @@
  *
  * pprof_decode.c
  *	  Decode a pprof (gzip or raw) and normalise it into single-value
- *	  profiles grouped by series (spec §4, §16.1, §17).
+ *	  profiles grouped by series (spec §4, §16.1, §17), with protobuf-c.
+ *	  This is the reference implementation; the hot path is the hand-written
+ *	  decoder in pprof_wire.c, which must give identical results.
  *
  * The protobuf is unpacked with the protobuf-c generated code into an
  * arena (the unpacked tree is thrown away as a whole at the end), then
@@ -14,6 +16,7 @@
  *-------------------------------------------------------------------------
  */
 #include "pprof.h"
+#include "pprof_int.h"
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdlib.h>
@@ -986,8 +989,8 @@ ieq(const char *a, const char *b)
  * period types.  mutex and block profiles have the same types
  * (contentions/delay) and cannot be told apart; they are called "block".
  */
-static const char *
-guess_name(const PyroNormalized *n)
+const char *
+pyro_pprof_guess_name(const PyroNormalized *n)
 {
 	bool		memory = false,
 				goroutine = false,
@@ -1117,7 +1120,8 @@ build_metadata(Decoder *d, PyroNormalized *n, uint32_t *type_idx, uint32_t *unit
 	n->period = pb->period;
 	n->time_nanos = pb->time_nanos;
 	n->duration_nanos = pb->duration_nanos;
-	n->default_name = pyro_strndup(guess_name(n), strlen(guess_name(n)));
+	n->default_name = pyro_strndup(pyro_pprof_guess_name(n),
+								   strlen(pyro_pprof_guess_name(n)));
 	if (n->default_name == NULL)
 		return oom(d);
 	return PYRO_OK;
@@ -1216,11 +1220,14 @@ none_array(size_t n)
 }
 
 /*
- * Decode and normalise a pprof; see pprof.h.  On success *out holds the
- * result (possibly with no series when every sample was dropped).
+ * Decode and normalise a pprof with protobuf-c; see pprof.h.  This is the
+ * reference implementation: pyro_pprof_normalize (pprof_wire.c) must give
+ * the same result, which the differential tests and fuzz_pprof check.  On
+ * success *out holds the result (possibly with no series when every sample
+ * was dropped).
  */
 PyroStatus
-pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *limits,
+pyro_pprof_normalize_reference(const uint8_t *data, size_t len, const PyroPprofLimits *limits,
 					 PyroNormalized **out, PyroError *err)
 {
 	PyroPprofLimits deflim;

@@ -1,0 +1,2036 @@
+/*-------------------------------------------------------------------------
+ *
+ * pprof_wire.c
+ *	  The hot path of ingest: a hand-written protobuf decoder for pprof that
+ *	  normalises straight into PyroSymbols and per-series profiles, without
+ *	  materialising protobuf-c messages (spec §4, §16.1, §17).
+ *
+ * It must give exactly what the protobuf-c reference in pprof_decode.c
+ * gives (same statuses and messages, same symbols in the same order), so
+ * it follows the reference step by step:
+ *
+ *	1. one pass over the top-level message records every field occurrence
+ *	   (fields may come in any order and repeat);
+ *	2. every nested message is parsed into flat arrays; any malformed byte
+ *	   anywhere fails here, before any semantic check, as protobuf-c does
+ *	   (it accepts what protobuf-c accepts: tags of at most 5 bytes whose
+ *	   first byte is not a field-0 tag, varints of at most 10 bytes,
+ *	   length prefixes of at most 5 bytes, wire types 0, 1, 2 and 5;
+ *	   repeated scalars packed or not, even mixed; bools decoded as
+ *	   protobuf-c does, from the raw bytes whatever the wire type; of a
+ *	   repeated period_type only the last occurrence counts, as in
+ *	   protobuf-c, where the protobuf spec would merge them);
+ *	3. validation in the reference's order;
+ *	4. metadata, then the samples in order: labels into a group key,
+ *	   locations interned lazily from the root, stack nodes through a
+ *	   local hash whose slots hold the packed (parent, location) key.
+ *
+ * Strings end at their first NUL byte, as the reference sees them through
+ * C strings.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pprof.h"
+#include "pprof_int.h"
+
+#include <stdlib.h>
+
+#define NONE	UINT32_MAX
+
+/* ----------------------------------------------------------------
+ * Wire primitives
+ * ----------------------------------------------------------------
+ */
+
+/* One field: its number, wire type, value bytes and decoded value. */
+typedef struct WField
+{
+	uint32_t	field;
+	int			wt;
+	const uint8_t *raw;			/* value bytes, with the length prefix */
+	const uint8_t *data;		/* payload of a length-delimited value */
+	size_t		len;
+	uint64_t	v;				/* value of a varint */
+} WField;
+
+/* Read a varint of at most 10 bytes (bits past 64 dropped); NULL if bad. */
+static inline const uint8_t *
+w_varint(const uint8_t *p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t	v = 0;
+
+	if (p < end && *p < 0x80)
+	{
+		*out = *p;
+		return p + 1;
+	}
+	for (int i = 0; i < 10; i++)
+	{
+		uint8_t		b;
+
+		if (p >= end)
+			return NULL;
+		b = *p++;
+		v |= (uint64_t) (b & 0x7F) << (7 * i);
+		if ((b & 0x80) == 0)
+		{
+			*out = v;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Read the next field of a message into *f; NULL when the bytes are
+ * malformed.  Values of wire types 1 and 5 are only skipped.
+ */
+static inline const uint8_t *
+w_next(const uint8_t *p, const uint8_t *end, WField *f)
+{
+	uint32_t	tag;
+	uint8_t		b = *p;
+
+	/* the tag: protobuf-c rejects a first byte with no field bits */
+	if ((b & 0xF8) == 0)
+		return NULL;
+	f->wt = b & 7;
+	if (b < 0x80)
+	{
+		tag = b >> 3;
+		p++;
+	}
+	else
+	{
+		int			i;
+		int			shift = 4;
+
+		tag = (b & 0x7F) >> 3;
+		for (i = 1; i < 5; i++)
+		{
+			if (p + i >= end)
+				return NULL;
+			tag |= (uint32_t) (p[i] & 0x7F) << shift;
+			shift += 7;
+			if ((p[i] & 0x80) == 0)
+				break;
+		}
+		if (i == 5)
+			return NULL;
+		p += i + 1;
+	}
+	f->field = tag;
+	f->raw = p;
+	switch (f->wt)
+	{
+		case 0:
+			return w_varint(p, end, &f->v);
+		case 1:
+			if (end - p < 8)
+				return NULL;
+			return p + 8;
+		case 5:
+			if (end - p < 4)
+				return NULL;
+			return p + 4;
+		case 2:
+			{
+				size_t		val = 0;
+				int			i;
+
+				for (i = 0; i < 5; i++)
+				{
+					if (p + i >= end)
+						return NULL;
+					val |= (size_t) (p[i] & 0x7F) << (7 * i);
+					if ((p[i] & 0x80) == 0)
+						break;
+				}
+				if (i == 5)
+					return NULL;
+				p += i + 1;
+				if (val > (size_t) (end - p))
+					return NULL;
+				f->data = p;
+				f->len = val;
+				return p + val;
+			}
+		default:
+			return NULL;
+	}
+}
+
+/* A bool as protobuf-c decodes it: any value byte with a non-zero low 7 bits. */
+static inline bool
+w_bool(const WField *f, const uint8_t *next)
+{
+	for (const uint8_t *q = f->raw; q < next; q++)
+		if (*q & 0x7F)
+			return true;
+	return false;
+}
+
+/* ----------------------------------------------------------------
+ * Flat decoded tables
+ * ----------------------------------------------------------------
+ */
+typedef struct WRange
+{
+	const uint8_t *p;
+	size_t		len;
+} WRange;
+
+typedef struct WStr
+{
+	const char *p;
+	uint32_t	len;			/* up to the first NUL */
+} WStr;
+
+typedef struct WValueType
+{
+	int64_t		type;
+	int64_t		unit;
+} WValueType;
+
+typedef struct WMapping
+{
+	uint64_t	id;
+	uint64_t	memory_start;
+	uint64_t	memory_limit;
+	uint64_t	file_offset;
+	int64_t		filename;
+	int64_t		build_id;
+	uint32_t	flags;
+} WMapping;
+
+typedef struct WFunction
+{
+	uint64_t	id;
+	int64_t		name;
+	int64_t		system_name;
+	int64_t		filename;
+	int64_t		start_line;
+} WFunction;
+
+typedef struct WLine
+{
+	uint64_t	function_id;	/* replaced by the function position */
+	int64_t		line;
+} WLine;
+
+typedef struct WLocation
+{
+	uint64_t	id;
+	uint64_t	mapping_id;
+	uint64_t	address;
+	size_t		first_line;		/* into Wire.lines */
+	size_t		nlines;
+} WLocation;
+
+typedef struct WLabel
+{
+	int64_t		key;
+	int64_t		str;
+	int64_t		num_unit;
+} WLabel;
+
+typedef struct WSample
+{
+	size_t		loc_off;		/* into Wire.locids / Wire.locpos */
+	size_t		nloc;
+	size_t		val_off;		/* into Wire.values */
+	size_t		nval;
+	size_t		lab_off;		/* into Wire.labels */
+	size_t		nlab;
+} WSample;
+
+/* Growable array helper: append one element of size elem, NULL on OOM. */
+#define W_PUSH(arr, n, cap) \
+	((n) < (cap) || pyro_grow((void **) &(arr), &(cap), (n) + 1, sizeof(*(arr))) ? \
+	 &(arr)[(n)++] : NULL)
+
+/* Id map: pprof id -> table position, direct when dense enough. */
+typedef struct WIdMap
+{
+	uint32_t   *direct;			/* [0 .. max], NONE = absent */
+	uint64_t	max;
+	uint64_t   *keys;			/* hash: 0 = empty */
+	uint32_t   *vals;
+	size_t		mask;
+} WIdMap;
+
+typedef struct StackSlot
+{
+	uint64_t	key;			/* parent << 32 | location; UINT64_MAX = empty */
+	uint32_t	node;
+	uint32_t	pad;
+} StackSlot;
+
+typedef struct Group
+{
+	size_t		key_off;
+	uint32_t	key_n;
+	uint64_t	hash;
+} Group;
+
+typedef struct Wire
+{
+	const PyroPprofLimits *lim;
+	PyroError  *err;
+	PyroSymbols *sym;
+
+	/* top level */
+	WValueType *types;
+	size_t		ntypes,
+				types_cap;
+	WRange	   *sample_r;
+	size_t		nsample,
+				sample_r_cap;
+	WRange	   *mapping_r;
+	size_t		nmapping,
+				mapping_r_cap;
+	WRange	   *location_r;
+	size_t		nlocation,
+				location_r_cap;
+	WRange	   *function_r;
+	size_t		nfunction,
+				function_r_cap;
+	WStr	   *strings;
+	size_t		nstrings,
+				strings_cap;
+	int64_t    *comments;
+	size_t		ncomments,
+				comments_cap;
+	int64_t		drop_frames,
+				keep_frames,
+				time_nanos,
+				duration_nanos,
+				period,
+				default_sample_type;
+	bool		has_period_type;
+	WValueType	period_type;
+	bool		fn_repaired;	/* every function id was 0 */
+
+	/* nested */
+	WMapping   *mappings;
+	WFunction  *functions;
+	WLocation  *locations;
+	WLine	   *lines;
+	size_t		nlines,
+				lines_cap;
+	WSample    *samples;
+	uint64_t   *locids;
+	size_t		nlocids,
+				locids_cap;
+	uint32_t   *locpos;			/* locids as location positions */
+	int64_t    *values;
+	size_t		nvalues,
+				values_cap;
+	WLabel	   *labels;
+	size_t		nlabels,
+				labels_cap;
+
+	WIdMap		mapping_ids;
+	WIdMap		function_ids;
+	WIdMap		location_ids;
+
+	/* position -> sym index, filled lazily (NONE = not yet) */
+	uint32_t   *str_map;
+	uint32_t   *map_map;
+	uint32_t   *fn_map;
+	uint32_t   *loc_map;
+	/* one-entry stack cache per location: last (parent -> node) */
+	uint32_t   *stack_parent;
+	uint32_t   *stack_node;
+
+	/* stack node hash */
+	StackSlot  *stack_slots;
+	size_t		stack_mask;
+
+	/* the previous sample's kept frames, root first, and their nodes */
+	uint32_t   *prev_pos;
+	uint32_t   *prev_node;
+	size_t		prev_n;
+	size_t		prev_cap;
+
+	/* scratch */
+	PyroLine   *tmp_lines;
+	size_t		tmp_lines_cap;
+	uint32_t   *pairs;
+	size_t		pairs_cap;
+
+	/* groups, profiles[g * ntypes + t] */
+	Group	   *groups;
+	size_t		ngroups,
+				groups_cap;
+	uint32_t   *keys;
+	size_t		nkeys,
+				keys_cap;
+	uint32_t   *group_hash;
+	size_t		group_hash_cap;
+	PyroProfile **profiles;
+	size_t		profiles_cap;
+} Wire;
+
+static PyroStatus
+w_oom(Wire *w)
+{
+	return pyro_error_set(w->err, PYRO_ENOMEM, "out of memory decoding pprof");
+}
+
+static PyroStatus
+w_malformed(Wire *w)
+{
+	return pyro_error_set(w->err, PYRO_EINVAL, "could not decode pprof: malformed protobuf");
+}
+
+/* ----------------------------------------------------------------
+ * Pass 1: top-level fields
+ * ----------------------------------------------------------------
+ */
+
+/* ValueType {type = 1, unit = 2}; false if malformed. */
+static bool
+parse_value_type(const uint8_t *p, size_t len, WValueType *vt)
+{
+	const uint8_t *end = p + len;
+	WField		f;
+
+	while (p < end)
+	{
+		if ((p = w_next(p, end, &f)) == NULL)
+			return false;
+		if (f.field == 1 || f.field == 2)
+		{
+			if (f.wt != 0)
+				return false;
+			if (f.field == 1)
+				vt->type = (int64_t) f.v;
+			else
+				vt->unit = (int64_t) f.v;
+		}
+	}
+	return true;
+}
+
+/*
+ * Append the values of a repeated varint field occurrence (packed or not)
+ * to *arr.  Returns 1 on success, 0 if malformed, -1 on OOM.
+ */
+static int
+push_varints(const WField *f, uint64_t **arr, size_t *n, size_t *cap)
+{
+	if (f->wt == 0)
+	{
+		uint64_t   *slot = W_PUSH(*arr, *n, *cap);
+
+		if (slot == NULL)
+			return -1;
+		*slot = f->v;
+		return 1;
+	}
+	if (f->wt == 2)
+	{
+		const uint8_t *p = f->data;
+		const uint8_t *end = p + f->len;
+
+		/* at most one element per byte */
+		if (!pyro_grow((void **) arr, cap, *n + f->len, sizeof(uint64_t)))
+			return -1;
+		while (p < end)
+		{
+			if ((p = w_varint(p, end, &(*arr)[*n])) == NULL)
+				return 0;
+			(*n)++;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static PyroStatus
+scan_top(Wire *w, const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	WField		f;
+
+	while (p < end)
+	{
+		WRange	   *r = NULL;
+
+		if ((p = w_next(p, end, &f)) == NULL)
+			return w_malformed(w);
+		switch (f.field)
+		{
+			case 1:
+				{
+					WValueType *vt;
+
+					if (f.wt != 2)
+						return w_malformed(w);
+					if ((vt = W_PUSH(w->types, w->ntypes, w->types_cap)) == NULL)
+						return w_oom(w);
+					vt->type = vt->unit = 0;
+					if (!parse_value_type(f.data, f.len, vt))
+						return w_malformed(w);
+					break;
+				}
+			case 2:
+				if (f.wt != 2)
+					return w_malformed(w);
+				r = W_PUSH(w->sample_r, w->nsample, w->sample_r_cap);
+				break;
+			case 3:
+				if (f.wt != 2)
+					return w_malformed(w);
+				r = W_PUSH(w->mapping_r, w->nmapping, w->mapping_r_cap);
+				break;
+			case 4:
+				if (f.wt != 2)
+					return w_malformed(w);
+				r = W_PUSH(w->location_r, w->nlocation, w->location_r_cap);
+				break;
+			case 5:
+				if (f.wt != 2)
+					return w_malformed(w);
+				r = W_PUSH(w->function_r, w->nfunction, w->function_r_cap);
+				break;
+			case 6:
+				{
+					WStr	   *s;
+					const char *nul;
+
+					if (f.wt != 2)
+						return w_malformed(w);
+					if ((s = W_PUSH(w->strings, w->nstrings, w->strings_cap)) == NULL)
+						return w_oom(w);
+					s->p = (const char *) f.data;
+					nul = f.len ? memchr(f.data, 0, f.len) : NULL;
+					s->len = (uint32_t) (nul ? (size_t) (nul - s->p) :
+										 (f.len > UINT32_MAX ? UINT32_MAX : f.len));
+					break;
+				}
+			case 7:
+			case 8:
+			case 9:
+			case 10:
+			case 12:
+			case 14:
+				if (f.wt != 0)
+					return w_malformed(w);
+				if (f.field == 7)
+					w->drop_frames = (int64_t) f.v;
+				else if (f.field == 8)
+					w->keep_frames = (int64_t) f.v;
+				else if (f.field == 9)
+					w->time_nanos = (int64_t) f.v;
+				else if (f.field == 10)
+					w->duration_nanos = (int64_t) f.v;
+				else if (f.field == 12)
+					w->period = (int64_t) f.v;
+				else
+					w->default_sample_type = (int64_t) f.v;
+				break;
+			case 11:
+				{
+					/*
+					 * A repeated singular message: protobuf-c keeps the
+					 * last occurrence whole (the protobuf spec would merge
+					 * field by field); we follow the reference.
+					 */
+					WValueType	vt = {0, 0};
+
+					if (f.wt != 2 || !parse_value_type(f.data, f.len, &vt))
+						return w_malformed(w);
+					w->period_type = vt;
+					w->has_period_type = true;
+					break;
+				}
+			case 13:
+				{
+					int			rc = push_varints(&f, (uint64_t **) &w->comments,
+												  &w->ncomments, &w->comments_cap);
+
+					if (rc < 0)
+						return w_oom(w);
+					if (rc == 0)
+						return w_malformed(w);
+					break;
+				}
+			default:
+				break;			/* unknown: skipped */
+		}
+		if (f.field >= 2 && f.field <= 5)
+		{
+			if (r == NULL)
+				return w_oom(w);
+			r->p = f.data;
+			r->len = f.len;
+		}
+	}
+	return PYRO_OK;
+}
+
+/* ----------------------------------------------------------------
+ * Pass 2: nested messages into flat arrays
+ * ----------------------------------------------------------------
+ */
+static bool
+parse_mapping(const uint8_t *p, size_t len, WMapping *m)
+{
+	const uint8_t *end = p + len;
+	const uint8_t *next;
+	WField		f;
+
+	memset(m, 0, sizeof(*m));
+	while (p < end)
+	{
+		if ((next = w_next(p, end, &f)) == NULL)
+			return false;
+		if (f.field >= 1 && f.field <= 6)
+		{
+			if (f.wt != 0)
+				return false;
+			switch (f.field)
+			{
+				case 1:
+					m->id = f.v;
+					break;
+				case 2:
+					m->memory_start = f.v;
+					break;
+				case 3:
+					m->memory_limit = f.v;
+					break;
+				case 4:
+					m->file_offset = f.v;
+					break;
+				case 5:
+					m->filename = (int64_t) f.v;
+					break;
+				default:
+					m->build_id = (int64_t) f.v;
+					break;
+			}
+		}
+		else if (f.field >= 7 && f.field <= 10)
+		{
+			uint32_t	bit = f.field == 7 ? PYRO_MAPPING_HAS_FUNCTIONS :
+				f.field == 8 ? PYRO_MAPPING_HAS_FILENAMES :
+				f.field == 9 ? PYRO_MAPPING_HAS_LINE_NUMBERS :
+				PYRO_MAPPING_HAS_INLINE_FRAMES;
+
+			if (w_bool(&f, next))
+				m->flags |= bit;
+			else
+				m->flags &= ~bit;
+		}
+		p = next;
+	}
+	return true;
+}
+
+static bool
+parse_function(const uint8_t *p, size_t len, WFunction *fn)
+{
+	const uint8_t *end = p + len;
+	WField		f;
+
+	memset(fn, 0, sizeof(*fn));
+	while (p < end)
+	{
+		if ((p = w_next(p, end, &f)) == NULL)
+			return false;
+		if (f.field >= 1 && f.field <= 5)
+		{
+			if (f.wt != 0)
+				return false;
+			switch (f.field)
+			{
+				case 1:
+					fn->id = f.v;
+					break;
+				case 2:
+					fn->name = (int64_t) f.v;
+					break;
+				case 3:
+					fn->system_name = (int64_t) f.v;
+					break;
+				case 4:
+					fn->filename = (int64_t) f.v;
+					break;
+				default:
+					fn->start_line = (int64_t) f.v;
+					break;
+			}
+		}
+	}
+	return true;
+}
+
+/* Location, appending its lines to w->lines.  1 ok, 0 malformed, -1 OOM. */
+static int
+parse_location(Wire *w, const uint8_t *p, size_t len, WLocation *loc)
+{
+	const uint8_t *end = p + len;
+	WField		f;
+
+	memset(loc, 0, sizeof(*loc));
+	loc->first_line = w->nlines;
+	while (p < end)
+	{
+		if ((p = w_next(p, end, &f)) == NULL)
+			return 0;
+		if (f.field >= 1 && f.field <= 3)
+		{
+			if (f.wt != 0)
+				return 0;
+			if (f.field == 1)
+				loc->id = f.v;
+			else if (f.field == 2)
+				loc->mapping_id = f.v;
+			else
+				loc->address = f.v;
+		}
+		else if (f.field == 4)
+		{
+			const uint8_t *q = f.data;
+			const uint8_t *qend = q + f.len;
+			WLine	   *ln;
+			WField		g;
+
+			if (f.wt != 2)
+				return 0;
+			if ((ln = W_PUSH(w->lines, w->nlines, w->lines_cap)) == NULL)
+				return -1;
+			ln->function_id = 0;
+			ln->line = 0;
+			while (q < qend)
+			{
+				if ((q = w_next(q, qend, &g)) == NULL)
+					return 0;
+				if (g.field >= 1 && g.field <= 3)
+				{
+					if (g.wt != 0)
+						return 0;
+					if (g.field == 1)
+						ln->function_id = g.v;
+					else if (g.field == 2)
+						ln->line = (int64_t) g.v;
+				}
+			}
+		}
+		/* is_folded (5) is a bool: any wire type, ignored */
+	}
+	loc->nlines = w->nlines - loc->first_line;
+	return 1;
+}
+
+/* Sample, appending to the flat arrays.  1 ok, 0 malformed, -1 OOM. */
+static int
+parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s)
+{
+	const uint8_t *end = p + len;
+	WField		f;
+
+	s->loc_off = w->nlocids;
+	s->val_off = w->nvalues;
+	s->lab_off = w->nlabels;
+	while (p < end)
+	{
+		int			rc;
+
+		if ((p = w_next(p, end, &f)) == NULL)
+			return 0;
+		switch (f.field)
+		{
+			case 1:
+				rc = push_varints(&f, &w->locids, &w->nlocids, &w->locids_cap);
+				if (rc <= 0)
+					return rc;
+				break;
+			case 2:
+				rc = push_varints(&f, (uint64_t **) &w->values, &w->nvalues,
+								  &w->values_cap);
+				if (rc <= 0)
+					return rc;
+				break;
+			case 3:
+				{
+					const uint8_t *q = f.data;
+					const uint8_t *qend = q + f.len;
+					WLabel	   *l;
+					WField		g;
+
+					if (f.wt != 2)
+						return 0;
+					if ((l = W_PUSH(w->labels, w->nlabels, w->labels_cap)) == NULL)
+						return -1;
+					l->key = l->str = l->num_unit = 0;
+					while (q < qend)
+					{
+						if ((q = w_next(q, qend, &g)) == NULL)
+							return 0;
+						if (g.field >= 1 && g.field <= 4)
+						{
+							if (g.wt != 0)
+								return 0;
+							if (g.field == 1)
+								l->key = (int64_t) g.v;
+							else if (g.field == 2)
+								l->str = (int64_t) g.v;
+							else if (g.field == 4)
+								l->num_unit = (int64_t) g.v;
+						}
+					}
+					break;
+				}
+			default:
+				break;
+		}
+	}
+	s->nloc = w->nlocids - s->loc_off;
+	s->nval = w->nvalues - s->val_off;
+	s->nlab = w->nlabels - s->lab_off;
+	return 1;
+}
+
+static PyroStatus
+parse_nested(Wire *w)
+{
+	if (w->nmapping)
+	{
+		w->mappings = pyro_malloc(w->nmapping * sizeof(WMapping));
+		if (w->mappings == NULL)
+			return w_oom(w);
+	}
+	for (size_t i = 0; i < w->nmapping; i++)
+		if (!parse_mapping(w->mapping_r[i].p, w->mapping_r[i].len, &w->mappings[i]))
+			return w_malformed(w);
+	if (w->nfunction)
+	{
+		w->functions = pyro_malloc(w->nfunction * sizeof(WFunction));
+		if (w->functions == NULL)
+			return w_oom(w);
+	}
+	for (size_t i = 0; i < w->nfunction; i++)
+		if (!parse_function(w->function_r[i].p, w->function_r[i].len, &w->functions[i]))
+			return w_malformed(w);
+	if (w->nlocation)
+	{
+		w->locations = pyro_malloc(w->nlocation * sizeof(WLocation));
+		if (w->locations == NULL)
+			return w_oom(w);
+	}
+	for (size_t i = 0; i < w->nlocation; i++)
+	{
+		int			rc = parse_location(w, w->location_r[i].p, w->location_r[i].len,
+										&w->locations[i]);
+
+		if (rc < 0)
+			return w_oom(w);
+		if (rc == 0)
+			return w_malformed(w);
+	}
+	if (w->nsample)
+	{
+		size_t		bytes = 0;
+
+		w->samples = pyro_malloc(w->nsample * sizeof(WSample));
+		if (w->samples == NULL)
+			return w_oom(w);
+		/* a guess that avoids most regrowth: about one id per byte / 2 */
+		for (size_t i = 0; i < w->nsample; i++)
+			bytes += w->sample_r[i].len;
+		if (!pyro_grow((void **) &w->locids, &w->locids_cap, bytes / 2 + 16,
+					   sizeof(uint64_t)))
+			return w_oom(w);
+	}
+	for (size_t i = 0; i < w->nsample; i++)
+	{
+		int			rc = parse_sample(w, w->sample_r[i].p, w->sample_r[i].len,
+									  &w->samples[i]);
+
+		if (rc < 0)
+			return w_oom(w);
+		if (rc == 0)
+			return w_malformed(w);
+	}
+	return PYRO_OK;
+}
+
+/* ----------------------------------------------------------------
+ * Id maps
+ * ----------------------------------------------------------------
+ */
+static inline uint32_t
+idmap_get(const WIdMap *m, uint64_t id)
+{
+	if (m->direct)
+		return id <= m->max ? m->direct[id] : NONE;
+	if (id == 0 || m->keys == NULL)
+		return NONE;
+	for (size_t s = (size_t) ((id * 0x9E3779B97F4A7C15ULL) >> 17) & m->mask;;
+		 s = (s + 1) & m->mask)
+	{
+		if (m->keys[s] == id)
+			return m->vals[s];
+		if (m->keys[s] == 0)
+			return NONE;
+	}
+}
+
+static void
+idmap_free(WIdMap *m)
+{
+	pyro_free(m->direct);
+	pyro_free(m->keys);
+	pyro_free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * Build the map of ids[i] = *(uint64_t *) (base + i * stride), i < n.  As in
+ * the reference: id 0 anywhere is rejected first, then the first repeated
+ * id.  Direct array when max id <= 4 n, hash otherwise.
+ */
+static PyroStatus
+idmap_build(Wire *w, WIdMap *m, const void *base, size_t stride, size_t n,
+			const char *what)
+{
+	uint64_t	max = 0;
+
+	memset(m, 0, sizeof(*m));
+#define ID_AT(i) (*(const uint64_t *) ((const char *) base + (i) * stride))
+	for (size_t i = 0; i < n; i++)
+	{
+		uint64_t	id = ID_AT(i);
+
+		if (id == 0)
+			return pyro_error_set(w->err, PYRO_EINVAL, "%s id 0 is not valid", what);
+		if (id > max)
+			max = id;
+	}
+	if (n > UINT32_MAX / 2)
+		return pyro_error_set(w->err, PYRO_ELIMIT, "too many %ss", what);
+	if (max <= (uint64_t) n * 4)
+	{
+		m->max = max;
+		m->direct = pyro_malloc(((size_t) max + 1) * sizeof(uint32_t));
+		if (m->direct == NULL)
+			return w_oom(w);
+		memset(m->direct, 0xFF, ((size_t) max + 1) * sizeof(uint32_t));
+		for (size_t i = 0; i < n; i++)
+		{
+			uint64_t	id = ID_AT(i);
+
+			if (m->direct[id] != NONE)
+				return pyro_error_set(w->err, PYRO_EINVAL, "duplicate %s id %llu",
+									  what, (unsigned long long) id);
+			m->direct[id] = (uint32_t) i;
+		}
+	}
+	else
+	{
+		size_t		cap = 16;
+
+		while (cap < n * 2)
+			cap *= 2;
+		m->mask = cap - 1;
+		m->keys = pyro_calloc(cap, sizeof(uint64_t));
+		m->vals = pyro_calloc(cap, sizeof(uint32_t));
+		if (m->keys == NULL || m->vals == NULL)
+			return w_oom(w);
+		for (size_t i = 0; i < n; i++)
+		{
+			uint64_t	id = ID_AT(i);
+			size_t		s;
+
+			for (s = (size_t) ((id * 0x9E3779B97F4A7C15ULL) >> 17) & m->mask;
+				 m->keys[s] != 0; s = (s + 1) & m->mask)
+			{
+				if (m->keys[s] == id)
+					return pyro_error_set(w->err, PYRO_EINVAL, "duplicate %s id %llu",
+										  what, (unsigned long long) id);
+			}
+			m->keys[s] = id;
+			m->vals[s] = (uint32_t) i;
+		}
+	}
+#undef ID_AT
+	return PYRO_OK;
+}
+
+/* ----------------------------------------------------------------
+ * Pass 3: validation, in the reference's order
+ * ----------------------------------------------------------------
+ */
+static inline bool
+str_ok(const Wire *w, int64_t idx)
+{
+	return idx >= 0 && (uint64_t) idx < w->nstrings;
+}
+
+static PyroStatus
+bad_str(Wire *w, const char *what, uint64_t id, int64_t idx)
+{
+	return pyro_error_set(w->err, PYRO_EINVAL,
+						  "%s %llu refers to string %lld, but the string table has %zu entries",
+						  what, (unsigned long long) id, (long long) idx, w->nstrings);
+}
+
+static PyroStatus
+validate(Wire *w)
+{
+	PyroStatus	st;
+
+	if (w->ntypes == 0)
+		return pyro_error_set(w->err, PYRO_EINVAL, "profile has no sample types");
+	if (w->nstrings == 0)
+		return pyro_error_set(w->err, PYRO_EINVAL, "string table is empty");
+	if (w->strings[0].len != 0)
+		return pyro_error_set(w->err, PYRO_EINVAL, "string table entry 0 is not empty");
+	if (w->nstrings > UINT32_MAX - 1 || w->nlocation > UINT32_MAX - 1 ||
+		w->nfunction > UINT32_MAX - 1 || w->nmapping > UINT32_MAX - 1)
+		return pyro_error_set(w->err, PYRO_ELIMIT, "profile has too many entries");
+
+	for (size_t i = 0; i < w->ntypes; i++)
+	{
+		if (!str_ok(w, w->types[i].type))
+			return bad_str(w, "sample type", i, w->types[i].type);
+		if (!str_ok(w, w->types[i].unit))
+			return bad_str(w, "sample type", i, w->types[i].unit);
+	}
+	if (w->has_period_type)
+	{
+		if (!str_ok(w, w->period_type.type))
+			return bad_str(w, "period type", 0, w->period_type.type);
+		if (!str_ok(w, w->period_type.unit))
+			return bad_str(w, "period type", 0, w->period_type.unit);
+	}
+	if (!str_ok(w, w->default_sample_type))
+		return bad_str(w, "default sample type", 0, w->default_sample_type);
+	if (!str_ok(w, w->drop_frames))
+		return bad_str(w, "drop frames", 0, w->drop_frames);
+	if (!str_ok(w, w->keep_frames))
+		return bad_str(w, "keep frames", 0, w->keep_frames);
+	for (size_t i = 0; i < w->ncomments; i++)
+		if (!str_ok(w, w->comments[i]))
+			return bad_str(w, "comment", i, w->comments[i]);
+
+	/* mappings */
+	st = idmap_build(w, &w->mapping_ids, w->mappings, sizeof(WMapping), w->nmapping,
+					 "mapping");
+	if (st != PYRO_OK)
+		return st;
+	for (size_t i = 0; i < w->nmapping; i++)
+	{
+		const WMapping *m = &w->mappings[i];
+
+		if (!str_ok(w, m->filename))
+			return bad_str(w, "mapping", m->id, m->filename);
+		if (!str_ok(w, m->build_id))
+			return bad_str(w, "mapping", m->id, m->build_id);
+	}
+
+	/* functions; all ids 0 is the broken .NET profile: ids become i + 1 */
+	{
+		bool		all_zero = w->nfunction > 0;
+
+		for (size_t i = 0; i < w->nfunction && all_zero; i++)
+			if (w->functions[i].id != 0)
+				all_zero = false;
+		if (all_zero)
+			for (size_t i = 0; i < w->nfunction; i++)
+				w->functions[i].id = i + 1;
+		w->fn_repaired = all_zero;
+		st = idmap_build(w, &w->function_ids, w->functions, sizeof(WFunction),
+						 w->nfunction, "function");
+		if (st != PYRO_OK)
+			return st;
+	}
+	for (size_t i = 0; i < w->nfunction; i++)
+	{
+		const WFunction *f = &w->functions[i];
+		uint64_t	id = w->fn_repaired ? 0 : f->id;	/* as sent */
+
+		if (!str_ok(w, f->name))
+			return bad_str(w, "function", id, f->name);
+		if (!str_ok(w, f->system_name))
+			return bad_str(w, "function", id, f->system_name);
+		if (!str_ok(w, f->filename))
+			return bad_str(w, "function", id, f->filename);
+	}
+
+	/* locations; line function ids become positions */
+	st = idmap_build(w, &w->location_ids, w->locations, sizeof(WLocation), w->nlocation,
+					 "location");
+	if (st != PYRO_OK)
+		return st;
+	for (size_t i = 0; i < w->nlocation; i++)
+	{
+		const WLocation *l = &w->locations[i];
+
+		if (l->mapping_id != 0 && idmap_get(&w->mapping_ids, l->mapping_id) == NONE)
+			return pyro_error_set(w->err, PYRO_EINVAL,
+								  "location %llu refers to unknown mapping %llu",
+								  (unsigned long long) l->id,
+								  (unsigned long long) l->mapping_id);
+		for (size_t j = 0; j < l->nlines; j++)
+		{
+			WLine	   *ln = &w->lines[l->first_line + j];
+			uint32_t	pos = idmap_get(&w->function_ids, ln->function_id);
+
+			if (pos == NONE)
+				return pyro_error_set(w->err, PYRO_EINVAL,
+									  "location %llu refers to unknown function %llu",
+									  (unsigned long long) l->id,
+									  (unsigned long long) ln->function_id);
+			ln->function_id = pos;
+		}
+	}
+
+	/* samples: shape, location references (to positions), labels */
+	if (w->nlocids)
+	{
+		w->locpos = pyro_malloc(w->nlocids * sizeof(uint32_t));
+		if (w->locpos == NULL)
+			return w_oom(w);
+	}
+	for (size_t i = 0; i < w->nsample; i++)
+	{
+		const WSample *s = &w->samples[i];
+
+		if (s->nval != w->ntypes)
+			return pyro_error_set(w->err, PYRO_EINVAL,
+								  "sample %zu has %zu values, but the profile has %zu sample types",
+								  i, s->nval, w->ntypes);
+		for (size_t j = 0; j < s->nloc; j++)
+		{
+			uint64_t	id = w->locids[s->loc_off + j];
+			uint32_t	pos = idmap_get(&w->location_ids, id);
+
+			if (pos == NONE)
+				return pyro_error_set(w->err, PYRO_EINVAL,
+									  "sample %zu refers to unknown location %llu",
+									  i, (unsigned long long) id);
+			w->locpos[s->loc_off + j] = pos;
+		}
+		if (w->lim->max_sample_labels && s->nlab > w->lim->max_sample_labels)
+			return pyro_error_set(w->err, PYRO_ELIMIT,
+								  "sample %zu has %zu labels, more than the limit of %zu",
+								  i, s->nlab, w->lim->max_sample_labels);
+		for (size_t j = 0; j < s->nlab; j++)
+		{
+			const WLabel *l = &w->labels[s->lab_off + j];
+
+			if (!str_ok(w, l->key))
+				return bad_str(w, "label of sample", i, l->key);
+			if (!str_ok(w, l->str))
+				return bad_str(w, "label of sample", i, l->str);
+			if (!str_ok(w, l->num_unit))
+				return bad_str(w, "label of sample", i, l->num_unit);
+		}
+	}
+	return PYRO_OK;
+}
+
+/* ----------------------------------------------------------------
+ * Interning (lazy, in the reference's order)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Intern string idx (range-checked), checking UTF-8 and keeping the last
+ * max_string_length bytes at a character boundary.  NONE on failure.
+ */
+static uint32_t
+intern_str(Wire *w, int64_t idx)
+{
+	const char *s;
+	size_t		len;
+	size_t		max = w->lim->max_string_length;
+	uint32_t	r;
+
+	if (w->str_map[idx] != NONE)
+		return w->str_map[idx];
+	s = w->strings[idx].p;
+	len = w->strings[idx].len;
+	if (!pyro_utf8_valid(s, len))
+	{
+		pyro_error_set(w->err, PYRO_EINVAL, "string table entry %lld is not valid UTF-8",
+					   (long long) idx);
+		return NONE;
+	}
+	if (max && len > max)
+	{
+		size_t		start = len - max;
+
+		while (start < len && (((unsigned char) s[start]) & 0xC0) == 0x80)
+			start++;
+		s += start;
+		len -= start;
+	}
+	r = pyro_sym_intern_string(w->sym, s, len);
+	if (r == NONE)
+	{
+		w_oom(w);
+		return NONE;
+	}
+	w->str_map[idx] = r;
+	return r;
+}
+
+static uint32_t
+intern_mapping(Wire *w, uint32_t pos)
+{
+	const WMapping *wm = &w->mappings[pos];
+	PyroMapping m;
+	uint32_t	r;
+
+	if (w->map_map[pos] != NONE)
+		return w->map_map[pos];
+	memset(&m, 0, sizeof(m));
+	m.memory_start = wm->memory_start;
+	m.memory_limit = wm->memory_limit;
+	m.file_offset = wm->file_offset;
+	if ((m.filename = intern_str(w, wm->filename)) == NONE ||
+		(m.build_id = intern_str(w, wm->build_id)) == NONE)
+		return NONE;
+	m.flags = wm->flags;
+	r = pyro_sym_intern_mapping(w->sym, &m);
+	if (r == NONE)
+	{
+		w_oom(w);
+		return NONE;
+	}
+	w->map_map[pos] = r;
+	return r;
+}
+
+static uint32_t
+intern_function(Wire *w, uint32_t pos)
+{
+	const WFunction *wf = &w->functions[pos];
+	PyroFunction f;
+	uint32_t	r;
+
+	if (w->fn_map[pos] != NONE)
+		return w->fn_map[pos];
+	memset(&f, 0, sizeof(f));
+	if ((f.name = intern_str(w, wf->name)) == NONE ||
+		(f.system_name = intern_str(w, wf->system_name)) == NONE ||
+		(f.filename = intern_str(w, wf->filename)) == NONE)
+		return NONE;
+	f.start_line = wf->start_line;
+	r = pyro_sym_intern_function(w->sym, &f);
+	if (r == NONE)
+	{
+		w_oom(w);
+		return NONE;
+	}
+	w->fn_map[pos] = r;
+	return r;
+}
+
+/*
+ * Intern location pos.  The address is kept only when some line has no
+ * function name (the frame is then named mapping+address), as in the
+ * reference.
+ */
+static uint32_t
+intern_location(Wire *w, uint32_t pos)
+{
+	const WLocation *wl = &w->locations[pos];
+	uint32_t	mapping = 0;
+	uint64_t	address;
+	bool		named = true;
+	uint32_t	r;
+
+	if (w->loc_map[pos] != NONE)
+		return w->loc_map[pos];
+	if (wl->mapping_id != 0)
+	{
+		mapping = intern_mapping(w, idmap_get(&w->mapping_ids, wl->mapping_id));
+		if (mapping == NONE)
+			return NONE;
+	}
+	if (wl->nlines > UINT32_MAX ||
+		!pyro_grow((void **) &w->tmp_lines, &w->tmp_lines_cap, wl->nlines,
+				   sizeof(PyroLine)))
+	{
+		w_oom(w);
+		return NONE;
+	}
+	for (size_t i = 0; i < wl->nlines; i++)
+	{
+		const WLine *ln = &w->lines[wl->first_line + i];
+		uint32_t	fn = intern_function(w, (uint32_t) ln->function_id);
+
+		if (fn == NONE)
+			return NONE;
+		w->tmp_lines[i].function = fn;
+		w->tmp_lines[i].line = ln->line;
+		if (w->sym->strings[w->sym->functions[fn].name].len == 0 &&
+			w->sym->strings[w->sym->functions[fn].system_name].len == 0)
+			named = false;
+	}
+	address = (wl->nlines > 0 && named) ? 0 : wl->address;
+	r = pyro_sym_intern_location(w->sym, mapping, address, w->tmp_lines,
+								 (uint32_t) wl->nlines);
+	if (r == NONE)
+	{
+		w_oom(w);
+		return NONE;
+	}
+	w->loc_map[pos] = r;
+	return r;
+}
+
+/* ----------------------------------------------------------------
+ * Stack nodes: a local open-addressing table over sym->stacks.  The
+ * symbols are fresh and only this decoder adds stack nodes, so appending
+ * directly keeps them unique; sym's own stack index catches up lazily if
+ * anyone interns later.
+ * ----------------------------------------------------------------
+ */
+static inline size_t
+stack_slot_of(uint64_t key, size_t mask)
+{
+	uint64_t	h = (key ^ (key >> 29)) * 0x9E3779B97F4A7C15ULL;
+
+	/* the top bits of the product depend on every bit of the key */
+	return (size_t) (h >> 40 ^ h >> 20) & mask;
+}
+
+static bool
+stack_table_grow(Wire *w)
+{
+	size_t		cap = w->stack_slots ? (w->stack_mask + 1) * 2 : 1024;
+	StackSlot  *slots;
+	PyroSymbols *sym = w->sym;
+
+	if (!pyro_size_mul(cap, sizeof(StackSlot), &(size_t) {0}))
+		return false;
+	slots = pyro_malloc(cap * sizeof(StackSlot));
+	if (slots == NULL)
+		return false;
+	memset(slots, 0xFF, cap * sizeof(StackSlot));
+	for (uint32_t i = 1; i < sym->nstacks; i++)
+	{
+		uint64_t	key = ((uint64_t) sym->stacks[i].parent << 32) | sym->stacks[i].location;
+		size_t		s = stack_slot_of(key, cap - 1);
+
+		while (slots[s].key != UINT64_MAX)
+			s = (s + 1) & (cap - 1);
+		slots[s].key = key;
+		slots[s].node = i;
+	}
+	pyro_free(w->stack_slots);
+	w->stack_slots = slots;
+	w->stack_mask = cap - 1;
+	return true;
+}
+
+/* The node (parent, loc), added when new; NONE on OOM. */
+static inline uint32_t
+stack_intern(Wire *w, uint32_t parent, uint32_t loc)
+{
+	PyroSymbols *sym = w->sym;
+	uint64_t	key = ((uint64_t) parent << 32) | loc;
+	size_t		s;
+
+	for (s = stack_slot_of(key, w->stack_mask);; s = (s + 1) & w->stack_mask)
+	{
+		if (w->stack_slots[s].key == key)
+			return w->stack_slots[s].node;
+		if (w->stack_slots[s].key == UINT64_MAX)
+			break;
+	}
+	if (sym->nstacks >= PYRO_NO_INDEX - 1 ||
+		(sym->nstacks >= sym->stacks_cap &&
+		 !pyro_grow((void **) &sym->stacks, &sym->stacks_cap, sym->nstacks + 1,
+					sizeof(PyroStackNode))))
+		return NONE;
+	sym->stacks[sym->nstacks].parent = parent;
+	sym->stacks[sym->nstacks].location = loc;
+	w->stack_slots[s].key = key;
+	w->stack_slots[s].node = sym->nstacks;
+	sym->nstacks++;
+	/* keep the load under one half */
+	if ((size_t) sym->nstacks * 2 > w->stack_mask + 1 && !stack_table_grow(w))
+		return NONE;
+	return sym->nstacks - 1;
+}
+
+/*
+ * The stack node of sample s: its kept frames (the max_stack_depth
+ * root-most) from the root.  Frames shared with the previous sample's
+ * root side reuse its nodes; then a per-location one-entry cache; then
+ * the table.
+ */
+static uint32_t
+sample_stack(Wire *w, const WSample *s)
+{
+	const uint32_t *pos = w->locpos + s->loc_off;
+	size_t		n = s->nloc;
+	size_t		keep = n;
+	size_t		k = 0;
+	uint32_t	node = 0;
+
+	if (w->lim->max_stack_depth && n > w->lim->max_stack_depth)
+		keep = w->lim->max_stack_depth;
+	if (keep > w->prev_cap)
+	{
+		size_t		cap2 = w->prev_cap;
+
+		if (!pyro_grow((void **) &w->prev_pos, &w->prev_cap, keep, sizeof(uint32_t)) ||
+			!pyro_grow((void **) &w->prev_node, &cap2, keep, sizeof(uint32_t)))
+		{
+			w_oom(w);
+			return NONE;
+		}
+	}
+	/* depth k (from the root) is pos[n - 1 - k] */
+	while (k < keep && k < w->prev_n && w->prev_pos[k] == pos[n - 1 - k])
+	{
+		node = w->prev_node[k];
+		k++;
+	}
+	for (; k < keep; k++)
+	{
+		uint32_t	p = pos[n - 1 - k];
+
+		if (w->stack_parent[p] == node)
+			node = w->stack_node[p];
+		else
+		{
+			uint32_t	loc = intern_location(w, p);
+			uint32_t	child;
+
+			if (loc == NONE)
+				return NONE;
+			child = stack_intern(w, node, loc);
+			if (child == NONE)
+			{
+				w_oom(w);
+				return NONE;
+			}
+			w->stack_parent[p] = node;
+			w->stack_node[p] = child;
+			node = child;
+		}
+		w->prev_pos[k] = p;
+		w->prev_node[k] = node;
+	}
+	w->prev_n = keep;
+	return node;
+}
+
+/* ----------------------------------------------------------------
+ * Sample labels and groups
+ * ----------------------------------------------------------------
+ */
+
+/* Parse 1 to 16 hex digits. */
+static bool
+parse_span_id(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t	v = 0;
+
+	if (n == 0 || n > 16)
+		return false;
+	for (size_t i = 0; i < n; i++)
+	{
+		char		c = s[i];
+		int			x;
+
+		if (c >= '0' && c <= '9')
+			x = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			x = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			x = c - 'A' + 10;
+		else
+			return false;
+		v = (v << 4) | (uint64_t) x;
+	}
+	*out = v;
+	return true;
+}
+
+static inline bool
+wstr_is(const WStr *s, const char *lit, size_t litlen)
+{
+	return s->len == litlen && memcmp(s->p, lit, litlen) == 0;
+}
+
+static inline int
+sym_str_cmp(const PyroSymbols *sym, uint32_t a, uint32_t b)
+{
+	const PyroStr *x = &sym->strings[a];
+	const PyroStr *y = &sym->strings[b];
+	uint32_t	n = x->len < y->len ? x->len : y->len;
+	int			c = n ? memcmp(x->ptr, y->ptr, n) : 0;
+
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : (x->len > y->len ? 1 : 0);
+}
+
+/*
+ * The split key of sample s into w->pairs, as in the reference: string
+ * labels with a non-empty name and value, minus span_id/profile_id
+ * (parsed into *span_id) and trace_id, sorted by name, last duplicate
+ * winning.  Returns the number of pairs or -1 with the error set.
+ */
+static ssize_t
+sample_key(Wire *w, const WSample *s, uint64_t *span_id)
+{
+	size_t		n = 0;
+
+	*span_id = 0;
+	if (s->nlab == 0)
+		return 0;
+	if (!pyro_grow((void **) &w->pairs, &w->pairs_cap, s->nlab * 2, sizeof(uint32_t)))
+	{
+		w_oom(w);
+		return -1;
+	}
+	for (size_t j = 0; j < s->nlab; j++)
+	{
+		const WLabel *l = &w->labels[s->lab_off + j];
+		const WStr *key = &w->strings[l->key];
+		const WStr *val = &w->strings[l->str];
+		uint32_t	k,
+					v;
+		size_t		p;
+
+		if (val->len == 0 || key->len == 0)
+			continue;
+		if (wstr_is(key, "span_id", 7) || wstr_is(key, "profile_id", 10))
+		{
+			uint64_t	sp;
+
+			if (parse_span_id(val->p, val->len, &sp))
+				*span_id = sp;
+			continue;
+		}
+		if (wstr_is(key, "trace_id", 8))
+			continue;
+		if ((k = intern_str(w, l->key)) == NONE || (v = intern_str(w, l->str)) == NONE)
+			return -1;
+		for (p = n; p > 0 && sym_str_cmp(w->sym, w->pairs[2 * (p - 1)], k) > 0; p--)
+		{
+			w->pairs[2 * p] = w->pairs[2 * (p - 1)];
+			w->pairs[2 * p + 1] = w->pairs[2 * (p - 1) + 1];
+		}
+		w->pairs[2 * p] = k;
+		w->pairs[2 * p + 1] = v;
+		n++;
+	}
+	if (n > 1)
+	{
+		size_t		o = 0;
+
+		for (size_t r = 0; r < n; r++)
+		{
+			if (r + 1 < n && w->pairs[2 * r] == w->pairs[2 * (r + 1)])
+				continue;
+			w->pairs[2 * o] = w->pairs[2 * r];
+			w->pairs[2 * o + 1] = w->pairs[2 * r + 1];
+			o++;
+		}
+		n = o;
+	}
+	return (ssize_t) n;
+}
+
+static bool
+group_hash_resize(Wire *w, size_t cap)
+{
+	uint32_t   *h = pyro_calloc(cap, sizeof(uint32_t));
+
+	if (h == NULL)
+		return false;
+	for (size_t g = 0; g < w->ngroups; g++)
+	{
+		size_t		s = (size_t) w->groups[g].hash & (cap - 1);
+
+		while (h[s] != 0)
+			s = (s + 1) & (cap - 1);
+		h[s] = (uint32_t) g + 1;
+	}
+	pyro_free(w->group_hash);
+	w->group_hash = h;
+	w->group_hash_cap = cap;
+	return true;
+}
+
+/* Find or add the group of the key in w->pairs[0 .. 2n); NONE on OOM. */
+static uint32_t
+find_group(Wire *w, size_t n)
+{
+	uint64_t	h = 0x9ae16a3b2f90404fULL ^ n;
+	size_t		s;
+	Group	   *g;
+	size_t		need;
+
+	for (size_t i = 0; i < 2 * n; i++)
+		h = pyro_hash_mix(h, w->pairs[i]);
+	if (w->group_hash_cap == 0 && !group_hash_resize(w, 64))
+		return NONE;
+	for (s = (size_t) h & (w->group_hash_cap - 1); w->group_hash[s] != 0;
+		 s = (s + 1) & (w->group_hash_cap - 1))
+	{
+		g = &w->groups[w->group_hash[s] - 1];
+		if (g->hash == h && g->key_n == n &&
+			(n == 0 || memcmp(w->keys + g->key_off, w->pairs, 2 * n * sizeof(uint32_t)) == 0))
+			return w->group_hash[s] - 1;
+	}
+	if (w->ngroups >= UINT32_MAX - 1 ||
+		!pyro_grow((void **) &w->groups, &w->groups_cap, w->ngroups + 1, sizeof(Group)) ||
+		!pyro_grow((void **) &w->keys, &w->keys_cap, w->nkeys + 2 * n, sizeof(uint32_t)) ||
+		!pyro_size_mul(w->ngroups + 1, w->ntypes, &need) ||
+		!pyro_grow((void **) &w->profiles, &w->profiles_cap, need, sizeof(PyroProfile *)))
+		return NONE;
+	memset(w->profiles + w->ngroups * w->ntypes, 0, w->ntypes * sizeof(PyroProfile *));
+	if (n)
+		memcpy(w->keys + w->nkeys, w->pairs, 2 * n * sizeof(uint32_t));
+	g = &w->groups[w->ngroups];
+	g->key_off = w->nkeys;
+	g->key_n = (uint32_t) n;
+	g->hash = h;
+	w->nkeys += 2 * n;
+	w->group_hash[s] = (uint32_t) w->ngroups + 1;
+	w->ngroups++;
+	if (w->ngroups * 2 > w->group_hash_cap &&
+		!group_hash_resize(w, w->group_hash_cap * 2))
+		return NONE;
+	return (uint32_t) w->ngroups - 1;
+}
+
+/* ----------------------------------------------------------------
+ * Pass 4: samples
+ * ----------------------------------------------------------------
+ */
+static PyroStatus
+process_samples(Wire *w)
+{
+	uint32_t	last_group = NONE;
+	const WSample *last_s = NULL;
+
+	for (size_t i = 0; i < w->nsample; i++)
+	{
+		const WSample *s = &w->samples[i];
+		const int64_t *val = w->values + s->val_off;
+		bool		keep = false;
+		uint64_t	span_id = 0;
+		uint32_t	g,
+					stack;
+
+		for (size_t t = 0; t < w->ntypes; t++)
+		{
+			if (val[t] < 0)
+			{
+				keep = false;
+				break;
+			}
+			if (val[t] != 0)
+				keep = true;
+		}
+		if (!keep)
+			continue;
+
+		/*
+		 * Samples without labels after a sample without labels share its
+		 * group; otherwise compute the key.
+		 */
+		if (s->nlab == 0 && last_s != NULL && last_s->nlab == 0)
+			g = last_group;
+		else
+		{
+			ssize_t		nkey = sample_key(w, s, &span_id);
+
+			if (nkey < 0)
+				return w->err->code;
+			g = find_group(w, (size_t) nkey);
+			if (g == NONE)
+				return w_oom(w);
+		}
+		last_group = g;
+		last_s = s;
+
+		stack = sample_stack(w, s);
+		if (stack == NONE)
+			return w->err->code;
+
+		for (size_t t = 0; t < w->ntypes; t++)
+		{
+			PyroProfile **pp = &w->profiles[(size_t) g * w->ntypes + t];
+			PyroProfile *p;
+
+			if (val[t] == 0)
+				continue;
+			if (*pp == NULL)
+			{
+				if ((*pp = pyro_profile_create(w->sym, false)) == NULL)
+					return w_oom(w);
+			}
+			p = *pp;
+			if (p->nsamples >= p->samples_cap &&
+				!pyro_grow((void **) &p->samples, &p->samples_cap,
+						   p->nsamples < 64 ? 64 : p->nsamples + 1, sizeof(PyroSample)))
+				return w_oom(w);
+			p->samples[p->nsamples].stack = stack;
+			p->samples[p->nsamples].value = val[t];
+			p->samples[p->nsamples].span_id = span_id;
+			p->nsamples++;
+		}
+	}
+	return PYRO_OK;
+}
+
+static inline bool
+sample_lt(const PyroSample *x, const PyroSample *y)
+{
+	return x->stack < y->stack || (x->stack == y->stack && x->span_id < y->span_id);
+}
+
+/*
+ * Sort samples by (stack, span id).  Samples mostly arrive in rising
+ * stack order already (stack nodes are numbered as first seen), so check
+ * for that first; otherwise an LSD radix sort on the stack (and a final
+ * insertion pass for span ids, which are rarely set) or qsort.
+ */
+static int
+sample_cmp(const void *a, const void *b)
+{
+	const PyroSample *x = a;
+	const PyroSample *y = b;
+
+	if (x->stack != y->stack)
+		return x->stack < y->stack ? -1 : 1;
+	if (x->span_id != y->span_id)
+		return x->span_id < y->span_id ? -1 : 1;
+	return 0;
+}
+
+static void
+sort_samples(PyroSample *s, size_t n)
+{
+	bool		sorted = true;
+
+	for (size_t i = 1; i < n && sorted; i++)
+		if (sample_lt(&s[i], &s[i - 1]))
+			sorted = false;
+	if (!sorted)
+		qsort(s, n, sizeof(PyroSample), sample_cmp);
+}
+
+/* Sort and merge equal (stack, span id) samples, summing values. */
+static void
+merge_samples(PyroProfile *p)
+{
+	size_t		o = 0;
+
+	if (p->nsamples < 2)
+		return;
+	sort_samples(p->samples, p->nsamples);
+	for (size_t r = 1; r < p->nsamples; r++)
+	{
+		PyroSample *cur = &p->samples[o];
+
+		if (p->samples[r].stack == cur->stack && p->samples[r].span_id == cur->span_id)
+		{
+			int64_t		sum;
+
+			if (__builtin_add_overflow(cur->value, p->samples[r].value, &sum))
+				sum = INT64_MAX;
+			cur->value = sum;
+		}
+		else
+			p->samples[++o] = p->samples[r];
+	}
+	p->nsamples = o + 1;
+}
+
+/* ----------------------------------------------------------------
+ * Result
+ * ----------------------------------------------------------------
+ */
+static char *
+sym_cstr(const PyroSymbols *sym, uint32_t idx)
+{
+	return pyro_strndup(sym->strings[idx].ptr, sym->strings[idx].len);
+}
+
+/* Metadata and the strings it refers to; '-' in type names becomes '_'. */
+static PyroStatus
+build_metadata(Wire *w, PyroNormalized *n, uint32_t *type_idx, uint32_t *unit_idx,
+			   uint32_t *ptype, uint32_t *punit)
+{
+	const char *guess;
+
+	n->sample_types = pyro_calloc(w->ntypes, sizeof(char *));
+	n->sample_units = pyro_calloc(w->ntypes, sizeof(char *));
+	if (n->sample_types == NULL || n->sample_units == NULL)
+		return w_oom(w);
+	n->ntypes = (uint32_t) w->ntypes;
+	for (size_t t = 0; t < w->ntypes; t++)
+	{
+		uint32_t	ti = intern_str(w, w->types[t].type);
+		uint32_t	ui = ti == NONE ? NONE : intern_str(w, w->types[t].unit);
+		char	   *name;
+
+		if (ui == NONE)
+			return w->err->code;
+		name = sym_cstr(w->sym, ti);
+		n->sample_types[t] = name;
+		if (name == NULL || (n->sample_units[t] = sym_cstr(w->sym, ui)) == NULL)
+			return w_oom(w);
+		if (strchr(name, '-') != NULL)
+		{
+			for (char *c = name; *c; c++)
+				if (*c == '-')
+					*c = '_';
+			ti = pyro_sym_intern_string(w->sym, name, strlen(name));
+			if (ti == NONE)
+				return w_oom(w);
+		}
+		type_idx[t] = ti;
+		unit_idx[t] = ui;
+	}
+	*ptype = 0;
+	*punit = 0;
+	if (w->has_period_type)
+	{
+		if ((*ptype = intern_str(w, w->period_type.type)) == NONE ||
+			(*punit = intern_str(w, w->period_type.unit)) == NONE)
+			return w->err->code;
+	}
+	n->period_type = sym_cstr(w->sym, *ptype);
+	n->period_unit = sym_cstr(w->sym, *punit);
+	if (n->period_type == NULL || n->period_unit == NULL)
+		return w_oom(w);
+	n->period = w->period;
+	n->time_nanos = w->time_nanos;
+	n->duration_nanos = w->duration_nanos;
+	guess = pyro_pprof_guess_name(n);
+	n->default_name = pyro_strndup(guess, strlen(guess));
+	if (n->default_name == NULL)
+		return w_oom(w);
+	return PYRO_OK;
+}
+
+/* Non-empty profiles into n->series: groups by first appearance, types in order. */
+static PyroStatus
+build_series(Wire *w, PyroNormalized *n, const uint32_t *type_idx,
+			 const uint32_t *unit_idx, uint32_t ptype, uint32_t punit)
+{
+	size_t		count = 0;
+
+	for (size_t i = 0; i < w->ngroups * w->ntypes; i++)
+		if (w->profiles[i] != NULL)
+			count++;
+	if (count == 0)
+		return PYRO_OK;
+	n->series = pyro_calloc(count, sizeof(PyroSeriesProfile));
+	if (n->series == NULL)
+		return w_oom(w);
+	for (size_t g = 0; g < w->ngroups; g++)
+	{
+		const Group *grp = &w->groups[g];
+
+		for (size_t t = 0; t < w->ntypes; t++)
+		{
+			PyroProfile *p = w->profiles[g * w->ntypes + t];
+			PyroSeriesProfile *sp;
+
+			if (p == NULL)
+				continue;
+			merge_samples(p);
+			p->sample_type = type_idx[t];
+			p->sample_unit = unit_idx[t];
+			p->period_type = ptype;
+			p->period_unit = punit;
+			p->period = n->period;
+			p->time_nanos = n->time_nanos;
+			p->duration_nanos = n->duration_nanos;
+
+			sp = &n->series[n->nseries++];
+			pyro_labels_init(&sp->sample_labels);
+			sp->type_index = (uint32_t) t;
+			sp->profile = p;
+			w->profiles[g * w->ntypes + t] = NULL;
+			for (uint32_t k = 0; k < grp->key_n; k++)
+			{
+				const PyroStr *kn = &w->sym->strings[w->keys[grp->key_off + 2 * k]];
+				const PyroStr *kv = &w->sym->strings[w->keys[grp->key_off + 2 * k + 1]];
+
+				if (!pyro_labels_set_n(&sp->sample_labels, kn->ptr, kn->len,
+									   kv->ptr, kv->len))
+					return w_oom(w);
+			}
+			pyro_labels_sort(&sp->sample_labels);
+		}
+	}
+	return PYRO_OK;
+}
+
+static void
+wire_free(Wire *w)
+{
+	pyro_free(w->types);
+	pyro_free(w->sample_r);
+	pyro_free(w->mapping_r);
+	pyro_free(w->location_r);
+	pyro_free(w->function_r);
+	pyro_free(w->strings);
+	pyro_free(w->comments);
+	pyro_free(w->mappings);
+	pyro_free(w->functions);
+	pyro_free(w->locations);
+	pyro_free(w->lines);
+	pyro_free(w->samples);
+	pyro_free(w->locids);
+	pyro_free(w->locpos);
+	pyro_free(w->values);
+	pyro_free(w->labels);
+	idmap_free(&w->mapping_ids);
+	idmap_free(&w->function_ids);
+	idmap_free(&w->location_ids);
+	pyro_free(w->str_map);
+	pyro_free(w->map_map);
+	pyro_free(w->fn_map);
+	pyro_free(w->loc_map);
+	pyro_free(w->stack_parent);
+	pyro_free(w->stack_node);
+	pyro_free(w->stack_slots);
+	pyro_free(w->prev_pos);
+	pyro_free(w->prev_node);
+	pyro_free(w->tmp_lines);
+	pyro_free(w->pairs);
+	pyro_free(w->groups);
+	pyro_free(w->keys);
+	pyro_free(w->group_hash);
+	if (w->profiles)
+		for (size_t i = 0; i < w->ngroups * w->ntypes; i++)
+			pyro_profile_free(w->profiles[i]);
+	pyro_free(w->profiles);
+}
+
+static uint32_t *
+none_array(size_t n)
+{
+	uint32_t   *a = pyro_malloc(n ? n * sizeof(uint32_t) : 1);
+
+	if (a && n)
+		memset(a, 0xFF, n * sizeof(uint32_t));
+	return a;
+}
+
+/*
+ * Decode and normalise a pprof; see pprof.h.  On success *out holds the
+ * result (possibly with no series when every sample was dropped).
+ */
+PyroStatus
+pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *limits,
+					 PyroNormalized **out, PyroError *err)
+{
+	PyroPprofLimits deflim;
+	PyroError	localerr;
+	PyroBuf		raw;
+	Wire		w;
+	PyroNormalized *n = NULL;
+	PyroStatus	st;
+	uint32_t   *type_idx = NULL;
+	uint32_t   *unit_idx = NULL;
+	uint32_t	ptype = 0,
+				punit = 0;
+
+	*out = NULL;
+	if (err == NULL)
+		err = &localerr;
+	pyro_error_clear(err);
+	if (limits == NULL)
+	{
+		pyro_pprof_limits_default(&deflim);
+		limits = &deflim;
+	}
+	pyro_buf_init(&raw);
+	memset(&w, 0, sizeof(w));
+	w.lim = limits;
+	w.err = err;
+
+	if (pyro_is_gzip(data, len))
+	{
+		st = pyro_gunzip(data, len, limits->max_decompressed, &raw, err);
+		if (st != PYRO_OK)
+		{
+			pyro_buf_free(&raw);
+			return st;
+		}
+		data = raw.data;
+		len = raw.len;
+	}
+	else if (limits->max_decompressed && len > limits->max_decompressed)
+		return pyro_error_set(err, PYRO_ELIMIT,
+							  "profile is %zu bytes, more than the limit of %zu",
+							  len, limits->max_decompressed);
+
+	st = scan_top(&w, data ? data : (const uint8_t *) "", len);
+	if (st == PYRO_OK)
+		st = parse_nested(&w);
+	if (st == PYRO_OK)
+		st = validate(&w);
+	if (st != PYRO_OK)
+		goto done;
+	if (limits->max_samples && w.nsample > limits->max_samples)
+	{
+		st = pyro_error_set(err, PYRO_ELIMIT,
+							"profile has %zu samples, more than the limit of %zu",
+							w.nsample, limits->max_samples);
+		goto done;
+	}
+
+	n = pyro_calloc(1, sizeof(PyroNormalized));
+	w.str_map = none_array(w.nstrings);
+	w.map_map = none_array(w.nmapping);
+	w.fn_map = none_array(w.nfunction);
+	w.loc_map = none_array(w.nlocation);
+	w.stack_parent = none_array(w.nlocation);
+	w.stack_node = none_array(w.nlocation);
+	type_idx = pyro_calloc(w.ntypes, sizeof(uint32_t));
+	unit_idx = pyro_calloc(w.ntypes, sizeof(uint32_t));
+	if (n == NULL || w.str_map == NULL || w.map_map == NULL || w.fn_map == NULL ||
+		w.loc_map == NULL || w.stack_parent == NULL || w.stack_node == NULL ||
+		type_idx == NULL || unit_idx == NULL ||
+		(n->sym = w.sym = pyro_symbols_create()) == NULL ||
+		!stack_table_grow(&w))
+	{
+		st = w_oom(&w);
+		goto done;
+	}
+	n->input_samples = w.nsample;
+	n->decoded_bytes = len;
+
+	st = build_metadata(&w, n, type_idx, unit_idx, &ptype, &punit);
+	if (st == PYRO_OK)
+		st = process_samples(&w);
+	if (st == PYRO_OK)
+		st = build_series(&w, n, type_idx, unit_idx, ptype, punit);
+
+done:
+	wire_free(&w);
+	pyro_free(type_idx);
+	pyro_free(unit_idx);
+	pyro_buf_free(&raw);
+	if (st != PYRO_OK)
+	{
+		pyro_normalized_free(n);
+		return st;
+	}
+	*out = n;
+	return PYRO_OK;
+}
