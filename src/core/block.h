@@ -70,6 +70,21 @@ extern PyroStatus pyro_block_writer_finish(PyroBlockWriter *w, PyroBuf *out,
 										   PyroBlockMeta *meta, PyroError *err);
 
 /*
+ * Faster adds of many profiles over ONE symbol set (the series profiles of
+ * a normalised pprof, or the profiles pyro_block_read_profiles visits from
+ * one source block): the writer keeps its mapping of p->sym's entries
+ * from one add_shared call to the next with the same sym, instead of
+ * re-interning every reached symbol.  While in use, sym's existing entries
+ * must not change (appending is fine); before freeing sym (or reusing its
+ * memory for another symbol set) call pyro_block_writer_release_symbols.
+ * A plain pyro_block_writer_add also forgets the mapping.
+ */
+extern PyroStatus pyro_block_writer_add_shared(PyroBlockWriter *w, int64_t series_id,
+											   int64_t ts, const PyroProfile *p,
+											   PyroError *err);
+extern void pyro_block_writer_release_symbols(PyroBlockWriter *w);
+
+/*
  * Reader.  fetch must return exactly len bytes at offset in a buffer
  * allocated with pyro_malloc (the reader frees it), or fail with err set.
  */
