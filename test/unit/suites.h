@@ -26,6 +26,7 @@ extern const UnitTest flamegraph_tests[];
 extern const UnitTest connect_json_tests[];
 extern const UnitTest ingest_params_tests[];
 extern const UnitTest canonical_tests[];
+extern const UnitTest block_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -41,6 +42,7 @@ static const UnitSuite all_suites[] = {
 	{"connect_json", connect_json_tests},
 	{"ingest_params", ingest_params_tests},
 	{"canonical", canonical_tests},
+	{"block", block_tests},
 };
 
 #endif
