@@ -364,3 +364,118 @@ REVOKE ALL ON @extschema@.http_credentials FROM PUBLIC;
 COMMENT ON TABLE @extschema@.http_credentials IS
 	'HTTP API credentials used when pyroscope.auth is basic or bearer: the SHA-256 of the password or token (username is empty for bearer tokens); a non-null tenant pins the requests of that credential to it';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.http_credentials', '');
+
+--------------------------------------------------------------------------
+-- Object storage: offloaded blocks, object deletion queue, admin functions
+--------------------------------------------------------------------------
+
+CREATE INDEX blocks_object_key_idx ON @extschema@.blocks (object_key)
+	WHERE object_key IS NOT NULL;
+
+-- Objects whose blocks are gone, queued by the deleting transaction itself
+-- (so a rolled-back deletion queues nothing) and deleted from the store by
+-- the offload pass once that transaction has committed.
+CREATE TABLE @extschema@.object_deletions (
+	object_key	text PRIMARY KEY,
+	block_id	bigint NOT NULL,
+	queued_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+REVOKE ALL ON @extschema@.object_deletions FROM PUBLIC;
+COMMENT ON TABLE @extschema@.object_deletions IS
+	'objects of deleted offloaded blocks, waiting for the offload pass to remove them from the object store';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.object_deletions', '');
+
+CREATE FUNCTION @extschema@.blocks_queue_object_deletion()
+	RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF OLD.object_key IS NOT NULL AND
+	   (TG_OP = 'DELETE' OR NEW.object_key IS DISTINCT FROM OLD.object_key) THEN
+		INSERT INTO @extschema@.object_deletions (object_key, block_id)
+			VALUES (OLD.object_key, OLD.block_id)
+			ON CONFLICT (object_key) DO NOTHING;
+	END IF;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.blocks_queue_object_deletion() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.blocks_queue_object_deletion() IS
+	'trigger: queues the object of an offloaded block whose row is deleted or re-pointed';
+
+CREATE TRIGGER blocks_object_deletion
+	AFTER DELETE OR UPDATE OF object_key ON @extschema@.blocks
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.blocks_queue_object_deletion();
+
+CREATE VIEW @extschema@.block_tiers AS
+	SELECT b.block_id, b.tenant, b.service_name, b.level, b.min_ts, b.max_ts,
+		   b.nprofiles, b.nsamples, b.size,
+		   CASE WHEN b.object_key IS NULL THEN 'database' ELSE 'object store' END AS tier,
+		   b.object_key, b.created_at
+	  FROM @extschema@.blocks b;
+COMMENT ON VIEW @extschema@.block_tiers IS
+	'every block with where its data lives: in the database, or in the object store under object_key';
+
+CREATE FUNCTION @extschema@.offload(now timestamptz DEFAULT pg_catalog.now())
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'pyroscope_offload'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.offload(timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.offload(timestamptz) IS
+	'one offload pass in the caller''s transaction, taking "now" as the current time: uploads and verifies blocks older than pyroscope.offload_after and drops their database copy, deletes offloaded blocks past retention, removes objects of blocks deleted by earlier transactions and orphaned objects; returns what was done';
+
+CREATE FUNCTION @extschema@.object_store_put(key text, data bytea)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'pyroscope_object_store_put'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.object_store_put(text, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.object_store_put(text, bytea) IS
+	'writes an object to the configured object store (administration and tests)';
+
+CREATE FUNCTION @extschema@.object_store_get(key text, "offset" bigint DEFAULT 0,
+											 length bigint DEFAULT NULL)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'pyroscope_object_store_get'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.object_store_get(text, bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.object_store_get(text, bigint, bigint) IS
+	'reads length bytes (default: the rest) of an object at offset with a ranged read';
+
+CREATE FUNCTION @extschema@.object_store_head(key text)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'pyroscope_object_store_head'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.object_store_head(text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.object_store_head(text) IS
+	'size of an object in the object store, NULL if there is none';
+
+CREATE FUNCTION @extschema@.object_store_list(prefix text DEFAULT '')
+	RETURNS TABLE (key text, size bigint)
+	AS 'MODULE_PATHNAME', 'pyroscope_object_store_list'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.object_store_list(text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.object_store_list(text) IS
+	'objects of the object store whose key starts with prefix';
+
+CREATE FUNCTION @extschema@.object_store_delete(key text)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'pyroscope_object_store_delete'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.object_store_delete(text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.object_store_delete(text) IS
+	'deletes an object from the object store (no error if absent); never use it on a key pyroscope.blocks refers to';
+
+CREATE FUNCTION @extschema@.object_store_stats()
+	RETURNS TABLE (counter text, value bigint)
+	AS 'MODULE_PATHNAME', 'pyroscope_object_store_stats'
+	LANGUAGE C VOLATILE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.object_store_stats() IS
+	'object store and cache counters (uploads, downloads, cache hits and misses, bytes, errors), also on /metrics';

@@ -34,7 +34,8 @@ sub start_node
 	$node->init;
 	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pyroscope'\n"
 		  . "pyroscope.http_port = $port\n"
-		  . "pyroscope.http_workers = " . ($conf{workers} // 2) . "\n");
+		  . "pyroscope.http_workers = " . ($conf{workers} // 2) . "\n"
+		  . "pyroscope.compactor = off\n");	# no compaction or retention mid-test
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION pyroscope');
 	$node->{http_port} = $port;

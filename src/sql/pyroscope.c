@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 
 #include "http.h"
+#include "objstore.h"
 
 PG_MODULE_MAGIC;
 
@@ -206,6 +207,7 @@ void
 _PG_init(void)
 {
 	pyroscope_install_allocator();
+	pyroscope_offloader_register();	/* also the object store's GUCs */
 
 	DefineCustomIntVariable("pyroscope.max_profile_size",
 							"Largest accepted profile, after decompression.",

@@ -134,10 +134,10 @@ typedef struct CompactCounts
 
 extern void pyroscope_compact_define_gucs(void);
 extern List *pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now,
-									 MemoryContext cxt);
+									 const char *tenant, MemoryContext cxt);
 extern void pyroscope_compact_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c);
-extern void pyroscope_compact_all(TimestampTz now, CompactCounts *c);
-extern void pyroscope_retention_all(TimestampTz now, CompactCounts *c);
+extern void pyroscope_compact_all(TimestampTz now, const char *tenant, CompactCounts *c);
+extern void pyroscope_retention_all(TimestampTz now, const char *tenant, CompactCounts *c);
 extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
 extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 									 const char *error);
