@@ -246,6 +246,8 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	pyroscope_http_register_workers();
+	pyroscope_compact_define_gucs();
+	pyroscope_compactor_register();
 
 	DefineCustomIntVariable("pyroscope.query_memory_limit",
 							"Most memory one query may use for profiles, trees and merges.",
