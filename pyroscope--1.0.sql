@@ -565,3 +565,12 @@ CREATE FUNCTION @extschema@.object_store_stats()
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.object_store_stats() IS
 	'object store and cache counters (uploads, downloads, cache hits and misses, bytes, errors), also on /metrics';
+
+CREATE FUNCTION @extschema@.read_block(block_id bigint)
+	RETURNS TABLE (series_id bigint, ts bigint, total bigint)
+	AS 'MODULE_PATHNAME', 'pyroscope_read_block'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.read_block(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.read_block(bigint) IS
+	'series, time (Unix ms) and sample total of every profile of a block, read from whichever tier holds it (the database, or the object store through the local cache)';

@@ -32,6 +32,7 @@
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
 
+#include "block.h"
 #include "common.h"
 
 typedef enum ObjStoreStatus
@@ -162,6 +163,27 @@ extern PyroStatus pyroscope_objstore_block_fetch(void *arg, uint64_t offset, uin
 extern void pyroscope_objstore_cache_define_gucs(void);
 /* remove cached ranges of an object (after its deletion) */
 extern void objstore_cache_forget(const char *key);
+
+/*
+ * A block of pyroscope.blocks from whichever tier holds it (objstore_read.c):
+ * the query path opens a reader on a row (size, data, object_key) with
+ * pyroscope_stored_block_open and, on failure, calls
+ * pyroscope_stored_block_report (which lets a pending cancel or statement
+ * timeout win over the read error).  src must outlive the reader.
+ */
+typedef struct StoredBlockSource
+{
+	bool		in_database;
+	Datum		data;			/* the (toasted) bytea, when in the database */
+	ObjStoreBlock cold;			/* block id, key and size, when offloaded */
+} StoredBlockSource;
+
+extern PyroStatus pyroscope_stored_block_open(StoredBlockSource *src, int64 block_id,
+											  Datum data, bool data_isnull,
+											  const char *object_key, int64 size,
+											  PyroBlockReader **r, PyroError *err);
+extern void pyroscope_stored_block_report(int64 block_id, const PyroError *err)
+			pg_attribute_noreturn();
 
 /* offload worker and passes (offloader.c) */
 extern int	pyroscope_offload_after;	/* s, 0 = never offload */

@@ -660,7 +660,7 @@ pyroscope_offloader_register(void)
 							"Age (newest profile) after which blocks move to the object store; 0 never offloads.",
 							NULL, &pyroscope_offload_after,
 							86400, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("pyroscope.offload_interval",
 							"Time between two passes of the offload worker.",
 							NULL, &pyroscope_offload_interval,

@@ -1,0 +1,162 @@
+/*-------------------------------------------------------------------------
+ *
+ * objstore_read.c
+ *	  Reading a block from whichever tier holds it: the database (TOAST
+ *	  slices of pyroscope.blocks.data) or the object store (ranged reads
+ *	  through the local cache).  pyroscope_stored_block_open is what the
+ *	  query path calls for a row of pyroscope.blocks; pyroscope.read_block()
+ *	  exposes it in SQL, to check that offload changes no answer and to
+ *	  measure the bytes a read transfers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pyroscope.h"
+
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "block.h"
+#include "objstore.h"
+
+PG_FUNCTION_INFO_V1(pyroscope_read_block);
+
+/* fetch callback for a block held in the database: a TOAST slice */
+static PyroStatus
+stored_db_fetch(void *arg, uint64_t offset, uint64_t len, uint8_t **out, PyroError *err)
+{
+	StoredBlockSource *src = (StoredBlockSource *) arg;
+	struct varlena *slice;
+	size_t		got;
+
+	if (offset > PG_INT32_MAX || len > PG_INT32_MAX)
+		return pyro_error_set(err, PYRO_ECORRUPT, "block range %llu+%llu is out of reach",
+							  (unsigned long long) offset, (unsigned long long) len);
+	slice = pg_detoast_datum_slice((struct varlena *) DatumGetPointer(src->data),
+								   (int32) offset, (int32) len);
+	got = VARSIZE_ANY_EXHDR(slice);
+	if (got != len)
+		return pyro_error_set(err, PYRO_ECORRUPT,
+							  "block is shorter than its index says (%zu of %llu bytes at %llu)",
+							  got, (unsigned long long) len, (unsigned long long) offset);
+	memmove(slice, VARDATA_ANY(slice), got);
+	*out = (uint8_t *) slice;
+	return PYRO_OK;
+}
+
+/*
+ * Open a reader on a row of pyroscope.blocks: with data (not NULL) from
+ * the database, else from the object store under object_key.  src holds
+ * the reader's source and must outlive the reader.  On failure, report
+ * with pyroscope_stored_block_report.
+ */
+PyroStatus
+pyroscope_stored_block_open(StoredBlockSource *src, int64 block_id, Datum data, bool data_isnull,
+							const char *object_key, int64 size, PyroBlockReader **r,
+							PyroError *err)
+{
+	memset(src, 0, sizeof(*src));
+	src->cold.block_id = block_id;
+	src->cold.size = (uint64) size;
+	if (!data_isnull)
+	{
+		src->in_database = true;
+		src->data = data;
+		return pyro_block_open((uint64_t) size, stored_db_fetch, src, r, err);
+	}
+	if (object_key == NULL)
+		return pyro_error_set(err, PYRO_ECORRUPT, "block %lld has neither data nor an object key",
+							  (long long) block_id);
+	src->cold.object_key = object_key;
+	return pyro_block_open((uint64_t) size, pyroscope_objstore_block_fetch, &src->cold, r, err);
+}
+
+/*
+ * Report a failure to read a stored block.  A pending interrupt (cancel,
+ * statement timeout) is what stopped a cold read: it wins.
+ */
+void
+pyroscope_stored_block_report(int64 block_id, const PyroError *err)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (err->code == PYRO_ENOMEM && pyroscope_budget_exceeded())
+		pyroscope_report(err, psprintf("could not read block " INT64_FORMAT, block_id));
+	ereport(ERROR,
+			(errcode(err->code == PYRO_ENOMEM ? ERRCODE_OUT_OF_MEMORY :
+					 err->code == PYRO_ECORRUPT ? ERRCODE_DATA_CORRUPTED :
+					 ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("could not read block " INT64_FORMAT ": %s", block_id, err->msg)));
+}
+
+typedef struct ReadBlockState
+{
+	ReturnSetInfo *rsinfo;
+} ReadBlockState;
+
+static PyroStatus
+total_row(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroError *err)
+{
+	ReadBlockState *st = (ReadBlockState *) arg;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	values[0] = Int64GetDatum(series_id);
+	values[1] = Int64GetDatum(ts);
+	values[2] = Int64GetDatum(total);
+	tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
+	return PYRO_OK;
+}
+
+/*
+ * pyroscope.read_block(block_id): series, time (Unix ms) and total of
+ * every profile of a block, read from whichever tier holds it.
+ */
+Datum
+pyroscope_read_block(PG_FUNCTION_ARGS)
+{
+	int64		block_id = PG_GETARG_INT64(0);
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull,
+				data_null;
+	Datum		data;
+	char	   *key;
+	int64		size;
+	StoredBlockSource src;
+	PyroBlockReader *r;
+	PyroBlockQuery q;
+	PyroError	err;
+	ReadBlockState st;
+	MemoryContext caller = CurrentMemoryContext;
+
+	InitMaterializedSRF(fcinfo, 0);
+	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	values[0] = Int64GetDatum(block_id);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT size, data, object_key FROM pyroscope.blocks WHERE block_id = $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up block");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("block " INT64_FORMAT " does not exist", block_id)));
+	size = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	data = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &data_null);
+	key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	MemoryContextSwitchTo(caller);
+
+	memset(&q, 0, sizeof(q));
+	q.start = PG_INT64_MIN;
+	q.end = PG_INT64_MAX;
+	if (pyroscope_stored_block_open(&src, block_id, data, data_null, key, size, &r, &err) != PYRO_OK)
+		pyroscope_stored_block_report(block_id, &err);
+	if (pyro_block_read_totals(r, &q, total_row, &st, &err) != PYRO_OK)
+	{
+		pyro_block_close(r);
+		pyroscope_stored_block_report(block_id, &err);
+	}
+	pyro_block_close(r);
+	SPI_finish();
+	return (Datum) 0;
+}
