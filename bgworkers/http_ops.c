@@ -13,6 +13,7 @@
  *-------------------------------------------------------------------------
  */
 #include "http.h"
+#include "objstore.h"
 
 #include "fmgr.h"
 #include "funcapi.h"
@@ -352,6 +353,7 @@ http_handle_metrics(HttpRequest *req)
 					 "# HELP pyroscope_http_workers Running HTTP worker processes.\n"
 					 "# TYPE pyroscope_http_workers gauge\n"
 					 "pyroscope_http_workers %d\n", running);
+	pyroscope_objstore_metrics(&b);
 	http_set_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 }
 
