@@ -558,7 +558,10 @@ merge_visit(void *arg, int64_t series_id, int64_t ts, const PyroProfile *p, Pyro
 {
 	MergeState *st = (MergeState *) arg;
 	MemoryContext old = MemoryContextSwitchTo(st->unit_cxt);
-	PyroStatus	rc = pyro_block_writer_add(st->w, series_id, ts, p, err);
+	PyroStatus	rc;
+
+	/* the profiles of one source block share its symbols: map them once */
+	rc = pyro_block_writer_add_shared(st->w, series_id, ts, p, err);
 
 	MemoryContextSwitchTo(old);
 	st->nprofiles++;
@@ -657,6 +660,9 @@ compact_merge_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 		q.keep_spans = true;
 		if (pyro_block_read_profiles(r, &q, merge_visit, &st, &err) != PYRO_OK)
 			pyroscope_report(&err, psprintf("could not read block " INT64_FORMAT, ids.v[i]));
+		MemoryContextSwitchTo(unit_cxt);
+		pyro_block_writer_release_symbols(st.w);
+		MemoryContextSwitchTo(row_cxt);
 		sids = pyro_block_series(r, &nsids);
 		MemoryContextSwitchTo(unit_cxt);
 		for (uint32_t k = 0; k < nsids; k++)
