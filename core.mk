@@ -72,4 +72,8 @@ $(BUILD)/ingest_core: bench/ingest_core.c $(CORE_SRCS) $(wildcard src/core/*.h) 
 	@mkdir -p $(BUILD)
 	$(CORE_CC) $(CORE_WARN) -O2 -g $(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
 
-bench-build: $(BUILD)/ingest_core
+$(BUILD)/block_storage: bench/block_storage.c $(CORE_SRCS) $(wildcard src/core/*.h) $(GEN_H)
+	@mkdir -p $(BUILD)
+	$(CORE_CC) $(CORE_WARN) -O2 -g $(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
+
+bench-build: $(BUILD)/ingest_core $(BUILD)/block_storage

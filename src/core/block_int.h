@@ -126,6 +126,13 @@ pyb1_get_u64(const uint8_t *p)
 	return v;
 }
 
+/*
+ * block_reader.c: for fuzzing only.  When set, section and footer
+ * checksums are not enforced, so that a fuzzer can reach the decoders
+ * behind them.  Never set in production code.
+ */
+extern bool pyb1_fuzz_skip_checksums;
+
 /* block_writer.c */
 extern uint32_t pyb1_crc32(const uint8_t *data, size_t len);
 extern ZSTD_customMem pyb1_zstd_mem(void);
