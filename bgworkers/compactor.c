@@ -63,6 +63,7 @@ typedef struct CompactorShared
 	slock_t		mutex;
 	int			pid;			/* 0 = not running */
 	Latch	   *latch;
+	bool		enabled;		/* pyroscope.compactor as the worker sees it */
 	bool		running;		/* inside a run */
 	char		job[NAMEDATALEN];	/* job of the current run */
 	TimestampTz started;
@@ -243,6 +244,50 @@ run_unit(const CompactUnit *u, TimestampTz now, int64 run_id, CompactCounts *tot
 }
 
 /*
+ * List the units of one level in a transaction of their own; a failure is
+ * recorded like a failed unit.  Returns false on failure.
+ */
+static bool
+list_units(CompactUnitKind kind, int level, TimestampTz now, int64 run_id,
+		   CompactCounts *total, MemoryContext cxt, List **units)
+{
+	volatile bool ok = true;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
+	{
+		*units = pyroscope_compact_units(kind, level, now, NULL, cxt);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("pyroscope compactor: could not list level %d units: %s",
+						level, edata->message)));
+		total->units_failed++;
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pyroscope_job_run_update(run_id, total, false, edata->message);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		FreeErrorData(edata);
+		*units = NIL;
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return ok;
+}
+
+/*
  * One run of a job ("compaction" or "retention"): record its start, list
  * and run its units level by level, record its end.
  */
@@ -258,23 +303,20 @@ run_job(const char *job, MemoryContext cxt)
 	set_state(true, job);
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	pyroscope_job_runs_prune(job);
 	run_id = pyroscope_job_run_begin(job, "worker");
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
 	for (int level = 0; level < nlevels; level++)
 	{
-		List	   *units;
+		List	   *units = NIL;
 		ListCell   *lc;
 
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		units = pyroscope_compact_units(retention ? COMPACT_RETENTION :
-										level == 0 ? COMPACT_HEAD : COMPACT_MERGE,
-										level, now, NULL, cxt);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
+		if (!list_units(retention ? COMPACT_RETENTION :
+						level == 0 ? COMPACT_HEAD : COMPACT_MERGE,
+						level, now, run_id, &total, cxt, &units))
+			continue;
 
 		foreach(lc, units)
 		{
@@ -349,6 +391,7 @@ pyroscope_compactor_main(Datum arg)
 		if (compactor_shared)
 		{
 			SpinLockAcquire(&compactor_shared->mutex);
+			compactor_shared->enabled = pyroscope_compactor_enabled;
 			wakeup = compactor_shared->wakeup;
 			compactor_shared->wakeup = false;
 			SpinLockRelease(&compactor_shared->mutex);
@@ -430,7 +473,7 @@ pyroscope_compactor_status(PG_FUNCTION_ARGS)
 
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = Int32GetDatum(s.pid);
-	values[1] = CStringGetTextDatum(!pyroscope_compactor_enabled ? "disabled" :
+	values[1] = CStringGetTextDatum(!s.enabled ? "disabled" :
 									s.running ? "running" : "idle");
 	if (s.running)
 		values[2] = CStringGetTextDatum(s.job);

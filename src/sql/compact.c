@@ -879,11 +879,26 @@ pyroscope_job_runs_mark_interrupted(void)
 			 " error = 'interrupted: the compactor exited during the run'"
 			 " WHERE status = 'running' AND trigger = 'worker'",
 			 0, NULL, NULL, SPI_OK_UPDATE);
-	/* keep the newest 1000 runs of each job */
-	spi_exec("DELETE FROM pyroscope.job_runs r WHERE r.run_id < ("
-			 " SELECT x.run_id FROM pyroscope.job_runs x WHERE x.job = r.job"
-			 " ORDER BY x.run_id DESC OFFSET 1000 LIMIT 1)",
-			 0, NULL, NULL, SPI_OK_DELETE);
+	SPI_finish();
+}
+
+/*
+ * Keep the newest 1000 runs of a job, and every failed run of the last
+ * week.  Called by the worker before each run of the job.
+ */
+void
+pyroscope_job_runs_prune(const char *job)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(job);
+	SPI_connect();
+	spi_exec("DELETE FROM pyroscope.job_runs r WHERE r.job = $1"
+			 " AND NOT (r.status = 'failed' AND r.started_at > pg_catalog.now() - interval '7 days')"
+			 " AND r.run_id < (SELECT x.run_id FROM pyroscope.job_runs x WHERE x.job = $1"
+			 "                 ORDER BY x.run_id DESC OFFSET 1000 LIMIT 1)",
+			 1, types, values, SPI_OK_DELETE);
 	SPI_finish();
 }
 

@@ -142,6 +142,7 @@ extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
 extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 									 const char *error);
 extern void pyroscope_job_runs_mark_interrupted(void);
+extern void pyroscope_job_runs_prune(const char *job);
 
 /* compactor worker (bgworkers/compactor.c) */
 extern void pyroscope_compactor_register(void);
