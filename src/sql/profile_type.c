@@ -200,7 +200,7 @@ pyroscope_profile_to_pprof(PG_FUNCTION_ARGS)
 	PyroProfile *p = profile_value_decode(PG_GETARG_PROFILE_P(0));
 	char	   *type_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
-	PG_RETURN_BYTEA_P(pyroscope_profile_pprof(p, type_id, 0));
+	PG_RETURN_BYTEA_P(pyroscope_profile_pprof(p, type_id, p->time_nanos));
 }
 
 /*

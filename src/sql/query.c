@@ -26,6 +26,8 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "block.h"
+#include "objstore.h"
 #include "labels.h"
 #include "pprof.h"
 #include "selector.h"
@@ -214,33 +216,108 @@ pyroscope_check_profile_type(const char *tenant, const char *profile_type)
 						 tenant)));
 }
 
+/* TimestampTz (microseconds since 2000) to Unix milliseconds, clamped. */
+static int64
+timestamptz_to_unix_ms(TimestampTz t, bool round_up)
+{
+	int64		us;
+
+	if (TIMESTAMP_IS_NOBEGIN(t))
+		return PG_INT64_MIN;
+	if (TIMESTAMP_IS_NOEND(t))
+		return PG_INT64_MAX;
+	us = t + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+	if (round_up)
+		return us >= 0 ? (us + 999) / 1000 : -((-us) / 1000);
+	return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+}
+
+/* The ids of the series of a selection, ascending. */
+static int64 *
+selection_series_ids(const ProfileSelection *sel, int *n)
+{
+	SeriesQuery q;
+	MemoryContext caller = CurrentMemoryContext;
+	int64	   *ids;
+
+	build_series_query(&q, sel);
+	appendStringInfoString(&q.sql, " ORDER BY s.series_id");
+	SPI_connect();
+	if (SPI_execute_with_args(q.sql.data, q.nargs, q.types, q.values, NULL, true, 0)
+		!= SPI_OK_SELECT)
+		elog(ERROR, "could not select series");
+	ids = MemoryContextAlloc(caller, sizeof(int64) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+											 1, &isnull));
+	}
+	*n = (int) SPI_processed;
+	SPI_finish();
+	return ids;
+}
+
+static Datum
+int8_array(const int64 *ids, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum(ids[i]);
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
 /*
- * Decode every stored profile of a selection and pass it to visit, in the
- * caller's memory context.  Returns the number of profiles visited.
+ * Visit the stored profiles of a selection: each head row as one profile,
+ * and each block as the merge of its selected profiles (read with its
+ * aggregates where they cover the range).  Visits happen in the caller's
+ * memory context.  keep_spans keeps span ids in what blocks return (at the
+ * price of not using their aggregates).  Returns the number of head
+ * profiles and blocks visited.
  */
 uint64
-pyroscope_scan_profiles(const ProfileSelection *sel, ProfileVisitor visit, void *arg)
+pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
+						 ProfileVisitor visit, void *arg)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext rowctx;
-	SeriesQuery q;
-	StringInfoData sql;
 	Portal		portal;
 	uint64		count = 0;
+	int64	   *ids;
+	int			nids;
+	Datum		args[4];
+	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	PyroBlockQuery bq;
 
 	pyroscope_check_time_range(sel->start, sel->end);
-	build_series_query(&q, sel);
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT h.profile FROM pyroscope.head h"
-					 " WHERE h.series_id IN (SELECT series_id FROM (%s) ss)"
-					 " AND h.ts >= $2 AND h.ts <= $3",
-					 q.sql.data);
+	ids = selection_series_ids(sel, &nids);
+	if (nids == 0)
+		return 0;
+
+	args[0] = int8_array(ids, nids);
+	args[1] = TimestampTzGetDatum(sel->start);
+	args[2] = TimestampTzGetDatum(sel->end);
+	args[3] = CStringGetTextDatum(sel->tenant);
+
+	memset(&bq, 0, sizeof(bq));
+	bq.series_ids = ids;
+	bq.nseries = nids;
+	bq.start = timestamptz_to_unix_ms(sel->start, true);
+	bq.end = timestamptz_to_unix_ms(sel->end, false);
+	bq.use_aggregates = !keep_spans;
+	bq.keep_spans = keep_spans;
 
 	rowctx = AllocSetContextCreate(caller, "pyroscope scan row", ALLOCSET_DEFAULT_SIZES);
 	SPI_connect();
-	portal = SPI_cursor_open_with_args(NULL, sql.data, q.nargs, q.types, q.values,
-									   NULL, true, 0);
+
+	/* head */
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT h.profile FROM pyroscope.head h"
+									   " WHERE h.series_id = ANY ($1)"
+									   " AND h.ts >= $2 AND h.ts <= $3",
+									   3, types, args, NULL, true, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, SCAN_BATCH);
@@ -269,10 +346,65 @@ pyroscope_scan_profiles(const ProfileSelection *sel, ProfileVisitor visit, void 
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+
+	/* blocks, in the database or offloaded, that may hold the selection */
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT b.block_id, b.size, b.data, b.object_key"
+									   " FROM pyroscope.blocks b"
+									   " WHERE b.tenant = $4 AND b.series_ids && $1"
+									   " AND b.min_ts <= $3 AND b.max_ts >= $2"
+									   " ORDER BY b.min_ts, b.block_id",
+									   4, types, args, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 16);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			bool		data_isnull;
+			bool		key_isnull;
+			int64		block_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			Datum		data = SPI_getbinval(tup, desc, 3, &data_isnull);
+			Datum		key = SPI_getbinval(tup, desc, 4, &key_isnull);
+			StoredBlockSource src;
+			PyroBlockReader *r = NULL;
+			const PyroProfile *merged;
+			PyroError	err;
+
+			MemoryContextSwitchTo(caller);
+			if (pyroscope_stored_block_open(&src, block_id, data, data_isnull,
+											key_isnull ? NULL : TextDatumGetCString(key),
+											size, &r, &err) != PYRO_OK ||
+				pyro_block_read_merged(r, &bq, &merged, &err) != PYRO_OK)
+			{
+				if (err.code == PYRO_ENOMEM && pyroscope_budget_exceeded())
+					pyroscope_report(&err, "could not read block");
+				pyroscope_stored_block_report(block_id, &err);
+			}
+			visit((PyroProfile *) merged, arg);
+			pyro_block_close(r);
+			count++;
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(rowctx);
 	return count;
+}
+
+uint64
+pyroscope_scan_profiles(const ProfileSelection *sel, ProfileVisitor visit, void *arg)
+{
+	return pyroscope_scan_selection(sel, false, visit, arg);
 }
 
 static void
@@ -442,8 +574,8 @@ pyroscope_return_stacks(FunctionCallInfo fcinfo, const PyroTree *t)
 }
 
 /*
- * A gzip-compressed pprof of p, typed by the profile type id.  The profile
- * is put in canonical form first, so equal data gives equal bytes whatever
+ * A gzip-compressed pprof of p, typed by the profile type id, with the
+ * given time (0: none).  The profile is put in canonical form first, so equal data gives equal bytes whatever
  * order or storage tier it was read from.
  */
 bytea *
@@ -462,6 +594,9 @@ pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 ti
 				 errmsg("%s", err.msg)));
 	if (pyro_profile_canonical(p, &c, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not encode pprof");
+	c->time_nanos = time_nanos;
+	if (time_nanos == 0)
+		c->duration_nanos = 0;
 	pyro_buf_init(&raw);
 	pyro_buf_init(&gz);
 	if (pyro_pprof_encode(c, pt.sample_type, pt.sample_unit, pt.period_type,
@@ -540,9 +675,14 @@ pyroscope_flamegraph(PG_FUNCTION_ARGS)
 	ProfileSelection sel;
 	int32		max_nodes = PG_GETARG_INT32(4);
 
+	Datum		result;
+
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 5);
 	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
-	PG_RETURN_DATUM(pyroscope_tree_flamegraph(pyroscope_selection_tree(&sel), max_nodes));
+	pyroscope_budget_begin();
+	result = pyroscope_tree_flamegraph(pyroscope_selection_tree(&sel), max_nodes);
+	pyroscope_budget_end();
+	PG_RETURN_DATUM(result);
 }
 
 Datum
@@ -553,8 +693,10 @@ pyroscope_top_functions(PG_FUNCTION_ARGS)
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
 	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	pyroscope_budget_begin();
 	t = pyroscope_selection_tree(&sel);
 	pyroscope_return_top(fcinfo, t);
+	pyroscope_budget_end();
 	return (Datum) 0;
 }
 
@@ -566,8 +708,10 @@ pyroscope_stacks(PG_FUNCTION_ARGS)
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
 	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	pyroscope_budget_begin();
 	t = pyroscope_selection_tree(&sel);
 	pyroscope_return_stacks(fcinfo, t);
+	pyroscope_budget_end();
 	return (Datum) 0;
 }
 
@@ -588,9 +732,11 @@ pyroscope_merge_pprof(PG_FUNCTION_ARGS)
 	const PyroProfile *p;
 	PyroError	err;
 	int64		end_ns;
+	bytea	   *result;
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
 	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	pyroscope_budget_begin();
 	m = pyro_merger_create(0);
 	if (m == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -598,9 +744,12 @@ pyroscope_merge_pprof(PG_FUNCTION_ARGS)
 	p = pyro_merger_result(m, &err);
 	if (p == NULL)
 		pyroscope_report(&err, "could not merge profiles");
-	/* pprof time is the end of the range, as upstream does */
-	end_ns = ((int64) sel.end + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY) * 1000;
-	PG_RETURN_BYTEA_P(pyroscope_profile_pprof(p, sel.profile_type, end_ns));
+	/* pprof time is the end of the range, as upstream does (0 when open-ended) */
+	end_ns = TIMESTAMP_NOT_FINITE(sel.end) ? 0 :
+		timestamptz_to_unix_ms(sel.end, false) * 1000000;
+	result = pyroscope_profile_pprof(p, sel.profile_type, end_ns);
+	pyroscope_budget_end();
+	PG_RETURN_BYTEA_P(result);
 }
 
 Datum
@@ -622,10 +771,12 @@ pyroscope_diff(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_nodes must not be negative")));
 	pyroscope_check_profile_type(left.tenant, left.profile_type);
+	pyroscope_budget_begin();
 	lt = pyroscope_selection_tree(&left);
 	rt = pyroscope_selection_tree(&right);
 	if (pyro_flamegraph_diff(lt, rt, max_nodes, &fg, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not build diff flame graph");
+	pyroscope_budget_end();
 	pyro_buf_init(&json);
 	pyro_flamegraph_json(&fg, &json);
 	PG_RETURN_DATUM(pyroscope_json_to_jsonb(&json));
