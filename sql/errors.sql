@@ -67,3 +67,15 @@ SELECT pg_temp.try($$SELECT pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:c
 SELECT pg_temp.try($$SELECT 'garbage'::pyroscope.profile$$);
 SELECT pg_temp.try($$SELECT '\x5059'::pyroscope.profile$$);
 SELECT pg_temp.try($$SELECT '\xdeadbeefdeadbeef'::pyroscope.profile$$);
+
+-- a query over its memory budget fails cleanly, and the same query passes
+-- with enough budget
+\set java :abs_srcdir '/test/data/pprof/java/profile_java.pb.gz'
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'java'), '{"service_name": "big"}', 'budget');
+SET pyroscope.query_memory_limit = '64kB';
+SELECT pg_temp.try($$SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 0, 'budget')$$);
+SELECT pg_temp.try($$SELECT pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'budget')$$);
+RESET pyroscope.query_memory_limit;
+SELECT pg_temp.try($$SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 0, 'budget')$$);
+-- the backend is healthy afterwards, and ingest is not limited by the budget
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'java'), '{"service_name": "big2"}', 'budget');

@@ -55,12 +55,22 @@ budget_xact_callback(XactEvent event, void *arg)
 		budget.active = false;
 }
 
+static void
+budget_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	/* an error caught by an exception block ends the query it came from */
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		budget.active = false;
+}
+
 void
 pyroscope_budget_begin(void)
 {
 	if (!budget_callback_registered)
 	{
 		RegisterXactCallback(budget_xact_callback, NULL);
+		RegisterSubXactCallback(budget_subxact_callback, NULL);
 		budget_callback_registered = true;
 	}
 	budget.active = true;
