@@ -158,6 +158,21 @@ SELECT count(*) AS head_rows FROM pyroscope.head WHERE tenant = 'ct';
 SELECT * FROM pg_temp.profile_check();
 SELECT * FROM pg_temp.changed();
 
+-- Late profiles: tenant "late" has 3 hours of one series on 2030-01-05,
+-- merged into a level-2 block the next day; a profile pushed late into
+-- that day becomes a level-0 block, which the next run merges into the
+-- day's block (rather than leaving the day in two blocks).
+SELECT sum(pg_temp.ingest_at(:'java', '{"service_name": "late"}',
+							 timestamptz '2030-01-05 08:10+00' + h * interval '1 hour', 'late'))
+  FROM generate_series(0, 2) h;
+SELECT pyroscope.compact('2030-01-06 12:00+00', 'late') ->> 'blocks_written' AS written;
+SELECT level, nprofiles, min_ts, max_ts FROM pyroscope.blocks WHERE tenant = 'late';
+SELECT pg_temp.ingest_at(:'java', '{"service_name": "late"}', '2030-01-05 20:30+00', 'late');
+SELECT pyroscope.compact('2030-01-06 13:00+00', 'late') - 'bytes_written' - 'bytes_deleted' AS late;
+SELECT level, nprofiles, min_ts, max_ts FROM pyroscope.blocks WHERE tenant = 'late';
+SELECT t.ts FROM pyroscope.blocks b, pyroscope.block_totals(b.data) t
+ WHERE b.tenant = 'late' ORDER BY 1;
+
 -- Every run was recorded (the runs are this test's own: it compacts
 -- only its tenants, and the worker is off in the test cluster).
 SELECT job, trigger, status, units_failed, head_rows_compacted, blocks_written, blocks_merged,

@@ -224,8 +224,9 @@ unit_from_row(HeapTuple tup, TupleDesc desc, CompactUnitKind kind, int level, in
  * The units of work of one kind (and level) at time now, allocated in
  * cxt: head windows holding profiles older than compact_after (level 0),
  * aligned windows of level 1 or 2 that are wholly older than
- * compact_after and hold several smaller blocks, or the tenants for
- * retention.  Called again for each level, since merging sees the blocks
+ * compact_after and hold several blocks of that level or below (late
+ * profiles compacted after a window was merged are merged into its
+ * block), or the tenants for retention.  Called again for each level, since merging sees the blocks
  * written by the level below.
  */
 List *
@@ -265,7 +266,7 @@ pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now, const 
 				"                      timestamptz '1970-01-01 00:00:00+00') AS w,"
 				"  pg_catalog.date_bin(pg_catalog.make_interval(secs => $2), max_ts,"
 				"                      timestamptz '1970-01-01 00:00:00+00') AS w2"
-				"  FROM pyroscope.blocks WHERE level < $3 AND object_key IS NULL"
+				"  FROM pyroscope.blocks WHERE level <= $3 AND object_key IS NULL"
 				"   AND ($4::text IS NULL OR tenant = $4)) b"
 				" WHERE w = w2 AND w + pg_catalog.make_interval(secs => $2) <= $1"
 				" GROUP BY 1, 2, 3 HAVING count(*) >= 2 ORDER BY 3, 1, 2";
@@ -569,9 +570,10 @@ merge_visit(void *arg, int64_t series_id, int64_t ts, const PyroProfile *p, Pyro
 }
 
 /*
- * Levels 1 and 2: merge the smaller in-database blocks lying wholly in
- * one aligned window into one block of the unit's level, and delete the
- * blocks it replaces.  Blocks are read one at a time.
+ * Levels 1 and 2: merge the in-database blocks of the unit's level or
+ * below lying wholly in one aligned window into one block of the unit's
+ * level, and delete the blocks it replaces.  Blocks are read one at a
+ * time.
  */
 static void
 compact_merge_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
@@ -605,7 +607,7 @@ compact_merge_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	values[3] = TimestampTzGetDatum(u->start);
 	values[4] = TimestampTzGetDatum(u->end);
 	spi_exec("SELECT block_id FROM pyroscope.blocks"
-			 " WHERE tenant = $1 AND service_name = $2 AND level < $3 AND object_key IS NULL"
+			 " WHERE tenant = $1 AND service_name = $2 AND level <= $3 AND object_key IS NULL"
 			 "   AND min_ts >= $4 AND max_ts < $5"
 			 " ORDER BY block_id FOR UPDATE SKIP LOCKED",
 			 5, types, values, SPI_OK_SELECT);
