@@ -200,6 +200,19 @@ COMMENT ON FUNCTION @extschema@.select_profiles(text, text, timestamptz, timesta
 -- Queries over a selection
 --------------------------------------------------------------------------
 
+CREATE FUNCTION @extschema@.profile_totals(profile_type text,
+										   selector text,
+										   start timestamptz,
+										   "end" timestamptz,
+										   tenant text DEFAULT 'anonymous')
+	RETURNS TABLE (series_id bigint, ts timestamptz, total bigint)
+	AS 'MODULE_PATHNAME', 'pyroscope_profile_totals'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.profile_totals(text, text, timestamptz, timestamptz, text) IS
+	'series, time and total of every stored profile of the selection, from every tier: the basis of time series';
+
+
 CREATE FUNCTION @extschema@.flamegraph(profile_type text,
 									   selector text,
 									   start timestamptz,

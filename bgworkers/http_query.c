@@ -211,7 +211,8 @@ selection_merge(const ProfileSelection *sel, char **spans, size_t nspans)
 		if (pyro_merger_set_span_filter(m, ids, nspans, &err) != PYRO_OK)
 			pyroscope_report(&err, "could not filter spans");
 	}
-	pyroscope_scan_profiles(sel, merge_visit, m);
+	/* blocks must keep span ids when spans are filtered */
+	pyroscope_scan_selection(sel, nspans > 0, merge_visit, m);
 	p = pyro_merger_result(m, &err);
 	if (p == NULL)
 		pyroscope_report(&err, "could not merge profiles");
@@ -786,7 +787,11 @@ http_handle_get_profile_stats(HttpRequest *req)
 	(void) http_connect_decode(req, &types__v1__get_profile_stats_request__descriptor);
 	values[0] = CStringGetTextDatum(req->tenant);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT min(ts), max(ts) FROM pyroscope.head WHERE tenant = $1",
+	/* over every tier: head rows and blocks, wherever they are stored */
+	if (SPI_execute_with_args("SELECT min(t0), max(t1) FROM"
+							  " (SELECT min(ts) AS t0, max(ts) AS t1 FROM pyroscope.head WHERE tenant = $1"
+							  "  UNION ALL"
+							  "  SELECT min(min_ts), max(max_ts) FROM pyroscope.blocks WHERE tenant = $1) x",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not compute profile stats");
 	d1 = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &n1);

@@ -31,6 +31,7 @@
 #include "labels.h"
 #include "pprof.h"
 #include "selector.h"
+#include "series_query.h"
 
 PG_FUNCTION_INFO_V1(pyroscope_select_series);
 PG_FUNCTION_INFO_V1(pyroscope_flamegraph);
@@ -38,6 +39,7 @@ PG_FUNCTION_INFO_V1(pyroscope_top_functions);
 PG_FUNCTION_INFO_V1(pyroscope_stacks);
 PG_FUNCTION_INFO_V1(pyroscope_merge_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_diff);
+PG_FUNCTION_INFO_V1(pyroscope_profile_totals);
 
 #define SCAN_BATCH	256
 #define MAX_QUERY_ARGS	(4 + 3 * 256)
@@ -399,6 +401,134 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(rowctx);
 	return count;
+}
+
+static void selection_from_args(ProfileSelection *sel, FunctionCallInfo fcinfo,
+								int type_arg, int sel_arg, int start_arg, int end_arg,
+								int tenant_arg);
+
+/* Where pyroscope_profile_totals puts the totals that blocks report. */
+typedef struct TotalsSink
+{
+	ReturnSetInfo *rsinfo;
+	MemoryContext caller;
+} TotalsSink;
+
+static PyroStatus
+totals_visitor(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroError *err)
+{
+	TotalsSink *sink = (TotalsSink *) arg;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	MemoryContext old = MemoryContextSwitchTo(sink->caller);
+
+	values[0] = Int64GetDatum(series_id);
+	values[1] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(ts));
+	values[2] = Int64GetDatum(total);
+	tuplestore_putvalues(sink->rsinfo->setResult, sink->rsinfo->setDesc, values, nulls);
+	MemoryContextSwitchTo(old);
+	return PYRO_OK;
+}
+
+/*
+ * pyroscope.profile_totals(profile_type, selector, start, end, tenant):
+ * series, time and total of every stored profile of a selection, from head
+ * and blocks alike (blocks answer from their profile index, without
+ * reading samples).  The basis of time series and timelines.
+ */
+Datum
+pyroscope_profile_totals(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ProfileSelection sel;
+	TotalsSink	sink;
+	int64	   *ids;
+	int			nids;
+	Datum		args[4];
+	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	PyroBlockQuery bq;
+	Portal		portal;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
+	check_profile_type_syntax(sel.profile_type);
+	pyroscope_check_time_range(sel.start, sel.end);
+	InitMaterializedSRF(fcinfo, 0);
+	sink.rsinfo = rsinfo;
+	sink.caller = CurrentMemoryContext;
+
+	ids = selection_series_ids(&sel, &nids);
+	if (nids == 0)
+		return (Datum) 0;
+	args[0] = int8_array(ids, nids);
+	args[1] = TimestampTzGetDatum(sel.start);
+	args[2] = TimestampTzGetDatum(sel.end);
+	args[3] = CStringGetTextDatum(sel.tenant);
+	memset(&bq, 0, sizeof(bq));
+	bq.series_ids = ids;
+	bq.nseries = nids;
+	bq.start = timestamptz_to_unix_ms(sel.start, true);
+	bq.end = timestamptz_to_unix_ms(sel.end, false);
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT h.series_id, h.ts, h.total FROM pyroscope.head h"
+							  " WHERE h.series_id = ANY ($1) AND h.ts >= $2 AND h.ts <= $3",
+							  3, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read profile totals");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3];
+		MemoryContext old;
+
+		for (int c = 0; c < 3; c++)
+			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									  c + 1, &nulls[c]);
+		old = MemoryContextSwitchTo(sink.caller);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT b.block_id, b.size, b.data, b.object_key"
+									   " FROM pyroscope.blocks b"
+									   " WHERE b.tenant = $4 AND b.series_ids && $1"
+									   " AND b.min_ts <= $3 AND b.max_ts >= $2"
+									   " ORDER BY b.min_ts, b.block_id",
+									   4, types, args, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 16);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			bool		data_isnull;
+			bool		key_isnull;
+			int64		block_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			Datum		data = SPI_getbinval(tup, desc, 3, &data_isnull);
+			Datum		key = SPI_getbinval(tup, desc, 4, &key_isnull);
+			StoredBlockSource src;
+			PyroBlockReader *r = NULL;
+			PyroError	err;
+
+			if (pyroscope_stored_block_open(&src, block_id, data, data_isnull,
+											key_isnull ? NULL : TextDatumGetCString(key),
+											size, &r, &err) != PYRO_OK ||
+				pyro_block_read_totals(r, &bq, totals_visitor, &sink, &err) != PYRO_OK)
+				pyroscope_stored_block_report(block_id, &err);
+			pyro_block_close(r);
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	return (Datum) 0;
 }
 
 uint64

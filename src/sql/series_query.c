@@ -75,7 +75,7 @@ pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms, int64 end_
 		"        ARRAY(SELECT ss.labels ->> u.n FROM unnest($6::text[]) WITH ORDINALITY u(n, o)"
 		"              ORDER BY u.o) AS g"
 		"       FROM pyroscope.select_series($1, $2, $3, $4, $5) ss) s"
-		" JOIN pyroscope.head h ON h.series_id = s.series_id"
+		" JOIN pyroscope.profile_totals($1, $2, $3, $4, $5) h ON h.series_id = s.series_id"
 		" CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM h.ts) * 1000)::bigint AS t) t"
 		" CROSS JOIN LATERAL (SELECT CASE WHEN t.t <= $7 THEN 0"
 		"                     ELSE (t.t - $7 + $9 - 1) / $9 END AS k) b"

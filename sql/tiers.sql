@@ -1,0 +1,46 @@
+-- Time series are the same from every tier: profile_totals (what
+-- SelectSeries and /render timelines are built from), flame graphs and
+-- merged pprof before and after compaction into blocks.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set cpu :abs_srcdir '/test/data/pprof/go/cpu.pb.gz'
+\set mux :abs_srcdir '/test/data/pprof/go/cpu-multi-mapping.pb.gz'
+\set labels :abs_srcdir '/test/data/pprof/go/cpu-labels.pb.gz'
+
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(f), jsonb_build_object('service_name', s), 'tiers')
+  FROM (VALUES (:'cpu', 'a'), (:'mux', 'a'), (:'labels', 'b'), (:'cpu', 'b')) v(f, s);
+
+CREATE TEMP TABLE before AS
+SELECT 'totals' AS what, t.series_id::text || ' ' || t.ts::text || ' ' || t.total AS answer
+  FROM pyroscope.profile_totals('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers') t
+UNION ALL
+SELECT 'flamegraph ' || s, pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+		format('{service_name="%s"}', s), '-infinity', 'infinity', 0, 'tiers')::text
+  FROM (VALUES ('a'), ('b')) v(s)
+UNION ALL
+SELECT 'pprof', encode(pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'), 'hex');
+
+SELECT what, count(*) FROM before GROUP BY 1 ORDER BY 1;
+
+-- everything is years old: compaction moves it all into blocks (and a
+-- per-tenant retention keeps it)
+INSERT INTO pyroscope.tenant_retention VALUES ('tiers', interval '100 years');
+SELECT (pyroscope.compact('2030-01-01', 'tiers') ->> 'head_rows_compacted')::int > 0 AS compacted;
+SELECT count(*) AS head_rows FROM pyroscope.head WHERE tenant = 'tiers';
+SELECT count(*) > 0 AS has_blocks FROM pyroscope.blocks WHERE tenant = 'tiers';
+
+CREATE TEMP TABLE after AS
+SELECT 'totals' AS what, t.series_id::text || ' ' || t.ts::text || ' ' || t.total AS answer
+  FROM pyroscope.profile_totals('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers') t
+UNION ALL
+SELECT 'flamegraph ' || s, pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+		format('{service_name="%s"}', s), '-infinity', 'infinity', 0, 'tiers')::text
+  FROM (VALUES ('a'), ('b')) v(s)
+UNION ALL
+SELECT 'pprof', encode(pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'), 'hex');
+
+SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM after) x) AS missing,
+	   (SELECT count(*) FROM (SELECT * FROM after EXCEPT ALL SELECT * FROM before) x) AS extra;
+
+-- a range that cuts the data still agrees with a sum over profile_totals
+SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '2021-01-01', '2021-12-31', 0, 'tiers') ->> 'numTicks')::bigint
+	 = (SELECT coalesce(sum(total), 0) FROM pyroscope.profile_totals('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '2021-01-01', '2021-12-31', 'tiers')) AS cut_range_agrees;
