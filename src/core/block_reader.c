@@ -1788,7 +1788,8 @@ pyro_block_read_merged(PyroBlockReader *r, const PyroBlockQuery *q,
 		if (lo <= hi)
 		{
 			m.plan = plan;
-			m.nplan = make_plan(r, lo, hi + 1, q->use_aggregates && r->nres > 0, plan);
+			m.nplan = make_plan(r, lo, hi + 1, q->use_aggregates && !q->keep_spans && r->nres > 0,
+								 plan);
 			s = walk_index(r, q, lo, hi, merged_visit, &m, err);
 			chunk_free(&r->chunk);
 			if (s == PYRO_OK && (s = select_series(r, q, &sel, err)) == PYRO_OK)
