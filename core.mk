@@ -6,6 +6,8 @@
 #   make -f core.mk fuzz         build every fuzz target (clang-14 libFuzzer)
 #   make -f core.mk fuzz-run FUZZ_SECONDS=N   replay corpora, then fuzz each target N s
 #   make -f core.mk valgrind     unit tests under valgrind (no sanitizers)
+#   make -f core.mk pprof-diff   fast pprof decoder vs the protobuf-c reference
+#                                over ../shared/testdata/pprof (skipped if absent)
 
 CORE_CC      ?= gcc
 FUZZ_CC      ?= clang-14
@@ -28,7 +30,7 @@ src/core/gen/%.pb-c.c src/core/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p src/core/gen
 	protoc-c --c_out=src/core/gen -Iproto $<
 
-.PHONY: core-gen unit unit-build valgrind fuzz fuzz-run bench-build
+.PHONY: core-gen unit unit-build valgrind fuzz fuzz-run bench-build pprof-diff
 
 core-gen: $(GEN_C) $(GEN_H)
 
@@ -77,3 +79,14 @@ $(BUILD)/block_storage: bench/block_storage.c $(CORE_SRCS) $(wildcard src/core/*
 	$(CORE_CC) $(CORE_WARN) -O2 -g $(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
 
 bench-build: $(BUILD)/ingest_core $(BUILD)/block_storage
+
+# differential test of the two pprof decoders over the shared test data
+PPROF_DIFF_DIR ?= ../shared/testdata/pprof
+$(BUILD)/pprof_diff: test/tools/pprof_diff.c test/pprof_diff.h $(CORE_SRCS) $(wildcard src/core/*.h) $(GEN_H)
+	@mkdir -p $(BUILD)
+	$(CORE_CC) $(CORE_WARN) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+		$(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
+
+pprof-diff: $(BUILD)/pprof_diff
+	@if [ -d $(PPROF_DIFF_DIR) ]; then $(BUILD)/pprof_diff $(PPROF_DIFF_DIR); \
+	else echo "pprof-diff: $(PPROF_DIFF_DIR) absent, skipped"; fi

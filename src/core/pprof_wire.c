@@ -694,13 +694,15 @@ parse_location(Wire *w, const uint8_t *p, size_t len, WLocation *loc)
 		}
 		else if (f.field == 4)
 		{
-			const uint8_t *q = f.data;
-			const uint8_t *qend = q + f.len;
+			const uint8_t *q;
+			const uint8_t *qend;
 			WLine	   *ln;
 			WField		g;
 
 			if (f.wt != 2)
 				return 0;
+			q = f.data;
+			qend = q + f.len;
 			if ((ln = W_PUSH(w->lines, w->nlines, w->lines_cap)) == NULL)
 				return -1;
 			ln->function_id = 0;
@@ -757,13 +759,15 @@ parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s)
 				break;
 			case 3:
 				{
-					const uint8_t *q = f.data;
-					const uint8_t *qend = q + f.len;
+					const uint8_t *q;
+					const uint8_t *qend;
 					WLabel	   *l;
 					WField		g;
 
 					if (f.wt != 2)
 						return 0;
+					q = f.data;
+					qend = q + f.len;
 					if ((l = W_PUSH(w->labels, w->nlabels, w->labels_cap)) == NULL)
 						return -1;
 					l->key = l->str = l->num_unit = 0;
@@ -1372,7 +1376,7 @@ stack_intern(Wire *w, uint32_t parent, uint32_t loc)
 static uint32_t
 sample_stack(Wire *w, const WSample *s)
 {
-	const uint32_t *pos = w->locpos + s->loc_off;
+	const uint32_t *pos = s->nloc ? w->locpos + s->loc_off : NULL;
 	size_t		n = s->nloc;
 	size_t		keep = n;
 	size_t		k = 0;

@@ -3,12 +3,15 @@
  *	  libFuzzer target for pprof decoding: pyro_pprof_normalize on arbitrary
  *	  bytes with small limits; whenever it succeeds, every series profile is
  *	  encoded with pyro_pprof_encode and the result must normalise again
- *	  with the same number of samples.
+ *	  with the same number of samples.  Every input is also normalised by
+ *	  the protobuf-c reference decoder, and the two must agree (status and
+ *	  message, or series and encoded profiles): see test/pprof_diff.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "pprof.h"
+#include "../pprof_diff.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,6 +27,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_samples = 2000;
 	lim.max_stack_depth = 64;
 	lim.max_string_length = 256;
+
+	{
+		char		why[1024];
+
+		if (!pprof_diff(data, size, &lim, NULL, why, sizeof(why)))
+		{
+			fprintf(stderr, "decoders disagree: %s\n", why);
+			abort();
+		}
+	}
 
 	if (pyro_pprof_normalize(data, size, &lim, &n, &err) != PYRO_OK)
 		return 0;

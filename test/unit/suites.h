@@ -20,6 +20,7 @@ extern const UnitTest merge_tests[];
 extern const UnitTest gzip_tests[];
 extern const UnitTest labels_tests[];
 extern const UnitTest pprof_tests[];
+extern const UnitTest pprof_diff_tests[];
 extern const UnitTest selector_tests[];
 extern const UnitTest tree_tests[];
 extern const UnitTest flamegraph_tests[];
@@ -36,6 +37,7 @@ static const UnitSuite all_suites[] = {
 	{"gzip", gzip_tests},
 	{"labels", labels_tests},
 	{"pprof", pprof_tests},
+	{"pprof_diff", pprof_diff_tests},
 	{"selector", selector_tests},
 	{"tree", tree_tests},
 	{"flamegraph", flamegraph_tests},
