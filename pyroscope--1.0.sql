@@ -442,7 +442,9 @@ COMMENT ON FUNCTION @extschema@.compactor_wakeup() IS
 	'asks the compactor worker to run now; false when no worker is running';
 
 CREATE VIEW @extschema@.job_status AS
-	SELECT j.job, w.pid AS worker_pid, COALESCE(w.state, 'not running') AS worker_state,
+	SELECT j.job, w.pid AS worker_pid,
+		   CASE WHEN j.job IN ('compaction', 'retention')
+				THEN COALESCE(w.state, 'not running') END AS worker_state,
 		   w.job AS worker_job, w.last_run_start AS worker_last_run,
 		   r.run_id, r.trigger, r.status, r.started_at, r.finished_at,
 		   r.units, r.units_failed, r.head_rows_compacted, r.head_rows_deleted,
@@ -450,12 +452,13 @@ CREATE VIEW @extschema@.job_status AS
 		   r.bytes_written, r.bytes_deleted, r.error,
 		   (SELECT max(s.finished_at) FROM @extschema@.job_runs s
 			 WHERE s.job = j.job AND s.status = 'success') AS last_success
-	  FROM (VALUES ('compaction'), ('retention')) AS j(job)
-	  LEFT JOIN @extschema@.compactor_status() w ON true
+	  FROM (SELECT 'compaction' UNION SELECT 'retention'
+			UNION SELECT DISTINCT x.job FROM @extschema@.job_runs x) AS j(job)
+	  LEFT JOIN @extschema@.compactor_status() w ON j.job IN ('compaction', 'retention')
 	  LEFT JOIN LATERAL (SELECT * FROM @extschema@.job_runs x
 						  WHERE x.job = j.job ORDER BY x.run_id DESC LIMIT 1) r ON true;
 COMMENT ON VIEW @extschema@.job_status IS
-	'latest run of each background job (compaction, retention) beside the compactor worker''s state';
+	'latest run of each background job (compaction, retention, and any other job recorded in job_runs such as offload), beside the compactor worker''s state for compaction and retention';
 
 CREATE FUNCTION @extschema@.block_totals(data bytea)
 	RETURNS TABLE (series_id bigint, ts timestamptz, total bigint)

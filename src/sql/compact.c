@@ -879,7 +879,8 @@ pyroscope_job_runs_mark_interrupted(void)
 	spi_exec("UPDATE pyroscope.job_runs SET status = 'failed',"
 			 " finished_at = pg_catalog.clock_timestamp(),"
 			 " error = 'interrupted: the compactor exited during the run'"
-			 " WHERE status = 'running' AND trigger = 'worker'",
+			 " WHERE job IN ('compaction', 'retention') AND status = 'running'"
+			 "   AND trigger = 'worker'",
 			 0, NULL, NULL, SPI_OK_UPDATE);
 	SPI_finish();
 }
