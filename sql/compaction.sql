@@ -189,6 +189,10 @@ SELECT pg_temp.fix_seen();
 -- ct keeps 29 days (cutoff 2030-01-02 00:00), every other tenant 29.5
 -- days (cutoff 2030-01-01 12:00).
 INSERT INTO pyroscope.tenant_retention VALUES ('ct', '29 days');
+-- one expired block of ct pretends to be offloaded: its row goes too, and
+-- its object is queued for deletion from the object store
+UPDATE pyroscope.blocks SET data = NULL, object_key = 'test/ct-legacy-day1'
+ WHERE tenant = 'ct' AND service_name = 'legacy';
 SET pyroscope.retention = '2548800s';
 SET pyroscope.compact_after = '60d';
 SELECT pyroscope.compact('2030-01-31 00:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' AS retention_ct,
@@ -201,6 +205,7 @@ RESET pyroscope.retention;
 SELECT * FROM pg_temp.blocks();
 SELECT service_name, count(*) AS series FROM pyroscope.series WHERE tenant = 'ct'
  GROUP BY 1 ORDER BY 1;
+SELECT object_key FROM pyroscope.object_deletions;
 -- ht: the day-1 head rows are gone, day 2's remain
 SELECT ts, count(*) FROM pyroscope.head WHERE tenant = 'ht' GROUP BY 1 ORDER BY 1;
 -- flame graphs of day 1 are empty now

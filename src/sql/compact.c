@@ -704,11 +704,12 @@ done:
 }
 
 /*
- * Retention of one tenant: delete its in-database blocks whose newest
- * profile, and its head profiles, are older than its retention (the
- * tenant_retention override or pyroscope.retention), then the series
- * last seen before that with nothing left in head or blocks.  Offloaded
- * blocks are left to the offloader, which must delete their objects.
+ * Retention of one tenant: delete its blocks whose newest profile, and
+ * its head profiles, are older than its retention (the tenant_retention
+ * override or pyroscope.retention), then the series last seen before
+ * that with nothing left in head or blocks.  Deleting an offloaded
+ * block's row queues its object for deletion (the blocks_object_deletion
+ * trigger), which the offloader carries out after the commit.
  */
 static void
 retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
@@ -742,7 +743,7 @@ retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 
 	spi_exec("WITH d AS (DELETE FROM pyroscope.blocks WHERE block_id IN"
 			 "  (SELECT block_id FROM pyroscope.blocks"
-			 "    WHERE tenant = $1 AND max_ts < $2 AND object_key IS NULL"
+			 "    WHERE tenant = $1 AND max_ts < $2"
 			 "    FOR UPDATE SKIP LOCKED) RETURNING size)"
 			 " SELECT count(*), COALESCE(sum(size), 0)::bigint FROM d",
 			 2, types, values, SPI_OK_SELECT);
