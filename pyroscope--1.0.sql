@@ -420,6 +420,7 @@ CREATE FUNCTION @extschema@.compact(now timestamptz DEFAULT pg_catalog.now(),
 	AS 'MODULE_PATHNAME', 'pyroscope_compact'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.compact(timestamptz, text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.compact(timestamptz, text) IS
 	'compacts head profiles older than pyroscope.compact_after into blocks, merges small blocks and enforces retention, for one tenant or (NULL) all, in the caller''s transaction, taking "now" as the current time; returns what was done';
 
@@ -438,6 +439,7 @@ CREATE FUNCTION @extschema@.compactor_wakeup()
 	AS 'MODULE_PATHNAME', 'pyroscope_compactor_wakeup'
 	LANGUAGE C VOLATILE PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.compactor_wakeup() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.compactor_wakeup() IS
 	'asks the compactor worker to run now; false when no worker is running';
 

@@ -220,3 +220,13 @@ SELECT (SELECT count(*) FROM before_profiles WHERE ts >= '2030-01-02') AS day2_b
 	   (SELECT count(*) FROM (SELECT * FROM before_profiles WHERE ts >= '2030-01-02'
 							  EXCEPT ALL
 							  SELECT series_id, ts, total FROM pg_temp.profiles()) x) AS missing;
+
+-- Compaction and retention delete data: not for everyone.
+CREATE ROLE regress_pyro_reader;
+GRANT USAGE ON SCHEMA pyroscope TO regress_pyro_reader;
+SET ROLE regress_pyro_reader;
+SELECT pyroscope.compact('2030-01-31 00:00+00', 'ct');
+SELECT pyroscope.compactor_wakeup();
+RESET ROLE;
+REVOKE USAGE ON SCHEMA pyroscope FROM regress_pyro_reader;
+DROP ROLE regress_pyro_reader;
