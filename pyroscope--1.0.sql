@@ -408,6 +408,7 @@ CREATE TABLE @extschema@.job_runs (
 	series_deleted bigint NOT NULL DEFAULT 0,
 	bytes_written bigint NOT NULL DEFAULT 0,
 	bytes_deleted bigint NOT NULL DEFAULT 0,
+	peak_memory bigint NOT NULL DEFAULT 0,
 	error		text
 );
 CREATE INDEX job_runs_job_idx ON @extschema@.job_runs (job, run_id);
@@ -451,7 +452,7 @@ CREATE VIEW @extschema@.job_status AS
 		   r.run_id, r.trigger, r.status, r.started_at, r.finished_at,
 		   r.units, r.units_failed, r.head_rows_compacted, r.head_rows_deleted,
 		   r.blocks_written, r.blocks_merged, r.blocks_deleted, r.series_deleted,
-		   r.bytes_written, r.bytes_deleted, r.error,
+		   r.bytes_written, r.bytes_deleted, r.peak_memory, r.error,
 		   (SELECT max(s.finished_at) FROM @extschema@.job_runs s
 			 WHERE s.job = j.job AND s.status = 'success') AS last_success
 	  FROM (SELECT 'compaction' UNION SELECT 'retention'

@@ -207,6 +207,7 @@ run_unit(const CompactUnit *u, TimestampTz now, int64 run_id, CompactCounts *tot
 		total->series_deleted += c.series_deleted;
 		total->bytes_written += c.bytes_written;
 		total->bytes_deleted += c.bytes_deleted;
+		total->peak_memory = Max(total->peak_memory, c.peak_memory);
 	}
 	PG_CATCH();
 	{

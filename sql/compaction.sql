@@ -129,7 +129,7 @@ $$;
 -- Step 1 at 12:00: head older than 11:50 into level-0 blocks (hour 11
 -- only up to p1's 11:10 push).  42 blocks: 12 hours x 3 services + 6
 -- hours of "legacy"; 127 head rows.
-SELECT pyroscope.compact('2030-01-01 12:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' AS step1;
+SELECT pyroscope.compact('2030-01-01 12:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS step1;
 SELECT * FROM pg_temp.blocks();
 SELECT count(*) AS head_rows FROM pyroscope.head WHERE tenant = 'ct';
 SELECT * FROM pg_temp.profile_check();
@@ -137,7 +137,7 @@ SELECT * FROM pg_temp.changed();
 
 -- Step 2 at 14:00: hours 11 (p2), 12 and 13 (p1) into level 0, then
 -- hour 11's two level-0 blocks per service merged into level 1.
-SELECT pyroscope.compact('2030-01-01 14:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' AS step2;
+SELECT pyroscope.compact('2030-01-01 14:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS step2;
 SELECT * FROM pg_temp.blocks();
 SELECT service_name, min_ts, max_ts, nprofiles FROM pyroscope.blocks
  WHERE tenant = 'ct' AND level = 1 ORDER BY 1;
@@ -145,12 +145,12 @@ SELECT * FROM pg_temp.profile_check();
 SELECT * FROM pg_temp.changed();
 
 -- A second call at the same time finds nothing left to do.
-SELECT pyroscope.compact('2030-01-01 14:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' AS again;
+SELECT pyroscope.compact('2030-01-01 14:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS again;
 
 -- Step 3 the next day at 12:00: the rest of head into level 0, hour 13
 -- into level 1, then all of day 1 into one level-2 block per service;
 -- day 2 (not over yet) keeps its 6 hour blocks per service.
-SELECT pyroscope.compact('2030-01-02 12:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' AS step3;
+SELECT pyroscope.compact('2030-01-02 12:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS step3;
 SELECT * FROM pg_temp.blocks();
 SELECT service_name, min_ts, max_ts, nprofiles FROM pyroscope.blocks
  WHERE tenant = 'ct' AND level = 2 ORDER BY 1;
@@ -168,7 +168,7 @@ SELECT sum(pg_temp.ingest_at(:'java', '{"service_name": "late"}',
 SELECT pyroscope.compact('2030-01-06 12:00+00', 'late') ->> 'blocks_written' AS written;
 SELECT level, nprofiles, min_ts, max_ts FROM pyroscope.blocks WHERE tenant = 'late';
 SELECT pg_temp.ingest_at(:'java', '{"service_name": "late"}', '2030-01-05 20:30+00', 'late');
-SELECT pyroscope.compact('2030-01-06 13:00+00', 'late') - 'bytes_written' - 'bytes_deleted' AS late;
+SELECT pyroscope.compact('2030-01-06 13:00+00', 'late') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS late;
 SELECT level, nprofiles, min_ts, max_ts FROM pyroscope.blocks WHERE tenant = 'late';
 SELECT t.ts FROM pyroscope.blocks b, pyroscope.block_totals(b.data) t
  WHERE b.tenant = 'late' ORDER BY 1;
@@ -178,6 +178,9 @@ SELECT t.ts FROM pyroscope.blocks b, pyroscope.block_totals(b.data) t
 SELECT job, trigger, status, units_failed, head_rows_compacted, blocks_written, blocks_merged,
 	   blocks_deleted, head_rows_deleted, series_deleted, error
   FROM pyroscope.job_runs ORDER BY run_id;
+-- runs that wrote blocks say how much memory a unit needed
+SELECT bool_and(peak_memory > 0) AS peak_recorded, bool_and(finished_at >= started_at) AS timed
+  FROM pyroscope.job_runs WHERE blocks_written > 0;
 
 -- Retention.  Tenant "ht" keeps two profiles in head (compact_after is
 -- raised so they stay there): one on day 1 at 06:10, one on day 2.
@@ -195,8 +198,8 @@ UPDATE pyroscope.blocks SET data = NULL, object_key = 'test/ct-legacy-day1'
  WHERE tenant = 'ct' AND service_name = 'legacy';
 SET pyroscope.retention = '2548800s';
 SET pyroscope.compact_after = '60d';
-SELECT pyroscope.compact('2030-01-31 00:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' AS retention_ct,
-	   pyroscope.compact('2030-01-31 00:00+00', 'ht') - 'bytes_written' - 'bytes_deleted' AS retention_ht;
+SELECT pyroscope.compact('2030-01-31 00:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS retention_ct,
+	   pyroscope.compact('2030-01-31 00:00+00', 'ht') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS retention_ht;
 RESET pyroscope.compact_after;
 RESET pyroscope.retention;
 

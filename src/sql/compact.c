@@ -414,6 +414,18 @@ insert_block(PyroBlockWriter *w, const CompactUnit *u, int level, Int64Array *se
 }
 
 /*
+ * Remember what a unit's context holds at its fullest (just after the
+ * block is written): the memory compaction needs, for pyroscope.job_runs.
+ */
+static void
+note_peak(CompactCounts *c, MemoryContext unit_cxt)
+{
+	int64		m = (int64) MemoryContextMemAllocated(unit_cxt, true);
+
+	c->peak_memory = Max(c->peak_memory, m);
+}
+
+/*
  * Level 0: stream the head rows of one tenant, service and window that
  * are older than compact_after into one block, then delete exactly those
  * rows (by ctid, locked since they were read).
@@ -538,6 +550,7 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 		c->head_rows_compacted += (int64) ntids;
 		c->blocks_written++;
 		c->bytes_written += size;
+		note_peak(c, unit_cxt);
 		test_delay();
 	}
 	pyro_block_writer_free(w);
@@ -695,6 +708,7 @@ compact_merge_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	c->blocks_merged += (int64) ids.n;
 	c->bytes_written += size;
 	c->bytes_deleted += replaced_bytes;
+	note_peak(c, unit_cxt);
 	test_delay();
 
 done:
@@ -828,10 +842,10 @@ void
 pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 						 const char *error)
 {
-	Oid			types[13] = {INT8OID, BOOLOID, TEXTOID, INT8OID, INT8OID, INT8OID,
-	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[13];
-	char		nulls[13];
+	Oid			types[14] = {INT8OID, BOOLOID, TEXTOID, INT8OID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[14];
+	char		nulls[14];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(run_id);
@@ -850,6 +864,7 @@ pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 	values[10] = Int64GetDatum(c->series_deleted);
 	values[11] = Int64GetDatum(c->bytes_written);
 	values[12] = Int64GetDatum(c->bytes_deleted);
+	values[13] = Int64GetDatum(c->peak_memory);
 	SPI_connect();
 	if (SPI_execute_with_args("UPDATE pyroscope.job_runs SET"
 							  " finished_at = CASE WHEN $2 THEN pg_catalog.clock_timestamp() END,"
@@ -859,9 +874,9 @@ pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 							  " units = $4, units_failed = $5, head_rows_compacted = $6,"
 							  " head_rows_deleted = $7, blocks_written = $8, blocks_merged = $9,"
 							  " blocks_deleted = $10, series_deleted = $11, bytes_written = $12,"
-							  " bytes_deleted = $13"
+							  " bytes_deleted = $13, peak_memory = $14"
 							  " WHERE run_id = $1",
-							  13, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+							  14, types, values, nulls, false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not record job run " INT64_FORMAT, run_id)));
@@ -976,10 +991,12 @@ pyroscope_compact(PG_FUNCTION_ARGS)
 					", \"blocks_deleted\": " INT64_FORMAT
 					", \"head_rows_deleted\": " INT64_FORMAT
 					", \"series_deleted\": " INT64_FORMAT
-					", \"bytes_deleted\": " INT64_FORMAT "}",
+					", \"bytes_deleted\": " INT64_FORMAT
+					", \"peak_memory\": " INT64_FORMAT "}",
 					cc.head_rows_compacted, cc.blocks_written, cc.blocks_merged,
 					cc.bytes_written, rc.blocks_deleted, rc.head_rows_deleted,
-					rc.series_deleted, cc.bytes_deleted + rc.bytes_deleted);
+					rc.series_deleted, cc.bytes_deleted + rc.bytes_deleted,
+					Max(cc.peak_memory, rc.peak_memory));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
 

@@ -130,6 +130,7 @@ typedef struct CompactCounts
 	int64		series_deleted;
 	int64		bytes_written;
 	int64		bytes_deleted;
+	int64		peak_memory;	/* most memory one unit held, bytes */
 } CompactCounts;
 
 extern void pyroscope_compact_define_gucs(void);
