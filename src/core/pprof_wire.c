@@ -236,7 +236,7 @@ typedef struct WLabel
 
 typedef struct WSample
 {
-	size_t		loc_off;		/* into Wire.locids / Wire.locpos */
+	size_t		loc_off;		/* into Wire.locpos */
 	size_t		nloc;
 	size_t		val_off;		/* into Wire.values */
 	size_t		nval;
@@ -257,6 +257,11 @@ typedef struct WIdMap
 	uint64_t   *keys;			/* hash: 0 = empty */
 	uint32_t   *vals;
 	size_t		mask;
+	/* problems found while building, reported by validate() */
+	bool		has_zero;		/* some id is 0 */
+	bool		has_dup;		/* some id repeats; dup is the first */
+	bool		too_many;
+	uint64_t	dup;
 } WIdMap;
 
 typedef struct StackSlot
@@ -265,6 +270,8 @@ typedef struct StackSlot
 	uint32_t	node;
 	uint32_t	pad;
 } StackSlot;
+
+#define NO_SAMPLE	SIZE_MAX
 
 typedef struct Group
 {
@@ -319,10 +326,11 @@ typedef struct Wire
 	size_t		nlines,
 				lines_cap;
 	WSample    *samples;
-	uint64_t   *locids;
-	size_t		nlocids,
-				locids_cap;
-	uint32_t   *locpos;			/* locids as location positions */
+	uint32_t   *locpos;			/* sample location ids as positions */
+	size_t		nlocpos,
+				locpos_cap;
+	size_t		bad_loc_sample;	/* first sample with an unknown location id */
+	uint64_t	bad_loc_id;		/* and that id */
 	int64_t    *values;
 	size_t		nvalues,
 				values_cap;
@@ -343,9 +351,15 @@ typedef struct Wire
 	uint32_t   *stack_parent;
 	uint32_t   *stack_node;
 
-	/* stack node hash */
+	/*
+	 * Stack nodes: the first child of each node is found through
+	 * first_child[], the other children through the hash.
+	 */
+	uint32_t   *first_child;	/* per stack node, 0 = none */
+	size_t		first_child_cap;
 	StackSlot  *stack_slots;
 	size_t		stack_mask;
+	size_t		stack_count;	/* nodes in the hash */
 
 	/* the previous sample's kept frames, root first, and their nodes */
 	uint32_t   *prev_pos;
@@ -382,6 +396,144 @@ static PyroStatus
 w_malformed(Wire *w)
 {
 	return pyro_error_set(w->err, PYRO_EINVAL, "could not decode pprof: malformed protobuf");
+}
+
+/* ----------------------------------------------------------------
+ * Id maps
+ * ----------------------------------------------------------------
+ */
+static inline uint32_t
+idmap_get(const WIdMap *m, uint64_t id)
+{
+	if (m->direct)
+		return id <= m->max ? m->direct[id] : NONE;
+	if (id == 0 || m->keys == NULL)
+		return NONE;
+	for (size_t s = (size_t) ((id * 0x9E3779B97F4A7C15ULL) >> 17) & m->mask;;
+		 s = (s + 1) & m->mask)
+	{
+		if (m->keys[s] == id)
+			return m->vals[s];
+		if (m->keys[s] == 0)
+			return NONE;
+	}
+}
+
+static void
+idmap_free(WIdMap *m)
+{
+	pyro_free(m->direct);
+	pyro_free(m->keys);
+	pyro_free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * Build the map of ids[i] = *(uint64_t *) (base + i * stride), i < n:
+ * a direct array when max id <= 4 n, a hash otherwise.  Id 0 and repeated
+ * ids are not errors here (the map may be built before the checks that
+ * come first in the reference's order): they are recorded, and
+ * idmap_check() reports them later.  Fails only for lack of memory.
+ */
+static PyroStatus
+idmap_build(Wire *w, WIdMap *m, const void *base, size_t stride, size_t n)
+{
+	uint64_t	max = 0;
+
+	idmap_free(m);
+#define ID_AT(i) (*(const uint64_t *) ((const char *) base + (i) * stride))
+	for (size_t i = 0; i < n; i++)
+	{
+		uint64_t	id = ID_AT(i);
+
+		if (id == 0)
+			m->has_zero = true;
+		if (id > max)
+			max = id;
+	}
+	if (n > UINT32_MAX / 2)
+	{
+		m->too_many = true;
+		return PYRO_OK;
+	}
+	if (max <= (uint64_t) n * 4)
+	{
+		m->max = max;
+		m->direct = pyro_malloc(((size_t) max + 1) * sizeof(uint32_t));
+		if (m->direct == NULL)
+			return w_oom(w);
+		memset(m->direct, 0xFF, ((size_t) max + 1) * sizeof(uint32_t));
+		for (size_t i = 0; i < n; i++)
+		{
+			uint64_t	id = ID_AT(i);
+
+			if (id == 0)
+				continue;
+			if (m->direct[id] != NONE)
+			{
+				if (!m->has_dup)
+					m->dup = id;
+				m->has_dup = true;
+				continue;
+			}
+			m->direct[id] = (uint32_t) i;
+		}
+	}
+	else
+	{
+		size_t		cap = 16;
+
+		while (cap < n * 2)
+			cap *= 2;
+		m->mask = cap - 1;
+		m->keys = pyro_calloc(cap, sizeof(uint64_t));
+		m->vals = pyro_calloc(cap, sizeof(uint32_t));
+		if (m->keys == NULL || m->vals == NULL)
+			return w_oom(w);
+		for (size_t i = 0; i < n; i++)
+		{
+			uint64_t	id = ID_AT(i);
+			size_t		s;
+			bool		dup = false;
+
+			if (id == 0)
+				continue;
+			for (s = (size_t) ((id * 0x9E3779B97F4A7C15ULL) >> 17) & m->mask;
+				 m->keys[s] != 0; s = (s + 1) & m->mask)
+			{
+				if (m->keys[s] == id)
+				{
+					dup = true;
+					break;
+				}
+			}
+			if (dup)
+			{
+				if (!m->has_dup)
+					m->dup = id;
+				m->has_dup = true;
+				continue;
+			}
+			m->keys[s] = id;
+			m->vals[s] = (uint32_t) i;
+		}
+	}
+#undef ID_AT
+	return PYRO_OK;
+}
+
+/* The error the reference gives for the problems idmap_build recorded. */
+static PyroStatus
+idmap_check(Wire *w, const WIdMap *m, const char *what)
+{
+	if (m->has_zero)
+		return pyro_error_set(w->err, PYRO_EINVAL, "%s id 0 is not valid", what);
+	if (m->too_many)
+		return pyro_error_set(w->err, PYRO_ELIMIT, "too many %ss", what);
+	if (m->has_dup)
+		return pyro_error_set(w->err, PYRO_EINVAL, "duplicate %s id %llu",
+							  what, (unsigned long long) m->dup);
+	return PYRO_OK;
 }
 
 /* ----------------------------------------------------------------
@@ -443,6 +595,86 @@ push_varints(const WField *f, uint64_t **arr, size_t *n, size_t *cap)
 				return 0;
 			(*n)++;
 		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Remember the first unknown location id of the first sample having one. */
+static inline void
+bad_location(Wire *w, size_t sample, uint64_t id)
+{
+	if (w->bad_loc_sample == NO_SAMPLE)
+	{
+		w->bad_loc_sample = sample;
+		w->bad_loc_id = id;
+	}
+}
+
+/*
+ * Append the location ids of one Sample.location_id occurrence (packed or
+ * not) to w->locpos as location positions.  1 ok, 0 malformed, -1 OOM.
+ */
+static int
+push_location_ids(Wire *w, const WField *f, size_t sample)
+{
+	const WIdMap *m = &w->location_ids;
+
+	if (f->wt == 0)
+	{
+		uint32_t   *slot = W_PUSH(w->locpos, w->nlocpos, w->locpos_cap);
+
+		if (slot == NULL)
+			return -1;
+		if ((*slot = idmap_get(m, f->v)) == NONE)
+			bad_location(w, sample, f->v);
+		return 1;
+	}
+	if (f->wt == 2)
+	{
+		const uint8_t *p = f->data;
+		const uint8_t *end = p + f->len;
+		uint32_t   *out;
+
+		if (!pyro_grow((void **) &w->locpos, &w->locpos_cap, w->nlocpos + f->len,
+					   sizeof(uint32_t)))
+			return -1;
+		out = w->locpos + w->nlocpos;
+		if (m->direct)
+		{
+			/* the common case, inlined: one-byte and two-byte varints */
+			while (p < end)
+			{
+				uint64_t	id;
+
+				if (p[0] < 0x80)
+					id = *p++;
+				else if (end - p >= 2 && p[1] < 0x80)
+				{
+					id = (uint64_t) (p[0] & 0x7F) | ((uint64_t) p[1] << 7);
+					p += 2;
+				}
+				else if ((p = w_varint(p, end, &id)) == NULL)
+					return 0;
+				if ((*out = id <= m->max ? m->direct[id] : NONE) == NONE)
+					bad_location(w, sample, id);
+				out++;
+			}
+		}
+		else
+		{
+			while (p < end)
+			{
+				uint64_t	id;
+
+				if ((p = w_varint(p, end, &id)) == NULL)
+					return 0;
+				if ((*out = idmap_get(m, id)) == NONE)
+					bad_location(w, sample, id);
+				out++;
+			}
+		}
+		w->nlocpos = (size_t) (out - w->locpos);
 		return 1;
 	}
 	return 0;
@@ -730,12 +962,12 @@ parse_location(Wire *w, const uint8_t *p, size_t len, WLocation *loc)
 
 /* Sample, appending to the flat arrays.  1 ok, 0 malformed, -1 OOM. */
 static int
-parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s)
+parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s, size_t index)
 {
 	const uint8_t *end = p + len;
 	WField		f;
 
-	s->loc_off = w->nlocids;
+	s->loc_off = w->nlocpos;
 	s->val_off = w->nvalues;
 	s->lab_off = w->nlabels;
 	while (p < end)
@@ -747,7 +979,7 @@ parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s)
 		switch (f.field)
 		{
 			case 1:
-				rc = push_varints(&f, &w->locids, &w->nlocids, &w->locids_cap);
+				rc = push_location_ids(w, &f, index);
 				if (rc <= 0)
 					return rc;
 				break;
@@ -793,7 +1025,7 @@ parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s)
 				break;
 		}
 	}
-	s->nloc = w->nlocids - s->loc_off;
+	s->nloc = w->nlocpos - s->loc_off;
 	s->nval = w->nvalues - s->val_off;
 	s->nlab = w->nlabels - s->lab_off;
 	return 1;
@@ -836,6 +1068,10 @@ parse_nested(Wire *w)
 		if (rc == 0)
 			return w_malformed(w);
 	}
+	/* sample location ids are mapped to positions while parsed */
+	if (idmap_build(w, &w->location_ids, w->locations, sizeof(WLocation),
+					w->nlocation) != PYRO_OK)
+		return w->err->code;
 	if (w->nsample)
 	{
 		size_t		bytes = 0;
@@ -846,122 +1082,20 @@ parse_nested(Wire *w)
 		/* a guess that avoids most regrowth: about one id per byte / 2 */
 		for (size_t i = 0; i < w->nsample; i++)
 			bytes += w->sample_r[i].len;
-		if (!pyro_grow((void **) &w->locids, &w->locids_cap, bytes / 2 + 16,
-					   sizeof(uint64_t)))
+		if (!pyro_grow((void **) &w->locpos, &w->locpos_cap, bytes / 2 + 16,
+					   sizeof(uint32_t)))
 			return w_oom(w);
 	}
 	for (size_t i = 0; i < w->nsample; i++)
 	{
 		int			rc = parse_sample(w, w->sample_r[i].p, w->sample_r[i].len,
-									  &w->samples[i]);
+									  &w->samples[i], i);
 
 		if (rc < 0)
 			return w_oom(w);
 		if (rc == 0)
 			return w_malformed(w);
 	}
-	return PYRO_OK;
-}
-
-/* ----------------------------------------------------------------
- * Id maps
- * ----------------------------------------------------------------
- */
-static inline uint32_t
-idmap_get(const WIdMap *m, uint64_t id)
-{
-	if (m->direct)
-		return id <= m->max ? m->direct[id] : NONE;
-	if (id == 0 || m->keys == NULL)
-		return NONE;
-	for (size_t s = (size_t) ((id * 0x9E3779B97F4A7C15ULL) >> 17) & m->mask;;
-		 s = (s + 1) & m->mask)
-	{
-		if (m->keys[s] == id)
-			return m->vals[s];
-		if (m->keys[s] == 0)
-			return NONE;
-	}
-}
-
-static void
-idmap_free(WIdMap *m)
-{
-	pyro_free(m->direct);
-	pyro_free(m->keys);
-	pyro_free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
-
-/*
- * Build the map of ids[i] = *(uint64_t *) (base + i * stride), i < n.  As in
- * the reference: id 0 anywhere is rejected first, then the first repeated
- * id.  Direct array when max id <= 4 n, hash otherwise.
- */
-static PyroStatus
-idmap_build(Wire *w, WIdMap *m, const void *base, size_t stride, size_t n,
-			const char *what)
-{
-	uint64_t	max = 0;
-
-	memset(m, 0, sizeof(*m));
-#define ID_AT(i) (*(const uint64_t *) ((const char *) base + (i) * stride))
-	for (size_t i = 0; i < n; i++)
-	{
-		uint64_t	id = ID_AT(i);
-
-		if (id == 0)
-			return pyro_error_set(w->err, PYRO_EINVAL, "%s id 0 is not valid", what);
-		if (id > max)
-			max = id;
-	}
-	if (n > UINT32_MAX / 2)
-		return pyro_error_set(w->err, PYRO_ELIMIT, "too many %ss", what);
-	if (max <= (uint64_t) n * 4)
-	{
-		m->max = max;
-		m->direct = pyro_malloc(((size_t) max + 1) * sizeof(uint32_t));
-		if (m->direct == NULL)
-			return w_oom(w);
-		memset(m->direct, 0xFF, ((size_t) max + 1) * sizeof(uint32_t));
-		for (size_t i = 0; i < n; i++)
-		{
-			uint64_t	id = ID_AT(i);
-
-			if (m->direct[id] != NONE)
-				return pyro_error_set(w->err, PYRO_EINVAL, "duplicate %s id %llu",
-									  what, (unsigned long long) id);
-			m->direct[id] = (uint32_t) i;
-		}
-	}
-	else
-	{
-		size_t		cap = 16;
-
-		while (cap < n * 2)
-			cap *= 2;
-		m->mask = cap - 1;
-		m->keys = pyro_calloc(cap, sizeof(uint64_t));
-		m->vals = pyro_calloc(cap, sizeof(uint32_t));
-		if (m->keys == NULL || m->vals == NULL)
-			return w_oom(w);
-		for (size_t i = 0; i < n; i++)
-		{
-			uint64_t	id = ID_AT(i);
-			size_t		s;
-
-			for (s = (size_t) ((id * 0x9E3779B97F4A7C15ULL) >> 17) & m->mask;
-				 m->keys[s] != 0; s = (s + 1) & m->mask)
-			{
-				if (m->keys[s] == id)
-					return pyro_error_set(w->err, PYRO_EINVAL, "duplicate %s id %llu",
-										  what, (unsigned long long) id);
-			}
-			m->keys[s] = id;
-			m->vals[s] = (uint32_t) i;
-		}
-	}
-#undef ID_AT
 	return PYRO_OK;
 }
 
@@ -1023,8 +1157,9 @@ validate(Wire *w)
 			return bad_str(w, "comment", i, w->comments[i]);
 
 	/* mappings */
-	st = idmap_build(w, &w->mapping_ids, w->mappings, sizeof(WMapping), w->nmapping,
-					 "mapping");
+	st = idmap_build(w, &w->mapping_ids, w->mappings, sizeof(WMapping), w->nmapping);
+	if (st == PYRO_OK)
+		st = idmap_check(w, &w->mapping_ids, "mapping");
 	if (st != PYRO_OK)
 		return st;
 	for (size_t i = 0; i < w->nmapping; i++)
@@ -1049,7 +1184,9 @@ validate(Wire *w)
 				w->functions[i].id = i + 1;
 		w->fn_repaired = all_zero;
 		st = idmap_build(w, &w->function_ids, w->functions, sizeof(WFunction),
-						 w->nfunction, "function");
+						 w->nfunction);
+		if (st == PYRO_OK)
+			st = idmap_check(w, &w->function_ids, "function");
 		if (st != PYRO_OK)
 			return st;
 	}
@@ -1067,8 +1204,7 @@ validate(Wire *w)
 	}
 
 	/* locations; line function ids become positions */
-	st = idmap_build(w, &w->location_ids, w->locations, sizeof(WLocation), w->nlocation,
-					 "location");
+	st = idmap_check(w, &w->location_ids, "location");	/* built by parse_nested */
 	if (st != PYRO_OK)
 		return st;
 	for (size_t i = 0; i < w->nlocation; i++)
@@ -1094,13 +1230,7 @@ validate(Wire *w)
 		}
 	}
 
-	/* samples: shape, location references (to positions), labels */
-	if (w->nlocids)
-	{
-		w->locpos = pyro_malloc(w->nlocids * sizeof(uint32_t));
-		if (w->locpos == NULL)
-			return w_oom(w);
-	}
+	/* samples: shape, location references (mapped by parse_sample), labels */
 	for (size_t i = 0; i < w->nsample; i++)
 	{
 		const WSample *s = &w->samples[i];
@@ -1109,17 +1239,10 @@ validate(Wire *w)
 			return pyro_error_set(w->err, PYRO_EINVAL,
 								  "sample %zu has %zu values, but the profile has %zu sample types",
 								  i, s->nval, w->ntypes);
-		for (size_t j = 0; j < s->nloc; j++)
-		{
-			uint64_t	id = w->locids[s->loc_off + j];
-			uint32_t	pos = idmap_get(&w->location_ids, id);
-
-			if (pos == NONE)
-				return pyro_error_set(w->err, PYRO_EINVAL,
-									  "sample %zu refers to unknown location %llu",
-									  i, (unsigned long long) id);
-			w->locpos[s->loc_off + j] = pos;
-		}
+		if (i == w->bad_loc_sample)
+			return pyro_error_set(w->err, PYRO_EINVAL,
+								  "sample %zu refers to unknown location %llu",
+								  i, (unsigned long long) w->bad_loc_id);
 		if (w->lim->max_sample_labels && s->nlab > w->lim->max_sample_labels)
 			return pyro_error_set(w->err, PYRO_ELIMIT,
 								  "sample %zu has %zu labels, more than the limit of %zu",
@@ -1307,24 +1430,30 @@ stack_slot_of(uint64_t key, size_t mask)
 	return (size_t) (h >> 40 ^ h >> 20) & mask;
 }
 
+/* Double the hash (or create it) and re-insert the hashed nodes. */
 static bool
 stack_table_grow(Wire *w)
 {
 	size_t		cap = w->stack_slots ? (w->stack_mask + 1) * 2 : 1024;
 	StackSlot  *slots;
 	PyroSymbols *sym = w->sym;
+	size_t		bytes;
 
-	if (!pyro_size_mul(cap, sizeof(StackSlot), &(size_t) {0}))
+	if (!pyro_size_mul(cap, sizeof(StackSlot), &bytes))
 		return false;
-	slots = pyro_malloc(cap * sizeof(StackSlot));
+	slots = pyro_malloc(bytes);
 	if (slots == NULL)
 		return false;
-	memset(slots, 0xFF, cap * sizeof(StackSlot));
+	memset(slots, 0xFF, bytes);
 	for (uint32_t i = 1; i < sym->nstacks; i++)
 	{
-		uint64_t	key = ((uint64_t) sym->stacks[i].parent << 32) | sym->stacks[i].location;
-		size_t		s = stack_slot_of(key, cap - 1);
+		uint64_t	key;
+		size_t		s;
 
+		if (w->first_child[sym->stacks[i].parent] == i)
+			continue;			/* found through first_child */
+		key = ((uint64_t) sym->stacks[i].parent << 32) | sym->stacks[i].location;
+		s = stack_slot_of(key, cap - 1);
 		while (slots[s].key != UINT64_MAX)
 			s = (s + 1) & (cap - 1);
 		slots[s].key = key;
@@ -1336,14 +1465,60 @@ stack_table_grow(Wire *w)
 	return true;
 }
 
-/* The node (parent, loc), added when new; NONE on OOM. */
+/* Append stack node (parent, loc) to the symbols; NONE on OOM. */
+static inline uint32_t
+stack_append(Wire *w, uint32_t parent, uint32_t loc)
+{
+	PyroSymbols *sym = w->sym;
+	uint32_t	node = sym->nstacks;
+
+	if (node >= PYRO_NO_INDEX - 1)
+		return NONE;
+	if (node >= sym->stacks_cap &&
+		!pyro_grow((void **) &sym->stacks, &sym->stacks_cap, (size_t) node + 1,
+				   sizeof(PyroStackNode)))
+		return NONE;
+	if (node >= w->first_child_cap)
+	{
+		size_t		old = w->first_child_cap;
+
+		if (!pyro_grow((void **) &w->first_child, &w->first_child_cap,
+					   (size_t) node + 1, sizeof(uint32_t)))
+			return NONE;
+		memset(w->first_child + old, 0, (w->first_child_cap - old) * sizeof(uint32_t));
+	}
+	sym->stacks[node].parent = parent;
+	sym->stacks[node].location = loc;
+	sym->nstacks++;
+	return node;
+}
+
+/*
+ * The node (parent, loc), added when new; NONE on OOM.  The first child
+ * of a node is found through first_child[] without hashing: a node just
+ * created (the rest of a new stack) has no child yet, and many nodes have
+ * a single child, so most frames never touch the hash.  The other
+ * children are in the open-addressing hash, whose slots hold the packed
+ * key next to the node index (one cache line per probe).
+ */
 static inline uint32_t
 stack_intern(Wire *w, uint32_t parent, uint32_t loc)
 {
-	PyroSymbols *sym = w->sym;
-	uint64_t	key = ((uint64_t) parent << 32) | loc;
+	uint32_t	first = w->first_child[parent];
+	uint64_t	key;
 	size_t		s;
+	uint32_t	node;
 
+	if (first == 0)
+	{
+		node = stack_append(w, parent, loc);
+		if (node != NONE)
+			w->first_child[parent] = node;
+		return node;
+	}
+	if (w->sym->stacks[first].location == loc)
+		return first;
+	key = ((uint64_t) parent << 32) | loc;
 	for (s = stack_slot_of(key, w->stack_mask);; s = (s + 1) & w->stack_mask)
 	{
 		if (w->stack_slots[s].key == key)
@@ -1351,20 +1526,15 @@ stack_intern(Wire *w, uint32_t parent, uint32_t loc)
 		if (w->stack_slots[s].key == UINT64_MAX)
 			break;
 	}
-	if (sym->nstacks >= PYRO_NO_INDEX - 1 ||
-		(sym->nstacks >= sym->stacks_cap &&
-		 !pyro_grow((void **) &sym->stacks, &sym->stacks_cap, sym->nstacks + 1,
-					sizeof(PyroStackNode))))
+	node = stack_append(w, parent, loc);
+	if (node == NONE)
 		return NONE;
-	sym->stacks[sym->nstacks].parent = parent;
-	sym->stacks[sym->nstacks].location = loc;
 	w->stack_slots[s].key = key;
-	w->stack_slots[s].node = sym->nstacks;
-	sym->nstacks++;
+	w->stack_slots[s].node = node;
 	/* keep the load under one half */
-	if ((size_t) sym->nstacks * 2 > w->stack_mask + 1 && !stack_table_grow(w))
+	if (++w->stack_count * 2 > w->stack_mask + 1 && !stack_table_grow(w))
 		return NONE;
-	return sym->nstacks - 1;
+	return node;
 }
 
 /*
@@ -1897,8 +2067,8 @@ wire_free(Wire *w)
 	pyro_free(w->locations);
 	pyro_free(w->lines);
 	pyro_free(w->samples);
-	pyro_free(w->locids);
 	pyro_free(w->locpos);
+	pyro_free(w->first_child);
 	pyro_free(w->values);
 	pyro_free(w->labels);
 	idmap_free(&w->mapping_ids);
@@ -1966,6 +2136,7 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 	memset(&w, 0, sizeof(w));
 	w.lim = limits;
 	w.err = err;
+	w.bad_loc_sample = NO_SAMPLE;
 
 	if (pyro_is_gzip(data, len))
 	{
@@ -2011,11 +2182,13 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 		w.loc_map == NULL || w.stack_parent == NULL || w.stack_node == NULL ||
 		type_idx == NULL || unit_idx == NULL ||
 		(n->sym = w.sym = pyro_symbols_create()) == NULL ||
+		!pyro_grow((void **) &w.first_child, &w.first_child_cap, 1024, sizeof(uint32_t)) ||
 		!stack_table_grow(&w))
 	{
 		st = w_oom(&w);
 		goto done;
 	}
+	memset(w.first_child, 0, w.first_child_cap * sizeof(uint32_t));
 	n->input_samples = w.nsample;
 	n->decoded_bytes = len;
 
