@@ -9,7 +9,7 @@ PACKAGES=(
 	libipc-run-perl
 	libprotobuf-c-dev protobuf-c-compiler
 	zlib1g-dev libzstd-dev libdeflate-dev
-	libmicrohttpd-dev libcurl4-openssl-dev
+	libmicrohttpd-dev libcurl4-openssl-dev libssl-dev nodejs
 	clang-14 libclang-rt-14-dev valgrind
 	golang-go golang-github-google-pprof-dev
 	python3 curl ca-certificates

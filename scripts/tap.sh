@@ -9,6 +9,7 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
+REPO=$PWD
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PGXS_PERL=$PG_BIN/../lib/pgxs/src/test/perl
 WORK=$(mktemp -d /tmp/pyroscope-tap.XXXXXX)
@@ -31,6 +32,7 @@ else
 fi
 "${RUN[@]}" env PATH="$PG_BIN:$PATH" PERL5LIB="$PGXS_PERL" TESTDIR="$WORK" \
 	PYRO_TEST_DATA="$WORK/test/data" PG_TEST_TIMEOUT_DEFAULT=120 \
+	PYRO_S3RVER_DIR="$REPO/test/objstore" \
 	PG_REGRESS=$PG_BIN/../lib/pgxs/src/test/regress/pg_regress \
 	prove --timer "${tests[@]}"
 status=$?

@@ -7,7 +7,7 @@
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
-#   scripts/test.sh --only NAME     one suite: unit valgrind fuzz regress pprofcheck tap e2e
+#   scripts/test.sh --only NAME     one suite: unit sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e
 #
 # Must run as root (it installs packages and runs clusters as postgres).
 set -uo pipefail
@@ -76,6 +76,11 @@ pprofcheck() {
 	python3 scripts/check_pprof_corpus.py --host "$TEST_DIR" --port $TEST_PGPORT "$dir"
 }
 
+# s3rver (verifies SigV4) for the object-store TAP suite t/004_objstore_s3.pl
+s3rver_install() {
+	(cd test/objstore && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 # the Node SDK and Connect client suite (starts its own cluster)
 e2e() {
 	(cd test/e2e && npm ci --no-audit --no-fund --loglevel=error && node --test e2e.test.mjs)
@@ -83,10 +88,12 @@ e2e() {
 
 run_suite build build_extension
 run_suite unit make -s unit
+run_suite sigv4 test/objstore/run_unit.sh
 run_suite valgrind make -s valgrind
 run_suite fuzz make -s fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS
 run_suite regress regress
 run_suite pprofcheck pprofcheck
+run_suite s3rver s3rver_install
 run_suite tap scripts/tap.sh
 run_suite e2e e2e
 
