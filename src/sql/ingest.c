@@ -292,7 +292,8 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 	args[2] = jsonb;
 	if (SPI_execute_plan(series_lookup_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up series");
-	if (SPI_processed == 1)
+	found = SPI_processed == 1;
+	if (found)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -310,11 +311,16 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 
 			if (SPI_execute_plan(series_touch_plan, targs, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not update series");
+			/*
+			 * Retention may have deleted the row since we looked it up (it
+			 * deletes series nothing refers to): then create it again.
+			 */
+			found = SPI_processed == 1;
 			first = Min(first, ts);
 			last = Max(last, ts);
 		}
 	}
-	else
+	if (!found)
 	{
 		args[0] = CStringGetTextDatum(tenant);
 		args[1] = CStringGetTextDatum(profile_type);
