@@ -55,7 +55,7 @@ sub s3_stop
 	waitpid($s3pid, 0);
 	$s3pid = undef;
 }
-END { s3_stop(); }
+END { local $?; s3_stop(); }
 
 s3_start();
 
