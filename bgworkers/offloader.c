@@ -251,7 +251,8 @@ offload_candidates(TimestampTz now, MemoryContext cxt)
 }
 
 /*
- * Retention of offloaded blocks (compact.c's retention leaves them to us):
+ * Retention of offloaded blocks.  compact.c's retention deletes them too;
+ * this pass keeps offloaded data expiring when the compactor is off:
  * delete the rows past their tenant's retention; the trigger queues their
  * objects for deletion in this same transaction.
  */
