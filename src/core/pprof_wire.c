@@ -236,12 +236,12 @@ typedef struct WLabel
 
 typedef struct WSample
 {
-	size_t		loc_off;		/* into Wire.locpos */
-	size_t		nloc;
-	size_t		val_off;		/* into Wire.values */
-	size_t		nval;
-	size_t		lab_off;		/* into Wire.labels */
-	size_t		nlab;
+	uint32_t	loc_off;		/* into Wire.locpos */
+	uint32_t	nloc;
+	uint32_t	val_off;		/* into Wire.values */
+	uint32_t	nval;
+	uint32_t	lab_off;		/* into Wire.labels */
+	uint32_t	nlab;
 } WSample;
 
 /* Growable array helper: append one element of size elem, NULL on OOM. */
@@ -360,6 +360,7 @@ typedef struct Wire
 	StackSlot  *stack_slots;
 	size_t		stack_mask;
 	size_t		stack_count;	/* nodes in the hash */
+	size_t		stack_hint;		/* initial number of slots */
 
 	/* the previous sample's kept frames, root first, and their nodes */
 	uint32_t   *prev_pos;
@@ -960,16 +961,19 @@ parse_location(Wire *w, const uint8_t *p, size_t len, WLocation *loc)
 	return 1;
 }
 
-/* Sample, appending to the flat arrays.  1 ok, 0 malformed, -1 OOM. */
+/*
+ * Sample, appending to the flat arrays.  1 ok, 0 malformed, -1 OOM, -2
+ * over 4G entries.
+ */
 static int
 parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s, size_t index)
 {
 	const uint8_t *end = p + len;
 	WField		f;
 
-	s->loc_off = w->nlocpos;
-	s->val_off = w->nvalues;
-	s->lab_off = w->nlabels;
+	s->loc_off = (uint32_t) w->nlocpos;
+	s->val_off = (uint32_t) w->nvalues;
+	s->lab_off = (uint32_t) w->nlabels;
 	while (p < end)
 	{
 		int			rc;
@@ -1025,9 +1029,12 @@ parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s, size_t index)
 				break;
 		}
 	}
-	s->nloc = w->nlocpos - s->loc_off;
-	s->nval = w->nvalues - s->val_off;
-	s->nlab = w->nlabels - s->lab_off;
+	/* offsets are 32-bit: a profile over 4G ids is refused (-2) */
+	if (w->nlocpos > UINT32_MAX || w->nvalues > UINT32_MAX || w->nlabels > UINT32_MAX)
+		return -2;
+	s->nloc = (uint32_t) (w->nlocpos - s->loc_off);
+	s->nval = (uint32_t) (w->nvalues - s->val_off);
+	s->nlab = (uint32_t) (w->nlabels - s->lab_off);
 	return 1;
 }
 
@@ -1091,6 +1098,8 @@ parse_nested(Wire *w)
 		int			rc = parse_sample(w, w->sample_r[i].p, w->sample_r[i].len,
 									  &w->samples[i], i);
 
+		if (rc == -2)
+			return pyro_error_set(w->err, PYRO_ELIMIT, "profile has too many entries");
 		if (rc < 0)
 			return w_oom(w);
 		if (rc == 0)
@@ -1238,7 +1247,7 @@ validate(Wire *w)
 		if (s->nval != w->ntypes)
 			return pyro_error_set(w->err, PYRO_EINVAL,
 								  "sample %zu has %zu values, but the profile has %zu sample types",
-								  i, s->nval, w->ntypes);
+								  i, (size_t) s->nval, w->ntypes);
 		if (i == w->bad_loc_sample)
 			return pyro_error_set(w->err, PYRO_EINVAL,
 								  "sample %zu refers to unknown location %llu",
@@ -1246,7 +1255,7 @@ validate(Wire *w)
 		if (w->lim->max_sample_labels && s->nlab > w->lim->max_sample_labels)
 			return pyro_error_set(w->err, PYRO_ELIMIT,
 								  "sample %zu has %zu labels, more than the limit of %zu",
-								  i, s->nlab, w->lim->max_sample_labels);
+								  i, (size_t) s->nlab, w->lim->max_sample_labels);
 		for (size_t j = 0; j < s->nlab; j++)
 		{
 			const WLabel *l = &w->labels[s->lab_off + j];
@@ -1430,11 +1439,29 @@ stack_slot_of(uint64_t key, size_t mask)
 	return (size_t) (h >> 40 ^ h >> 20) & mask;
 }
 
-/* Double the hash (or create it) and re-insert the hashed nodes. */
+/*
+ * Size the stack hash up front from the input, to avoid most regrowth:
+ * about 4 hashed nodes per location, at most one per frame, at load 1/2.
+ */
+static bool
+stack_hint(Wire *w)
+{
+	size_t		expect = w->nlocation * 4;
+	size_t		cap = 1024;
+
+	if (expect > w->nlocpos)
+		expect = w->nlocpos;
+	while (cap < expect * 2 && cap < ((size_t) 1 << 26))
+		cap *= 2;
+	w->stack_hint = cap;
+	return true;
+}
+
+/* Grow the hash (or create it) and re-insert the hashed nodes. */
 static bool
 stack_table_grow(Wire *w)
 {
-	size_t		cap = w->stack_slots ? (w->stack_mask + 1) * 2 : 1024;
+	size_t		cap = w->stack_slots ? (w->stack_mask + 1) * 4 : w->stack_hint;
 	StackSlot  *slots;
 	PyroSymbols *sym = w->sym;
 	size_t		bytes;
@@ -1871,12 +1898,6 @@ sample_lt(const PyroSample *x, const PyroSample *y)
 	return x->stack < y->stack || (x->stack == y->stack && x->span_id < y->span_id);
 }
 
-/*
- * Sort samples by (stack, span id).  Samples mostly arrive in rising
- * stack order already (stack nodes are numbered as first seen), so check
- * for that first; otherwise an LSD radix sort on the stack (and a final
- * insertion pass for span ids, which are rarely set) or qsort.
- */
 static int
 sample_cmp(const void *a, const void *b)
 {
@@ -1890,16 +1911,73 @@ sample_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * Sort samples by (stack, span id).  They often arrive sorted (stack nodes
+ * are numbered as first seen), so check first; otherwise a stable LSD
+ * radix sort on the stack, 11 bits per pass and only as many passes as the
+ * largest stack needs, then the runs of equal stacks by span id.  Falls
+ * back to qsort for short arrays or if the buffer cannot be had.
+ */
 static void
 sort_samples(PyroSample *s, size_t n)
 {
+	PyroSample *tmp;
+	PyroSample *from = s;
+	PyroSample *to;
+	size_t		count[2048];
+	uint32_t	max = 0;
 	bool		sorted = true;
 
-	for (size_t i = 1; i < n && sorted; i++)
-		if (sample_lt(&s[i], &s[i - 1]))
+	for (size_t i = 0; i < n; i++)
+	{
+		if (i > 0 && sample_lt(&s[i], &s[i - 1]))
 			sorted = false;
-	if (!sorted)
+		if (s[i].stack > max)
+			max = s[i].stack;
+	}
+	if (sorted)
+		return;
+	if (n < 256 || (tmp = pyro_malloc(n * sizeof(PyroSample))) == NULL)
+	{
 		qsort(s, n, sizeof(PyroSample), sample_cmp);
+		return;
+	}
+	to = tmp;
+	for (int shift = 0; shift == 0 || (shift < 32 && (max >> shift) != 0); shift += 11)
+	{
+		size_t		sum = 0;
+		PyroSample *t;
+
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[(from[i].stack >> shift) & 0x7FF]++;
+		for (size_t b = 0; b < 2048; b++)
+		{
+			size_t		c = count[b];
+
+			count[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			to[count[(from[i].stack >> shift) & 0x7FF]++] = from[i];
+		t = from;
+		from = to;
+		to = t;
+	}
+	if (from != s)
+		memcpy(s, from, n * sizeof(PyroSample));
+	pyro_free(tmp);
+	/* span ids within runs of one stack */
+	for (size_t i = 0; i < n;)
+	{
+		size_t		j = i + 1;
+
+		while (j < n && s[j].stack == s[i].stack)
+			j++;
+		if (j - i > 1)
+			qsort(s + i, j - i, sizeof(PyroSample), sample_cmp);
+		i = j;
+	}
 }
 
 /* Sort and merge equal (stack, span id) samples, summing values. */
@@ -2183,6 +2261,7 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 		type_idx == NULL || unit_idx == NULL ||
 		(n->sym = w.sym = pyro_symbols_create()) == NULL ||
 		!pyro_grow((void **) &w.first_child, &w.first_child_cap, 1024, sizeof(uint32_t)) ||
+		!stack_hint(&w) ||
 		!stack_table_grow(&w))
 	{
 		st = w_oom(&w);
