@@ -200,6 +200,9 @@ pyro_buf_reserve(PyroBuf *b, size_t extra)
 
 	if (b->oom)
 		return false;
+	/* fast path: room for extra bytes and the NUL already */
+	if (b->cap > b->len && b->cap - b->len > extra)
+		return true;
 	if (!pyro_size_add(b->len, extra, &need) ||
 		!pyro_size_add(need, 1, &need) ||	/* room for a NUL */
 		!pyro_grow((void **) &b->data, &b->cap, need, 1))
@@ -261,7 +264,7 @@ pyro_buf_append_varint(PyroBuf *b, uint64_t v)
 {
 	uint8_t    *p;
 
-	if (!pyro_buf_reserve(b, 10))
+	if ((b->oom || b->cap - b->len <= 10) && !pyro_buf_reserve(b, 10))
 		return;
 	p = b->data + b->len;
 	while (v >= 0x80)
