@@ -22,9 +22,9 @@
 # PPROF_MAX_FILES files, pprof runs on an evenly spread subset and its time
 # is scaled linearly (labelled "extrap.").
 #
-#   bench/query.sh [DATA_DIR]      (run as root; about 5-8 minutes)
+#   bench/query.sh [DATA_DIR]      (run as root; about 4-6 minutes)
 #
-# Env: SERVICES (4) PODS (2) INTERVAL (120) DAYS (7) RUNS (5)
+# Env: SERVICES (4) PODS (2) INTERVAL (180) DAYS (7) RUNS (5)
 #      PPROF_MAX_FILES (8640) BENCH_PGPORT (54341) BENCH_JOBS (2)
 # DATA_DIR defaults to ../shared/testdata/pprof when present, else
 # test/data/pprof.  Starts its own throw-away cluster and removes it.
@@ -34,7 +34,7 @@ ROOT=$(pwd)
 
 SERVICES=${SERVICES:-4}
 PODS=${PODS:-2}
-INTERVAL=${INTERVAL:-120}
+INTERVAL=${INTERVAL:-180}
 DAYS=${DAYS:-7}
 RUNS=${RUNS:-5}
 PPROF_MAX_FILES=${PPROF_MAX_FILES:-8640}
@@ -227,8 +227,8 @@ npush = $NPUSH
 print()
 print('query benchmark: %d services x %d pods x 4 kinds (CPU, heap, goroutine, contention), one push per kind every %d s for %d d'
       % (services, pods, interval, days))
-print('  %d pprofs from $DIR ingested in %.1f s ($JOBS backends); %d head rows (one per sample type), %d samples'
-      % (npush, $INGEST_S, $HEAD_ROWS, $HEAD_SAMPLES))
+print('  %d pprofs from $DIR ingested in %.1f s ($JOBS backends, %.0f pprofs/s); %d head rows (one per sample type), %d samples'
+      % (npush, $INGEST_S, npush / $INGEST_S, $HEAD_ROWS, $HEAD_SAMPLES))
 print('  input: %s gzipped as sent (%s decompressed)' % (mb($GZ_IN), mb($RAW_IN)))
 print()
 print('storage after pyroscope.compact() (%.1f s; %d head rows into %d blocks: $LEVELS; %d rows of the last hour left in head)'
