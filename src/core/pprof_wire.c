@@ -272,6 +272,7 @@ typedef struct StackSlot
 } StackSlot;
 
 #define NO_SAMPLE	SIZE_MAX
+#define MAX_PENDING	64
 
 typedef struct Group
 {
@@ -359,7 +360,16 @@ typedef struct Wire
 	size_t		first_child_cap;
 	StackSlot  *stack_slots;
 	size_t		stack_mask;
-	size_t		stack_count;	/* nodes in the hash */
+	size_t		stack_count;	/* nodes in the hash or pending */
+	/*
+	 * A bitmap of hashed keys (8 bits per slot): a clear bit proves a key
+	 * absent, so a new node is appended without probing, and its insertion
+	 * is deferred to a batch (independent stores, which overlap, instead of
+	 * a dependent probe per node).
+	 */
+	uint64_t   *stack_bits;
+	StackSlot  *pending;		/* new nodes not yet in the hash */
+	size_t		npending;
 	size_t		stack_hint;		/* initial number of slots */
 
 	/* the previous sample's kept frames, root first, and their nodes */
@@ -1457,20 +1467,58 @@ stack_hint(Wire *w)
 	return true;
 }
 
+/* The bitmap bit of a key: other hash bits than the slot's. */
+static inline size_t
+stack_bit_of(uint64_t key, size_t bitmask)
+{
+	uint64_t	h = (key ^ (key >> 31)) * 0xD6E8FEB86659FD93ULL;
+
+	return (size_t) (h >> 32) & bitmask;
+}
+
+static inline void
+stack_bit_set(uint64_t *bits, uint64_t key, size_t bitmask)
+{
+	size_t		b = stack_bit_of(key, bitmask);
+
+	bits[b >> 6] |= (uint64_t) 1 << (b & 63);
+}
+
+/* Insert the pending nodes into the hash (batched independent stores). */
+static inline void
+stack_flush(Wire *w)
+{
+	for (size_t i = 0; i < w->npending; i++)
+	{
+		size_t		s = stack_slot_of(w->pending[i].key, w->stack_mask);
+
+		while (w->stack_slots[s].key != UINT64_MAX)
+			s = (s + 1) & w->stack_mask;
+		w->stack_slots[s] = w->pending[i];
+	}
+	w->npending = 0;
+}
+
 /* Grow the hash (or create it) and re-insert the hashed nodes. */
 static bool
 stack_table_grow(Wire *w)
 {
 	size_t		cap = w->stack_slots ? (w->stack_mask + 1) * 4 : w->stack_hint;
 	StackSlot  *slots;
+	uint64_t   *bits;
 	PyroSymbols *sym = w->sym;
 	size_t		bytes;
 
 	if (!pyro_size_mul(cap, sizeof(StackSlot), &bytes))
 		return false;
 	slots = pyro_malloc(bytes);
-	if (slots == NULL)
+	bits = pyro_calloc(cap / 8, sizeof(uint64_t));	/* 8 bits per slot */
+	if (slots == NULL || bits == NULL)
+	{
+		pyro_free(slots);
+		pyro_free(bits);
 		return false;
+	}
 	memset(slots, 0xFF, bytes);
 	for (uint32_t i = 1; i < sym->nstacks; i++)
 	{
@@ -1485,10 +1533,14 @@ stack_table_grow(Wire *w)
 			s = (s + 1) & (cap - 1);
 		slots[s].key = key;
 		slots[s].node = i;
+		stack_bit_set(bits, key, cap * 8 - 1);
 	}
 	pyro_free(w->stack_slots);
+	pyro_free(w->stack_bits);
 	w->stack_slots = slots;
+	w->stack_bits = bits;
 	w->stack_mask = cap - 1;
+	w->npending = 0;			/* every node is in the new table */
 	return true;
 }
 
@@ -1546,6 +1598,26 @@ stack_intern(Wire *w, uint32_t parent, uint32_t loc)
 	if (w->sym->stacks[first].location == loc)
 		return first;
 	key = ((uint64_t) parent << 32) | loc;
+	{
+		size_t		b = stack_bit_of(key, (w->stack_mask + 1) * 8 - 1);
+
+		if ((w->stack_bits[b >> 6] & ((uint64_t) 1 << (b & 63))) == 0)
+		{
+			/* certainly new: append now, hash later */
+			node = stack_append(w, parent, loc);
+			if (node == NONE)
+				return NONE;
+			w->stack_bits[b >> 6] |= (uint64_t) 1 << (b & 63);
+			w->pending[w->npending].key = key;
+			w->pending[w->npending].node = node;
+			if (++w->npending == MAX_PENDING)
+				stack_flush(w);
+			if (++w->stack_count * 2 > w->stack_mask + 1 && !stack_table_grow(w))
+				return NONE;
+			return node;
+		}
+	}
+	stack_flush(w);
 	for (s = stack_slot_of(key, w->stack_mask);; s = (s + 1) & w->stack_mask)
 	{
 		if (w->stack_slots[s].key == key)
@@ -1558,6 +1630,7 @@ stack_intern(Wire *w, uint32_t parent, uint32_t loc)
 		return NONE;
 	w->stack_slots[s].key = key;
 	w->stack_slots[s].node = node;
+	stack_bit_set(w->stack_bits, key, (w->stack_mask + 1) * 8 - 1);
 	/* keep the load under one half */
 	if (++w->stack_count * 2 > w->stack_mask + 1 && !stack_table_grow(w))
 		return NONE;
@@ -2159,6 +2232,8 @@ wire_free(Wire *w)
 	pyro_free(w->stack_parent);
 	pyro_free(w->stack_node);
 	pyro_free(w->stack_slots);
+	pyro_free(w->stack_bits);
+	pyro_free(w->pending);
 	pyro_free(w->prev_pos);
 	pyro_free(w->prev_node);
 	pyro_free(w->tmp_lines);
@@ -2262,6 +2337,7 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 		(n->sym = w.sym = pyro_symbols_create()) == NULL ||
 		!pyro_grow((void **) &w.first_child, &w.first_child_cap, 1024, sizeof(uint32_t)) ||
 		!stack_hint(&w) ||
+		(w.pending = pyro_malloc(MAX_PENDING * sizeof(StackSlot))) == NULL ||
 		!stack_table_grow(&w))
 	{
 		st = w_oom(&w);
