@@ -272,6 +272,92 @@ int8_array(const int64 *ids, int n)
 }
 
 /*
+ * What to do with each block of a selection: read it with r (block_id for
+ * messages); return PYRO_OK or fail with err set.
+ */
+typedef PyroStatus (*BlockReadFn) (PyroBlockReader *r, int64 block_id, void *arg,
+								   PyroError *err);
+
+/*
+ * Open every block, in the database or offloaded, that may hold the
+ * selected series (args: $1 series ids, $2 start, $3 end, $4 tenant) and
+ * pass it to read, in the caller's memory context.  Must run inside SPI.
+ * Returns the number of blocks read.
+ */
+static uint64
+scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, void *arg)
+{
+	Portal		portal;
+	uint64		count = 0;
+
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT b.block_id, b.size, b.data, b.object_key"
+									   " FROM pyroscope.blocks b"
+									   " WHERE b.tenant = $4 AND b.series_ids && $1"
+									   " AND b.min_ts <= $3 AND b.max_ts >= $2"
+									   " ORDER BY b.min_ts, b.block_id",
+									   4, types, args, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 16);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			bool		data_isnull;
+			bool		key_isnull;
+			int64		block_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			Datum		data = SPI_getbinval(tup, desc, 3, &data_isnull);
+			Datum		key = SPI_getbinval(tup, desc, 4, &key_isnull);
+			StoredBlockSource src;
+			PyroBlockReader *r = NULL;
+			PyroError	err;
+
+			MemoryContextSwitchTo(caller);
+			if (pyroscope_stored_block_open(&src, block_id, data, data_isnull,
+											key_isnull ? NULL : TextDatumGetCString(key),
+											size, &r, &err) != PYRO_OK ||
+				read(r, block_id, arg, &err) != PYRO_OK)
+			{
+				if (err.code == PYRO_ENOMEM && pyroscope_budget_exceeded())
+					pyroscope_report(&err, "could not read block");
+				pyroscope_stored_block_report(block_id, &err);
+			}
+			pyro_block_close(r);
+			count++;
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	return count;
+}
+
+/* scan_blocks reader of pyroscope_scan_selection: one merged profile per block */
+typedef struct MergedBlockVisit
+{
+	const PyroBlockQuery *bq;
+	ProfileVisitor visit;
+	void	   *arg;
+} MergedBlockVisit;
+
+static PyroStatus
+visit_block_merged(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
+{
+	MergedBlockVisit *v = (MergedBlockVisit *) arg;
+	const PyroProfile *merged;
+	PyroStatus	rc = pyro_block_read_merged(r, v->bq, &merged, err);
+
+	if (rc == PYRO_OK)
+		v->visit((PyroProfile *) merged, v->arg);
+	return rc;
+}
+
+/*
  * Visit the stored profiles of a selection: each head row as one profile,
  * and each block as the merge of its selected profiles (read with its
  * aggregates where they cover the range).  Visits happen in the caller's
@@ -292,6 +378,7 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 	Datum		args[4];
 	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
 	PyroBlockQuery bq;
+	MergedBlockVisit mv;
 
 	pyroscope_check_time_range(sel->start, sel->end);
 	ids = selection_series_ids(sel, &nids);
@@ -350,52 +437,10 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 	SPI_cursor_close(portal);
 
 	/* blocks, in the database or offloaded, that may hold the selection */
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT b.block_id, b.size, b.data, b.object_key"
-									   " FROM pyroscope.blocks b"
-									   " WHERE b.tenant = $4 AND b.series_ids && $1"
-									   " AND b.min_ts <= $3 AND b.max_ts >= $2"
-									   " ORDER BY b.min_ts, b.block_id",
-									   4, types, args, NULL, true, 0);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 16);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			bool		data_isnull;
-			bool		key_isnull;
-			int64		block_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			Datum		data = SPI_getbinval(tup, desc, 3, &data_isnull);
-			Datum		key = SPI_getbinval(tup, desc, 4, &key_isnull);
-			StoredBlockSource src;
-			PyroBlockReader *r = NULL;
-			const PyroProfile *merged;
-			PyroError	err;
-
-			MemoryContextSwitchTo(caller);
-			if (pyroscope_stored_block_open(&src, block_id, data, data_isnull,
-											key_isnull ? NULL : TextDatumGetCString(key),
-											size, &r, &err) != PYRO_OK ||
-				pyro_block_read_merged(r, &bq, &merged, &err) != PYRO_OK)
-			{
-				if (err.code == PYRO_ENOMEM && pyroscope_budget_exceeded())
-					pyroscope_report(&err, "could not read block");
-				pyroscope_stored_block_report(block_id, &err);
-			}
-			visit((PyroProfile *) merged, arg);
-			pyro_block_close(r);
-			count++;
-			CHECK_FOR_INTERRUPTS();
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
+	mv.bq = &bq;
+	mv.visit = visit;
+	mv.arg = arg;
+	count += scan_blocks(args, types, caller, visit_block_merged, &mv);
 
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
@@ -412,6 +457,7 @@ typedef struct TotalsSink
 {
 	ReturnSetInfo *rsinfo;
 	MemoryContext caller;
+	const PyroBlockQuery *bq;
 } TotalsSink;
 
 static PyroStatus
@@ -428,6 +474,14 @@ totals_visitor(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroErro
 	tuplestore_putvalues(sink->rsinfo->setResult, sink->rsinfo->setDesc, values, nulls);
 	MemoryContextSwitchTo(old);
 	return PYRO_OK;
+}
+
+static PyroStatus
+read_block_totals(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
+{
+	TotalsSink *sink = (TotalsSink *) arg;
+
+	return pyro_block_read_totals(r, sink->bq, totals_visitor, sink, err);
 }
 
 /*
@@ -447,7 +501,6 @@ pyroscope_profile_totals(PG_FUNCTION_ARGS)
 	Datum		args[4];
 	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
 	PyroBlockQuery bq;
-	Portal		portal;
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
 	check_profile_type_syntax(sel.profile_type);
@@ -489,44 +542,8 @@ pyroscope_profile_totals(PG_FUNCTION_ARGS)
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT b.block_id, b.size, b.data, b.object_key"
-									   " FROM pyroscope.blocks b"
-									   " WHERE b.tenant = $4 AND b.series_ids && $1"
-									   " AND b.min_ts <= $3 AND b.max_ts >= $2"
-									   " ORDER BY b.min_ts, b.block_id",
-									   4, types, args, NULL, true, 0);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 16);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			bool		data_isnull;
-			bool		key_isnull;
-			int64		block_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			Datum		data = SPI_getbinval(tup, desc, 3, &data_isnull);
-			Datum		key = SPI_getbinval(tup, desc, 4, &key_isnull);
-			StoredBlockSource src;
-			PyroBlockReader *r = NULL;
-			PyroError	err;
-
-			if (pyroscope_stored_block_open(&src, block_id, data, data_isnull,
-											key_isnull ? NULL : TextDatumGetCString(key),
-											size, &r, &err) != PYRO_OK ||
-				pyro_block_read_totals(r, &bq, totals_visitor, &sink, &err) != PYRO_OK)
-				pyroscope_stored_block_report(block_id, &err);
-			pyro_block_close(r);
-			CHECK_FOR_INTERRUPTS();
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
+	sink.bq = &bq;
+	(void) scan_blocks(args, types, sink.caller, read_block_totals, &sink);
 	SPI_finish();
 	return (Datum) 0;
 }
