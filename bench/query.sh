@@ -22,7 +22,7 @@
 # PPROF_MAX_FILES files, pprof runs on an evenly spread subset and its time
 # is scaled linearly (labelled "extrap.").
 #
-#   bench/query.sh [DATA_DIR]      (run as root; about 4-6 minutes)
+#   bench/query.sh [DATA_DIR]      (run as root; about 3-4 minutes, more on a loaded machine)
 #
 # Env: SERVICES (4) PODS (2) INTERVAL (180) DAYS (7) RUNS (5)
 #      PPROF_MAX_FILES (8640) BENCH_PGPORT (54341) BENCH_JOBS (2)
