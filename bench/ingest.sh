@@ -56,8 +56,8 @@ mapfile -t FILES < <("${PSQL[@]}" -c "SELECT name FROM bench_files ORDER BY name
 
 core=$(./build/ingest_core --seconds "$SECONDS_PER_PHASE" "${FILES[@]}")
 
-# SQL: rounds of ingest_pprof over every file, each round its own statement
-# and transaction, timed inside the server.
+# SQL: rounds of ingest_pprof over every file, timed inside the server (all
+# rounds run in one function call, hence one transaction).
 sql=$("${PSQL[@]}" <<SQL
 CREATE FUNCTION pg_temp.bench(seconds float8) RETURNS text LANGUAGE plpgsql AS \$\$
 DECLARE

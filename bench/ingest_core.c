@@ -12,6 +12,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,10 @@ main(int argc, char **argv)
 	long		walk_rounds = 0;
 	long		core_rounds = 0;
 	PyroPprofLimits limits;
+
+	/* the malloc thresholds the extension sets in processes using the core */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 
 	in = calloc(argc, sizeof(Input));
 	for (int i = 1; i < argc; i++)

@@ -10,6 +10,7 @@
 #include "pyroscope.h"
 
 #include <limits.h>
+#include <malloc.h>
 
 #include "access/xact.h"
 #include "utils/guc.h"
@@ -125,6 +126,30 @@ budget_release(void *p)
 }
 
 /*
+ * Processes that work with profiles (ingest, queries, workers) allocate and
+ * free multi-megabyte buffers on every call.  PostgreSQL hands such chunks
+ * straight to malloc, and glibc's default thresholds then return them to
+ * the kernel and fault them back in each time: a quarter to a half of
+ * ingest time in bench/ingest.sh.  The first core allocation of a process
+ * fixes the thresholds so that up to 64MB of freed memory is kept for
+ * reuse.  The postmaster never allocates through the core, so backends
+ * that do not use the extension keep glibc's defaults.
+ */
+static void
+tune_malloc_once(void)
+{
+	static bool done = false;
+
+	if (done)
+		return;
+	done = true;
+#ifdef M_MMAP_THRESHOLD
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
+}
+
+/*
  * The core's allocator hooks.  Allocations go to CurrentMemoryContext and
  * never throw: a failure returns NULL and the core turns it into
  * PYRO_ENOMEM, so no ereport unwinds through core or library frames.
@@ -132,8 +157,11 @@ budget_release(void *p)
 static void *
 pg_core_alloc(void *ctx, size_t size)
 {
-	void	   *p = MemoryContextAllocExtended(CurrentMemoryContext, size ? size : 1,
-											   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	void	   *p;
+
+	tune_malloc_once();
+	p = MemoryContextAllocExtended(CurrentMemoryContext, size ? size : 1,
+								   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 
 	if (p != NULL && budget.active && !budget_charge(p))
 		return NULL;
