@@ -7,7 +7,8 @@
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
-#   scripts/test.sh --only NAME     one suite: unit sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e
+#   scripts/test.sh --only NAME     one suite: build unit pprofdiff sigv4 valgrind fuzz
+#                                   regress pprofcheck s3rver tap e2e
 #
 # Must run as root (it installs packages and runs clusters as postgres).
 set -uo pipefail
@@ -88,6 +89,7 @@ e2e() {
 
 run_suite build build_extension
 run_suite unit make -s unit
+run_suite pprofdiff make -s -f core.mk pprof-diff
 run_suite sigv4 test/objstore/run_unit.sh
 run_suite valgrind make -s valgrind
 run_suite fuzz make -s fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS
