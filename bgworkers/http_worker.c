@@ -17,7 +17,11 @@
  */
 #include "http.h"
 
+#include <ctype.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <microhttpd.h>
 
 #include "miscadmin.h"
@@ -49,6 +53,57 @@ static const struct config_enum_entry auth_options[] = {
 	{"bearer", HTTP_AUTH_BEARER, false},
 	{NULL, 0, false}
 };
+
+/*
+ * SO_REUSEPORT lets every socket of the same OS user join a port, so a
+ * second cluster run by the same user on the same address and port would
+ * silently get half of the requests.  The postmaster therefore holds an
+ * exclusive lock on a file named after the address and port (in /tmp, like
+ * PostgreSQL's socket lock files) for as long as it runs; its workers
+ * inherit it.  Returns false, with a warning naming the other cluster,
+ * when another postmaster holds it.
+ */
+static bool
+lock_http_port(void)
+{
+	char		path[MAXPGPATH];
+	char		holder[MAXPGPATH];
+	char		addr[64];
+	int			fd;
+	ssize_t		n;
+	size_t		j = 0;
+
+	/* the address in a file name: keep [A-Za-z0-9.], the rest becomes '_' */
+	for (const char *c = pyroscope_http_listen_address; *c && j < sizeof(addr) - 1; c++)
+		addr[j++] = (isalnum((unsigned char) *c) || *c == '.') ? *c : '_';
+	addr[j] = '\0';
+	snprintf(path, sizeof(path), "/tmp/.pyroscope-http-%s-%d.lock", addr, pyroscope_http_port);
+
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0)
+	{
+		/* another OS user's file: SO_REUSEPORT will not mix our sockets */
+		ereport(LOG,
+				(errmsg("could not open HTTP port lock file \"%s\": %m", path)));
+		return true;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+	{
+		n = pread(fd, holder, sizeof(holder) - 1, 0);
+		holder[n > 0 ? n : 0] = '\0';
+		close(fd);
+		ereport(WARNING,
+				(errmsg("pyroscope HTTP API not started: %s port %d is already served by the cluster in \"%s\"",
+						pyroscope_http_listen_address, pyroscope_http_port, holder),
+				 errhint("Set pyroscope.http_port to a free port, or pyroscope.http_workers to 0.")));
+		return false;
+	}
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, DataDir, strlen(DataDir), 0) < 0)
+		ereport(LOG,
+				(errmsg("could not write HTTP port lock file \"%s\": %m", path)));
+	/* kept open (and locked) for the life of the postmaster */
+	return true;
+}
 
 /*
  * Define the GUCs of the HTTP API and register the workers.  Called from
@@ -132,6 +187,8 @@ pyroscope_http_register_workers(void)
 	if (pyroscope_http_listen_address == NULL || pyroscope_http_listen_address[0] == '\0')
 		return;
 
+	if (pyroscope_http_workers > 0 && !lock_http_port())
+		return;
 	for (int i = 0; i < pyroscope_http_workers; i++)
 	{
 		memset(&worker, 0, sizeof(worker));
