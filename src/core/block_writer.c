@@ -2,7 +2,7 @@
  *
  * block_writer.c
  *	  Builds PYB1 blocks: interns the symbols of every added profile into
- *	  the block's own tables, keeps each profile's samples varint-encoded
+ *	  the block's own tables (through PyroSymMap, symmap.c), keeps each profile's samples varint-encoded
  *	  in memory, and at finish writes the symbol section, the per-series
  *	  profile index chunks, the sample chunks and the aggregate chunks,
  *	  each zstd-compressed on its own, then the directory and the footer.
@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include "block_int.h"
+#include "symmap.h"
 
 #include <stdlib.h>
 #include <zlib.h>
@@ -121,29 +122,10 @@ struct PyroBlockWriter
 	int64_t		min_ts;
 	int64_t		max_ts;
 
-	/* remap of the current input symbols; PYRO_NO_INDEX = not yet mapped */
-	const PyroSymbols *shared;	/* symbols kept mapped by add_shared */
-	uint32_t   *rstr;
-	size_t		rstr_cap;
-	uint32_t   *rmap;
-	size_t		rmap_cap;
-	uint32_t   *rfn;
-	size_t		rfn_cap;
-	uint32_t   *rloc;
-	size_t		rloc_cap;
-	uint32_t   *rstack;
-	size_t		rstack_cap;
-	uint32_t	mapped_nstr;	/* table sizes the remap arrays cover */
-	uint32_t	mapped_nmap;
-	uint32_t	mapped_nfn;
-	uint32_t	mapped_nloc;
-	uint32_t	mapped_nstack;
+	/* maps input symbols into sym; add_shared keeps its mapping */
+	PyroSymMap	map;
 
 	/* scratch */
-	PyroLine   *tmp_lines;
-	size_t		tmp_lines_cap;
-	uint32_t   *walk;
-	size_t		walk_cap;
 	WSample    *tmp;
 	size_t		tmp_cap;
 	PyroBuf		enc;
@@ -199,6 +181,8 @@ pyro_block_writer_create(const PyroBlockOptions *opt)
 		pyro_free(w);
 		return NULL;
 	}
+	pyro_symmap_init(&w->map, w->sym, PYRO_EINVAL, false,
+					 "out of memory adding a profile to a block");
 	pyro_buf_init(&w->enc);
 	return w;
 }
@@ -217,231 +201,10 @@ pyro_block_writer_free(PyroBlockWriter *w)
 	}
 	pyro_symbols_free(w->sym);
 	pyro_free(w->profs);
-	pyro_free(w->rstr);
-	pyro_free(w->rmap);
-	pyro_free(w->rfn);
-	pyro_free(w->rloc);
-	pyro_free(w->rstack);
-	pyro_free(w->tmp_lines);
-	pyro_free(w->walk);
+	pyro_symmap_free(&w->map);
 	pyro_free(w->tmp);
 	pyro_buf_free(&w->enc);
 	pyro_free(w);
-}
-
-/* ----------------------------------------------------------------
- * symbol interning (input symbols -> block symbols)
- * ----------------------------------------------------------------
- */
-
-typedef struct MapCtx
-{
-	PyroBlockWriter *w;
-	const PyroSymbols *in;
-	PyroError  *err;
-	PyroStatus	status;
-} MapCtx;
-
-static uint32_t
-map_oom(MapCtx *c)
-{
-	c->status = pyro_error_set(c->err, PYRO_ENOMEM, "out of memory adding a profile to a block");
-	return PYRO_NO_INDEX;
-}
-
-static uint32_t
-map_bad(MapCtx *c, const char *fmt, unsigned a, unsigned b)
-{
-	c->status = pyro_error_set(c->err, PYRO_EINVAL, fmt, a, b);
-	return PYRO_NO_INDEX;
-}
-
-static uint32_t
-map_string(MapCtx *c, uint32_t i)
-{
-	PyroBlockWriter *w = c->w;
-	uint32_t	g;
-
-	if (i >= c->in->nstrings)
-		return map_bad(c, "profile refers to unknown string %u (of %u)", i, c->in->nstrings);
-	if (w->rstr[i] != PYRO_NO_INDEX)
-		return w->rstr[i];
-	g = pyro_sym_intern_string(w->sym, c->in->strings[i].ptr, c->in->strings[i].len);
-	if (g == PYRO_NO_INDEX)
-		return map_oom(c);
-	w->rstr[i] = g;
-	return g;
-}
-
-static uint32_t
-map_mapping(MapCtx *c, uint32_t i)
-{
-	PyroBlockWriter *w = c->w;
-	PyroMapping mp;
-	uint32_t	g;
-
-	if (w->rmap[i] != PYRO_NO_INDEX)
-		return w->rmap[i];
-	mp = c->in->mappings[i];
-	if ((mp.filename = map_string(c, mp.filename)) == PYRO_NO_INDEX ||
-		(mp.build_id = map_string(c, mp.build_id)) == PYRO_NO_INDEX)
-		return PYRO_NO_INDEX;
-	g = pyro_sym_intern_mapping(w->sym, &mp);
-	if (g == PYRO_NO_INDEX)
-		return map_oom(c);
-	w->rmap[i] = g;
-	return g;
-}
-
-static uint32_t
-map_function(MapCtx *c, uint32_t i)
-{
-	PyroBlockWriter *w = c->w;
-	PyroFunction f;
-	uint32_t	g;
-
-	if (w->rfn[i] != PYRO_NO_INDEX)
-		return w->rfn[i];
-	f = c->in->functions[i];
-	if ((f.name = map_string(c, f.name)) == PYRO_NO_INDEX ||
-		(f.system_name = map_string(c, f.system_name)) == PYRO_NO_INDEX ||
-		(f.filename = map_string(c, f.filename)) == PYRO_NO_INDEX)
-		return PYRO_NO_INDEX;
-	g = pyro_sym_intern_function(w->sym, &f);
-	if (g == PYRO_NO_INDEX)
-		return map_oom(c);
-	w->rfn[i] = g;
-	return g;
-}
-
-static uint32_t
-map_location(MapCtx *c, uint32_t i)
-{
-	PyroBlockWriter *w = c->w;
-	const PyroSymbols *in = c->in;
-	const PyroLocation *l = &in->locations[i];
-	uint32_t	gmap;
-	uint32_t	g;
-
-	if (w->rloc[i] != PYRO_NO_INDEX)
-		return w->rloc[i];
-	if (l->mapping >= in->nmappings)
-		return map_bad(c, "location %u refers to unknown mapping %u", i, l->mapping);
-	if ((uint64_t) l->first_line + l->nlines > in->nlines)
-		return map_bad(c, "location %u has lines out of range%.0u", i, 0);
-	if ((gmap = map_mapping(c, l->mapping)) == PYRO_NO_INDEX)
-		return PYRO_NO_INDEX;
-	if (!pyro_grow((void **) &w->tmp_lines, &w->tmp_lines_cap, l->nlines, sizeof(PyroLine)))
-		return map_oom(c);
-	for (uint32_t j = 0; j < l->nlines; j++)
-	{
-		const PyroLine *ln = &in->lines[l->first_line + j];
-
-		if (ln->function >= in->nfunctions)
-			return map_bad(c, "location %u refers to unknown function %u", i, ln->function);
-		if ((w->tmp_lines[j].function = map_function(c, ln->function)) == PYRO_NO_INDEX)
-			return PYRO_NO_INDEX;
-		w->tmp_lines[j].line = ln->line;
-	}
-	g = pyro_sym_intern_location(w->sym, gmap, l->address, w->tmp_lines, l->nlines);
-	if (g == PYRO_NO_INDEX)
-		return map_oom(c);
-	w->rloc[i] = g;
-	return g;
-}
-
-/*
- * Block node of input stack node s: walk up to the nearest mapped
- * ancestor (the root always is), then intern the path back down.  The
- * walk is iterative, so hostile depths cannot overflow the C stack.
- */
-static uint32_t
-map_stack(MapCtx *c, uint32_t s)
-{
-	PyroBlockWriter *w = c->w;
-	const PyroSymbols *in = c->in;
-	size_t		depth = 0;
-	uint32_t	t = s;
-	uint32_t	g;
-
-	while (w->rstack[t] == PYRO_NO_INDEX)
-	{
-		uint32_t	p = in->stacks[t].parent;
-
-		if (p >= t)
-			return map_bad(c, "stack node %u has parent %u, not below its own index", t, p);
-		if (depth >= w->walk_cap &&
-			!pyro_grow((void **) &w->walk, &w->walk_cap, depth + 1, sizeof(uint32_t)))
-			return map_oom(c);
-		w->walk[depth++] = t;
-		t = p;
-	}
-	g = w->rstack[t];
-	while (depth > 0)
-	{
-		uint32_t	loc;
-
-		t = w->walk[--depth];
-		if (in->stacks[t].location >= in->nlocations)
-			return map_bad(c, "stack node %u refers to unknown location %u",
-						   t, in->stacks[t].location);
-		if ((loc = map_location(c, in->stacks[t].location)) == PYRO_NO_INDEX)
-			return PYRO_NO_INDEX;
-		g = pyro_sym_intern_stack(w->sym, g, loc);
-		if (g == PYRO_NO_INDEX)
-			return map_oom(c);
-		w->rstack[t] = g;
-	}
-	return g;
-}
-
-/* Grow a remap array to n entries, marking entries from 'from' unmapped. */
-static bool
-remap_extend(uint32_t **arr, size_t *cap, uint32_t from, uint32_t n)
-{
-	if (n == 0)
-		return true;
-	if (!pyro_grow((void **) arr, cap, n, sizeof(uint32_t)))
-		return false;
-	if (n > from)
-		memset(*arr + from, 0xFF, (size_t) (n - from) * sizeof(uint32_t));
-	return true;
-}
-
-/*
- * Prepare the remap arrays for in.  With keep = true and the same symbols
- * as before, mappings already made stay (new entries appended to in since
- * then are marked unmapped); otherwise everything is reset.
- */
-static bool
-remap_prepare(PyroBlockWriter *w, const PyroSymbols *in, bool keep)
-{
-	bool		reuse = keep && w->shared == in &&
-		in->nstrings >= w->mapped_nstr && in->nmappings >= w->mapped_nmap &&
-		in->nfunctions >= w->mapped_nfn && in->nlocations >= w->mapped_nloc &&
-		in->nstacks >= w->mapped_nstack;
-
-	if (!reuse)
-		w->mapped_nstr = w->mapped_nmap = w->mapped_nfn = w->mapped_nloc = w->mapped_nstack = 0;
-	if (!remap_extend(&w->rstr, &w->rstr_cap, w->mapped_nstr, in->nstrings) ||
-		!remap_extend(&w->rmap, &w->rmap_cap, w->mapped_nmap, in->nmappings) ||
-		!remap_extend(&w->rfn, &w->rfn_cap, w->mapped_nfn, in->nfunctions) ||
-		!remap_extend(&w->rloc, &w->rloc_cap, w->mapped_nloc, in->nlocations) ||
-		!remap_extend(&w->rstack, &w->rstack_cap, w->mapped_nstack, in->nstacks))
-	{
-		w->shared = NULL;
-		w->mapped_nstr = w->mapped_nmap = w->mapped_nfn = w->mapped_nloc = w->mapped_nstack = 0;
-		return false;
-	}
-	w->mapped_nstr = in->nstrings;
-	w->mapped_nmap = in->nmappings;
-	w->mapped_nfn = in->nfunctions;
-	w->mapped_nloc = in->nlocations;
-	w->mapped_nstack = in->nstacks;
-	w->rstr[0] = 0;
-	w->rstack[0] = 0;
-	w->shared = keep ? in : NULL;
-	return true;
 }
 
 /* ----------------------------------------------------------------
@@ -494,7 +257,7 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 		   bool keep, PyroError *err)
 {
 	const PyroSymbols *in;
-	MapCtx		c;
+	PyroSymMap *sm;
 	WProf		wp;
 	uint32_t	prev;
 	bool		spans = false;
@@ -502,6 +265,7 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 	if (w == NULL || p == NULL || p->sym == NULL)
 		return pyro_error_set(err, PYRO_EINVAL, "profile has no symbols");
 	in = p->sym;
+	sm = &w->map;
 	if (in->nstrings == 0 || in->nmappings == 0 || in->nstacks == 0)
 		return pyro_error_set(err, PYRO_EINVAL, "profile symbols lack their sentinels");
 	if (ts < -PYB1_MAX_TS || ts > PYB1_MAX_TS)
@@ -512,22 +276,17 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 							  p->nsamples);
 	if (w->nprofs >= ((size_t) 1 << 32))
 		return pyro_error_set(err, PYRO_ELIMIT, "block has too many profiles");
-	if (!remap_prepare(w, in, keep))
-		return pyro_error_set(err, PYRO_ENOMEM, "out of memory adding a profile to a block");
-
-	c.w = w;
-	c.in = in;
-	c.err = err;
-	c.status = PYRO_OK;
+	if (!pyro_symmap_begin(sm, in, keep, err))
+		return sm->status;
 
 	memset(&wp, 0, sizeof(wp));
 	wp.series_id = series_id;
 	wp.ts = ts;
 	wp.seq = w->nprofs;
-	if ((wp.sample_type = map_string(&c, p->sample_type)) == PYRO_NO_INDEX ||
-		(wp.sample_unit = map_string(&c, p->sample_unit)) == PYRO_NO_INDEX ||
-		(wp.period_type = map_string(&c, p->period_type)) == PYRO_NO_INDEX ||
-		(wp.period_unit = map_string(&c, p->period_unit)) == PYRO_NO_INDEX)
+	if ((wp.sample_type = pyro_symmap_string(sm, p->sample_type, "metadata", 0)) == PYRO_NO_INDEX ||
+		(wp.sample_unit = pyro_symmap_string(sm, p->sample_unit, "metadata", 1)) == PYRO_NO_INDEX ||
+		(wp.period_type = pyro_symmap_string(sm, p->period_type, "metadata", 2)) == PYRO_NO_INDEX ||
+		(wp.period_unit = pyro_symmap_string(sm, p->period_unit, "metadata", 3)) == PYRO_NO_INDEX)
 		goto fail;
 	wp.period = p->period;
 	wp.time_nanos = p->time_nanos;
@@ -538,7 +297,7 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 	if (!pyro_grow((void **) &w->tmp, &w->tmp_cap, p->nsamples ? p->nsamples : 1,
 				   sizeof(WSample)))
 	{
-		map_oom(&c);
+		pyro_symmap_oom(sm);
 		goto fail;
 	}
 	for (size_t i = 0; i < p->nsamples; i++)
@@ -548,10 +307,11 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 
 		if (s->stack >= in->nstacks)
 		{
-			map_bad(&c, "sample %u refers to unknown stack node %u", (unsigned) i, s->stack);
+			pyro_symmap_bad(sm, "sample %u refers to unknown stack node %u",
+							(unsigned) i, s->stack);
 			goto fail;
 		}
-		if ((g = map_stack(&c, s->stack)) == PYRO_NO_INDEX)
+		if ((g = pyro_symmap_stack(sm, s->stack)) == PYRO_NO_INDEX)
 			goto fail;
 		w->tmp[i].stack = g;
 		w->tmp[i].value = s->value;
@@ -580,19 +340,19 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 	}
 	if (w->enc.oom || w->enc.len > UINT32_MAX)
 	{
-		map_oom(&c);
+		pyro_symmap_oom(sm);
 		goto fail;
 	}
 	if (w->nprofs >= w->profs_cap &&
 		!pyro_grow((void **) &w->profs, &w->profs_cap, w->nprofs + 1, sizeof(WProf)))
 	{
-		map_oom(&c);
+		pyro_symmap_oom(sm);
 		goto fail;
 	}
 	wp.data = arena_store(w, w->enc.data, w->enc.len);
 	if (wp.data == NULL)
 	{
-		map_oom(&c);
+		pyro_symmap_oom(sm);
 		goto fail;
 	}
 	wp.datalen = (uint32_t) w->enc.len;
@@ -606,7 +366,7 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 
 fail:
 	/* the remap arrays may hold mappings of a half-added profile: still valid */
-	return c.status != PYRO_OK ? c.status :
+	return sm->status != PYRO_OK ? sm->status :
 		pyro_error_set(err, PYRO_EINVAL, "invalid profile");
 }
 
@@ -629,7 +389,7 @@ void
 pyro_block_writer_release_symbols(PyroBlockWriter *w)
 {
 	if (w)
-		w->shared = NULL;
+		pyro_symmap_release(&w->map);
 }
 
 /* ----------------------------------------------------------------

@@ -6,11 +6,11 @@
  *
  * The merger owns one global PyroSymbols.  Adding a profile maps its
  * symbols into the global tables through per-input remap arrays that are
- * filled on demand: only the stack nodes the samples reach (and their
- * ancestors, locations, functions, mappings and strings) are interned, so
- * profiles that share one large symbol set (the pprof normaliser splits a
- * pprof into several profiles over one set) do not pay for what they do not
- * use.  Values are then accumulated per (global stack, span id) in an
+ * filled on demand (PyroSymMap, symmap.c, shared with the block writer):
+ * only the stack nodes the samples reach (and their ancestors, locations,
+ * functions, mappings and strings) are interned, so profiles that share
+ * one large symbol set (the pprof normaliser splits a pprof into several
+ * profiles over one set) do not pay for what they do not use.  Values are then accumulated per (global stack, span id) in an
  * open-addressing hash table; the result sorts the non-zero sums.
  *
  * Nothing is allocated per sample: remap arrays, the accumulation table and
@@ -18,7 +18,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "profile.h"
+#include "symmap.h"
 
 #include <stdlib.h>
 
@@ -46,23 +46,8 @@ struct PyroMerger
 	int64_t		time_nanos;
 	int64_t		duration_nanos;
 
-	/* per-input remap arrays; PYRO_NO_INDEX = not mapped yet */
-	uint32_t   *rstr;
-	size_t		rstr_cap;
-	uint32_t   *rmap;
-	size_t		rmap_cap;
-	uint32_t   *rfn;
-	size_t		rfn_cap;
-	uint32_t   *rloc;
-	size_t		rloc_cap;
-	uint32_t   *rstack;
-	size_t		rstack_cap;
-
-	/* scratch */
-	PyroLine   *tmp_lines;
-	size_t		tmp_lines_cap;
-	uint32_t   *walk;
-	size_t		walk_cap;
+	/* maps each added profile's symbols into sym */
+	PyroSymMap	map;
 
 	/* accumulation: entries plus a hash of entry index + 1 */
 	MergeEntry *entries;
@@ -79,15 +64,6 @@ struct PyroMerger
 	PyroProfile *result;
 };
 
-/* State of one pyro_merger_add_profile call. */
-typedef struct AddCtx
-{
-	PyroMerger *m;
-	const PyroSymbols *in;
-	PyroError  *err;
-	PyroStatus	status;
-} AddCtx;
-
 PyroMerger *
 pyro_merger_create(int flags)
 {
@@ -102,6 +78,7 @@ pyro_merger_create(int flags)
 		pyro_free(m);
 		return NULL;
 	}
+	pyro_symmap_init(&m->map, m->sym, PYRO_ECORRUPT, true, "out of memory merging profiles");
 	return m;
 }
 
@@ -122,13 +99,7 @@ pyro_merger_free(PyroMerger *m)
 		return;
 	drop_result(m);
 	pyro_symbols_free(m->sym);
-	pyro_free(m->rstr);
-	pyro_free(m->rmap);
-	pyro_free(m->rfn);
-	pyro_free(m->rloc);
-	pyro_free(m->rstack);
-	pyro_free(m->tmp_lines);
-	pyro_free(m->walk);
+	pyro_symmap_free(&m->map);
 	pyro_free(m->entries);
 	pyro_free(m->slots);
 	pyro_free(m->filter);
@@ -206,196 +177,6 @@ filter_match(const PyroMerger *m, uint64_t span)
 			hi = mid;
 	}
 	return lo < m->nfilter && m->filter[lo] == span;
-}
-
-/* ----------------------------------------------------------------
- * symbol mapping
- * ----------------------------------------------------------------
- */
-
-static uint32_t
-fail(AddCtx *c, PyroStatus st, const char *msg, unsigned a, unsigned b)
-{
-	c->status = pyro_error_set(c->err, st, msg, a, b);
-	return PYRO_NO_INDEX;
-}
-
-static uint32_t
-oom(AddCtx *c)
-{
-	c->status = pyro_error_set(c->err, PYRO_ENOMEM, "out of memory merging profiles");
-	return PYRO_NO_INDEX;
-}
-
-/* Global index of input string i, interning it on first use. */
-static uint32_t
-map_string(AddCtx *c, uint32_t i, const char *what, uint32_t owner)
-{
-	PyroMerger *m = c->m;
-	uint32_t	g;
-
-	if (i >= c->in->nstrings)
-	{
-		c->status = pyro_error_set(c->err, PYRO_ECORRUPT, "%s %u refers to unknown string %u",
-								   what, (unsigned) owner, (unsigned) i);
-		return PYRO_NO_INDEX;
-	}
-	g = m->rstr[i];
-	if (g != PYRO_NO_INDEX)
-		return g;
-	g = pyro_sym_intern_string(m->sym, c->in->strings[i].ptr, c->in->strings[i].len);
-	if (g == PYRO_NO_INDEX)
-		return oom(c);
-	m->rstr[i] = g;
-	return g;
-}
-
-static uint32_t
-map_mapping(AddCtx *c, uint32_t i)
-{
-	PyroMerger *m = c->m;
-	PyroMapping mp;
-	uint32_t	g;
-
-	g = m->rmap[i];
-	if (g != PYRO_NO_INDEX)
-		return g;
-	mp = c->in->mappings[i];
-	mp.filename = map_string(c, mp.filename, "mapping", i);
-	if (mp.filename == PYRO_NO_INDEX)
-		return PYRO_NO_INDEX;
-	mp.build_id = map_string(c, mp.build_id, "mapping", i);
-	if (mp.build_id == PYRO_NO_INDEX)
-		return PYRO_NO_INDEX;
-	g = pyro_sym_intern_mapping(m->sym, &mp);
-	if (g == PYRO_NO_INDEX)
-		return oom(c);
-	m->rmap[i] = g;
-	return g;
-}
-
-static uint32_t
-map_function(AddCtx *c, uint32_t i)
-{
-	PyroMerger *m = c->m;
-	PyroFunction f;
-	uint32_t	g;
-
-	g = m->rfn[i];
-	if (g != PYRO_NO_INDEX)
-		return g;
-	f = c->in->functions[i];
-	if ((f.name = map_string(c, f.name, "function", i)) == PYRO_NO_INDEX ||
-		(f.system_name = map_string(c, f.system_name, "function", i)) == PYRO_NO_INDEX ||
-		(f.filename = map_string(c, f.filename, "function", i)) == PYRO_NO_INDEX)
-		return PYRO_NO_INDEX;
-	g = pyro_sym_intern_function(m->sym, &f);
-	if (g == PYRO_NO_INDEX)
-		return oom(c);
-	m->rfn[i] = g;
-	return g;
-}
-
-static uint32_t
-map_location(AddCtx *c, uint32_t i)
-{
-	PyroMerger *m = c->m;
-	const PyroSymbols *in = c->in;
-	const PyroLocation *l;
-	uint32_t	g;
-	uint32_t	gmap;
-
-	g = m->rloc[i];
-	if (g != PYRO_NO_INDEX)
-		return g;
-	l = &in->locations[i];
-	if (l->mapping >= in->nmappings)
-		return fail(c, PYRO_ECORRUPT, "location %u refers to unknown mapping %u",
-					(unsigned) i, (unsigned) l->mapping);
-	if ((uint64_t) l->first_line + l->nlines > in->nlines)
-		return fail(c, PYRO_ECORRUPT, "location %u has lines out of range", (unsigned) i, 0);
-	gmap = map_mapping(c, l->mapping);
-	if (gmap == PYRO_NO_INDEX)
-		return PYRO_NO_INDEX;
-	if (!pyro_grow((void **) &m->tmp_lines, &m->tmp_lines_cap, l->nlines,
-				   sizeof(PyroLine)))
-		return oom(c);
-	for (uint32_t j = 0; j < l->nlines; j++)
-	{
-		const PyroLine *ln = &in->lines[l->first_line + j];
-
-		if (ln->function >= in->nfunctions)
-			return fail(c, PYRO_ECORRUPT, "location %u refers to unknown function %u",
-						(unsigned) i, (unsigned) ln->function);
-		m->tmp_lines[j].function = map_function(c, ln->function);
-		if (m->tmp_lines[j].function == PYRO_NO_INDEX)
-			return PYRO_NO_INDEX;
-		m->tmp_lines[j].line = ln->line;
-	}
-	g = pyro_sym_intern_location(m->sym, gmap, l->address, m->tmp_lines, l->nlines);
-	if (g == PYRO_NO_INDEX)
-		return oom(c);
-	m->rloc[i] = g;
-	return g;
-}
-
-/*
- * Global node of input stack node s: walk up to the nearest ancestor
- * already mapped (the root always is), then intern the path back down.
- */
-static uint32_t
-map_stack(AddCtx *c, uint32_t s)
-{
-	PyroMerger *m = c->m;
-	const PyroSymbols *in = c->in;
-	size_t		depth = 0;
-	uint32_t	t = s;
-	uint32_t	g;
-
-	if (m->rstack[s] != PYRO_NO_INDEX)
-		return m->rstack[s];
-	while (m->rstack[t] == PYRO_NO_INDEX)
-	{
-		uint32_t	p = in->stacks[t].parent;
-
-		if (p >= t)
-			return fail(c, PYRO_ECORRUPT, "stack node %u has parent %u, not below its own index",
-						(unsigned) t, (unsigned) p);
-		if (depth >= m->walk_cap &&
-			!pyro_grow((void **) &m->walk, &m->walk_cap, depth + 1, sizeof(uint32_t)))
-			return oom(c);
-		m->walk[depth++] = t;
-		t = p;
-	}
-	g = m->rstack[t];
-	while (depth > 0)
-	{
-		uint32_t	loc;
-
-		t = m->walk[--depth];
-		if (in->stacks[t].location >= in->nlocations)
-			return fail(c, PYRO_ECORRUPT, "stack node %u refers to unknown location %u",
-						(unsigned) t, (unsigned) in->stacks[t].location);
-		loc = map_location(c, in->stacks[t].location);
-		if (loc == PYRO_NO_INDEX)
-			return PYRO_NO_INDEX;
-		g = pyro_sym_intern_stack(m->sym, g, loc);
-		if (g == PYRO_NO_INDEX)
-			return oom(c);
-		m->rstack[t] = g;
-	}
-	return g;
-}
-
-/* Size a remap array for n input entries and mark them all unmapped. */
-static bool
-reset_remap(uint32_t **arr, size_t *cap, uint32_t n)
-{
-	if (!pyro_grow((void **) arr, cap, n, sizeof(uint32_t)))
-		return false;
-	if (n > 0)
-		memset(*arr, 0xFF, (size_t) n * sizeof(uint32_t));
-	return true;
 }
 
 /* ----------------------------------------------------------------
@@ -503,7 +284,7 @@ PyroStatus
 pyro_merger_add_profile(PyroMerger *m, const PyroProfile *p, PyroError *err)
 {
 	const PyroSymbols *in;
-	AddCtx		c;
+	PyroSymMap *sm = &m->map;
 	bool		keep_spans = (m->flags & PYRO_MERGE_KEEP_SPANS) != 0;
 
 	if (p == m->result && p != NULL)
@@ -515,29 +296,21 @@ pyro_merger_add_profile(PyroMerger *m, const PyroProfile *p, PyroError *err)
 	if (in->nstrings == 0 || in->nmappings == 0 || in->nstacks == 0)
 		return pyro_error_set(err, PYRO_ECORRUPT, "profile symbols lack their sentinels");
 
-	c.m = m;
-	c.in = in;
-	c.err = err;
-	c.status = PYRO_OK;
-
-	if (!reset_remap(&m->rstr, &m->rstr_cap, in->nstrings) ||
-		!reset_remap(&m->rmap, &m->rmap_cap, in->nmappings) ||
-		!reset_remap(&m->rfn, &m->rfn_cap, in->nfunctions) ||
-		!reset_remap(&m->rloc, &m->rloc_cap, in->nlocations) ||
-		!reset_remap(&m->rstack, &m->rstack_cap, in->nstacks))
-		return pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
-	m->rstr[0] = 0;
-	m->rstack[0] = 0;
+	if (!pyro_symmap_begin(sm, in, false, err))
+		return sm->status;
 
 	if (!m->have_meta)
 	{
-		uint32_t	st = map_string(&c, p->sample_type, "metadata", 0);
-		uint32_t	su = st == PYRO_NO_INDEX ? st : map_string(&c, p->sample_unit, "metadata", 1);
-		uint32_t	pt = su == PYRO_NO_INDEX ? su : map_string(&c, p->period_type, "metadata", 2);
-		uint32_t	pu = pt == PYRO_NO_INDEX ? pt : map_string(&c, p->period_unit, "metadata", 3);
+		uint32_t	st,
+					su,
+					pt,
+					pu;
 
-		if (pu == PYRO_NO_INDEX)
-			return c.status;
+		if ((st = pyro_symmap_string(sm, p->sample_type, "metadata", 0)) == PYRO_NO_INDEX ||
+			(su = pyro_symmap_string(sm, p->sample_unit, "metadata", 1)) == PYRO_NO_INDEX ||
+			(pt = pyro_symmap_string(sm, p->period_type, "metadata", 2)) == PYRO_NO_INDEX ||
+			(pu = pyro_symmap_string(sm, p->period_unit, "metadata", 3)) == PYRO_NO_INDEX)
+			return sm->status;
 		m->sample_type = st;
 		m->sample_unit = su;
 		m->period_type = pt;
@@ -560,9 +333,9 @@ pyro_merger_add_profile(PyroMerger *m, const PyroProfile *p, PyroError *err)
 		if (s->stack >= in->nstacks)
 			return pyro_error_set(err, PYRO_ECORRUPT, "sample %zu refers to unknown stack node %u",
 								  i, (unsigned) s->stack);
-		g = map_stack(&c, s->stack);
+		g = pyro_symmap_stack(sm, s->stack);
 		if (g == PYRO_NO_INDEX)
-			return c.status;
+			return sm->status;
 		if (!accumulate(m, g, keep_spans ? s->span_id : 0, s->value))
 			return pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
 	}

@@ -28,6 +28,7 @@ extern const UnitTest connect_json_tests[];
 extern const UnitTest ingest_params_tests[];
 extern const UnitTest canonical_tests[];
 extern const UnitTest block_tests[];
+extern const UnitTest symmap_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -45,6 +46,7 @@ static const UnitSuite all_suites[] = {
 	{"ingest_params", ingest_params_tests},
 	{"canonical", canonical_tests},
 	{"block", block_tests},
+	{"symmap", symmap_tests},
 };
 
 #endif
