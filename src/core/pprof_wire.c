@@ -180,17 +180,9 @@ typedef struct WRange
 	size_t		len;
 } WRange;
 
-typedef struct WStr
-{
-	const char *p;
-	uint32_t	len;			/* up to the first NUL */
-} WStr;
-
-typedef struct WValueType
-{
-	int64_t		type;
-	int64_t		unit;
-} WValueType;
+/* strings up to their first NUL; type and unit string indexes */
+typedef PyroPprofStr WStr;
+typedef PyroPprofValueType WValueType;
 
 typedef struct WMapping
 {
@@ -274,15 +266,9 @@ typedef struct StackSlot
 #define NO_SAMPLE	SIZE_MAX
 #define MAX_PENDING	64
 
-typedef struct Group
-{
-	size_t		key_off;
-	uint32_t	key_n;
-	uint64_t	hash;
-} Group;
-
 typedef struct Wire
 {
+	PyroPprofNorm nm;			/* shared normalisation state (pprof_int.h) */
 	const PyroPprofLimits *lim;
 	PyroError  *err;
 	PyroSymbols *sym;
@@ -344,7 +330,6 @@ typedef struct Wire
 	WIdMap		location_ids;
 
 	/* position -> sym index, filled lazily (NONE = not yet) */
-	uint32_t   *str_map;
 	uint32_t   *map_map;
 	uint32_t   *fn_map;
 	uint32_t   *loc_map;
@@ -377,30 +362,12 @@ typedef struct Wire
 	uint32_t   *prev_node;
 	size_t		prev_n;
 	size_t		prev_cap;
-
-	/* scratch */
-	PyroLine   *tmp_lines;
-	size_t		tmp_lines_cap;
-	uint32_t   *pairs;
-	size_t		pairs_cap;
-
-	/* groups, profiles[g * ntypes + t] */
-	Group	   *groups;
-	size_t		ngroups,
-				groups_cap;
-	uint32_t   *keys;
-	size_t		nkeys,
-				keys_cap;
-	uint32_t   *group_hash;
-	size_t		group_hash_cap;
-	PyroProfile **profiles;
-	size_t		profiles_cap;
 } Wire;
 
 static PyroStatus
 w_oom(Wire *w)
 {
-	return pyro_error_set(w->err, PYRO_ENOMEM, "out of memory decoding pprof");
+	return pyro_pprof_oom(w->err);
 }
 
 static PyroStatus
@@ -1286,45 +1253,11 @@ validate(Wire *w)
  * ----------------------------------------------------------------
  */
 
-/*
- * Intern string idx (range-checked), checking UTF-8 and keeping the last
- * max_string_length bytes at a character boundary.  NONE on failure.
- */
-static uint32_t
+/* Intern string idx (range-checked): the shared rule, see pprof_common.c. */
+static inline uint32_t
 intern_str(Wire *w, int64_t idx)
 {
-	const char *s;
-	size_t		len;
-	size_t		max = w->lim->max_string_length;
-	uint32_t	r;
-
-	if (w->str_map[idx] != NONE)
-		return w->str_map[idx];
-	s = w->strings[idx].p;
-	len = w->strings[idx].len;
-	if (!pyro_utf8_valid(s, len))
-	{
-		pyro_error_set(w->err, PYRO_EINVAL, "string table entry %lld is not valid UTF-8",
-					   (long long) idx);
-		return NONE;
-	}
-	if (max && len > max)
-	{
-		size_t		start = len - max;
-
-		while (start < len && (((unsigned char) s[start]) & 0xC0) == 0x80)
-			start++;
-		s += start;
-		len -= start;
-	}
-	r = pyro_sym_intern_string(w->sym, s, len);
-	if (r == NONE)
-	{
-		w_oom(w);
-		return NONE;
-	}
-	w->str_map[idx] = r;
-	return r;
+	return pyro_pprof_intern_str(&w->nm, idx);
 }
 
 static uint32_t
@@ -1380,17 +1313,15 @@ intern_function(Wire *w, uint32_t pos)
 }
 
 /*
- * Intern location pos.  The address is kept only when some line has no
- * function name (the frame is then named mapping+address), as in the
- * reference.
+ * Intern location pos: its mapping and functions here, the address rule
+ * in pyro_pprof_intern_location.
  */
 static uint32_t
 intern_location(Wire *w, uint32_t pos)
 {
 	const WLocation *wl = &w->locations[pos];
 	uint32_t	mapping = 0;
-	uint64_t	address;
-	bool		named = true;
+	PyroLine   *lines;
 	uint32_t	r;
 
 	if (w->loc_map[pos] != NONE)
@@ -1401,13 +1332,9 @@ intern_location(Wire *w, uint32_t pos)
 		if (mapping == NONE)
 			return NONE;
 	}
-	if (wl->nlines > UINT32_MAX ||
-		!pyro_grow((void **) &w->tmp_lines, &w->tmp_lines_cap, wl->nlines,
-				   sizeof(PyroLine)))
-	{
-		w_oom(w);
+	if (!pyro_pprof_lines_reserve(&w->nm, wl->nlines))
 		return NONE;
-	}
+	lines = w->nm.lines;
 	for (size_t i = 0; i < wl->nlines; i++)
 	{
 		const WLine *ln = &w->lines[wl->first_line + i];
@@ -1415,20 +1342,12 @@ intern_location(Wire *w, uint32_t pos)
 
 		if (fn == NONE)
 			return NONE;
-		w->tmp_lines[i].function = fn;
-		w->tmp_lines[i].line = ln->line;
-		if (w->sym->strings[w->sym->functions[fn].name].len == 0 &&
-			w->sym->strings[w->sym->functions[fn].system_name].len == 0)
-			named = false;
+		lines[i].function = fn;
+		lines[i].line = ln->line;
 	}
-	address = (wl->nlines > 0 && named) ? 0 : wl->address;
-	r = pyro_sym_intern_location(w->sym, mapping, address, w->tmp_lines,
-								 (uint32_t) wl->nlines);
+	r = pyro_pprof_intern_location(&w->nm, mapping, wl->address, wl->nlines);
 	if (r == NONE)
-	{
-		w_oom(w);
 		return NONE;
-	}
 	w->loc_map[pos] = r;
 	return r;
 }
@@ -1706,57 +1625,9 @@ sample_stack(Wire *w, const WSample *s)
  * ----------------------------------------------------------------
  */
 
-/* Parse 1 to 16 hex digits. */
-static bool
-parse_span_id(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t	v = 0;
-
-	if (n == 0 || n > 16)
-		return false;
-	for (size_t i = 0; i < n; i++)
-	{
-		char		c = s[i];
-		int			x;
-
-		if (c >= '0' && c <= '9')
-			x = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			x = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			x = c - 'A' + 10;
-		else
-			return false;
-		v = (v << 4) | (uint64_t) x;
-	}
-	*out = v;
-	return true;
-}
-
-static inline bool
-wstr_is(const WStr *s, const char *lit, size_t litlen)
-{
-	return s->len == litlen && memcmp(s->p, lit, litlen) == 0;
-}
-
-static inline int
-sym_str_cmp(const PyroSymbols *sym, uint32_t a, uint32_t b)
-{
-	const PyroStr *x = &sym->strings[a];
-	const PyroStr *y = &sym->strings[b];
-	uint32_t	n = x->len < y->len ? x->len : y->len;
-	int			c = n ? memcmp(x->ptr, y->ptr, n) : 0;
-
-	if (c != 0)
-		return c;
-	return x->len < y->len ? -1 : (x->len > y->len ? 1 : 0);
-}
-
 /*
- * The split key of sample s into w->pairs, as in the reference: string
- * labels with a non-empty name and value, minus span_id/profile_id
- * (parsed into *span_id) and trace_id, sorted by name, last duplicate
- * winning.  Returns the number of pairs or -1 with the error set.
+ * The split key of sample s into w->nm.pairs (rules in pprof_common.c).
+ * Returns the number of pairs or -1 with the error set.
  */
 static ssize_t
 sample_key(Wire *w, const WSample *s, uint64_t *span_id)
@@ -1766,122 +1637,16 @@ sample_key(Wire *w, const WSample *s, uint64_t *span_id)
 	*span_id = 0;
 	if (s->nlab == 0)
 		return 0;
-	if (!pyro_grow((void **) &w->pairs, &w->pairs_cap, s->nlab * 2, sizeof(uint32_t)))
-	{
-		w_oom(w);
+	if (!pyro_pprof_key_reserve(&w->nm, s->nlab))
 		return -1;
-	}
 	for (size_t j = 0; j < s->nlab; j++)
 	{
 		const WLabel *l = &w->labels[s->lab_off + j];
-		const WStr *key = &w->strings[l->key];
-		const WStr *val = &w->strings[l->str];
-		uint32_t	k,
-					v;
-		size_t		p;
 
-		if (val->len == 0 || key->len == 0)
-			continue;
-		if (wstr_is(key, "span_id", 7) || wstr_is(key, "profile_id", 10))
-		{
-			uint64_t	sp;
-
-			if (parse_span_id(val->p, val->len, &sp))
-				*span_id = sp;
-			continue;
-		}
-		if (wstr_is(key, "trace_id", 8))
-			continue;
-		if ((k = intern_str(w, l->key)) == NONE || (v = intern_str(w, l->str)) == NONE)
+		if (!pyro_pprof_key_add(&w->nm, l->key, l->str, &n, span_id))
 			return -1;
-		for (p = n; p > 0 && sym_str_cmp(w->sym, w->pairs[2 * (p - 1)], k) > 0; p--)
-		{
-			w->pairs[2 * p] = w->pairs[2 * (p - 1)];
-			w->pairs[2 * p + 1] = w->pairs[2 * (p - 1) + 1];
-		}
-		w->pairs[2 * p] = k;
-		w->pairs[2 * p + 1] = v;
-		n++;
 	}
-	if (n > 1)
-	{
-		size_t		o = 0;
-
-		for (size_t r = 0; r < n; r++)
-		{
-			if (r + 1 < n && w->pairs[2 * r] == w->pairs[2 * (r + 1)])
-				continue;
-			w->pairs[2 * o] = w->pairs[2 * r];
-			w->pairs[2 * o + 1] = w->pairs[2 * r + 1];
-			o++;
-		}
-		n = o;
-	}
-	return (ssize_t) n;
-}
-
-static bool
-group_hash_resize(Wire *w, size_t cap)
-{
-	uint32_t   *h = pyro_calloc(cap, sizeof(uint32_t));
-
-	if (h == NULL)
-		return false;
-	for (size_t g = 0; g < w->ngroups; g++)
-	{
-		size_t		s = (size_t) w->groups[g].hash & (cap - 1);
-
-		while (h[s] != 0)
-			s = (s + 1) & (cap - 1);
-		h[s] = (uint32_t) g + 1;
-	}
-	pyro_free(w->group_hash);
-	w->group_hash = h;
-	w->group_hash_cap = cap;
-	return true;
-}
-
-/* Find or add the group of the key in w->pairs[0 .. 2n); NONE on OOM. */
-static uint32_t
-find_group(Wire *w, size_t n)
-{
-	uint64_t	h = 0x9ae16a3b2f90404fULL ^ n;
-	size_t		s;
-	Group	   *g;
-	size_t		need;
-
-	for (size_t i = 0; i < 2 * n; i++)
-		h = pyro_hash_mix(h, w->pairs[i]);
-	if (w->group_hash_cap == 0 && !group_hash_resize(w, 64))
-		return NONE;
-	for (s = (size_t) h & (w->group_hash_cap - 1); w->group_hash[s] != 0;
-		 s = (s + 1) & (w->group_hash_cap - 1))
-	{
-		g = &w->groups[w->group_hash[s] - 1];
-		if (g->hash == h && g->key_n == n &&
-			(n == 0 || memcmp(w->keys + g->key_off, w->pairs, 2 * n * sizeof(uint32_t)) == 0))
-			return w->group_hash[s] - 1;
-	}
-	if (w->ngroups >= UINT32_MAX - 1 ||
-		!pyro_grow((void **) &w->groups, &w->groups_cap, w->ngroups + 1, sizeof(Group)) ||
-		!pyro_grow((void **) &w->keys, &w->keys_cap, w->nkeys + 2 * n, sizeof(uint32_t)) ||
-		!pyro_size_mul(w->ngroups + 1, w->ntypes, &need) ||
-		!pyro_grow((void **) &w->profiles, &w->profiles_cap, need, sizeof(PyroProfile *)))
-		return NONE;
-	memset(w->profiles + w->ngroups * w->ntypes, 0, w->ntypes * sizeof(PyroProfile *));
-	if (n)
-		memcpy(w->keys + w->nkeys, w->pairs, 2 * n * sizeof(uint32_t));
-	g = &w->groups[w->ngroups];
-	g->key_off = w->nkeys;
-	g->key_n = (uint32_t) n;
-	g->hash = h;
-	w->nkeys += 2 * n;
-	w->group_hash[s] = (uint32_t) w->ngroups + 1;
-	w->ngroups++;
-	if (w->ngroups * 2 > w->group_hash_cap &&
-		!group_hash_resize(w, w->group_hash_cap * 2))
-		return NONE;
-	return (uint32_t) w->ngroups - 1;
+	return (ssize_t) pyro_pprof_key_finish(&w->nm, n);
 }
 
 /* ----------------------------------------------------------------
@@ -1898,22 +1663,12 @@ process_samples(Wire *w)
 	{
 		const WSample *s = &w->samples[i];
 		const int64_t *val = w->values + s->val_off;
-		bool		keep = false;
 		uint64_t	span_id = 0;
 		uint32_t	g,
 					stack;
+		PyroStatus	st;
 
-		for (size_t t = 0; t < w->ntypes; t++)
-		{
-			if (val[t] < 0)
-			{
-				keep = false;
-				break;
-			}
-			if (val[t] != 0)
-				keep = true;
-		}
-		if (!keep)
+		if (!pyro_pprof_sample_kept(val, w->ntypes))
 			continue;
 
 		/*
@@ -1928,7 +1683,7 @@ process_samples(Wire *w)
 
 			if (nkey < 0)
 				return w->err->code;
-			g = find_group(w, (size_t) nkey);
+			g = pyro_pprof_find_group(&w->nm, (size_t) nkey);
 			if (g == NONE)
 				return w_oom(w);
 		}
@@ -1939,266 +1694,9 @@ process_samples(Wire *w)
 		if (stack == NONE)
 			return w->err->code;
 
-		for (size_t t = 0; t < w->ntypes; t++)
-		{
-			PyroProfile **pp = &w->profiles[(size_t) g * w->ntypes + t];
-			PyroProfile *p;
-
-			if (val[t] == 0)
-				continue;
-			if (*pp == NULL)
-			{
-				if ((*pp = pyro_profile_create(w->sym, false)) == NULL)
-					return w_oom(w);
-			}
-			p = *pp;
-			if (p->nsamples >= p->samples_cap &&
-				!pyro_grow((void **) &p->samples, &p->samples_cap,
-						   p->nsamples < 64 ? 64 : p->nsamples + 1, sizeof(PyroSample)))
-				return w_oom(w);
-			p->samples[p->nsamples].stack = stack;
-			p->samples[p->nsamples].value = val[t];
-			p->samples[p->nsamples].span_id = span_id;
-			p->nsamples++;
-		}
-	}
-	return PYRO_OK;
-}
-
-static inline bool
-sample_lt(const PyroSample *x, const PyroSample *y)
-{
-	return x->stack < y->stack || (x->stack == y->stack && x->span_id < y->span_id);
-}
-
-static int
-sample_cmp(const void *a, const void *b)
-{
-	const PyroSample *x = a;
-	const PyroSample *y = b;
-
-	if (x->stack != y->stack)
-		return x->stack < y->stack ? -1 : 1;
-	if (x->span_id != y->span_id)
-		return x->span_id < y->span_id ? -1 : 1;
-	return 0;
-}
-
-/*
- * Sort samples by (stack, span id).  They often arrive sorted (stack nodes
- * are numbered as first seen), so check first; otherwise a stable LSD
- * radix sort on the stack, 11 bits per pass and only as many passes as the
- * largest stack needs, then the runs of equal stacks by span id.  Falls
- * back to qsort for short arrays or if the buffer cannot be had.
- */
-static void
-sort_samples(PyroSample *s, size_t n)
-{
-	PyroSample *tmp;
-	PyroSample *from = s;
-	PyroSample *to;
-	size_t		count[2048];
-	uint32_t	max = 0;
-	bool		sorted = true;
-
-	for (size_t i = 0; i < n; i++)
-	{
-		if (i > 0 && sample_lt(&s[i], &s[i - 1]))
-			sorted = false;
-		if (s[i].stack > max)
-			max = s[i].stack;
-	}
-	if (sorted)
-		return;
-	if (n < 256 || (tmp = pyro_malloc(n * sizeof(PyroSample))) == NULL)
-	{
-		qsort(s, n, sizeof(PyroSample), sample_cmp);
-		return;
-	}
-	to = tmp;
-	for (int shift = 0; shift == 0 || (shift < 32 && (max >> shift) != 0); shift += 11)
-	{
-		size_t		sum = 0;
-		PyroSample *t;
-
-		memset(count, 0, sizeof(count));
-		for (size_t i = 0; i < n; i++)
-			count[(from[i].stack >> shift) & 0x7FF]++;
-		for (size_t b = 0; b < 2048; b++)
-		{
-			size_t		c = count[b];
-
-			count[b] = sum;
-			sum += c;
-		}
-		for (size_t i = 0; i < n; i++)
-			to[count[(from[i].stack >> shift) & 0x7FF]++] = from[i];
-		t = from;
-		from = to;
-		to = t;
-	}
-	if (from != s)
-		memcpy(s, from, n * sizeof(PyroSample));
-	pyro_free(tmp);
-	/* span ids within runs of one stack */
-	for (size_t i = 0; i < n;)
-	{
-		size_t		j = i + 1;
-
-		while (j < n && s[j].stack == s[i].stack)
-			j++;
-		if (j - i > 1)
-			qsort(s + i, j - i, sizeof(PyroSample), sample_cmp);
-		i = j;
-	}
-}
-
-/* Sort and merge equal (stack, span id) samples, summing values. */
-static void
-merge_samples(PyroProfile *p)
-{
-	size_t		o = 0;
-
-	if (p->nsamples < 2)
-		return;
-	sort_samples(p->samples, p->nsamples);
-	for (size_t r = 1; r < p->nsamples; r++)
-	{
-		PyroSample *cur = &p->samples[o];
-
-		if (p->samples[r].stack == cur->stack && p->samples[r].span_id == cur->span_id)
-		{
-			int64_t		sum;
-
-			if (__builtin_add_overflow(cur->value, p->samples[r].value, &sum))
-				sum = INT64_MAX;
-			cur->value = sum;
-		}
-		else
-			p->samples[++o] = p->samples[r];
-	}
-	p->nsamples = o + 1;
-}
-
-/* ----------------------------------------------------------------
- * Result
- * ----------------------------------------------------------------
- */
-static char *
-sym_cstr(const PyroSymbols *sym, uint32_t idx)
-{
-	return pyro_strndup(sym->strings[idx].ptr, sym->strings[idx].len);
-}
-
-/* Metadata and the strings it refers to; '-' in type names becomes '_'. */
-static PyroStatus
-build_metadata(Wire *w, PyroNormalized *n, uint32_t *type_idx, uint32_t *unit_idx,
-			   uint32_t *ptype, uint32_t *punit)
-{
-	const char *guess;
-
-	n->sample_types = pyro_calloc(w->ntypes, sizeof(char *));
-	n->sample_units = pyro_calloc(w->ntypes, sizeof(char *));
-	if (n->sample_types == NULL || n->sample_units == NULL)
-		return w_oom(w);
-	n->ntypes = (uint32_t) w->ntypes;
-	for (size_t t = 0; t < w->ntypes; t++)
-	{
-		uint32_t	ti = intern_str(w, w->types[t].type);
-		uint32_t	ui = ti == NONE ? NONE : intern_str(w, w->types[t].unit);
-		char	   *name;
-
-		if (ui == NONE)
-			return w->err->code;
-		name = sym_cstr(w->sym, ti);
-		n->sample_types[t] = name;
-		if (name == NULL || (n->sample_units[t] = sym_cstr(w->sym, ui)) == NULL)
-			return w_oom(w);
-		if (strchr(name, '-') != NULL)
-		{
-			for (char *c = name; *c; c++)
-				if (*c == '-')
-					*c = '_';
-			ti = pyro_sym_intern_string(w->sym, name, strlen(name));
-			if (ti == NONE)
-				return w_oom(w);
-		}
-		type_idx[t] = ti;
-		unit_idx[t] = ui;
-	}
-	*ptype = 0;
-	*punit = 0;
-	if (w->has_period_type)
-	{
-		if ((*ptype = intern_str(w, w->period_type.type)) == NONE ||
-			(*punit = intern_str(w, w->period_type.unit)) == NONE)
-			return w->err->code;
-	}
-	n->period_type = sym_cstr(w->sym, *ptype);
-	n->period_unit = sym_cstr(w->sym, *punit);
-	if (n->period_type == NULL || n->period_unit == NULL)
-		return w_oom(w);
-	n->period = w->period;
-	n->time_nanos = w->time_nanos;
-	n->duration_nanos = w->duration_nanos;
-	guess = pyro_pprof_guess_name(n);
-	n->default_name = pyro_strndup(guess, strlen(guess));
-	if (n->default_name == NULL)
-		return w_oom(w);
-	return PYRO_OK;
-}
-
-/* Non-empty profiles into n->series: groups by first appearance, types in order. */
-static PyroStatus
-build_series(Wire *w, PyroNormalized *n, const uint32_t *type_idx,
-			 const uint32_t *unit_idx, uint32_t ptype, uint32_t punit)
-{
-	size_t		count = 0;
-
-	for (size_t i = 0; i < w->ngroups * w->ntypes; i++)
-		if (w->profiles[i] != NULL)
-			count++;
-	if (count == 0)
-		return PYRO_OK;
-	n->series = pyro_calloc(count, sizeof(PyroSeriesProfile));
-	if (n->series == NULL)
-		return w_oom(w);
-	for (size_t g = 0; g < w->ngroups; g++)
-	{
-		const Group *grp = &w->groups[g];
-
-		for (size_t t = 0; t < w->ntypes; t++)
-		{
-			PyroProfile *p = w->profiles[g * w->ntypes + t];
-			PyroSeriesProfile *sp;
-
-			if (p == NULL)
-				continue;
-			merge_samples(p);
-			p->sample_type = type_idx[t];
-			p->sample_unit = unit_idx[t];
-			p->period_type = ptype;
-			p->period_unit = punit;
-			p->period = n->period;
-			p->time_nanos = n->time_nanos;
-			p->duration_nanos = n->duration_nanos;
-
-			sp = &n->series[n->nseries++];
-			pyro_labels_init(&sp->sample_labels);
-			sp->type_index = (uint32_t) t;
-			sp->profile = p;
-			w->profiles[g * w->ntypes + t] = NULL;
-			for (uint32_t k = 0; k < grp->key_n; k++)
-			{
-				const PyroStr *kn = &w->sym->strings[w->keys[grp->key_off + 2 * k]];
-				const PyroStr *kv = &w->sym->strings[w->keys[grp->key_off + 2 * k + 1]];
-
-				if (!pyro_labels_set_n(&sp->sample_labels, kn->ptr, kn->len,
-									   kv->ptr, kv->len))
-					return w_oom(w);
-			}
-			pyro_labels_sort(&sp->sample_labels);
-		}
+		st = pyro_pprof_add_sample(&w->nm, g, stack, val, span_id);
+		if (st != PYRO_OK)
+			return st;
 	}
 	return PYRO_OK;
 }
@@ -2225,7 +1723,6 @@ wire_free(Wire *w)
 	idmap_free(&w->mapping_ids);
 	idmap_free(&w->function_ids);
 	idmap_free(&w->location_ids);
-	pyro_free(w->str_map);
 	pyro_free(w->map_map);
 	pyro_free(w->fn_map);
 	pyro_free(w->loc_map);
@@ -2236,25 +1733,7 @@ wire_free(Wire *w)
 	pyro_free(w->pending);
 	pyro_free(w->prev_pos);
 	pyro_free(w->prev_node);
-	pyro_free(w->tmp_lines);
-	pyro_free(w->pairs);
-	pyro_free(w->groups);
-	pyro_free(w->keys);
-	pyro_free(w->group_hash);
-	if (w->profiles)
-		for (size_t i = 0; i < w->ngroups * w->ntypes; i++)
-			pyro_profile_free(w->profiles[i]);
-	pyro_free(w->profiles);
-}
-
-static uint32_t *
-none_array(size_t n)
-{
-	uint32_t   *a = pyro_malloc(n ? n * sizeof(uint32_t) : 1);
-
-	if (a && n)
-		memset(a, 0xFF, n * sizeof(uint32_t));
-	return a;
+	pyro_pprof_norm_free(&w->nm);
 }
 
 /*
@@ -2271,10 +1750,6 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 	Wire		w;
 	PyroNormalized *n = NULL;
 	PyroStatus	st;
-	uint32_t   *type_idx = NULL;
-	uint32_t   *unit_idx = NULL;
-	uint32_t	ptype = 0,
-				punit = 0;
 
 	*out = NULL;
 	if (err == NULL)
@@ -2291,50 +1766,32 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 	w.err = err;
 	w.bad_loc_sample = NO_SAMPLE;
 
-	if (pyro_is_gzip(data, len))
-	{
-		st = pyro_gunzip(data, len, limits->max_decompressed, &raw, err);
-		if (st != PYRO_OK)
-		{
-			pyro_buf_free(&raw);
-			return st;
-		}
-		data = raw.data;
-		len = raw.len;
-	}
-	else if (limits->max_decompressed && len > limits->max_decompressed)
-		return pyro_error_set(err, PYRO_ELIMIT,
-							  "profile is %zu bytes, more than the limit of %zu",
-							  len, limits->max_decompressed);
-
-	st = scan_top(&w, data ? data : (const uint8_t *) "", len);
+	st = pyro_pprof_prepare_input(&data, &len, limits, &raw, err);
+	if (st == PYRO_OK)
+		st = scan_top(&w, data ? data : (const uint8_t *) "", len);
 	if (st == PYRO_OK)
 		st = parse_nested(&w);
 	if (st == PYRO_OK)
 		st = validate(&w);
 	if (st != PYRO_OK)
 		goto done;
-	if (limits->max_samples && w.nsample > limits->max_samples)
-	{
-		st = pyro_error_set(err, PYRO_ELIMIT,
-							"profile has %zu samples, more than the limit of %zu",
-							w.nsample, limits->max_samples);
-		goto done;
-	}
 
-	n = pyro_calloc(1, sizeof(PyroNormalized));
-	w.str_map = none_array(w.nstrings);
-	w.map_map = none_array(w.nmapping);
-	w.fn_map = none_array(w.nfunction);
-	w.loc_map = none_array(w.nlocation);
-	w.stack_parent = none_array(w.nlocation);
-	w.stack_node = none_array(w.nlocation);
-	type_idx = pyro_calloc(w.ntypes, sizeof(uint32_t));
-	unit_idx = pyro_calloc(w.ntypes, sizeof(uint32_t));
-	if (n == NULL || w.str_map == NULL || w.map_map == NULL || w.fn_map == NULL ||
+	w.nm.lim = limits;
+	w.nm.err = err;
+	w.nm.strings = w.strings;
+	w.nm.nstrings = w.nstrings;
+	w.nm.ntypes = w.ntypes;
+	st = pyro_pprof_norm_begin(&w.nm, w.nsample, len, &n);
+	if (st != PYRO_OK)
+		goto done;
+	w.sym = w.nm.sym;
+	w.map_map = pyro_pprof_none_array(w.nmapping);
+	w.fn_map = pyro_pprof_none_array(w.nfunction);
+	w.loc_map = pyro_pprof_none_array(w.nlocation);
+	w.stack_parent = pyro_pprof_none_array(w.nlocation);
+	w.stack_node = pyro_pprof_none_array(w.nlocation);
+	if (w.map_map == NULL || w.fn_map == NULL ||
 		w.loc_map == NULL || w.stack_parent == NULL || w.stack_node == NULL ||
-		type_idx == NULL || unit_idx == NULL ||
-		(n->sym = w.sym = pyro_symbols_create()) == NULL ||
 		!pyro_grow((void **) &w.first_child, &w.first_child_cap, 1024, sizeof(uint32_t)) ||
 		!stack_hint(&w) ||
 		(w.pending = pyro_malloc(MAX_PENDING * sizeof(StackSlot))) == NULL ||
@@ -2344,19 +1801,17 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 		goto done;
 	}
 	memset(w.first_child, 0, w.first_child_cap * sizeof(uint32_t));
-	n->input_samples = w.nsample;
-	n->decoded_bytes = len;
 
-	st = build_metadata(&w, n, type_idx, unit_idx, &ptype, &punit);
+	st = pyro_pprof_norm_metadata(&w.nm, n, w.types,
+								  w.has_period_type ? &w.period_type : NULL,
+								  w.period, w.time_nanos, w.duration_nanos);
 	if (st == PYRO_OK)
 		st = process_samples(&w);
 	if (st == PYRO_OK)
-		st = build_series(&w, n, type_idx, unit_idx, ptype, punit);
+		st = pyro_pprof_norm_series(&w.nm, n, false);
 
 done:
 	wire_free(&w);
-	pyro_free(type_idx);
-	pyro_free(unit_idx);
 	pyro_buf_free(&raw);
 	if (st != PYRO_OK)
 	{
