@@ -114,6 +114,83 @@ pyro_pprof_norm_free(PyroPprofNorm *nm)
 }
 
 /* ----------------------------------------------------------------
+ * Validation (spec §17 "malformed profile"), the parts that read no
+ * decoder-specific structure
+ * ----------------------------------------------------------------
+ */
+
+/* The error for string index idx out of a table of nstrings entries. */
+PyroStatus
+pyro_pprof_bad_str(PyroError *err, size_t nstrings, const char *what, uint64_t id,
+				   int64_t idx)
+{
+	return pyro_error_set(err, PYRO_EINVAL,
+						  "%s %llu refers to string %lld, but the string table has %zu entries",
+						  what, (unsigned long long) id, (long long) idx, nstrings);
+}
+
+/*
+ * The first checks of a decoded profile, in this order: sample types
+ * present, string table present with entry 0 empty, table sizes, then
+ * the string indexes of sample types, period type, default sample type,
+ * drop/keep frames and comments.
+ */
+PyroStatus
+pyro_pprof_validate_header(const PyroPprofHeader *h, PyroError *err)
+{
+	size_t		ns = h->nstrings;
+
+	if (h->ntypes == 0)
+		return pyro_error_set(err, PYRO_EINVAL, "profile has no sample types");
+	if (ns == 0)
+		return pyro_error_set(err, PYRO_EINVAL, "string table is empty");
+	if (h->first_string_len != 0)
+		return pyro_error_set(err, PYRO_EINVAL, "string table entry 0 is not empty");
+	if (ns > UINT32_MAX - 1 || h->nlocation > UINT32_MAX - 1 ||
+		h->nfunction > UINT32_MAX - 1 || h->nmapping > UINT32_MAX - 1)
+		return pyro_error_set(err, PYRO_ELIMIT, "profile has too many entries");
+
+	for (size_t i = 0; i < h->ntypes; i++)
+	{
+		if (!pyro_pprof_str_ok(ns, h->types[i].type))
+			return pyro_pprof_bad_str(err, ns, "sample type", i, h->types[i].type);
+		if (!pyro_pprof_str_ok(ns, h->types[i].unit))
+			return pyro_pprof_bad_str(err, ns, "sample type", i, h->types[i].unit);
+	}
+	if (h->period_type)
+	{
+		if (!pyro_pprof_str_ok(ns, h->period_type->type))
+			return pyro_pprof_bad_str(err, ns, "period type", 0, h->period_type->type);
+		if (!pyro_pprof_str_ok(ns, h->period_type->unit))
+			return pyro_pprof_bad_str(err, ns, "period type", 0, h->period_type->unit);
+	}
+	if (!pyro_pprof_str_ok(ns, h->default_sample_type))
+		return pyro_pprof_bad_str(err, ns, "default sample type", 0, h->default_sample_type);
+	if (!pyro_pprof_str_ok(ns, h->drop_frames))
+		return pyro_pprof_bad_str(err, ns, "drop frames", 0, h->drop_frames);
+	if (!pyro_pprof_str_ok(ns, h->keep_frames))
+		return pyro_pprof_bad_str(err, ns, "keep frames", 0, h->keep_frames);
+	for (size_t i = 0; i < h->ncomments; i++)
+		if (!pyro_pprof_str_ok(ns, h->comments[i]))
+			return pyro_pprof_bad_str(err, ns, "comment", i, h->comments[i]);
+	return PYRO_OK;
+}
+
+/* The string indexes of label j of sample i. */
+PyroStatus
+pyro_pprof_check_label(PyroError *err, size_t nstrings, size_t sample, int64_t key,
+					   int64_t str, int64_t num_unit)
+{
+	if (!pyro_pprof_str_ok(nstrings, key))
+		return pyro_pprof_bad_str(err, nstrings, "label of sample", sample, key);
+	if (!pyro_pprof_str_ok(nstrings, str))
+		return pyro_pprof_bad_str(err, nstrings, "label of sample", sample, str);
+	if (!pyro_pprof_str_ok(nstrings, num_unit))
+		return pyro_pprof_bad_str(err, nstrings, "label of sample", sample, num_unit);
+	return PYRO_OK;
+}
+
+/* ----------------------------------------------------------------
  * Symbols
  * ----------------------------------------------------------------
  */

@@ -13,6 +13,11 @@
  * lazily, only when a kept sample reaches them, so that symbols of dropped
  * samples never enter the result.
  *
+ * What is done with the decoded values (header checks, string interning,
+ * label rules, groups, metadata, series) is shared with pprof_wire.c
+ * through pprof_common.c; this file is the independent reading of the
+ * wire format that the fast decoder is checked against.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pprof.h"
@@ -246,9 +251,11 @@ typedef struct Decoder
 	PyroError  *err;
 	PyroSymbols *sym;
 
-	/* the string table with lengths, and the sample types, for nm */
+	/* the string table with lengths, sample and period types, for nm */
 	PyroPprofStr *strings;
 	PyroPprofValueType *types;
+	PyroPprofValueType period_type;
+	bool		has_period_type;
 
 	/* lazily filled: pprof table position -> sym index (NONE = not yet) */
 	uint32_t   *map_map;
@@ -279,16 +286,13 @@ oom(Decoder *d)
 static inline bool
 str_ok(const Decoder *d, int64_t idx)
 {
-	return idx >= 0 && (uint64_t) idx < d->pb->n_string_table;
+	return pyro_pprof_str_ok(d->pb->n_string_table, idx);
 }
 
 static PyroStatus
 bad_str(Decoder *d, const char *what, uint64_t id, int64_t idx)
 {
-	return pyro_error_set(d->err, PYRO_EINVAL,
-						  "%s %llu refers to string %lld, but the string table has %zu entries",
-						  what, (unsigned long long) id, (long long) idx,
-						  d->pb->n_string_table);
+	return pyro_pprof_bad_str(d->err, d->pb->n_string_table, what, id, idx);
 }
 
 /* Intern pprof string idx (range-checked): the shared rule, pprof_common.c. */
@@ -404,43 +408,26 @@ static PyroStatus
 validate(Decoder *d)
 {
 	const PbProfile *pb = d->pb;
+	PyroPprofHeader h;
 	PyroStatus	st;
 
-	if (pb->n_sample_type == 0)
-		return pyro_error_set(d->err, PYRO_EINVAL, "profile has no sample types");
-	if (pb->n_string_table == 0)
-		return pyro_error_set(d->err, PYRO_EINVAL, "string table is empty");
-	if (pb->string_table[0][0] != '\0')
-		return pyro_error_set(d->err, PYRO_EINVAL, "string table entry 0 is not empty");
-	if (pb->n_string_table > UINT32_MAX - 1 || pb->n_location > UINT32_MAX - 1 ||
-		pb->n_function > UINT32_MAX - 1 || pb->n_mapping > UINT32_MAX - 1)
-		return pyro_error_set(d->err, PYRO_ELIMIT, "profile has too many entries");
-
-	for (size_t i = 0; i < pb->n_sample_type; i++)
-	{
-		const Perftools__Profiles__ValueType *vt = pb->sample_type[i];
-
-		if (!str_ok(d, vt->type))
-			return bad_str(d, "sample type", i, vt->type);
-		if (!str_ok(d, vt->unit))
-			return bad_str(d, "sample type", i, vt->unit);
-	}
-	if (pb->period_type)
-	{
-		if (!str_ok(d, pb->period_type->type))
-			return bad_str(d, "period type", 0, pb->period_type->type);
-		if (!str_ok(d, pb->period_type->unit))
-			return bad_str(d, "period type", 0, pb->period_type->unit);
-	}
-	if (!str_ok(d, pb->default_sample_type))
-		return bad_str(d, "default sample type", 0, pb->default_sample_type);
-	if (!str_ok(d, pb->drop_frames))
-		return bad_str(d, "drop frames", 0, pb->drop_frames);
-	if (!str_ok(d, pb->keep_frames))
-		return bad_str(d, "keep frames", 0, pb->keep_frames);
-	for (size_t i = 0; i < pb->n_comment; i++)
-		if (!str_ok(d, pb->comment[i]))
-			return bad_str(d, "comment", i, pb->comment[i]);
+	memset(&h, 0, sizeof(h));
+	h.nstrings = pb->n_string_table;
+	h.first_string_len = pb->n_string_table ? strlen(pb->string_table[0]) : 0;
+	h.nmapping = pb->n_mapping;
+	h.nfunction = pb->n_function;
+	h.nlocation = pb->n_location;
+	h.types = d->types;
+	h.ntypes = pb->n_sample_type;
+	h.period_type = d->has_period_type ? &d->period_type : NULL;
+	h.default_sample_type = pb->default_sample_type;
+	h.drop_frames = pb->drop_frames;
+	h.keep_frames = pb->keep_frames;
+	h.comments = pb->comment;
+	h.ncomments = pb->n_comment;
+	st = pyro_pprof_validate_header(&h, d->err);
+	if (st != PYRO_OK)
+		return st;
 
 	/* mappings */
 	st = idmap_build(&d->mapping_ids, pb->n_mapping, get_mapping_id, pb->mapping,
@@ -539,12 +526,10 @@ validate(Decoder *d)
 		{
 			const PbLabel *l = s->label[j];
 
-			if (!str_ok(d, l->key))
-				return bad_str(d, "label of sample", i, l->key);
-			if (!str_ok(d, l->str))
-				return bad_str(d, "label of sample", i, l->str);
-			if (!str_ok(d, l->num_unit))
-				return bad_str(d, "label of sample", i, l->num_unit);
+			st = pyro_pprof_check_label(d->err, pb->n_string_table, i, l->key, l->str,
+										l->num_unit);
+			if (st != PYRO_OK)
+				return st;
 		}
 	}
 	return PYRO_OK;
@@ -719,14 +704,30 @@ pyro_pprof_normalize_reference(const uint8_t *data, size_t len, const PyroPprofL
 	d.lim = limits;
 	d.err = err;
 
+	/* the shared code sees types as index pairs, strings with lengths */
+	d.types = pyro_calloc(pb->n_sample_type ? pb->n_sample_type : 1,
+						  sizeof(PyroPprofValueType));
+	if (d.types == NULL)
+	{
+		st = oom(&d);
+		goto done;
+	}
+	for (size_t i = 0; i < pb->n_sample_type; i++)
+	{
+		d.types[i].type = pb->sample_type[i]->type;
+		d.types[i].unit = pb->sample_type[i]->unit;
+	}
+	if (pb->period_type)
+	{
+		d.has_period_type = true;
+		d.period_type.type = pb->period_type->type;
+		d.period_type.unit = pb->period_type->unit;
+	}
 	st = validate(&d);
 	if (st != PYRO_OK)
 		goto done;
-
-	/* the shared state sees strings with their lengths, types as indexes */
 	d.strings = pyro_calloc(pb->n_string_table, sizeof(PyroPprofStr));
-	d.types = pyro_calloc(pb->n_sample_type, sizeof(PyroPprofValueType));
-	if (d.strings == NULL || d.types == NULL)
+	if (d.strings == NULL)
 	{
 		st = oom(&d);
 		goto done;
@@ -735,11 +736,6 @@ pyro_pprof_normalize_reference(const uint8_t *data, size_t len, const PyroPprofL
 	{
 		d.strings[i].p = pb->string_table[i];
 		d.strings[i].len = strlen(pb->string_table[i]);
-	}
-	for (size_t i = 0; i < pb->n_sample_type; i++)
-	{
-		d.types[i].type = pb->sample_type[i]->type;
-		d.types[i].unit = pb->sample_type[i]->unit;
 	}
 	d.nm.lim = limits;
 	d.nm.err = err;
@@ -762,17 +758,9 @@ pyro_pprof_normalize_reference(const uint8_t *data, size_t len, const PyroPprofL
 		goto done;
 	}
 
-	{
-		PyroPprofValueType ptype;
-
-		if (pb->period_type)
-		{
-			ptype.type = pb->period_type->type;
-			ptype.unit = pb->period_type->unit;
-		}
-		st = pyro_pprof_norm_metadata(&d.nm, n, d.types, pb->period_type ? &ptype : NULL,
-									  pb->period, pb->time_nanos, pb->duration_nanos);
-	}
+	st = pyro_pprof_norm_metadata(&d.nm, n, d.types,
+								  d.has_period_type ? &d.period_type : NULL,
+								  pb->period, pb->time_nanos, pb->duration_nanos);
 	if (st == PYRO_OK)
 		st = process_samples(&d);
 	if (st == PYRO_OK)

@@ -37,6 +37,24 @@ typedef struct PyroPprofValueType
 	int64_t		unit;
 } PyroPprofValueType;
 
+/* What pyro_pprof_validate_header checks, as the decoder read it. */
+typedef struct PyroPprofHeader
+{
+	size_t		nstrings;
+	size_t		first_string_len;	/* of entry 0, when nstrings > 0 */
+	size_t		nmapping;
+	size_t		nfunction;
+	size_t		nlocation;
+	const PyroPprofValueType *types;
+	size_t		ntypes;
+	const PyroPprofValueType *period_type;	/* NULL when absent */
+	int64_t		default_sample_type;
+	int64_t		drop_frames;
+	int64_t		keep_frames;
+	const int64_t *comments;
+	size_t		ncomments;
+} PyroPprofHeader;
+
 /* One group of samples sharing the same split labels. */
 typedef struct PyroPprofGroup
 {
@@ -95,6 +113,11 @@ extern uint32_t *pyro_pprof_none_array(size_t n);
 extern PyroStatus pyro_pprof_prepare_input(const uint8_t **data, size_t *len,
 										   const PyroPprofLimits *limits,
 										   PyroBuf *raw, PyroError *err);
+extern PyroStatus pyro_pprof_bad_str(PyroError *err, size_t nstrings, const char *what,
+									 uint64_t id, int64_t idx);
+extern PyroStatus pyro_pprof_validate_header(const PyroPprofHeader *h, PyroError *err);
+extern PyroStatus pyro_pprof_check_label(PyroError *err, size_t nstrings, size_t sample,
+										 int64_t key, int64_t str, int64_t num_unit);
 extern PyroStatus pyro_pprof_norm_begin(PyroPprofNorm *nm, size_t nsample,
 										size_t decoded_bytes, PyroNormalized **n);
 extern void pyro_pprof_norm_free(PyroPprofNorm *nm);
@@ -114,6 +137,13 @@ extern PyroStatus pyro_pprof_norm_metadata(PyroPprofNorm *nm, PyroNormalized *n,
 										   int64_t duration_nanos);
 extern PyroStatus pyro_pprof_norm_series(PyroPprofNorm *nm, PyroNormalized *n,
 										 bool reference_sort);
+
+/* Whether idx is an index into a string table of nstrings entries. */
+static inline bool
+pyro_pprof_str_ok(size_t nstrings, int64_t idx)
+{
+	return idx >= 0 && (uint64_t) idx < nstrings;
+}
 
 /*
  * Intern string table entry idx (range-checked by the caller) into the

@@ -26,7 +26,8 @@
  *	   local hash whose slots hold the packed (parent, location) key.
  *
  * Strings end at their first NUL byte, as the reference sees them through
- * C strings.
+ * C strings.  The normalisation rules applied after decoding are shared
+ * with the reference (pprof_common.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -1092,55 +1093,38 @@ parse_nested(Wire *w)
 static inline bool
 str_ok(const Wire *w, int64_t idx)
 {
-	return idx >= 0 && (uint64_t) idx < w->nstrings;
+	return pyro_pprof_str_ok(w->nstrings, idx);
 }
 
 static PyroStatus
 bad_str(Wire *w, const char *what, uint64_t id, int64_t idx)
 {
-	return pyro_error_set(w->err, PYRO_EINVAL,
-						  "%s %llu refers to string %lld, but the string table has %zu entries",
-						  what, (unsigned long long) id, (long long) idx, w->nstrings);
+	return pyro_pprof_bad_str(w->err, w->nstrings, what, id, idx);
 }
 
 static PyroStatus
 validate(Wire *w)
 {
+	PyroPprofHeader h;
 	PyroStatus	st;
 
-	if (w->ntypes == 0)
-		return pyro_error_set(w->err, PYRO_EINVAL, "profile has no sample types");
-	if (w->nstrings == 0)
-		return pyro_error_set(w->err, PYRO_EINVAL, "string table is empty");
-	if (w->strings[0].len != 0)
-		return pyro_error_set(w->err, PYRO_EINVAL, "string table entry 0 is not empty");
-	if (w->nstrings > UINT32_MAX - 1 || w->nlocation > UINT32_MAX - 1 ||
-		w->nfunction > UINT32_MAX - 1 || w->nmapping > UINT32_MAX - 1)
-		return pyro_error_set(w->err, PYRO_ELIMIT, "profile has too many entries");
-
-	for (size_t i = 0; i < w->ntypes; i++)
-	{
-		if (!str_ok(w, w->types[i].type))
-			return bad_str(w, "sample type", i, w->types[i].type);
-		if (!str_ok(w, w->types[i].unit))
-			return bad_str(w, "sample type", i, w->types[i].unit);
-	}
-	if (w->has_period_type)
-	{
-		if (!str_ok(w, w->period_type.type))
-			return bad_str(w, "period type", 0, w->period_type.type);
-		if (!str_ok(w, w->period_type.unit))
-			return bad_str(w, "period type", 0, w->period_type.unit);
-	}
-	if (!str_ok(w, w->default_sample_type))
-		return bad_str(w, "default sample type", 0, w->default_sample_type);
-	if (!str_ok(w, w->drop_frames))
-		return bad_str(w, "drop frames", 0, w->drop_frames);
-	if (!str_ok(w, w->keep_frames))
-		return bad_str(w, "keep frames", 0, w->keep_frames);
-	for (size_t i = 0; i < w->ncomments; i++)
-		if (!str_ok(w, w->comments[i]))
-			return bad_str(w, "comment", i, w->comments[i]);
+	memset(&h, 0, sizeof(h));
+	h.nstrings = w->nstrings;
+	h.first_string_len = w->nstrings ? w->strings[0].len : 0;
+	h.nmapping = w->nmapping;
+	h.nfunction = w->nfunction;
+	h.nlocation = w->nlocation;
+	h.types = w->types;
+	h.ntypes = w->ntypes;
+	h.period_type = w->has_period_type ? &w->period_type : NULL;
+	h.default_sample_type = w->default_sample_type;
+	h.drop_frames = w->drop_frames;
+	h.keep_frames = w->keep_frames;
+	h.comments = w->comments;
+	h.ncomments = w->ncomments;
+	st = pyro_pprof_validate_header(&h, w->err);
+	if (st != PYRO_OK)
+		return st;
 
 	/* mappings */
 	st = idmap_build(w, &w->mapping_ids, w->mappings, sizeof(WMapping), w->nmapping);
@@ -1237,12 +1221,10 @@ validate(Wire *w)
 		{
 			const WLabel *l = &w->labels[s->lab_off + j];
 
-			if (!str_ok(w, l->key))
-				return bad_str(w, "label of sample", i, l->key);
-			if (!str_ok(w, l->str))
-				return bad_str(w, "label of sample", i, l->str);
-			if (!str_ok(w, l->num_unit))
-				return bad_str(w, "label of sample", i, l->num_unit);
+			st = pyro_pprof_check_label(w->err, w->nstrings, i, l->key, l->str,
+										l->num_unit);
+			if (st != PYRO_OK)
+				return st;
 		}
 	}
 	return PYRO_OK;
