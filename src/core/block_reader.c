@@ -14,6 +14,7 @@
  *-------------------------------------------------------------------------
  */
 #include "block_int.h"
+#include "sample_acc.h"
 
 #include <stdlib.h>
 
@@ -45,14 +46,6 @@ typedef struct RChunk
 	uint64_t   *spans;			/* NULL without spans */
 } RChunk;
 
-/* Accumulation entry of read_merged. */
-typedef struct AccEntry
-{
-	uint32_t	stack;
-	uint64_t	span_id;
-	int64_t		value;
-} AccEntry;
-
 struct PyroBlockReader
 {
 	PyroBlockFetch fetch;
@@ -78,11 +71,7 @@ struct PyroBlockReader
 	RChunk		chunk;
 
 	/* read_merged accumulation */
-	AccEntry   *acc;
-	size_t		nacc;
-	size_t		acc_cap;
-	uint32_t   *slots;
-	size_t		mask;
+	PyroSampleAcc acc;
 	bool		keep_spans;
 
 	PyroProfile *result;
@@ -571,8 +560,7 @@ pyro_block_close(PyroBlockReader *r)
 	pyro_free(r->series);
 	pyro_free(r->entries);
 	pyro_free(r->idx);
-	pyro_free(r->acc);
-	pyro_free(r->slots);
+	pyro_acc_free(&r->acc);
 	pyro_free(r);
 }
 
@@ -1370,78 +1358,16 @@ pyro_block_read_profiles(PyroBlockReader *r, const PyroBlockQuery *q,
  * ----------------------------------------------------------------
  */
 
-static inline uint64_t
-acc_hash(uint32_t stack, uint64_t span)
-{
-	uint64_t	h = ((uint64_t) stack * 0x9E3779B97F4A7C15ULL) ^ span;
-
-	h ^= h >> 33;
-	h *= 0xFF51AFD7ED558CCDULL;
-	h ^= h >> 33;
-	return h;
-}
-
-static bool
-acc_grow(PyroBlockReader *r)
-{
-	size_t		nslots = r->slots ? (r->mask + 1) * 2 : 1024;
-	uint32_t   *slots;
-
-	if (nslots > ((size_t) 1 << 32))
-		return false;
-	slots = pyro_calloc(nslots, sizeof(uint32_t));
-	if (slots == NULL)
-		return false;
-	for (size_t i = 0; i < r->nacc; i++)
-	{
-		size_t		pos = (size_t) acc_hash(r->acc[i].stack, r->acc[i].span_id) & (nslots - 1);
-
-		while (slots[pos] != 0)
-			pos = (pos + 1) & (nslots - 1);
-		slots[pos] = (uint32_t) i + 1;
-	}
-	pyro_free(r->slots);
-	r->slots = slots;
-	r->mask = nslots - 1;
-	return true;
-}
-
-static bool
+/*
+ * Add one sample to a merged read (PyroSampleAcc, sample_acc.c): zero
+ * values are skipped and, without keep_spans, span ids dropped.
+ */
+static inline bool
 acc_add(PyroBlockReader *r, uint32_t stack, uint64_t span, int64_t value)
 {
-	size_t		pos;
-
 	if (value == 0)
 		return true;
-	if (!r->keep_spans)
-		span = 0;
-	if (r->slots == NULL || (r->nacc + 1) * 2 > r->mask + 1)
-	{
-		if (r->nacc >= UINT32_MAX - 1 || !acc_grow(r))
-			return false;
-	}
-	pos = (size_t) acc_hash(stack, span) & r->mask;
-	for (;;)
-	{
-		uint32_t	e = r->slots[pos];
-
-		if (e == 0)
-			break;
-		if (r->acc[e - 1].stack == stack && r->acc[e - 1].span_id == span)
-		{
-			r->acc[e - 1].value = pyb1_sat_add(r->acc[e - 1].value, value);
-			return true;
-		}
-		pos = (pos + 1) & r->mask;
-	}
-	if (r->nacc >= r->acc_cap &&
-		!pyro_grow((void **) &r->acc, &r->acc_cap, r->nacc + 1, sizeof(AccEntry)))
-		return false;
-	r->acc[r->nacc].stack = stack;
-	r->acc[r->nacc].span_id = span;
-	r->acc[r->nacc].value = value;
-	r->slots[pos] = (uint32_t) ++r->nacc;
-	return true;
+	return pyro_acc_add(&r->acc, stack, r->keep_spans ? span : 0, value);
 }
 
 /* One interval of a read plan: [a, b) from aggregate level, or raw (-1). */
@@ -1709,43 +1635,18 @@ bad:
 		pyro_error_set(err, PYRO_ECORRUPT, "invalid block aggregate chunk");
 }
 
-static int
-cmp_acc(const void *a, const void *b)
-{
-	const AccEntry *x = a;
-	const AccEntry *y = b;
-
-	if (x->stack != y->stack)
-		return x->stack < y->stack ? -1 : 1;
-	return (x->span_id > y->span_id) - (x->span_id < y->span_id);
-}
-
 static PyroStatus
 build_result(PyroBlockReader *r, const MergedArg *m, PyroError *err)
 {
 	PyroProfile *p = pyro_profile_create(r->sym, false);
-	size_t		n = 0;
 
 	if (p == NULL)
 		return pyro_error_set(err, PYRO_ENOMEM, "out of memory merging block profiles");
-	if (r->nacc > 0)
-		qsort(r->acc, r->nacc, sizeof(AccEntry), cmp_acc);
-	if (r->nacc > 0 &&
-		!pyro_grow((void **) &p->samples, &p->samples_cap, r->nacc, sizeof(PyroSample)))
+	if (!pyro_acc_emit(&r->acc, p))
 	{
 		pyro_profile_free(p);
 		return pyro_error_set(err, PYRO_ENOMEM, "out of memory merging block profiles");
 	}
-	for (size_t i = 0; i < r->nacc; i++)
-	{
-		if (r->acc[i].value == 0)
-			continue;
-		p->samples[n].stack = r->acc[i].stack;
-		p->samples[n].value = r->acc[i].value;
-		p->samples[n].span_id = r->acc[i].span_id;
-		n++;
-	}
-	p->nsamples = n;
 	if (m->have_meta)
 		set_meta(p, &m->meta);
 	r->result = p;
@@ -1768,9 +1669,7 @@ pyro_block_read_merged(PyroBlockReader *r, const PyroBlockQuery *q,
 	drop_result(r);
 	if ((s = load_symbols(r, err)) != PYRO_OK)
 		return s;
-	r->nacc = 0;
-	if (r->slots)
-		memset(r->slots, 0, (r->mask + 1) * sizeof(uint32_t));
+	pyro_acc_clear(&r->acc);
 	r->keep_spans = q->keep_spans;
 	memset(&m, 0, sizeof(m));
 

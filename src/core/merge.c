@@ -10,25 +10,20 @@
  * only the stack nodes the samples reach (and their ancestors, locations,
  * functions, mappings and strings) are interned, so profiles that share
  * one large symbol set (the pprof normaliser splits a pprof into several
- * profiles over one set) do not pay for what they do not use.  Values are then accumulated per (global stack, span id) in an
- * open-addressing hash table; the result sorts the non-zero sums.
+ * profiles over one set) do not pay for what they do not use.  Values are
+ * then accumulated per (global stack, span id) in a PyroSampleAcc
+ * (sample_acc.c, shared with the block reader); the result sorts the
+ * non-zero sums.
  *
  * Nothing is allocated per sample: remap arrays, the accumulation table and
  * scratch space are reused between adds and grown geometrically.
  *
  *-------------------------------------------------------------------------
  */
+#include "sample_acc.h"
 #include "symmap.h"
 
 #include <stdlib.h>
-
-/* One accumulated (stack, span) key and its sum. */
-typedef struct MergeEntry
-{
-	uint32_t	stack;
-	uint64_t	span_id;
-	int64_t		value;
-} MergeEntry;
 
 struct PyroMerger
 {
@@ -49,12 +44,8 @@ struct PyroMerger
 	/* maps each added profile's symbols into sym */
 	PyroSymMap	map;
 
-	/* accumulation: entries plus a hash of entry index + 1 */
-	MergeEntry *entries;
-	size_t		nentries;
-	size_t		entries_cap;
-	uint32_t   *slots;
-	size_t		mask;			/* slot count - 1, or 0 with no slots */
+	/* sums per (global stack, span id) */
+	PyroSampleAcc acc;
 
 	/* span filter: sorted, unique */
 	bool		has_filter;
@@ -100,8 +91,7 @@ pyro_merger_free(PyroMerger *m)
 	drop_result(m);
 	pyro_symbols_free(m->sym);
 	pyro_symmap_free(&m->map);
-	pyro_free(m->entries);
-	pyro_free(m->slots);
+	pyro_acc_free(&m->acc);
 	pyro_free(m->filter);
 	pyro_free(m);
 }
@@ -180,97 +170,6 @@ filter_match(const PyroMerger *m, uint64_t span)
 }
 
 /* ----------------------------------------------------------------
- * accumulation
- * ----------------------------------------------------------------
- */
-
-static inline uint64_t
-key_hash(uint32_t stack, uint64_t span)
-{
-	uint64_t	h = ((uint64_t) stack * 0x9E3779B97F4A7C15ULL) ^ span;
-
-	h ^= h >> 33;
-	h *= 0xFF51AFD7ED558CCDULL;
-	h ^= h >> 33;
-	h *= 0xC4CEB9FE1A85EC53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
-/* Double the slot table (or create it), keeping load at most one half. */
-static bool
-grow_slots(PyroMerger *m)
-{
-	size_t		nslots = m->slots ? (m->mask + 1) * 2 : 1024;
-	uint32_t   *slots;
-
-	if (nslots > ((size_t) 1 << 32))
-		return false;
-	slots = pyro_calloc(nslots, sizeof(uint32_t));
-	if (slots == NULL)
-		return false;
-	for (size_t i = 0; i < m->nentries; i++)
-	{
-		size_t		pos = (size_t) key_hash(m->entries[i].stack, m->entries[i].span_id) &
-			(nslots - 1);
-
-		while (slots[pos] != 0)
-			pos = (pos + 1) & (nslots - 1);
-		slots[pos] = (uint32_t) i + 1;
-	}
-	pyro_free(m->slots);
-	m->slots = slots;
-	m->mask = nslots - 1;
-	return true;
-}
-
-static inline int64_t
-sat_add(int64_t a, int64_t b)
-{
-	int64_t		r;
-
-	if (__builtin_add_overflow(a, b, &r))
-		return b > 0 ? INT64_MAX : INT64_MIN;
-	return r;
-}
-
-/* Add value to the sum of (stack, span). */
-static bool
-accumulate(PyroMerger *m, uint32_t stack, uint64_t span, int64_t value)
-{
-	size_t		pos;
-
-	if (m->slots == NULL || (m->nentries + 1) * 2 > m->mask + 1)
-	{
-		if (m->nentries >= UINT32_MAX - 1 || !grow_slots(m))
-			return false;
-	}
-	pos = (size_t) key_hash(stack, span) & m->mask;
-	for (;;)
-	{
-		uint32_t	e = m->slots[pos];
-
-		if (e == 0)
-			break;
-		if (m->entries[e - 1].stack == stack && m->entries[e - 1].span_id == span)
-		{
-			m->entries[e - 1].value = sat_add(m->entries[e - 1].value, value);
-			return true;
-		}
-		pos = (pos + 1) & m->mask;
-	}
-	if (m->nentries >= m->entries_cap &&
-		!pyro_grow((void **) &m->entries, &m->entries_cap, m->nentries + 1,
-				   sizeof(MergeEntry)))
-		return false;
-	m->entries[m->nentries].stack = stack;
-	m->entries[m->nentries].span_id = span;
-	m->entries[m->nentries].value = value;
-	m->slots[pos] = (uint32_t) ++m->nentries;
-	return true;
-}
-
-/* ----------------------------------------------------------------
  * adding profiles
  * ----------------------------------------------------------------
  */
@@ -336,7 +235,7 @@ pyro_merger_add_profile(PyroMerger *m, const PyroProfile *p, PyroError *err)
 		g = pyro_symmap_stack(sm, s->stack);
 		if (g == PYRO_NO_INDEX)
 			return sm->status;
-		if (!accumulate(m, g, keep_spans ? s->span_id : 0, s->value))
+		if (!pyro_acc_add(&m->acc, g, keep_spans ? s->span_id : 0, s->value))
 			return pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
 	}
 	m->count++;
@@ -365,17 +264,6 @@ pyro_merger_add_encoded(PyroMerger *m, const uint8_t *data, size_t len,
  * ----------------------------------------------------------------
  */
 
-static int
-cmp_sample(const void *a, const void *b)
-{
-	const PyroSample *x = a;
-	const PyroSample *y = b;
-
-	if (x->stack != y->stack)
-		return x->stack < y->stack ? -1 : 1;
-	return (x->span_id > y->span_id) - (x->span_id < y->span_id);
-}
-
 /*
  * Build the merged profile over the merger's symbols: non-zero sums sorted
  * by (stack, span id), metadata of the first profile added.
@@ -384,7 +272,6 @@ const PyroProfile *
 pyro_merger_result(PyroMerger *m, PyroError *err)
 {
 	PyroProfile *r;
-	size_t		n = 0;
 
 	if (m->result)
 		return m->result;
@@ -394,31 +281,11 @@ pyro_merger_result(PyroMerger *m, PyroError *err)
 		pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
 		return NULL;
 	}
-	for (size_t i = 0; i < m->nentries; i++)
+	if (!pyro_acc_emit(&m->acc, r))
 	{
-		if (m->entries[i].value != 0)
-			n++;
-	}
-	if (n > 0)
-	{
-		if (!pyro_grow((void **) &r->samples, &r->samples_cap, n, sizeof(PyroSample)))
-		{
-			pyro_profile_free(r);
-			pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
-			return NULL;
-		}
-		for (size_t i = 0; i < m->nentries; i++)
-		{
-			const MergeEntry *e = &m->entries[i];
-
-			if (e->value == 0)
-				continue;
-			r->samples[r->nsamples].stack = e->stack;
-			r->samples[r->nsamples].value = e->value;
-			r->samples[r->nsamples].span_id = e->span_id;
-			r->nsamples++;
-		}
-		qsort(r->samples, r->nsamples, sizeof(PyroSample), cmp_sample);
+		pyro_profile_free(r);
+		pyro_error_set(err, PYRO_ENOMEM, "out of memory merging profiles");
+		return NULL;
 	}
 	r->sample_type = m->sample_type;
 	r->sample_unit = m->sample_unit;

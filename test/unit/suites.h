@@ -29,6 +29,7 @@ extern const UnitTest ingest_params_tests[];
 extern const UnitTest canonical_tests[];
 extern const UnitTest block_tests[];
 extern const UnitTest symmap_tests[];
+extern const UnitTest sample_acc_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -47,6 +48,7 @@ static const UnitSuite all_suites[] = {
 	{"canonical", canonical_tests},
 	{"block", block_tests},
 	{"symmap", symmap_tests},
+	{"sample_acc", sample_acc_tests},
 };
 
 #endif
