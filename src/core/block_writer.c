@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include "block_int.h"
+#include "sample_acc.h"
 #include "symmap.h"
 
 #include <stdlib.h>
@@ -101,13 +102,8 @@ typedef struct WSeg
 
 #define WSEG_SIZE	((size_t) 4 << 20)
 
-/* A decoded sample while building chunks. */
-typedef struct WSample
-{
-	uint32_t	stack;
-	int64_t		value;
-	uint64_t	span_id;
-} WSample;
+/* A decoded sample while building chunks (ordered by pyro_sample_cmp). */
+typedef PyroSample WSample;
 
 struct PyroBlockWriter
 {
@@ -212,17 +208,6 @@ pyro_block_writer_free(PyroBlockWriter *w)
  * ----------------------------------------------------------------
  */
 
-static int
-cmp_wsample(const void *a, const void *b)
-{
-	const WSample *x = a;
-	const WSample *y = b;
-
-	if (x->stack != y->stack)
-		return x->stack < y->stack ? -1 : 1;
-	return (x->span_id > y->span_id) - (x->span_id < y->span_id);
-}
-
 /* Copy len bytes into the arena; returns the stable copy or NULL. */
 static const uint8_t *
 arena_store(PyroBlockWriter *w, const uint8_t *data, size_t len)
@@ -320,7 +305,7 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 		wp.total = pyb1_sat_add(wp.total, s->value);
 	}
 	if (p->nsamples > 0)
-		qsort(w->tmp, p->nsamples, sizeof(WSample), cmp_wsample);
+		qsort(w->tmp, p->nsamples, sizeof(WSample), pyro_sample_cmp);
 	wp.spans = spans;
 
 	/* encode: stack deltas, zigzag values, span ids */
