@@ -82,16 +82,6 @@ pyb1_align_down(int64_t t, int64_t res)
 	return pyb1_floor_div(t, res) * res;
 }
 
-static inline int64_t
-pyb1_sat_add(int64_t a, int64_t b)
-{
-	int64_t		r;
-
-	if (__builtin_add_overflow(a, b, &r))
-		return b > 0 ? INT64_MAX : INT64_MIN;
-	return r;
-}
-
 static inline void
 pyb1_put_u32(uint8_t *p, uint32_t v)
 {

@@ -1148,7 +1148,7 @@ profile_samples(PyroBlockReader *r, uint64_t o, uint32_t s, const RIdx *x,
 		return pyro_error_set(err, PYRO_ECORRUPT, "block profile %llu has %llu samples, the index says %u",
 							  (unsigned long long) o, (unsigned long long) *n, (unsigned) x->nsamples);
 	for (uint64_t j = *first; j < *first + *n; j++)
-		total = pyb1_sat_add(total, r->chunk.values[j]);
+		total = pyro_sat_add64(total, r->chunk.values[j]);
 	if (total != x->total)
 		return pyro_error_set(err, PYRO_ECORRUPT, "block profile %llu total does not match the index",
 							  (unsigned long long) o);

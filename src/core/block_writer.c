@@ -302,7 +302,7 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 		w->tmp[i].value = s->value;
 		w->tmp[i].span_id = s->span_id;
 		spans |= s->span_id != 0;
-		wp.total = pyb1_sat_add(wp.total, s->value);
+		wp.total = pyro_sat_add64(wp.total, s->value);
 	}
 	if (p->nsamples > 0)
 		qsort(w->tmp, p->nsamples, sizeof(WSample), pyro_sample_cmp);
@@ -866,7 +866,7 @@ write_aggregates(FinishCtx *f, AggState *st, size_t a, size_t b, uint32_t level)
 				st->touched[sk] = 1;
 				st->list[st->nlist++] = sk;
 			}
-			st->sums[sk] = pyb1_sat_add(st->sums[sk], w->tmp[j].value);
+			st->sums[sk] = pyro_sat_add64(st->sums[sk], w->tmp[j].value);
 		}
 	}
 	if (open && (s = close_bucket(f, st, cur, series, level, res)) != PYRO_OK)

@@ -58,8 +58,9 @@ pyro_acc_hash(uint32_t stack, uint64_t span)
 	return h;
 }
 
+/* a + b clamped to [INT64_MIN, INT64_MAX] (also the block code's totals) */
 static inline int64_t
-pyro_acc_sat_add(int64_t a, int64_t b)
+pyro_sat_add64(int64_t a, int64_t b)
 {
 	int64_t		r;
 
@@ -91,7 +92,7 @@ pyro_acc_add(PyroSampleAcc *a, uint32_t stack, uint64_t span, int64_t value)
 			break;
 		if (a->entries[e - 1].stack == stack && a->entries[e - 1].span_id == span)
 		{
-			a->entries[e - 1].value = pyro_acc_sat_add(a->entries[e - 1].value, value);
+			a->entries[e - 1].value = pyro_sat_add64(a->entries[e - 1].value, value);
 			return true;
 		}
 		pos = (pos + 1) & a->mask;
