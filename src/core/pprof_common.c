@@ -85,9 +85,13 @@ pyro_pprof_norm_begin(PyroPprofNorm *nm, size_t nsample, size_t decoded_bytes,
 							  nsample, nm->lim->max_samples);
 	*n = pyro_calloc(1, sizeof(PyroNormalized));
 	nm->str_map = pyro_pprof_none_array(nm->nstrings);
+	nm->map_map = pyro_pprof_none_array(nm->nmapping);
+	nm->fn_map = pyro_pprof_none_array(nm->nfunction);
+	nm->loc_map = pyro_pprof_none_array(nm->nlocation);
 	nm->type_idx = pyro_calloc(nm->ntypes, sizeof(uint32_t));
 	nm->unit_idx = pyro_calloc(nm->ntypes, sizeof(uint32_t));
-	if (*n == NULL || nm->str_map == NULL || nm->type_idx == NULL ||
+	if (*n == NULL || nm->str_map == NULL || nm->map_map == NULL ||
+		nm->fn_map == NULL || nm->loc_map == NULL || nm->type_idx == NULL ||
 		nm->unit_idx == NULL || ((*n)->sym = nm->sym = pyro_symbols_create()) == NULL)
 		return pyro_pprof_oom(nm->err);
 	(*n)->input_samples = nsample;
@@ -100,6 +104,9 @@ void
 pyro_pprof_norm_free(PyroPprofNorm *nm)
 {
 	pyro_free(nm->str_map);
+	pyro_free(nm->map_map);
+	pyro_free(nm->fn_map);
+	pyro_free(nm->loc_map);
 	pyro_free(nm->lines);
 	pyro_free(nm->pairs);
 	pyro_free(nm->groups);
@@ -233,6 +240,67 @@ pyro_pprof_intern_new(PyroPprofNorm *nm, int64_t idx)
 }
 
 /*
+ * Intern mapping pos (cached) from its decoded fields: its strings
+ * (filename, then build id) first.  NONE with the error set on failure.
+ */
+uint32_t
+pyro_pprof_intern_mapping(PyroPprofNorm *nm, uint32_t pos, uint64_t memory_start,
+						  uint64_t memory_limit, uint64_t file_offset, int64_t filename,
+						  int64_t build_id, uint32_t flags)
+{
+	PyroMapping m;
+	uint32_t	r;
+
+	if (nm->map_map[pos] != NONE)
+		return nm->map_map[pos];
+	memset(&m, 0, sizeof(m));
+	m.memory_start = memory_start;
+	m.memory_limit = memory_limit;
+	m.file_offset = file_offset;
+	if ((m.filename = pyro_pprof_intern_str(nm, filename)) == NONE ||
+		(m.build_id = pyro_pprof_intern_str(nm, build_id)) == NONE)
+		return NONE;
+	m.flags = flags;
+	r = pyro_sym_intern_mapping(nm->sym, &m);
+	if (r == NONE)
+	{
+		pyro_pprof_oom(nm->err);
+		return NONE;
+	}
+	nm->map_map[pos] = r;
+	return r;
+}
+
+/*
+ * Intern function pos (cached) from its decoded fields: its strings
+ * (name, system name, file name) first.  NONE with the error set.
+ */
+uint32_t
+pyro_pprof_intern_function(PyroPprofNorm *nm, uint32_t pos, int64_t name,
+						   int64_t system_name, int64_t filename, int64_t start_line)
+{
+	PyroFunction f;
+	uint32_t	r;
+
+	if (nm->fn_map[pos] != NONE)
+		return nm->fn_map[pos];
+	memset(&f, 0, sizeof(f));
+	if ((f.name = pyro_pprof_intern_str(nm, name)) == NONE ||
+		(f.system_name = pyro_pprof_intern_str(nm, system_name)) == NONE ||
+		(f.filename = pyro_pprof_intern_str(nm, filename)) == NONE)
+		return NONE;
+	f.start_line = start_line;
+	r = pyro_sym_intern_function(nm->sym, &f);
+	if (r == NONE)
+	{
+		pyro_pprof_oom(nm->err);
+		return NONE;
+	}
+	nm->fn_map[pos] = r;
+	return r;
+}
+
+/*
  * Room for the lines of one location in nm->lines; false with the error
  * set.  (nm->lines may stay NULL when nlines is 0.)
  */
@@ -249,15 +317,15 @@ pyro_pprof_lines_reserve(PyroPprofNorm *nm, size_t nlines)
 }
 
 /*
- * Intern a location whose lines the decoder put in nm->lines (functions
- * already interned).  The address is kept only when some line has no
+ * Intern location pos (the decoder checks nm->loc_map first), whose lines
+ * the decoder put in nm->lines (functions already interned).  The address is kept only when some line has no
  * function name: then the frame name falls back to mapping+address,
  * otherwise the address would only keep apart frames that display the
  * same (upstream clears addresses).
  */
 uint32_t
-pyro_pprof_intern_location(PyroPprofNorm *nm, uint32_t mapping, uint64_t address,
-						   size_t nlines)
+pyro_pprof_intern_location(PyroPprofNorm *nm, uint32_t pos, uint32_t mapping,
+						   uint64_t address, size_t nlines)
 {
 	const PyroSymbols *sym = nm->sym;
 	bool		named = true;
@@ -274,7 +342,11 @@ pyro_pprof_intern_location(PyroPprofNorm *nm, uint32_t mapping, uint64_t address
 		address = 0;
 	r = pyro_sym_intern_location(nm->sym, mapping, address, nm->lines, (uint32_t) nlines);
 	if (r == NONE)
+	{
 		pyro_pprof_oom(nm->err);
+		return NONE;
+	}
+	nm->loc_map[pos] = r;
 	return r;
 }
 

@@ -258,9 +258,6 @@ typedef struct Decoder
 	bool		has_period_type;
 
 	/* lazily filled: pprof table position -> sym index (NONE = not yet) */
-	uint32_t   *map_map;
-	uint32_t   *fn_map;
-	uint32_t   *loc_map;
 
 	/*
 	 * One-entry stack cache per pprof location: the last (parent node ->
@@ -295,68 +292,26 @@ bad_str(Decoder *d, const char *what, uint64_t id, int64_t idx)
 	return pyro_pprof_bad_str(d->err, d->pb->n_string_table, what, id, idx);
 }
 
-/* Intern pprof string idx (range-checked): the shared rule, pprof_common.c. */
-static inline uint32_t
-intern_str(Decoder *d, int64_t idx)
-{
-	return pyro_pprof_intern_str(&d->nm, idx);
-}
-
 static uint32_t
 intern_mapping(Decoder *d, uint32_t pos)
 {
-	const PbMapping *pm;
-	PyroMapping m;
-	uint32_t	r;
+	const PbMapping *pm = d->pb->mapping[pos];
 
-	if (d->map_map[pos] != NONE)
-		return d->map_map[pos];
-	pm = d->pb->mapping[pos];
-	memset(&m, 0, sizeof(m));
-	m.memory_start = pm->memory_start;
-	m.memory_limit = pm->memory_limit;
-	m.file_offset = pm->file_offset;
-	if ((m.filename = intern_str(d, pm->filename)) == NONE ||
-		(m.build_id = intern_str(d, pm->build_id)) == NONE)
-		return NONE;
-	m.flags = (pm->has_functions ? PYRO_MAPPING_HAS_FUNCTIONS : 0) |
-		(pm->has_filenames ? PYRO_MAPPING_HAS_FILENAMES : 0) |
-		(pm->has_line_numbers ? PYRO_MAPPING_HAS_LINE_NUMBERS : 0) |
-		(pm->has_inline_frames ? PYRO_MAPPING_HAS_INLINE_FRAMES : 0);
-	r = pyro_sym_intern_mapping(d->sym, &m);
-	if (r == NONE)
-	{
-		oom(d);
-		return NONE;
-	}
-	d->map_map[pos] = r;
-	return r;
+	return pyro_pprof_intern_mapping(&d->nm, pos, pm->memory_start, pm->memory_limit,
+									 pm->file_offset, pm->filename, pm->build_id,
+									 (pm->has_functions ? PYRO_MAPPING_HAS_FUNCTIONS : 0) |
+									 (pm->has_filenames ? PYRO_MAPPING_HAS_FILENAMES : 0) |
+									 (pm->has_line_numbers ? PYRO_MAPPING_HAS_LINE_NUMBERS : 0) |
+									 (pm->has_inline_frames ? PYRO_MAPPING_HAS_INLINE_FRAMES : 0));
 }
 
 static uint32_t
 intern_function(Decoder *d, uint32_t pos)
 {
-	const PbFunction *pf;
-	PyroFunction f;
-	uint32_t	r;
+	const PbFunction *pf = d->pb->function[pos];
 
-	if (d->fn_map[pos] != NONE)
-		return d->fn_map[pos];
-	pf = d->pb->function[pos];
-	memset(&f, 0, sizeof(f));
-	if ((f.name = intern_str(d, pf->name)) == NONE ||
-		(f.system_name = intern_str(d, pf->system_name)) == NONE ||
-		(f.filename = intern_str(d, pf->filename)) == NONE)
-		return NONE;
-	f.start_line = pf->start_line;
-	r = pyro_sym_intern_function(d->sym, &f);
-	if (r == NONE)
-	{
-		oom(d);
-		return NONE;
-	}
-	d->fn_map[pos] = r;
-	return r;
+	return pyro_pprof_intern_function(&d->nm, pos, pf->name, pf->system_name,
+									  pf->filename, pf->start_line);
 }
 
 /*
@@ -369,10 +324,9 @@ intern_location(Decoder *d, uint32_t pos)
 	const PbLocation *pl;
 	uint32_t	mapping = 0;
 	PyroLine   *lines;
-	uint32_t	r;
 
-	if (d->loc_map[pos] != NONE)
-		return d->loc_map[pos];
+	if (d->nm.loc_map[pos] != NONE)
+		return d->nm.loc_map[pos];
 	pl = d->pb->location[pos];
 	if (pl->mapping_id != 0)
 	{
@@ -393,11 +347,7 @@ intern_location(Decoder *d, uint32_t pos)
 		lines[i].function = fn;
 		lines[i].line = pl->line[i]->line;
 	}
-	r = pyro_pprof_intern_location(&d->nm, mapping, pl->address, pl->n_line);
-	if (r == NONE)
-		return NONE;
-	d->loc_map[pos] = r;
-	return r;
+	return pyro_pprof_intern_location(&d->nm, pos, mapping, pl->address, pl->n_line);
 }
 
 /* ----------------------------------------------------------------
@@ -641,9 +591,6 @@ decoder_free(Decoder *d)
 {
 	pyro_free(d->strings);
 	pyro_free(d->types);
-	pyro_free(d->map_map);
-	pyro_free(d->fn_map);
-	pyro_free(d->loc_map);
 	pyro_free(d->stack_parent);
 	pyro_free(d->stack_node);
 	idmap_free(&d->mapping_ids);
@@ -742,17 +689,16 @@ pyro_pprof_normalize_reference(const uint8_t *data, size_t len, const PyroPprofL
 	d.nm.strings = d.strings;
 	d.nm.nstrings = pb->n_string_table;
 	d.nm.ntypes = pb->n_sample_type;
+	d.nm.nmapping = pb->n_mapping;
+	d.nm.nfunction = pb->n_function;
+	d.nm.nlocation = pb->n_location;
 	st = pyro_pprof_norm_begin(&d.nm, pb->n_sample, len, &n);
 	if (st != PYRO_OK)
 		goto done;
 	d.sym = d.nm.sym;
-	d.map_map = pyro_pprof_none_array(pb->n_mapping);
-	d.fn_map = pyro_pprof_none_array(pb->n_function);
-	d.loc_map = pyro_pprof_none_array(pb->n_location);
 	d.stack_parent = pyro_pprof_none_array(pb->n_location);
 	d.stack_node = pyro_pprof_none_array(pb->n_location);
-	if (d.map_map == NULL || d.fn_map == NULL || d.loc_map == NULL ||
-		d.stack_parent == NULL || d.stack_node == NULL)
+	if (d.stack_parent == NULL || d.stack_node == NULL)
 	{
 		st = oom(&d);
 		goto done;

@@ -65,8 +65,9 @@ typedef struct PyroPprofGroup
 
 /*
  * The normalisation state shared by both decoders.  The decoder sets lim,
- * err, strings/nstrings (valid, checked string table) and ntypes, then
- * calls pyro_pprof_norm_begin.
+ * err, strings/nstrings (valid, checked string table), ntypes and the
+ * numbers of mappings, functions and locations, then calls
+ * pyro_pprof_norm_begin.
  */
 typedef struct PyroPprofNorm
 {
@@ -77,7 +78,15 @@ typedef struct PyroPprofNorm
 	size_t		nstrings;
 	size_t		ntypes;
 
-	uint32_t   *str_map;		/* string position -> sym index, NONE = not yet */
+	size_t		nmapping;
+	size_t		nfunction;
+	size_t		nlocation;
+
+	/* table position -> sym index, filled lazily (NONE = not yet) */
+	uint32_t   *str_map;
+	uint32_t   *map_map;
+	uint32_t   *fn_map;
+	uint32_t   *loc_map;
 
 	/* scratch */
 	PyroLine   *lines;
@@ -122,9 +131,17 @@ extern PyroStatus pyro_pprof_norm_begin(PyroPprofNorm *nm, size_t nsample,
 										size_t decoded_bytes, PyroNormalized **n);
 extern void pyro_pprof_norm_free(PyroPprofNorm *nm);
 extern uint32_t pyro_pprof_intern_new(PyroPprofNorm *nm, int64_t idx);
+extern uint32_t pyro_pprof_intern_mapping(PyroPprofNorm *nm, uint32_t pos,
+										  uint64_t memory_start, uint64_t memory_limit,
+										  uint64_t file_offset, int64_t filename,
+										  int64_t build_id, uint32_t flags);
+extern uint32_t pyro_pprof_intern_function(PyroPprofNorm *nm, uint32_t pos, int64_t name,
+										   int64_t system_name, int64_t filename,
+										   int64_t start_line);
 extern bool pyro_pprof_lines_reserve(PyroPprofNorm *nm, size_t nlines);
-extern uint32_t pyro_pprof_intern_location(PyroPprofNorm *nm, uint32_t mapping,
-										   uint64_t address, size_t nlines);
+extern uint32_t pyro_pprof_intern_location(PyroPprofNorm *nm, uint32_t pos,
+										   uint32_t mapping, uint64_t address,
+										   size_t nlines);
 extern bool pyro_pprof_key_reserve(PyroPprofNorm *nm, size_t nlabels);
 extern bool pyro_pprof_key_add(PyroPprofNorm *nm, int64_t key, int64_t str,
 							   size_t *n, uint64_t *span_id);

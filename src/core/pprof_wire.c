@@ -331,9 +331,6 @@ typedef struct Wire
 	WIdMap		location_ids;
 
 	/* position -> sym index, filled lazily (NONE = not yet) */
-	uint32_t   *map_map;
-	uint32_t   *fn_map;
-	uint32_t   *loc_map;
 	/* one-entry stack cache per location: last (parent -> node) */
 	uint32_t   *stack_parent;
 	uint32_t   *stack_node;
@@ -1235,63 +1232,23 @@ validate(Wire *w)
  * ----------------------------------------------------------------
  */
 
-/* Intern string idx (range-checked): the shared rule, see pprof_common.c. */
-static inline uint32_t
-intern_str(Wire *w, int64_t idx)
-{
-	return pyro_pprof_intern_str(&w->nm, idx);
-}
-
 static uint32_t
 intern_mapping(Wire *w, uint32_t pos)
 {
 	const WMapping *wm = &w->mappings[pos];
-	PyroMapping m;
-	uint32_t	r;
 
-	if (w->map_map[pos] != NONE)
-		return w->map_map[pos];
-	memset(&m, 0, sizeof(m));
-	m.memory_start = wm->memory_start;
-	m.memory_limit = wm->memory_limit;
-	m.file_offset = wm->file_offset;
-	if ((m.filename = intern_str(w, wm->filename)) == NONE ||
-		(m.build_id = intern_str(w, wm->build_id)) == NONE)
-		return NONE;
-	m.flags = wm->flags;
-	r = pyro_sym_intern_mapping(w->sym, &m);
-	if (r == NONE)
-	{
-		w_oom(w);
-		return NONE;
-	}
-	w->map_map[pos] = r;
-	return r;
+	return pyro_pprof_intern_mapping(&w->nm, pos, wm->memory_start, wm->memory_limit,
+									 wm->file_offset, wm->filename, wm->build_id,
+									 wm->flags);
 }
 
 static uint32_t
 intern_function(Wire *w, uint32_t pos)
 {
 	const WFunction *wf = &w->functions[pos];
-	PyroFunction f;
-	uint32_t	r;
 
-	if (w->fn_map[pos] != NONE)
-		return w->fn_map[pos];
-	memset(&f, 0, sizeof(f));
-	if ((f.name = intern_str(w, wf->name)) == NONE ||
-		(f.system_name = intern_str(w, wf->system_name)) == NONE ||
-		(f.filename = intern_str(w, wf->filename)) == NONE)
-		return NONE;
-	f.start_line = wf->start_line;
-	r = pyro_sym_intern_function(w->sym, &f);
-	if (r == NONE)
-	{
-		w_oom(w);
-		return NONE;
-	}
-	w->fn_map[pos] = r;
-	return r;
+	return pyro_pprof_intern_function(&w->nm, pos, wf->name, wf->system_name,
+									  wf->filename, wf->start_line);
 }
 
 /*
@@ -1304,10 +1261,9 @@ intern_location(Wire *w, uint32_t pos)
 	const WLocation *wl = &w->locations[pos];
 	uint32_t	mapping = 0;
 	PyroLine   *lines;
-	uint32_t	r;
 
-	if (w->loc_map[pos] != NONE)
-		return w->loc_map[pos];
+	if (w->nm.loc_map[pos] != NONE)
+		return w->nm.loc_map[pos];
 	if (wl->mapping_id != 0)
 	{
 		mapping = intern_mapping(w, idmap_get(&w->mapping_ids, wl->mapping_id));
@@ -1327,11 +1283,7 @@ intern_location(Wire *w, uint32_t pos)
 		lines[i].function = fn;
 		lines[i].line = ln->line;
 	}
-	r = pyro_pprof_intern_location(&w->nm, mapping, wl->address, wl->nlines);
-	if (r == NONE)
-		return NONE;
-	w->loc_map[pos] = r;
-	return r;
+	return pyro_pprof_intern_location(&w->nm, pos, mapping, wl->address, wl->nlines);
 }
 
 /* ----------------------------------------------------------------
@@ -1705,9 +1657,6 @@ wire_free(Wire *w)
 	idmap_free(&w->mapping_ids);
 	idmap_free(&w->function_ids);
 	idmap_free(&w->location_ids);
-	pyro_free(w->map_map);
-	pyro_free(w->fn_map);
-	pyro_free(w->loc_map);
 	pyro_free(w->stack_parent);
 	pyro_free(w->stack_node);
 	pyro_free(w->stack_slots);
@@ -1763,17 +1712,16 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 	w.nm.strings = w.strings;
 	w.nm.nstrings = w.nstrings;
 	w.nm.ntypes = w.ntypes;
+	w.nm.nmapping = w.nmapping;
+	w.nm.nfunction = w.nfunction;
+	w.nm.nlocation = w.nlocation;
 	st = pyro_pprof_norm_begin(&w.nm, w.nsample, len, &n);
 	if (st != PYRO_OK)
 		goto done;
 	w.sym = w.nm.sym;
-	w.map_map = pyro_pprof_none_array(w.nmapping);
-	w.fn_map = pyro_pprof_none_array(w.nfunction);
-	w.loc_map = pyro_pprof_none_array(w.nlocation);
 	w.stack_parent = pyro_pprof_none_array(w.nlocation);
 	w.stack_node = pyro_pprof_none_array(w.nlocation);
-	if (w.map_map == NULL || w.fn_map == NULL ||
-		w.loc_map == NULL || w.stack_parent == NULL || w.stack_node == NULL ||
+	if (w.stack_parent == NULL || w.stack_node == NULL ||
 		!pyro_grow((void **) &w.first_child, &w.first_child_cap, 1024, sizeof(uint32_t)) ||
 		!stack_hint(&w) ||
 		(w.pending = pyro_malloc(MAX_PENDING * sizeof(StackSlot))) == NULL ||
