@@ -7,10 +7,14 @@
  *
  * Each decoder reads the wire format its own way (that independence is
  * what the differential tests check); once a profile is decoded into
- * string table indexes, both apply the same normalisation rules, which
- * live here and in pprof_common.c: string interning (UTF-8, truncation),
- * the location address rule, sample labels into a split key, groups of
- * samples, metadata and the final series.
+ * string table indexes, both apply the same rules, which live here and
+ * in pprof_common.c: input size and gzip, the header checks, the sample
+ * limit, string interning (UTF-8, truncation), mappings and functions,
+ * the location address rule, which samples are kept, sample labels into
+ * a split key, groups of samples, metadata and the final series.  What
+ * stays in each decoder: reading the protobuf, id maps, the checks that
+ * walk its own tables (mapping, function, location and sample
+ * references), and building stack nodes.
  *
  *-------------------------------------------------------------------------
  */
