@@ -182,7 +182,9 @@ before(async () => {
 
   proxyPort = await startProxy();
   startMs = Date.now() - 60_000;
-  const app = spawn(process.execPath, [path.join(here, "app", "hot.js"),
+  // no inlining: V8 may otherwise inline hotFunctionE2E into its
+  // caller, and the samples would then (rightly) name the caller
+  const app = spawn(process.execPath, ["--no-turbo-inlining", "--no-maglev-inlining", path.join(here, "app", "hot.js"),
     `http://127.0.0.1:${proxyPort}`, String(SECONDS)], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise((resolve, reject) => {
     app.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`app exited ${code}`))));
