@@ -172,14 +172,6 @@ compactor_cleanup(int code, Datum arg)
 	SpinLockRelease(&compactor_shared->mutex);
 }
 
-/* Is the extension installed in this database?  (In a transaction.) */
-static bool
-extension_ready(void)
-{
-	return OidIsValid(get_namespace_oid("pyroscope", true)) &&
-		OidIsValid(get_relname_relid("job_runs", get_namespace_oid("pyroscope", true)));
-}
-
 /*
  * Run one unit in a transaction of its own.  On error: abort, record the
  * failure in the run's row in a new transaction, log it, and go on
@@ -405,11 +397,11 @@ pyroscope_compactor_main(Datum arg)
 
 			next_run = now + (int64) pyroscope_compaction_interval * USECS_PER_SEC;
 			StartTransactionCommand();
-			ready = extension_ready();
+			ready = pyroscope_extension_ready();
 			if (ready && !cleaned)
 			{
 				PushActiveSnapshot(GetTransactionSnapshot());
-				pyroscope_job_runs_mark_interrupted();
+				pyroscope_job_runs_mark_interrupted("compactor", "{compaction,retention}");
 				PopActiveSnapshot();
 				cleaned = true;
 			}

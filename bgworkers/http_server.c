@@ -23,7 +23,6 @@
 #include <microhttpd.h>
 
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
@@ -432,7 +431,7 @@ http_process(HttpRequest *req)
 			PushActiveSnapshot(GetTransactionSnapshot());
 			if (req->timeout_ms > 0)
 				enable_timeout_after(STATEMENT_TIMEOUT, req->timeout_ms);
-			if (!OidIsValid(get_extension_oid("pyroscope", true)))
+			if (!pyroscope_extension_ready())
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("extension \"pyroscope\" is not installed in database \"%s\"",

@@ -432,16 +432,6 @@ pyroscope_offload(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-/* Is the extension (with its offload tables) installed here?  In a transaction. */
-static bool
-extension_ready(void)
-{
-	Oid			ns = get_namespace_oid("pyroscope", true);
-
-	return OidIsValid(ns) && OidIsValid(get_relname_relid("object_deletions", ns)) &&
-		OidIsValid(get_relname_relid("job_runs", ns));
-}
-
 typedef enum OffloadStep
 {
 	STEP_BLOCK,
@@ -567,19 +557,6 @@ worker_pass(MemoryContext cxt)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* Runs of an earlier incarnation that died mid-run stay "running": mark them. */
-static void
-mark_interrupted(void)
-{
-	SPI_connect();
-	spi_run("UPDATE pyroscope.job_runs SET status = 'failed',"
-			" finished_at = pg_catalog.clock_timestamp(),"
-			" error = 'interrupted: the offloader exited during the run'"
-			" WHERE job = 'offload' AND status = 'running' AND trigger = 'worker'",
-			0, NULL, NULL, SPI_OK_UPDATE);
-	SPI_finish();
-}
-
 /*
  * Main of the offloader: every pyroscope.offload_interval, a pass in
  * pyroscope.database, until SIGTERM or postmaster death.  A long-lived
@@ -623,11 +600,11 @@ pyroscope_offloader_main(Datum arg)
 
 			next_run = now + (int64) pyroscope_offload_interval * USECS_PER_SEC;
 			StartTransactionCommand();
-			ready = extension_ready();
+			ready = pyroscope_extension_ready();
 			if (ready && !cleaned)
 			{
 				PushActiveSnapshot(GetTransactionSnapshot());
-				mark_interrupted();
+				pyroscope_job_runs_mark_interrupted("offloader", "{offload}");
 				PopActiveSnapshot();
 				cleaned = true;
 			}

@@ -885,19 +885,24 @@ pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 
 /*
  * Runs of a worker interrupted by a crash or a kill stay "running";
- * mark them failed.  Called by the worker when it starts, when no run of
- * its own can be in progress.
+ * mark them failed.  worker names the worker in the message, jobs is a
+ * text[] literal of the jobs it runs.  Called by a worker when it starts,
+ * when no run of its own can be in progress.
  */
 void
-pyroscope_job_runs_mark_interrupted(void)
+pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs)
 {
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(jobs);
+	values[1] = CStringGetTextDatum(psprintf("interrupted: the %s exited during the run", worker));
 	SPI_connect();
 	spi_exec("UPDATE pyroscope.job_runs SET status = 'failed',"
-			 " finished_at = pg_catalog.clock_timestamp(),"
-			 " error = 'interrupted: the compactor exited during the run'"
-			 " WHERE job IN ('compaction', 'retention') AND status = 'running'"
+			 " finished_at = pg_catalog.clock_timestamp(), error = $2"
+			 " WHERE job = ANY ($1::text[]) AND status = 'running'"
 			 "   AND trigger = 'worker'",
-			 0, NULL, NULL, SPI_OK_UPDATE);
+			 2, types, values, SPI_OK_UPDATE);
 	SPI_finish();
 }
 

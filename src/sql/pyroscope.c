@@ -13,6 +13,7 @@
 #include <malloc.h>
 
 #include "access/xact.h"
+#include "commands/extension.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -239,6 +240,17 @@ pyroscope_report(const PyroError *err, const char *context)
 			(errcode(sqlstate),
 			 errmsg("%s: %s", context, err->msg[0] ? err->msg : "unknown error")));
 	pg_unreachable();
+}
+
+/*
+ * Whether the extension is installed in this database (in a transaction):
+ * workers connected to pyroscope.database wait for it.  Version 1.0
+ * creates every table at once, so the extension's presence is enough.
+ */
+bool
+pyroscope_extension_ready(void)
+{
+	return OidIsValid(get_extension_oid("pyroscope", true));
 }
 
 void

@@ -142,7 +142,8 @@ extern void pyroscope_retention_all(TimestampTz now, const char *tenant, Compact
 extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
 extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 									 const char *error);
-extern void pyroscope_job_runs_mark_interrupted(void);
+extern void pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs);
+extern bool pyroscope_extension_ready(void);
 extern void pyroscope_job_runs_prune(const char *job);
 
 /* compactor worker (bgworkers/compactor.c) */
