@@ -63,9 +63,10 @@ pprof_diff_results(const PyroNormalized *a, const PyroNormalized *b, char *why, 
 		PyroError	err;
 		bool		same;
 
-		if (x->type_index != y->type_index || x->sample_labels.n != y->sample_labels.n)
+		if (x->type_index != y->type_index || x->sample_labels.n != y->sample_labels.n ||
+			x->total != y->total || x->nsamples != y->nsamples)
 		{
-			snprintf(why, whysize, "series %zu: type or label count differs", i);
+			snprintf(why, whysize, "series %zu: type, label count, total or sample count differs", i);
 			return false;
 		}
 		for (size_t k = 0; k < x->sample_labels.n; k++)
@@ -75,6 +76,14 @@ pprof_diff_results(const PyroNormalized *a, const PyroNormalized *b, char *why, 
 				snprintf(why, whysize, "series %zu: label %zu differs", i, k);
 				return false;
 			}
+		if (y->profile == NULL)
+			continue;			/* b is a summary */
+		if (pyro_profile_total(x->profile) != x->total)
+		{
+			snprintf(why, whysize, "series %zu: total %lld, profile sums to %lld", i,
+					 (long long) x->total, (long long) pyro_profile_total(x->profile));
+			return false;
+		}
 		pyro_buf_init(&ex);
 		pyro_buf_init(&ey);
 		same = pyro_profile_encode(x->profile, &ex, &err) == PYRO_OK &&
@@ -92,42 +101,59 @@ pprof_diff_results(const PyroNormalized *a, const PyroNormalized *b, char *why, 
 	return true;
 }
 
+/* Compare two decodes of the same bytes: status and message, or results. */
+static inline bool
+pprof_diff_outcomes(PyroStatus sa, const PyroError *ea, const PyroNormalized *a,
+					PyroStatus sb, const PyroError *eb, const PyroNormalized *b,
+					const char *what, char *why, size_t whysize)
+{
+	if (sa != sb)
+	{
+		snprintf(why, whysize, "status %d (%s) vs %s %d (%s)", sa,
+				 sa ? ea->msg : "ok", what, sb, sb ? eb->msg : "ok");
+		return false;
+	}
+	if (sa != PYRO_OK)
+	{
+		if (strcmp(ea->msg, eb->msg) != 0)
+		{
+			snprintf(why, whysize, "error \"%s\" vs %s \"%s\"", ea->msg, what, eb->msg);
+			return false;
+		}
+		return true;
+	}
+	return pprof_diff_results(a, b, why, whysize);
+}
+
 /*
- * Normalise data with both decoders and compare.  Returns true when they
- * agree; *status (if not NULL) receives the common status.
+ * Normalise data with both decoders, and summarise it, and compare.
+ * Returns true when all three agree; *status (if not NULL) receives the
+ * common status.
  */
 static inline bool
 pprof_diff(const uint8_t *data, size_t len, const PyroPprofLimits *lim,
 		   PyroStatus *status, char *why, size_t whysize)
 {
 	PyroNormalized *a = NULL,
-			   *b = NULL;
+			   *b = NULL,
+			   *c = NULL;
 	PyroError	ea,
-				eb;
+				eb,
+				ec;
 	PyroStatus	sa = pyro_pprof_normalize(data, len, lim, &a, &ea);
 	PyroStatus	sb = pyro_pprof_normalize_reference(data, len, lim, &b, &eb);
-	bool		ok = true;
+	PyroStatus	sc = pyro_pprof_summarize(data, len, lim, &c, &ec);
+	bool		ok;
 
 	if (status)
 		*status = sb;
-	if (sa != sb)
-	{
-		snprintf(why, whysize, "status %d (%s) vs reference %d (%s)", sa,
-				 sa ? ea.msg : "ok", sb, sb ? eb.msg : "ok");
-		ok = false;
-	}
-	else if (sa != PYRO_OK)
-	{
-		if (strcmp(ea.msg, eb.msg) != 0)
-		{
-			snprintf(why, whysize, "error \"%s\" vs reference \"%s\"", ea.msg, eb.msg);
-			ok = false;
-		}
-	}
-	else
-		ok = pprof_diff_results(a, b, why, whysize);
+	/* an out-of-memory summary is no disagreement (it needs less memory) */
+	ok = pprof_diff_outcomes(sa, &ea, a, sb, &eb, b, "reference", why, whysize) &&
+		(sa == PYRO_ENOMEM ||
+		 pprof_diff_outcomes(sa, &ea, a, sc, &ec, c, "summary", why, whysize));
 	pyro_normalized_free(a);
 	pyro_normalized_free(b);
+	pyro_normalized_free(c);
 	return ok;
 }
 

@@ -33,7 +33,9 @@ typedef struct PyroSeriesProfile
 {
 	PyroLabelSet sample_labels; /* split labels of the group, sorted */
 	uint32_t	type_index;		/* index into PyroNormalized.sample_types */
-	PyroProfile *profile;		/* shares PyroNormalized.sym */
+	PyroProfile *profile;		/* shares PyroNormalized.sym; NULL in a summary */
+	int64_t		total;			/* sum of the values (saturating) */
+	uint64_t	nsamples;		/* samples as sent, before equal stacks merge */
 } PyroSeriesProfile;
 
 typedef struct PyroNormalized
@@ -67,6 +69,18 @@ extern PyroStatus pyro_pprof_normalize(const uint8_t *data, size_t len,
 									   const PyroPprofLimits *limits,
 									   PyroNormalized **out, PyroError *err);
 extern void pyro_normalized_free(PyroNormalized *n);
+
+/*
+ * The summary of a pprof: everything pyro_pprof_normalize checks, with
+ * the same status and message on failure, and the same series in the same
+ * order with the same labels, totals and sample counts, but without
+ * symbols or stacks (every series' profile is NULL).  The ingest path
+ * stores the pprof as sent with this summary; readers normalise it again
+ * and find a series by its position.
+ */
+extern PyroStatus pyro_pprof_summarize(const uint8_t *data, size_t len,
+									   const PyroPprofLimits *limits,
+									   PyroNormalized **out, PyroError *err);
 
 /*
  * The same through protobuf-c generated code (pprof_decode.c): slower, kept

@@ -116,6 +116,7 @@ pyro_pprof_norm_free(PyroPprofNorm *nm)
 		for (size_t i = 0; i < nm->ngroups * nm->ntypes; i++)
 			pyro_profile_free(nm->profiles[i]);
 	pyro_free(nm->profiles);
+	pyro_free(nm->stats);
 	pyro_free(nm->type_idx);
 	pyro_free(nm->unit_idx);
 }
@@ -203,6 +204,21 @@ pyro_pprof_check_label(PyroError *err, size_t nstrings, size_t sample, int64_t k
  */
 
 /*
+ * Whether string table entry idx may be interned: it must be valid UTF-8.
+ * False with the error set.  Summary mode checks each string the full
+ * decode would intern through this, so both fail alike.
+ */
+bool
+pyro_pprof_str_valid(PyroPprofNorm *nm, int64_t idx)
+{
+	if (pyro_utf8_valid(nm->strings[idx].p, nm->strings[idx].len))
+		return true;
+	pyro_error_set(nm->err, PYRO_EINVAL, "string table entry %lld is not valid UTF-8",
+				   (long long) idx);
+	return false;
+}
+
+/*
  * The cache miss of pyro_pprof_intern_str: check UTF-8, keep the last
  * max_string_length bytes (cut at a character boundary) and intern.
  */
@@ -214,12 +230,8 @@ pyro_pprof_intern_new(PyroPprofNorm *nm, int64_t idx)
 	size_t		max = nm->lim->max_string_length;
 	uint32_t	r;
 
-	if (!pyro_utf8_valid(s, len))
-	{
-		pyro_error_set(nm->err, PYRO_EINVAL, "string table entry %lld is not valid UTF-8",
-					   (long long) idx);
+	if (!pyro_pprof_str_valid(nm, idx))
 		return NONE;
-	}
 	if (max && len > max)
 	{
 		size_t		start = len - max;
@@ -542,9 +554,11 @@ pyro_pprof_find_group(PyroPprofNorm *nm, size_t n)
 				   sizeof(PyroPprofGroup)) ||
 		!pyro_grow((void **) &nm->keys, &nm->keys_cap, nm->nkeys + 2 * n, sizeof(uint32_t)) ||
 		!pyro_size_mul(nm->ngroups + 1, nm->ntypes, &need) ||
-		!pyro_grow((void **) &nm->profiles, &nm->profiles_cap, need, sizeof(PyroProfile *)))
+		!pyro_grow((void **) &nm->profiles, &nm->profiles_cap, need, sizeof(PyroProfile *)) ||
+		!pyro_grow((void **) &nm->stats, &nm->stats_cap, need, sizeof(PyroPprofStat)))
 		return NONE;
 	memset(nm->profiles + nm->ngroups * nm->ntypes, 0, nm->ntypes * sizeof(PyroProfile *));
+	memset(nm->stats + nm->ngroups * nm->ntypes, 0, nm->ntypes * sizeof(PyroPprofStat));
 	if (n)
 		memcpy(nm->keys + nm->nkeys, nm->pairs, 2 * n * sizeof(uint32_t));
 	g = &nm->groups[nm->ngroups];
@@ -851,7 +865,9 @@ merge_samples(PyroProfile *p, bool reference_sort)
 /*
  * Move the non-empty profiles into n->series (after
  * pyro_pprof_norm_metadata): groups in order of first appearance, sample
- * types in pprof order, each with its group's labels.
+ * types in pprof order, each with its group's labels, total and sample
+ * count.  In summary mode there are no profiles, only the stats, and the
+ * series are the same.
  */
 PyroStatus
 pyro_pprof_norm_series(PyroPprofNorm *nm, PyroNormalized *n, bool reference_sort)
@@ -859,7 +875,7 @@ pyro_pprof_norm_series(PyroPprofNorm *nm, PyroNormalized *n, bool reference_sort
 	size_t		count = 0;
 
 	for (size_t i = 0; i < nm->ngroups * nm->ntypes; i++)
-		if (nm->profiles[i] != NULL)
+		if (nm->stats[i].count > 0)
 			count++;
 	if (count == 0)
 		return PYRO_OK;
@@ -873,23 +889,29 @@ pyro_pprof_norm_series(PyroPprofNorm *nm, PyroNormalized *n, bool reference_sort
 		for (size_t t = 0; t < nm->ntypes; t++)
 		{
 			PyroProfile *p = nm->profiles[g * nm->ntypes + t];
+			const PyroPprofStat *stat = &nm->stats[g * nm->ntypes + t];
 			PyroSeriesProfile *sp;
 
-			if (p == NULL)
+			if (stat->count == 0)
 				continue;
-			merge_samples(p, reference_sort);
-			p->sample_type = nm->type_idx[t];
-			p->sample_unit = nm->unit_idx[t];
-			p->period_type = nm->ptype;
-			p->period_unit = nm->punit;
-			p->period = n->period;
-			p->time_nanos = n->time_nanos;
-			p->duration_nanos = n->duration_nanos;
+			if (p != NULL)
+			{
+				merge_samples(p, reference_sort);
+				p->sample_type = nm->type_idx[t];
+				p->sample_unit = nm->unit_idx[t];
+				p->period_type = nm->ptype;
+				p->period_unit = nm->punit;
+				p->period = n->period;
+				p->time_nanos = n->time_nanos;
+				p->duration_nanos = n->duration_nanos;
+			}
 
 			sp = &n->series[n->nseries++];
 			pyro_labels_init(&sp->sample_labels);
 			sp->type_index = (uint32_t) t;
 			sp->profile = p;
+			sp->total = stat->total;
+			sp->nsamples = stat->count;
 			nm->profiles[g * nm->ntypes + t] = NULL;
 			for (uint32_t k = 0; k < grp->key_n; k++)
 			{

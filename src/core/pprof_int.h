@@ -59,6 +59,13 @@ typedef struct PyroPprofHeader
 	size_t		ncomments;
 } PyroPprofHeader;
 
+/* What one (group, sample type) received: kept non-zero values. */
+typedef struct PyroPprofStat
+{
+	int64_t		total;			/* saturating sum */
+	uint64_t	count;			/* samples, before identical stacks merge */
+} PyroPprofStat;
+
 /* One group of samples sharing the same split labels. */
 typedef struct PyroPprofGroup
 {
@@ -109,6 +116,8 @@ typedef struct PyroPprofNorm
 	size_t		group_hash_cap;
 	PyroProfile **profiles;
 	size_t		profiles_cap;
+	PyroPprofStat *stats;		/* stats[g * ntypes + t], as profiles */
+	size_t		stats_cap;
 
 	/* metadata as sym strings */
 	uint32_t   *type_idx;
@@ -135,6 +144,7 @@ extern PyroStatus pyro_pprof_norm_begin(PyroPprofNorm *nm, size_t nsample,
 										size_t decoded_bytes, PyroNormalized **n);
 extern void pyro_pprof_norm_free(PyroPprofNorm *nm);
 extern uint32_t pyro_pprof_intern_new(PyroPprofNorm *nm, int64_t idx);
+extern bool pyro_pprof_str_valid(PyroPprofNorm *nm, int64_t idx);
 extern uint32_t pyro_pprof_intern_mapping(PyroPprofNorm *nm, uint32_t pos,
 										  uint64_t memory_start, uint64_t memory_limit,
 										  uint64_t file_offset, int64_t filename,
@@ -199,6 +209,28 @@ pyro_pprof_sample_kept(const int64_t *val, size_t ntypes)
 }
 
 /*
+ * Count a kept sample's non-zero values into the stats of group g (the
+ * whole work of a sample in summary mode).
+ */
+static inline void
+pyro_pprof_count_sample(PyroPprofNorm *nm, uint32_t g, const int64_t *val)
+{
+	PyroPprofStat *st = &nm->stats[(size_t) g * nm->ntypes];
+
+	for (size_t t = 0; t < nm->ntypes; t++)
+	{
+		int64_t		sum;
+
+		if (val[t] == 0)
+			continue;
+		if (__builtin_add_overflow(st[t].total, val[t], &sum))
+			sum = INT64_MAX;
+		st[t].total = sum;
+		st[t].count++;
+	}
+}
+
+/*
  * Add a kept sample to the profiles of group g, one per non-zero value,
  * creating the profiles on first use.  Inline: once per kept sample.
  */
@@ -206,6 +238,7 @@ static inline PyroStatus
 pyro_pprof_add_sample(PyroPprofNorm *nm, uint32_t g, uint32_t stack,
 					  const int64_t *val, uint64_t span_id)
 {
+	pyro_pprof_count_sample(nm, g, val);
 	for (size_t t = 0; t < nm->ntypes; t++)
 	{
 		PyroProfile **pp = &nm->profiles[(size_t) g * nm->ntypes + t];

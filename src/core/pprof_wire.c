@@ -355,6 +355,14 @@ typedef struct Wire
 	size_t		npending;
 	size_t		stack_hint;		/* initial number of slots */
 
+	/* summary mode: no stacks; what the full decode would intern, checked */
+	bool		summary;
+	bool		all_utf8;		/* every string is valid: nothing to check */
+	uint8_t    *str_checked;
+	uint8_t    *map_checked;
+	uint8_t    *fn_checked;
+	uint8_t    *loc_checked;
+
 	/* the previous sample's kept frames, root first, and their nodes */
 	uint32_t   *prev_pos;
 	uint32_t   *prev_node;
@@ -1584,6 +1592,78 @@ sample_key(Wire *w, const WSample *s, uint64_t *span_id)
 }
 
 /* ----------------------------------------------------------------
+ * Summary mode: instead of interning a sample's frames, check what
+ * interning them would check (the UTF-8 of each string reached, in the
+ * same order), so that a summary fails exactly when the full decode does
+ * ----------------------------------------------------------------
+ */
+static inline bool
+summary_str(Wire *w, int64_t idx)
+{
+	if (w->str_checked[idx] || w->nm.str_map[idx] != NONE)
+		return true;
+	if (!pyro_pprof_str_valid(&w->nm, idx))
+		return false;
+	w->str_checked[idx] = 1;
+	return true;
+}
+
+/* As intern_location: the mapping's strings, then each line's function's. */
+static bool
+summary_location(Wire *w, uint32_t pos)
+{
+	const WLocation *wl = &w->locations[pos];
+
+	if (wl->mapping_id != 0)
+	{
+		uint32_t	m = idmap_get(&w->mapping_ids, wl->mapping_id);
+
+		if (!w->map_checked[m])
+		{
+			if (!summary_str(w, w->mappings[m].filename) ||
+				!summary_str(w, w->mappings[m].build_id))
+				return false;
+			w->map_checked[m] = 1;
+		}
+	}
+	for (size_t i = 0; i < wl->nlines; i++)
+	{
+		uint32_t	f = (uint32_t) w->lines[wl->first_line + i].function_id;
+
+		if (!w->fn_checked[f])
+		{
+			if (!summary_str(w, w->functions[f].name) ||
+				!summary_str(w, w->functions[f].system_name) ||
+				!summary_str(w, w->functions[f].filename))
+				return false;
+			w->fn_checked[f] = 1;
+		}
+	}
+	w->loc_checked[pos] = 1;
+	return true;
+}
+
+/* The kept frames of sample s, root first, as sample_stack visits them. */
+static inline bool
+summary_frames(Wire *w, const WSample *s)
+{
+	const uint32_t *pos = w->locpos + s->loc_off;
+	size_t		n = s->nloc;
+	size_t		keep = n;
+
+	if (w->lim->max_stack_depth && n > w->lim->max_stack_depth)
+		keep = w->lim->max_stack_depth;
+	for (size_t k = 0; k < keep; k++)
+	{
+		uint32_t	p = pos[n - 1 - k];
+
+		if (!w->loc_checked[p] && !summary_location(w, p))
+			return false;
+	}
+	return true;
+}
+
+/* ----------------------------------------------------------------
  * Pass 4: samples
  * ----------------------------------------------------------------
  */
@@ -1624,6 +1704,13 @@ process_samples(Wire *w)
 		last_group = g;
 		last_s = s;
 
+		if (w->summary)
+		{
+			if (!w->all_utf8 && !summary_frames(w, s))
+				return w->err->code;
+			pyro_pprof_count_sample(&w->nm, g, val);
+			continue;
+		}
 		stack = sample_stack(w, s);
 		if (stack == NONE)
 			return w->err->code;
@@ -1664,16 +1751,21 @@ wire_free(Wire *w)
 	pyro_free(w->pending);
 	pyro_free(w->prev_pos);
 	pyro_free(w->prev_node);
+	pyro_free(w->str_checked);
+	pyro_free(w->map_checked);
+	pyro_free(w->fn_checked);
+	pyro_free(w->loc_checked);
 	pyro_pprof_norm_free(&w->nm);
 }
 
 /*
- * Decode and normalise a pprof; see pprof.h.  On success *out holds the
- * result (possibly with no series when every sample was dropped).
+ * Decode and normalise a pprof, or only summarise it; see pprof.h.  On
+ * success *out holds the result (possibly with no series when every
+ * sample was dropped).
  */
-PyroStatus
-pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *limits,
-					 PyroNormalized **out, PyroError *err)
+static PyroStatus
+decode(const uint8_t *data, size_t len, const PyroPprofLimits *limits, bool summary,
+	   PyroNormalized **out, PyroError *err)
 {
 	PyroPprofLimits deflim;
 	PyroError	localerr;
@@ -1719,6 +1811,28 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 	if (st != PYRO_OK)
 		goto done;
 	w.sym = w.nm.sym;
+	w.summary = summary;
+	if (summary)
+	{
+		w.str_checked = pyro_calloc(w.nstrings ? w.nstrings : 1, 1);
+		w.map_checked = pyro_calloc(w.nmapping ? w.nmapping : 1, 1);
+		w.fn_checked = pyro_calloc(w.nfunction ? w.nfunction : 1, 1);
+		w.loc_checked = pyro_calloc(w.nlocation ? w.nlocation : 1, 1);
+		if (w.str_checked == NULL || w.map_checked == NULL ||
+			w.fn_checked == NULL || w.loc_checked == NULL)
+		{
+			st = w_oom(&w);
+			goto done;
+		}
+		/*
+		 * Frames are checked only for their strings' UTF-8: when every
+		 * string of the table is valid (the rule), none can fail.
+		 */
+		w.all_utf8 = true;
+		for (size_t i = 0; i < w.nstrings && w.all_utf8; i++)
+			w.all_utf8 = pyro_utf8_valid(w.strings[i].p, w.strings[i].len);
+		goto samples;
+	}
 	w.stack_parent = pyro_pprof_none_array(w.nlocation);
 	w.stack_node = pyro_pprof_none_array(w.nlocation);
 	if (w.stack_parent == NULL || w.stack_node == NULL ||
@@ -1732,6 +1846,7 @@ pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *lim
 	}
 	memset(w.first_child, 0, w.first_child_cap * sizeof(uint32_t));
 
+samples:
 	st = pyro_pprof_norm_metadata(&w.nm, n, w.types,
 								  w.has_period_type ? &w.period_type : NULL,
 								  w.period, w.time_nanos, w.duration_nanos);
@@ -1750,4 +1865,18 @@ done:
 	}
 	*out = n;
 	return PYRO_OK;
+}
+
+PyroStatus
+pyro_pprof_normalize(const uint8_t *data, size_t len, const PyroPprofLimits *limits,
+					 PyroNormalized **out, PyroError *err)
+{
+	return decode(data, len, limits, false, out, err);
+}
+
+PyroStatus
+pyro_pprof_summarize(const uint8_t *data, size_t len, const PyroPprofLimits *limits,
+					 PyroNormalized **out, PyroError *err)
+{
+	return decode(data, len, limits, true, out, err);
 }
