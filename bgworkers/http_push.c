@@ -6,8 +6,9 @@
  *	  multipart/form-data, folded and "lines" text.
  *
  * Everything a request carries is stored in the request's transaction
- * through pyroscope_store_normalized(), the same path as the SQL function
- * pyroscope.ingest_pprof(): a request that fails anywhere stores nothing.
+ * through the same paths as the SQL function pyroscope.ingest_pprof():
+ * pyroscope_store_pprof() for pprof, pyroscope_store_normalized() for the
+ * text formats.  A request that fails anywhere stores nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +19,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "gen/push.pb-c.h"
@@ -43,20 +45,23 @@ count_samples(const PyroNormalized *n)
 	uint64		s = 0;
 
 	for (size_t i = 0; i < n->nseries; i++)
-		s += n->series[i].profile->nsamples;
+		s += n->series[i].profile ? n->series[i].profile->nsamples : n->series[i].nsamples;
 	return s;
 }
 
-/* Decode and normalise one pprof; errors out with invalid_argument. */
+/*
+ * Validate and summarise one pprof for pyroscope_store_pprof; errors out
+ * with invalid_argument.
+ */
 static PyroNormalized *
-normalize_pprof(const uint8_t *data, size_t len)
+summarize_pprof(const uint8_t *data, size_t len)
 {
 	PyroPprofLimits limits;
 	PyroNormalized *n;
 	PyroError	err;
 
 	pprof_limits(&limits);
-	if (pyro_pprof_normalize(data, len, &limits, &n, &err) != PYRO_OK)
+	if (pyro_pprof_summarize(data, len, &limits, &n, &err) != PYRO_OK)
 	{
 		if (err.code == PYRO_ENOMEM)
 			pyroscope_report(&err, "could not decode pprof profile");
@@ -65,6 +70,22 @@ normalize_pprof(const uint8_t *data, size_t len)
 				 errmsg("could not decode pprof profile: %s", err.msg)));
 	}
 	return n;
+}
+
+/* The bytes of a pprof as a bytea, to be stored as sent. */
+static bytea *
+pprof_bytea(const uint8_t *data, size_t len)
+{
+	bytea	   *b;
+
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("profile of %zu bytes is too large", len)));
+	b = palloc(VARHDRSZ + len);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
 }
 
 static void
@@ -115,8 +136,9 @@ http_handle_push(HttpRequest *req)
 
 			if (raw->len == 0)
 				continue;
-			n = normalize_pprof(raw->data, raw->len);
-			written += pyroscope_store_normalized(n, &client, req->tenant);
+			n = summarize_pprof(raw->data, raw->len);
+			written += pyroscope_store_pprof(pprof_bytea(raw->data, raw->len), n,
+											 &client, req->tenant);
 			samples += count_samples(n);
 			profiles++;
 			pyro_normalized_free(n);
@@ -235,7 +257,7 @@ ingest_pprof(HttpRequest *req, const IngestParams *p, const uint8_t *data, size_
 
 	if (len == 0)
 		return;
-	n = normalize_pprof(data, len);
+	n = summarize_pprof(data, len);
 	if (n->time_nanos < NANOS_1971)
 		n->time_nanos = p->from_ms * 1000000;
 	pyro_labels_init(&ls);
@@ -243,7 +265,7 @@ ingest_pprof(HttpRequest *req, const IngestParams *p, const uint8_t *data, size_
 	set_label(&ls, "__name__", ingest_pprof_name(n, config));
 	if (pyro_labels_get(&ls, "service_name") == NULL)
 		set_label(&ls, "service_name", p->app.name);
-	written = pyroscope_store_normalized(n, &ls, req->tenant);
+	written = pyroscope_store_pprof(pprof_bytea(data, len), n, &ls, req->tenant);
 	http_record_ingest(1, count_samples(n), written);
 	pyro_labels_free(&ls);
 	pyro_normalized_free(n);

@@ -131,7 +131,11 @@ $$;
 -- hours of "legacy"; 127 head rows.
 SELECT pyroscope.compact('2030-01-01 12:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS step1;
 SELECT * FROM pg_temp.blocks();
-SELECT count(*) AS head_rows FROM pyroscope.head WHERE tenant = 'ct';
+SELECT count(*) AS head_rows,
+	   (SELECT count(*) FROM pyroscope.head_pprof p WHERE p.tenant = 'ct') AS stored_pprofs,
+	   (SELECT count(*) FROM pyroscope.head_pprof p WHERE p.tenant = 'ct'
+		   AND NOT EXISTS (SELECT 1 FROM pyroscope.head h WHERE h.pprof_id = p.pprof_id)) AS orphans
+  FROM pyroscope.head WHERE tenant = 'ct';
 SELECT * FROM pg_temp.profile_check();
 SELECT * FROM pg_temp.changed();
 
@@ -154,7 +158,11 @@ SELECT pyroscope.compact('2030-01-02 12:00+00', 'ct') - 'bytes_written' - 'bytes
 SELECT * FROM pg_temp.blocks();
 SELECT service_name, min_ts, max_ts, nprofiles FROM pyroscope.blocks
  WHERE tenant = 'ct' AND level = 2 ORDER BY 1;
-SELECT count(*) AS head_rows FROM pyroscope.head WHERE tenant = 'ct';
+SELECT count(*) AS head_rows,
+	   (SELECT count(*) FROM pyroscope.head_pprof p WHERE p.tenant = 'ct') AS stored_pprofs,
+	   (SELECT count(*) FROM pyroscope.head_pprof p WHERE p.tenant = 'ct'
+		   AND NOT EXISTS (SELECT 1 FROM pyroscope.head h WHERE h.pprof_id = p.pprof_id)) AS orphans
+  FROM pyroscope.head WHERE tenant = 'ct';
 SELECT * FROM pg_temp.profile_check();
 SELECT * FROM pg_temp.changed();
 

@@ -63,6 +63,24 @@ SELECT pg_temp.try($$SELECT * FROM pyroscope.label_names('{a="\q"}', '-infinity'
 SELECT pg_temp.try($$SELECT * FROM pyroscope.top_functions('x:y:z:w:v', '{}', '-infinity', 'infinity', 'err2')$$);
 SELECT pg_temp.try($$SELECT pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{', '-infinity', 'infinity', 'err2')$$);
 
+-- a stored pprof that no longer decodes, or no longer matches its head
+-- rows, is a data-corruption error at query time (not a crash, not a
+-- wrong answer; pprof ids are masked)
+BEGIN;
+UPDATE pyroscope.head_pprof SET data = '\x0a0201'
+ WHERE tenant = 'err2';
+SELECT regexp_replace(pg_temp.try($$SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 10, 'err2')$$), 'pprof \d+', 'pprof N') AS try;
+ROLLBACK;
+BEGIN;
+UPDATE pyroscope.head SET total = total + 1 WHERE tenant = 'err2';
+SELECT regexp_replace(pg_temp.try($$SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 10, 'err2')$$), 'pprof \d+', 'pprof N') AS try;
+UPDATE pyroscope.head SET total = total - 1, part = 99 WHERE tenant = 'err2';
+SELECT regexp_replace(pg_temp.try($$SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 10, 'err2')$$), 'pprof \d+', 'pprof N') AS try;
+DELETE FROM pyroscope.head_pprof WHERE tenant = 'err2';
+SELECT regexp_replace(pg_temp.try($$SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 10, 'err2')$$), 'pprof \d+', 'pprof N') AS try;
+ROLLBACK;
+SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 10, 'err2') ->> 'numTicks')::bigint > 0 AS intact;
+
 -- hand-made profile values are validated on input
 SELECT pg_temp.try($$SELECT 'garbage'::pyroscope.profile$$);
 SELECT pg_temp.try($$SELECT '\x5059'::pyroscope.profile$$);

@@ -33,6 +33,18 @@ SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'),
 SELECT count(*) AS series, (SELECT count(*) FROM pyroscope.head WHERE tenant = 'go') AS profiles
   FROM pyroscope.series WHERE tenant = 'go';
 
+-- each pprof is stored once, as sent; its series' head rows name their part
+SELECT (SELECT count(*) FROM pyroscope.head_pprof WHERE tenant = 'go') AS pprofs,
+	   (SELECT count(DISTINCT pprof_id) FROM pyroscope.head WHERE tenant = 'go') AS named,
+	   (SELECT bool_and(p.data = pg_read_binary_file(:'cpu'))
+		  FROM pyroscope.head_pprof p JOIN pyroscope.head h USING (pprof_id)
+		  JOIN pyroscope.series s USING (series_id)
+		 WHERE s.tenant = 'go' AND s.service_name = 'go-app') AS as_sent;
+SELECT h.part, s.profile_type, h.total = pyroscope.total(pyroscope.head_profile(h)) AS same_total
+  FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
+ WHERE s.tenant = 'go' AND s.service_name = 'go-heap'
+ ORDER BY 1;
+
 -- profile time comes from time_nanos, truncated to milliseconds
 SELECT DISTINCT h.ts AT TIME ZONE 'UTC' AS ts
   FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)

@@ -25,13 +25,13 @@ SELECT m.pt,
 
 -- the merge aggregate in plain SQL equals the selection function
 SELECT s.profile_type,
-	   pyroscope.flamegraph(pyroscope.merge(h.profile), 0)
+	   pyroscope.flamegraph(pyroscope.merge(pyroscope.head_profile(h)), 0)
 	 = pyroscope.flamegraph(s.profile_type, '{}', '-infinity', 'infinity', 0, 'merge') AS same
   FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
  WHERE s.tenant = 'merge' GROUP BY 1 ORDER BY 1;
 
 -- per-pod totals with GROUP BY, and their sum equals the merged total
-SELECT s.labels ->> 'pod' AS pod, pyroscope.total(pyroscope.merge(h.profile)) AS total
+SELECT s.labels ->> 'pod' AS pod, pyroscope.total(pyroscope.merge(pyroscope.head_profile(h))) AS total
   FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
  WHERE s.tenant = 'merge' AND s.profile_type = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'
  GROUP BY 1 ORDER BY 1;
@@ -54,8 +54,8 @@ SELECT (SELECT sum(total) FROM pyroscope.head WHERE tenant = 'topprof')
 		 WHERE s.tenant = 'merge' AND s.profile_type = 'memory:alloc_space:bytes:space:bytes') AS same_total;
 
 -- merge of nothing is NULL
-SELECT pyroscope.merge(profile) IS NULL AS empty_merge FROM pyroscope.head WHERE false;
+SELECT pyroscope.merge(pyroscope.head_profile(h)) IS NULL AS empty_merge FROM pyroscope.head h WHERE false;
 
 -- profile values survive their text form
-SELECT pyroscope.total(h.profile::text::pyroscope.profile) = h.total AS text_round_trip
+SELECT pyroscope.total(pyroscope.head_profile(h)::text::pyroscope.profile) = h.total AS text_round_trip
   FROM pyroscope.head h WHERE tenant = 'merge' LIMIT 1;

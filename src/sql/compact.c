@@ -434,7 +434,6 @@ static void
 compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 {
 	MemoryContext unit_cxt;
-	MemoryContext row_cxt;
 	MemoryContext old;
 	TimestampTz cutoff = now - (int64) pyroscope_compact_after * USECS_PER_SEC;
 	Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -446,12 +445,12 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	size_t		ntids = 0;
 	size_t		tids_cap = 0;
 	Int64Array	series = {0};
+	Int64Array	pprofs = {0};
+	HeadReader	reader;
 	Datum	   *tid_datums;
 
 	unit_cxt = AllocSetContextCreate(CurrentMemoryContext, "pyroscope compaction unit",
 									 ALLOCSET_DEFAULT_SIZES);
-	row_cxt = AllocSetContextCreate(unit_cxt, "pyroscope compaction row",
-									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(unit_cxt);
 
 	SPI_connect();
@@ -473,28 +472,41 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	values[1] = CStringGetTextDatum(u->service_name);
 	values[2] = TimestampTzGetDatum(u->start);
 	values[3] = TimestampTzGetDatum(Min(u->end, cutoff));
+	head_reader_init(&reader);
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT h.ctid, h.series_id, h.ts, h.profile"
+									   "SELECT h.ctid, h.series_id, h.ts, h.profile,"
+									   "       h.pprof_id, h.part, h.total"
 									   " FROM pyroscope.head h"
 									   " WHERE h.tenant = $1 AND h.ts >= $3 AND h.ts < $4"
 									   "   AND h.series_id IN (SELECT s.series_id FROM pyroscope.series s"
 									   "                        WHERE s.tenant = $1 AND s.service_name = $2)"
+									   " ORDER BY h.pprof_id"
 									   " FOR UPDATE OF h SKIP LOCKED",
 									   4, types, values, NULL, false, 0);
 	for (;;)
 	{
+		SPITupleTable *tt;
+		uint64		nrows;
+
 		SPI_cursor_fetch(portal, true, 256);
-		if (SPI_processed == 0)
+		tt = SPI_tuptable;
+		nrows = SPI_processed;
+		if (nrows == 0)
 			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
+		for (uint64 i = 0; i < nrows; i++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
+			HeapTuple	tup = tt->vals[i];
+			TupleDesc	desc = tt->tupdesc;
 			bool		isnull;
+			bool		pv_null;
 			ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 1, &isnull));
 			int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-			Datum		pv = SPI_getbinval(tup, desc, 4, &isnull);
+			Datum		pv = SPI_getbinval(tup, desc, 4, &pv_null);
+			Datum		pprof_id = SPI_getbinval(tup, desc, 5, &isnull);
+			int64		id = isnull ? 0 : DatumGetInt64(pprof_id);
+			Datum		part = SPI_getbinval(tup, desc, 6, &isnull);
+			int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
 			PyroProfile *p;
 			PyroError	err;
 
@@ -512,16 +524,16 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 			ItemPointerCopy(tid, &tids[ntids]);
 			ntids++;
 			int64_array_add(&series, series_id);
+			if (id != 0 && (pprofs.n == 0 || pprofs.v[pprofs.n - 1] != id))
+				int64_array_add(&pprofs, id);
 
-			/* decode in the row context, add (copying) in the unit context */
-			MemoryContextSwitchTo(row_cxt);
-			p = profile_value_decode(DatumGetProfileValueP(pv));
+			/* decode in the reader's context, add (copying) in the unit context */
+			p = head_reader_get(&reader, pv, pv_null, id, DatumGetInt32(part), total);
 			MemoryContextSwitchTo(unit_cxt);
 			if (pyro_block_writer_add(w, series_id, timestamp_to_ms(ts), p, &err) != PYRO_OK)
 				pyroscope_report(&err, "could not add profile to block");
-			MemoryContextReset(row_cxt);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		SPI_freetuptable(tt);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
@@ -547,6 +559,17 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("compaction deleted " UINT64_FORMAT " head rows instead of %zu",
 							SPI_processed, ntids)));
+		/* the stored pprofs that no head row names any more */
+		if (pprofs.n > 0)
+		{
+			Oid			ptypes[1] = {INT8ARRAYOID};
+			Datum		pvalues[1];
+
+			pvalues[0] = int64_array_datum(&pprofs);
+			spi_exec("DELETE FROM pyroscope.head_pprof p WHERE p.pprof_id = ANY ($1)"
+					 " AND NOT EXISTS (SELECT 1 FROM pyroscope.head h WHERE h.pprof_id = p.pprof_id)",
+					 1, ptypes, pvalues, SPI_OK_DELETE);
+		}
 		c->head_rows_compacted += (int64) ntids;
 		c->blocks_written++;
 		c->bytes_written += size;
@@ -554,6 +577,7 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 		test_delay();
 	}
 	pyro_block_writer_free(w);
+	head_reader_done(&reader);
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(unit_cxt);
@@ -718,6 +742,20 @@ done:
 }
 
 /*
+ * Delete the tenant's stored pprofs that no head row names any more: those
+ * whose rows retention deleted, and those left behind when two
+ * compactions took the rows of one pprof (of two services) at once and
+ * each saw the other's rows still there.
+ */
+static void
+sweep_head_pprofs(Oid *types, Datum *values)
+{
+	spi_exec("DELETE FROM pyroscope.head_pprof p WHERE p.tenant = $1"
+			 " AND NOT EXISTS (SELECT 1 FROM pyroscope.head h WHERE h.pprof_id = p.pprof_id)",
+			 1, types, values, SPI_OK_DELETE);
+}
+
+/*
  * Retention of one tenant: delete its blocks whose newest profile, and
  * its head profiles, are older than its retention (the tenant_retention
  * override or pyroscope.retention), then the series last seen before
@@ -750,6 +788,7 @@ retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	if (isnull)
 	{
 		/* retention 0 and no override: keep everything */
+		sweep_head_pprofs(types, values);
 		SPI_finish();
 		return;
 	}
@@ -771,6 +810,7 @@ retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 			 "   FOR UPDATE SKIP LOCKED)",
 			 2, types, values, SPI_OK_DELETE);
 	c->head_rows_deleted += (int64) SPI_processed;
+	sweep_head_pprofs(types, values);
 
 	spi_exec("DELETE FROM pyroscope.series WHERE series_id IN"
 			 " (SELECT x.series_id FROM pyroscope.series x"

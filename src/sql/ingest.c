@@ -32,6 +32,8 @@ static SPIPlanPtr series_lookup_plan = NULL;
 static SPIPlanPtr series_insert_plan = NULL;
 static SPIPlanPtr series_touch_plan = NULL;
 static SPIPlanPtr head_insert_plan = NULL;
+static SPIPlanPtr pprof_insert_plan = NULL;
+static SPIPlanPtr head_part_insert_plan = NULL;
 
 static SPIPlanPtr
 prepare_kept(const char *sql, int nargs, Oid *types)
@@ -92,6 +94,23 @@ prepare_plans(void)
 			"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, profile)"
 			" VALUES ($1, $2, $3, $4, $5, $6)",
 			6, t);
+	}
+	if (pprof_insert_plan == NULL)
+	{
+		Oid			t[2] = {TEXTOID, BYTEAOID};
+
+		pprof_insert_plan = prepare_kept(
+			"INSERT INTO pyroscope.head_pprof (tenant, data) VALUES ($1, $2) RETURNING pprof_id",
+			2, t);
+	}
+	if (head_part_insert_plan == NULL)
+	{
+		Oid			t[7] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, INT8OID, INT4OID};
+
+		head_part_insert_plan = prepare_kept(
+			"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, pprof_id, part)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7)",
+			7, t);
 	}
 }
 
@@ -413,6 +432,93 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 	return written;
 }
 
+/*
+ * Store a pprof as sent, with the summary pyro_pprof_summarize made of it
+ * (whose time_nanos the caller may have set): the bytes once in
+ * head_pprof, and a head row per series naming its part.  Returns the
+ * number of series written.  Shared with the HTTP ingest paths.
+ */
+int
+pyroscope_store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
+					  const char *tenant)
+{
+	PyroLabelLimits limits;
+	TimestampTz ts = profile_time(n->time_nanos);
+	Datum		args[7];
+	bool		isnull;
+	int64		pprof_id;
+	int64	   *series_ids;
+
+	check_tenant(tenant);
+	if (n->nseries == 0)
+		return 0;
+	if (n->nseries > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("profile has too many series")));
+	limits.max_label_names = pyroscope_max_label_names;
+	limits.max_name_length = pyroscope_max_label_name_length;
+	limits.max_value_length = pyroscope_max_label_value_length;
+
+	SPI_connect();
+	prepare_plans();
+
+	/* label every series first: a bad label rejects the profile unstored */
+	series_ids = palloc(n->nseries * sizeof(int64));
+	for (size_t i = 0; i < n->nseries; i++)
+	{
+		const PyroSeriesProfile *sp = &n->series[i];
+		PyroLabelSet labels;
+		char	   *type_id;
+		PyroError	err;
+
+		pyro_labels_init(&labels);
+		if (pyro_series_labels(client, &sp->sample_labels, n->default_name,
+							   n->sample_types[sp->type_index],
+							   n->sample_units[sp->type_index],
+							   n->period_type, n->period_unit,
+							   &limits, &labels, &type_id, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not label profile");
+		series_ids[i] = series_id_for(tenant, type_id, &labels, ts);
+		pyro_labels_free(&labels);
+		pyro_free(type_id);
+	}
+
+	args[0] = CStringGetTextDatum(tenant);
+	args[1] = PointerGetDatum(data);
+	if (SPI_execute_plan(pprof_insert_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not store pprof");
+	pprof_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										   1, &isnull));
+
+	args[1] = CStringGetTextDatum(tenant);
+	args[2] = TimestampTzGetDatum(ts);
+	args[5] = Int64GetDatum(pprof_id);
+	for (size_t i = 0; i < n->nseries; i++)
+	{
+		const PyroSeriesProfile *sp = &n->series[i];
+
+		args[0] = Int64GetDatum(series_ids[i]);
+		args[3] = Int64GetDatum(sp->total);
+		args[4] = Int32GetDatum((int32) Min(sp->nsamples, PG_INT32_MAX));
+		args[6] = Int32GetDatum((int32) i);
+		if (SPI_execute_plan(head_part_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert profile");
+	}
+	SPI_finish();
+	return (int) n->nseries;
+}
+
+/* The decoding limits of ingest (pyroscope.max_profile_size and _samples). */
+void
+pyroscope_pprof_ingest_limits(PyroPprofLimits *limits)
+{
+	pyro_pprof_limits_default(limits);
+	limits->max_decompressed = (size_t) pyroscope_max_profile_size;
+	limits->max_samples = (size_t) pyroscope_max_profile_samples;
+}
+
 Datum
 pyroscope_ingest_pprof(PG_FUNCTION_ARGS)
 {
@@ -430,20 +536,18 @@ pyroscope_ingest_pprof(PG_FUNCTION_ARGS)
 	pyro_labels_init(&client);
 	labels_from_jsonb(labels_jb, &client);
 
-	pyro_pprof_limits_default(&limits);
-	limits.max_decompressed = (size_t) pyroscope_max_profile_size;
-	limits.max_samples = (size_t) pyroscope_max_profile_samples;
+	pyroscope_pprof_ingest_limits(&limits);
 	if (len > (size_t) pyroscope_max_profile_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("profile of %zu bytes exceeds pyroscope.max_profile_size (%d bytes)",
 						len, pyroscope_max_profile_size)));
 
-	if (pyro_pprof_normalize((const uint8_t *) VARDATA_ANY(data), len, &limits, &n, &err)
+	if (pyro_pprof_summarize((const uint8_t *) VARDATA_ANY(data), len, &limits, &n, &err)
 		!= PYRO_OK)
 		pyroscope_report(&err, "could not decode pprof profile");
 
-	written = pyroscope_store_normalized(n, &client, tenant);
+	written = pyroscope_store_pprof(data, n, &client, tenant);
 	pyro_normalized_free(n);
 	pyro_labels_free(&client);
 	PG_RETURN_INT32(written);

@@ -53,9 +53,27 @@ extern PyroProfile *profile_value_decode(ProfileValue *v);
 /* ingest (ingest.c) */
 struct PyroNormalized;
 struct PyroLabelSet;
+struct PyroPprofLimits;
 extern int	pyroscope_store_normalized(const struct PyroNormalized *n,
 									   const struct PyroLabelSet *client,
 									   const char *tenant);
+extern int	pyroscope_store_pprof(bytea *data, const struct PyroNormalized *summary,
+								  const struct PyroLabelSet *client, const char *tenant);
+extern void pyroscope_pprof_ingest_limits(struct PyroPprofLimits *limits);
+
+/* head rows' profiles (head.c) */
+typedef struct HeadReader
+{
+	MemoryContext cxt;			/* what the reader decoded */
+	int64		pprof_id;		/* of n; 0 = none */
+	struct PyroNormalized *n;
+	PyroProfile *pyp1;			/* a decoded profile value */
+} HeadReader;
+
+extern void head_reader_init(HeadReader *r);
+extern PyroProfile *head_reader_get(HeadReader *r, Datum profile, bool profile_isnull,
+									int64 pprof_id, int32 part, int64 total);
+extern void head_reader_done(HeadReader *r);
 
 /* query engine (query.c) */
 

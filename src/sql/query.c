@@ -379,6 +379,7 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
 	PyroBlockQuery bq;
 	MergedBlockVisit mv;
+	HeadReader	reader;
 
 	pyroscope_check_time_range(sel->start, sel->end);
 	ids = selection_series_ids(sel, &nids);
@@ -401,40 +402,47 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 	rowctx = AllocSetContextCreate(caller, "pyroscope scan row", ALLOCSET_DEFAULT_SIZES);
 	SPI_connect();
 
-	/* head */
+	/* head, in pprof order so that each stored pprof is decoded once */
+	MemoryContextSwitchTo(rowctx);
+	head_reader_init(&reader);
+	MemoryContextSwitchTo(caller);
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT h.profile FROM pyroscope.head h"
+									   "SELECT h.profile, h.pprof_id, h.part, h.total"
+									   " FROM pyroscope.head h"
 									   " WHERE h.series_id = ANY ($1)"
-									   " AND h.ts >= $2 AND h.ts <= $3",
+									   " AND h.ts >= $2 AND h.ts <= $3"
+									   " ORDER BY h.pprof_id",
 									   3, types, args, NULL, true, 0);
 	for (;;)
 	{
+		SPITupleTable *tt;
+		uint64		n;
+
 		SPI_cursor_fetch(portal, true, SCAN_BATCH);
-		if (SPI_processed == 0)
+		tt = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
 			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
+		for (uint64 i = 0; i < n; i++)
 		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-										  1, &isnull);
-			ProfileValue *v;
+			bool		profile_null,
+						isnull;
+			Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &profile_null);
+			int64		pprof_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			int32		part = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+			int64		total = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
 			PyroProfile *p;
 
-			if (isnull)
-				continue;
-			MemoryContextSwitchTo(rowctx);
-			v = DatumGetProfileValueP(d);
+			p = head_reader_get(&reader, d, profile_null, pprof_id, part, total);
 			MemoryContextSwitchTo(caller);
-			p = profile_value_decode(v);
 			visit(p, arg);
-			pyro_profile_free(p);
-			MemoryContextReset(rowctx);
 			count++;
 			CHECK_FOR_INTERRUPTS();
 		}
-		SPI_freetuptable(SPI_tuptable);
+		SPI_freetuptable(tt);
 	}
 	SPI_cursor_close(portal);
+	head_reader_done(&reader);
 
 	/* blocks, in the database or offloaded, that may hold the selection */
 	mv.bq = &bq;
