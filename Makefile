@@ -32,4 +32,9 @@ include $(PGXS)
 # generated protobuf-c sources must exist before any object is compiled
 $(OBJS): | $(PROTO_GEN_H)
 
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes (a struct that grew in one object and not in another is memory
+# corruption, not a build error)
+$(OBJS): $(wildcard src/core/*.h src/sql/*.h bgworkers/*.h)
+
 include core.mk

@@ -4,7 +4,8 @@
 //      of the same files in one SQL backend in the same run (ratio printed);
 //   2. push-to-queryable latency: push a fresh profile, then query until
 //      it is visible (p50 / p99, goal <= 1 s);
-//   3. query: SelectMergeStacktraces requests/s over an hour of data.
+//   3. query: SelectMergeStacktraces requests/s over an hour of data;
+//   4. the same over an hour of real pprof, in head and then in blocks.
 //
 //   node bench/http_bench.mjs HTTP_PORT PGHOST PGPORT FILE... (env: BENCH_SECONDS, CLIENTS)
 import { execFileSync } from "node:child_process";
@@ -117,6 +118,56 @@ await Promise.all(Array.from({ length: CLIENTS }, async () => {
   }
 }));
 const qSecs = Number(process.hrtime.bigint() - t2) / 1e9;
-console.log(`SelectMergeStacktraces over 1 h (360 profiles), ${CLIENTS} clients`);
+console.log(`SelectMergeStacktraces over 1 h (360 folded profiles), ${CLIENTS} clients`);
 console.log(`  requests/s                   : ${(nq / qSecs).toFixed(1)}`);
+
+// 4. the same over an hour of a real pprof (Java CPU, 18 kB gzipped):
+// first while in head, where each request normalises the pprofs as sent,
+// then once compacted into blocks
+async function queryRate(body) {
+  let n = 0;
+  const end = Date.now() + SECONDS * 1000;
+  const t = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (Date.now() < end) {
+      const r = await request("/querier.v1.QuerierService/SelectMergeStacktraces", body,
+        { "content-type": "application/json" });
+      if (r.status !== 200) throw new Error(`query failed: ${r.status}`);
+      n++;
+    }
+  }));
+  return n / (Number(process.hrtime.bigint() - t) / 1e9);
+}
+const java = fs.readFileSync(new URL("../test/data/pprof/java/profile_java.pb.gz", import.meta.url));
+for (let k = 0; k < 360; k++) {
+  const r = await request(`/ingest?name=queryjava&format=pprof`, java);
+  if (r.status !== 200) throw new Error(`java push failed: ${r.status}`);
+}
+// the pprof's own time_nanos is its time: all 360 at one instant
+const jRow = psql(`SELECT s.profile_type, extract(epoch FROM h.ts)::bigint
+  FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
+ WHERE s.service_name = 'queryjava' ORDER BY s.profile_type LIMIT 1`);
+const [jType, jTs] = jRow.split("|");
+if (!jTs) throw new Error(`no Java profiles stored: ${psql("SELECT DISTINCT service_name || ' ' || profile_type FROM pyroscope.series")}`);
+const jbody = Buffer.from(JSON.stringify({
+  profileTypeID: jType, labelSelector: '{service_name="queryjava"}',
+  start: (Number(jTs) - 3600) * 1000, end: (Number(jTs) + 1) * 1000 }));
+async function checkTotal() {
+  const r = await request("/querier.v1.QuerierService/SelectMergeStacktraces", jbody,
+    { "content-type": "application/json" });
+  const total = Number(JSON.parse(r.body.toString()).flamegraph?.total || 0);
+  if (!(total > 0)) throw new Error(`the Java query found nothing: ${r.body}`);
+  return total;
+}
+const headTotal = await checkTotal();
+const headRate = await queryRate(jbody);
+psql("SET pyroscope.compact_after = 0; SET pyroscope.retention = 0; SELECT pyroscope.compact(now() + interval '1 minute');");
+const left = psql("SELECT count(*) FROM pyroscope.head h JOIN pyroscope.series s USING (series_id) WHERE s.service_name = 'queryjava'");
+if (left !== "0") throw new Error(`compaction left ${left} head rows`);
+if (await checkTotal() !== headTotal) throw new Error("compaction changed the answer");
+const blockRate = await queryRate(jbody);
+console.log(`SelectMergeStacktraces over 360 Java CPU pprofs of ${java.length} bytes, ${CLIENTS} clients`);
+console.log(`  in head (pprof as sent)      : ${headRate.toFixed(1)} requests/s`);
+console.log(`  compacted into blocks        : ${blockRate.toFixed(1)} requests/s`);
+console.log(`  ratio head / blocks          : ${(headRate / blockRate).toFixed(3)}`);
 agent.destroy();

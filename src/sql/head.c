@@ -14,15 +14,21 @@
  * pyro_pprof_summarize); symbols and stacks are built when head rows are
  * read: by queries over the newest data and by the compactor, which
  * turns them into blocks.  A HeadReader keeps the last pprof it decoded,
- * so rows read in pprof_id order decode each pprof once.
+ * so rows read in pprof_id order decode each pprof once, and a backend
+ * keeps the pprofs it normalised, up to pyroscope.head_cache_size, for
+ * its next queries (Grafana asks for the same recent data again and
+ * again).
  *
  *-------------------------------------------------------------------------
  */
 #include "pyroscope.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "lib/ilist.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 
 #include "pprof.h"
@@ -30,6 +36,142 @@
 PG_FUNCTION_INFO_V1(pyroscope_head_profile);
 
 static SPIPlanPtr pprof_fetch_plan = NULL;
+
+/* ---------------------------------------------------------------------
+ * The backend's cache of normalised pprofs (pyroscope.head_cache_size)
+ *
+ * Keyed by the pprof's id and a hash and the length of its bytes, so that
+ * an id used again (the extension dropped and created, a table truncated)
+ * never finds the old pprof.  Entries in use by a reader are pinned and
+ * not evicted; the least recently used others go first.
+ * ---------------------------------------------------------------------
+ */
+typedef struct HeadCacheKey
+{
+	int64		pprof_id;
+	uint64		hash;
+	uint64		len;
+} HeadCacheKey;
+
+typedef struct HeadCacheEntry
+{
+	HeadCacheKey key;
+	MemoryContext cxt;			/* holds n */
+	PyroNormalized *n;
+	Size		size;
+	int			pins;
+	dlist_node	lru;			/* most recently used at the head */
+} HeadCacheEntry;
+
+static HTAB *head_cache = NULL;
+static MemoryContext head_cache_cxt = NULL;
+static dlist_head head_cache_lru = DLIST_STATIC_INIT(head_cache_lru);
+static Size head_cache_used = 0;
+
+static void
+head_cache_evict(HeadCacheEntry *e)
+{
+	dlist_delete(&e->lru);
+	head_cache_used -= e->size;
+	MemoryContextDelete(e->cxt);
+	hash_search(head_cache, &e->key, HASH_REMOVE, NULL);
+}
+
+/* Evict unpinned entries, oldest first, until `need` more bytes fit. */
+static void
+head_cache_make_room(Size need, Size limit)
+{
+	dlist_node *cur = dlist_is_empty(&head_cache_lru) ? NULL : dlist_tail_node(&head_cache_lru);
+
+	while (cur != NULL && head_cache_used + need > limit)
+	{
+		dlist_node *prev = dlist_has_prev(&head_cache_lru, cur) ?
+			dlist_prev_node(&head_cache_lru, cur) : NULL;
+		HeadCacheEntry *e = dlist_container(HeadCacheEntry, lru, cur);
+
+		if (e->pins == 0)
+			head_cache_evict(e);
+		cur = prev;
+	}
+}
+
+/*
+ * Readers live within one transaction; one that an error interrupted never
+ * unpinned its entry.  At the end of every transaction nothing is in use.
+ */
+static void
+head_cache_xact_callback(XactEvent event, void *arg)
+{
+	dlist_iter	it;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	dlist_foreach(it, &head_cache_lru)
+		dlist_container(HeadCacheEntry, lru, it.cur)->pins = 0;
+}
+
+static HeadCacheEntry *
+head_cache_lookup(const HeadCacheKey *key)
+{
+	HeadCacheEntry *e;
+
+	if (head_cache == NULL)
+		return NULL;
+	e = hash_search(head_cache, key, HASH_FIND, NULL);
+	if (e != NULL)
+	{
+		dlist_delete(&e->lru);
+		dlist_push_head(&head_cache_lru, &e->lru);
+	}
+	return e;
+}
+
+/*
+ * Keep n, allocated in cxt, in the cache if it fits in a quarter of the
+ * cache; returns the entry (cxt now belongs to it) or NULL.
+ */
+static HeadCacheEntry *
+head_cache_add(const HeadCacheKey *key, MemoryContext cxt, PyroNormalized *n)
+{
+	Size		limit = (Size) pyroscope_head_cache_size * 1024;
+	Size		size = MemoryContextMemAllocated(cxt, true);
+	HeadCacheEntry *e;
+	bool		found;
+
+	if (size > limit / 4)
+	{
+		if (head_cache != NULL && limit == 0)
+			head_cache_make_room(0, 0); /* the cache was turned off */
+		return NULL;
+	}
+	if (head_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		head_cache_cxt = AllocSetContextCreate(TopMemoryContext, "pyroscope head cache",
+											   ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(HeadCacheKey);
+		ctl.entrysize = sizeof(HeadCacheEntry);
+		ctl.hcxt = head_cache_cxt;
+		head_cache = hash_create("pyroscope head cache", 256, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		RegisterXactCallback(head_cache_xact_callback, NULL);
+	}
+	head_cache_make_room(size, limit);
+	if (head_cache_used + size > limit)
+		return NULL;			/* the rest is pinned */
+	e = hash_search(head_cache, key, HASH_ENTER, &found);
+	Assert(!found);
+	e->cxt = cxt;
+	e->n = n;
+	e->size = size;
+	e->pins = 0;
+	MemoryContextSetParent(cxt, head_cache_cxt);
+	dlist_push_head(&head_cache_lru, &e->lru);
+	head_cache_used += size;
+	return e;
+}
 
 void
 head_reader_init(HeadReader *r)
@@ -47,7 +189,11 @@ head_reader_init(HeadReader *r)
 static void
 head_reader_clear(HeadReader *r)
 {
-	pyro_normalized_free(r->n);
+	if (r->pinned)
+		r->pinned->pins--;
+	else
+		pyro_normalized_free(r->n);
+	r->pinned = NULL;
 	pyro_profile_free(r->pyp1);
 	r->n = NULL;
 	r->pyp1 = NULL;
@@ -79,7 +225,10 @@ head_reader_load(HeadReader *r, int64 pprof_id)
 	PyroPprofLimits limits;
 	PyroError	err;
 	MemoryContext old;
+	MemoryContext cxt;
 	SPITupleTable *tt;
+	HeadCacheKey key;
+	HeadCacheEntry *e;
 
 	head_reader_clear(r);
 	if (pprof_fetch_plan == NULL)
@@ -102,10 +251,28 @@ head_reader_load(HeadReader *r, int64 pprof_id)
 
 	old = MemoryContextSwitchTo(r->cxt);
 	data = DatumGetByteaPP(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
+	key.pprof_id = pprof_id;
+	key.len = VARSIZE_ANY_EXHDR(data);
+	key.hash = pyro_hash_bytes(VARDATA_ANY(data), key.len, 0x70707266);
+	r->pprof_id = pprof_id;
+
+	if ((e = head_cache_lookup(&key)) != NULL)
+	{
+		e->pins++;
+		r->pinned = e;
+		r->n = e->n;
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(tt);
+		return;
+	}
+
+	/* normalise into a context of its own, which the cache may adopt */
+	cxt = AllocSetContextCreate(r->cxt, "pyroscope head pprof", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
 	pyro_pprof_limits_default(&limits);
 	limits.max_decompressed = 0;
 	limits.max_samples = 0;
-	if (pyro_pprof_normalize((const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+	if (pyro_pprof_normalize((const uint8_t *) VARDATA_ANY(data), key.len,
 							 &limits, &r->n, &err) != PYRO_OK)
 	{
 		if (err.code == PYRO_EINVAL)
@@ -117,7 +284,11 @@ head_reader_load(HeadReader *r, int64 pprof_id)
 	}
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(tt);
-	r->pprof_id = pprof_id;
+	if ((e = head_cache_add(&key, cxt, r->n)) != NULL)
+	{
+		e->pins++;
+		r->pinned = e;
+	}
 }
 
 /*

@@ -62,11 +62,15 @@ extern int	pyroscope_store_pprof(bytea *data, const struct PyroNormalized *summa
 extern void pyroscope_pprof_ingest_limits(struct PyroPprofLimits *limits);
 
 /* head rows' profiles (head.c) */
+extern int	pyroscope_head_cache_size;	/* kB */
+
+struct HeadCacheEntry;
 typedef struct HeadReader
 {
 	MemoryContext cxt;			/* what the reader decoded */
 	int64		pprof_id;		/* of n; 0 = none */
-	struct PyroNormalized *n;
+	struct PyroNormalized *n;	/* owned, or a pinned cache entry's */
+	struct HeadCacheEntry *pinned;
 	PyroProfile *pyp1;			/* a decoded profile value */
 } HeadReader;
 
