@@ -30,6 +30,7 @@
 #include "lib/ilist.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "pprof.h"
 
@@ -43,7 +44,8 @@ static SPIPlanPtr pprof_fetch_plan = NULL;
  * Keyed by the pprof's id and a hash and the length of its bytes, so that
  * an id used again (the extension dropped and created, a table truncated)
  * never finds the old pprof.  Entries in use by a reader are pinned and
- * not evicted; the least recently used others go first.
+ * not evicted; others go least recently used first, once unused for a
+ * minute (see HEAD_CACHE_MIN_AGE_US).
  * ---------------------------------------------------------------------
  */
 typedef struct HeadCacheKey
@@ -60,8 +62,18 @@ typedef struct HeadCacheEntry
 	PyroNormalized *n;
 	Size		size;
 	int			pins;
+	TimestampTz last_used;
 	dlist_node	lru;			/* most recently used at the head */
 } HeadCacheEntry;
+
+/*
+ * Entries used more recently than this are not evicted: a full cache then
+ * admits nothing new, so a query over more pprofs than fit keeps finding
+ * the ones that do, instead of each new one pushing out the next one it
+ * will need (least-recently-used order is the worst order for repeated
+ * scans).  Entries of compacted pprofs, never used again, age out.
+ */
+#define HEAD_CACHE_MIN_AGE_US	(60 * USECS_PER_SEC)
 
 static HTAB *head_cache = NULL;
 static MemoryContext head_cache_cxt = NULL;
@@ -77,10 +89,15 @@ head_cache_evict(HeadCacheEntry *e)
 	hash_search(head_cache, &e->key, HASH_REMOVE, NULL);
 }
 
-/* Evict unpinned entries, oldest first, until `need` more bytes fit. */
+/*
+ * Evict unpinned entries unused for HEAD_CACHE_MIN_AGE_US (all unpinned
+ * ones when min_age is 0), least recently used first, until `need` more
+ * bytes fit.
+ */
 static void
-head_cache_make_room(Size need, Size limit)
+head_cache_make_room(Size need, Size limit, int64 min_age)
 {
+	TimestampTz now = GetCurrentTimestamp();
 	dlist_node *cur = dlist_is_empty(&head_cache_lru) ? NULL : dlist_tail_node(&head_cache_lru);
 
 	while (cur != NULL && head_cache_used + need > limit)
@@ -89,6 +106,8 @@ head_cache_make_room(Size need, Size limit)
 			dlist_prev_node(&head_cache_lru, cur) : NULL;
 		HeadCacheEntry *e = dlist_container(HeadCacheEntry, lru, cur);
 
+		if (now - e->last_used < min_age)
+			break;				/* the rest were used more recently */
 		if (e->pins == 0)
 			head_cache_evict(e);
 		cur = prev;
@@ -123,6 +142,7 @@ head_cache_lookup(const HeadCacheKey *key)
 	{
 		dlist_delete(&e->lru);
 		dlist_push_head(&head_cache_lru, &e->lru);
+		e->last_used = GetCurrentTimestamp();
 	}
 	return e;
 }
@@ -142,7 +162,7 @@ head_cache_add(const HeadCacheKey *key, MemoryContext cxt, PyroNormalized *n)
 	if (size > limit / 4)
 	{
 		if (head_cache != NULL && limit == 0)
-			head_cache_make_room(0, 0); /* the cache was turned off */
+			head_cache_make_room(0, 0, 0);	/* the cache was turned off */
 		return NULL;
 	}
 	if (head_cache == NULL)
@@ -158,15 +178,16 @@ head_cache_add(const HeadCacheKey *key, MemoryContext cxt, PyroNormalized *n)
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		RegisterXactCallback(head_cache_xact_callback, NULL);
 	}
-	head_cache_make_room(size, limit);
+	head_cache_make_room(size, limit, HEAD_CACHE_MIN_AGE_US);
 	if (head_cache_used + size > limit)
-		return NULL;			/* the rest is pinned */
+		return NULL;			/* full of entries in use */
 	e = hash_search(head_cache, key, HASH_ENTER, &found);
 	Assert(!found);
 	e->cxt = cxt;
 	e->n = n;
 	e->size = size;
 	e->pins = 0;
+	e->last_used = GetCurrentTimestamp();
 	MemoryContextSetParent(cxt, head_cache_cxt);
 	dlist_push_head(&head_cache_lru, &e->lru);
 	head_cache_used += size;

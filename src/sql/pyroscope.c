@@ -27,7 +27,7 @@ int			pyroscope_max_profile_samples = 1000000;
 int			pyroscope_max_label_names = 30;
 int			pyroscope_max_label_name_length = 1024;
 int			pyroscope_max_label_value_length = 2048;
-int			pyroscope_head_cache_size = 32 * 1024;	/* kB */
+int			pyroscope_head_cache_size = 128 * 1024;	/* kB */
 int			pyroscope_query_memory_limit = 1024 * 1024;
 
 void		_PG_init(void);
@@ -313,7 +313,7 @@ _PG_init(void)
 							"Queries over the head tier normalise the pprofs stored as sent; this many kB of the "
 							"results are kept per backend (the HTTP workers' repeated queries gain most); 0 keeps none.",
 							&pyroscope_head_cache_size,
-							32 * 1024, 0, INT_MAX / 1024,
+							128 * 1024, 0, INT_MAX / 1024,
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
