@@ -86,12 +86,13 @@ DECLARE n integer;
 BEGIN
 	n := pyroscope.ingest_pprof(pg_read_binary_file(path), labels);
 	UPDATE pyroscope.head SET ts = at
-	 WHERE ts < date_trunc('hour', now()) - interval '12 hours'
-		OR ts >= date_trunc('hour', now()) - interval '4 hours';
+	 WHERE pprof_id = (SELECT max(pprof_id) FROM pyroscope.head_pprof);
 	RETURN n;
 END \$\$;
+-- two hours either side of midnight, so that the data spans two days (and
+-- two day blocks per service) whatever the time the test runs
 SELECT ingest_at(f.path, jsonb_build_object('service_name', f.service, 'pod', p.pod),
-				 date_trunc('hour', now()) - interval '12 hours' + h * interval '1 hour' + p.off)
+				 date_trunc('day', now()) - interval '2 hours' + h * interval '1 hour' + p.off)
   FROM (VALUES ('$data/pprof/go/cpu.pb.gz', 'checkout'),
 			   ('$data/pprof/java/profile_java.pb.gz', 'ledger')) f(path, service),
 	   (VALUES ('p1', interval '10 min'), ('p2', interval '55 min')) p(pod, off),
@@ -111,7 +112,7 @@ CREATE VIEW profiles AS
 CREATE TABLE expected AS SELECT * FROM profiles;
 CREATE FUNCTION answers() RETURNS TABLE (q text, a text) LANGUAGE sql AS $$
 	SELECT t.pt || ' ' || s.sel,
-		   pyroscope.flamegraph(t.pt, s.sel, now() - interval '1 day', now())::text
+		   pyroscope.flamegraph(t.pt, s.sel, now() - interval '3 days', now())::text
 	  FROM pyroscope.profile_types() t(pt), (VALUES ('{}'), ('{pod="p1"}')) s(sel)
 $$;
 CREATE TABLE expected_answers AS SELECT * FROM answers();
