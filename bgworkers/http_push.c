@@ -31,14 +31,6 @@
 /* profiles older than this many ns since the epoch are really µs (old SDKs) */
 #define NANOS_1971		INT64CONST(31536000000000000)
 
-static void
-pprof_limits(PyroPprofLimits *limits)
-{
-	pyro_pprof_limits_default(limits);
-	limits->max_decompressed = (size_t) pyroscope_max_profile_size;
-	limits->max_samples = (size_t) pyroscope_max_profile_samples;
-}
-
 static uint64
 count_samples(const PyroNormalized *n)
 {
@@ -60,7 +52,7 @@ summarize_pprof(const uint8_t *data, size_t len)
 	PyroNormalized *n;
 	PyroError	err;
 
-	pprof_limits(&limits);
+	pyroscope_pprof_ingest_limits(&limits);
 	if (pyro_pprof_summarize(data, len, &limits, &n, &err) != PYRO_OK)
 	{
 		if (err.code == PYRO_ENOMEM)

@@ -369,6 +369,34 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 	return id;
 }
 
+/* The series id of series i of n (created if new), labelled per the GUCs. */
+static int64
+series_of(const PyroNormalized *n, size_t i, const PyroLabelSet *client,
+		  const char *tenant, TimestampTz ts)
+{
+	const PyroSeriesProfile *sp = &n->series[i];
+	PyroLabelLimits limits;
+	PyroLabelSet labels;
+	char	   *type_id;
+	PyroError	err;
+	int64		id;
+
+	limits.max_label_names = pyroscope_max_label_names;
+	limits.max_name_length = pyroscope_max_label_name_length;
+	limits.max_value_length = pyroscope_max_label_value_length;
+	pyro_labels_init(&labels);
+	if (pyro_series_labels(client, &sp->sample_labels, n->default_name,
+						   n->sample_types[sp->type_index],
+						   n->sample_units[sp->type_index],
+						   n->period_type, n->period_unit,
+						   &limits, &labels, &type_id, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not label profile");
+	id = series_id_for(tenant, type_id, &labels, ts);
+	pyro_labels_free(&labels);
+	pyro_free(type_id);
+	return id;
+}
+
 /*
  * Store a normalised pprof for a tenant with the client's labels.  Returns
  * the number of series written.  Shared with the HTTP ingest path.
@@ -377,13 +405,8 @@ int
 pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 						   const char *tenant)
 {
-	PyroLabelLimits limits;
 	TimestampTz ts = profile_time(n->time_nanos);
 	int			written = 0;
-
-	limits.max_label_names = pyroscope_max_label_names;
-	limits.max_name_length = pyroscope_max_label_name_length;
-	limits.max_value_length = pyroscope_max_label_value_length;
 
 	check_tenant(tenant);
 	SPI_connect();
@@ -391,23 +414,13 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 	for (size_t i = 0; i < n->nseries; i++)
 	{
 		const PyroSeriesProfile *sp = &n->series[i];
-		PyroLabelSet labels;
-		char	   *type_id;
 		PyroError	err;
 		PyroBuf		enc;
 		int64		series_id;
 		Datum		args[6];
 		ProfileValue *v;
 
-		pyro_labels_init(&labels);
-		if (pyro_series_labels(client, &sp->sample_labels, n->default_name,
-							   n->sample_types[sp->type_index],
-							   n->sample_units[sp->type_index],
-							   n->period_type, n->period_unit,
-							   &limits, &labels, &type_id, &err) != PYRO_OK)
-			pyroscope_report(&err, "could not label profile");
-
-		series_id = series_id_for(tenant, type_id, &labels, ts);
+		series_id = series_of(n, i, client, tenant, ts);
 
 		pyro_buf_init(&enc);
 		if (pyro_profile_encode(sp->profile, &enc, &err) != PYRO_OK)
@@ -424,8 +437,6 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 		if (SPI_execute_plan(head_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert profile");
 		pfree(v);
-		pyro_labels_free(&labels);
-		pyro_free(type_id);
 		written++;
 	}
 	SPI_finish();
@@ -442,7 +453,6 @@ int
 pyroscope_store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 					  const char *tenant)
 {
-	PyroLabelLimits limits;
 	TimestampTz ts = profile_time(n->time_nanos);
 	Datum		args[7];
 	bool		isnull;
@@ -456,9 +466,6 @@ pyroscope_store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("profile has too many series")));
-	limits.max_label_names = pyroscope_max_label_names;
-	limits.max_name_length = pyroscope_max_label_name_length;
-	limits.max_value_length = pyroscope_max_label_value_length;
 
 	SPI_connect();
 	prepare_plans();
@@ -466,23 +473,7 @@ pyroscope_store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *
 	/* label every series first: a bad label rejects the profile unstored */
 	series_ids = palloc(n->nseries * sizeof(int64));
 	for (size_t i = 0; i < n->nseries; i++)
-	{
-		const PyroSeriesProfile *sp = &n->series[i];
-		PyroLabelSet labels;
-		char	   *type_id;
-		PyroError	err;
-
-		pyro_labels_init(&labels);
-		if (pyro_series_labels(client, &sp->sample_labels, n->default_name,
-							   n->sample_types[sp->type_index],
-							   n->sample_units[sp->type_index],
-							   n->period_type, n->period_unit,
-							   &limits, &labels, &type_id, &err) != PYRO_OK)
-			pyroscope_report(&err, "could not label profile");
-		series_ids[i] = series_id_for(tenant, type_id, &labels, ts);
-		pyro_labels_free(&labels);
-		pyro_free(type_id);
-	}
+		series_ids[i] = series_of(n, i, client, tenant, ts);
 
 	args[0] = CStringGetTextDatum(tenant);
 	args[1] = PointerGetDatum(data);
