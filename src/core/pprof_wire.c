@@ -1814,23 +1814,27 @@ decode(const uint8_t *data, size_t len, const PyroPprofLimits *limits, bool summ
 	w.summary = summary;
 	if (summary)
 	{
-		w.str_checked = pyro_calloc(w.nstrings ? w.nstrings : 1, 1);
-		w.map_checked = pyro_calloc(w.nmapping ? w.nmapping : 1, 1);
-		w.fn_checked = pyro_calloc(w.nfunction ? w.nfunction : 1, 1);
-		w.loc_checked = pyro_calloc(w.nlocation ? w.nlocation : 1, 1);
-		if (w.str_checked == NULL || w.map_checked == NULL ||
-			w.fn_checked == NULL || w.loc_checked == NULL)
-		{
-			st = w_oom(&w);
-			goto done;
-		}
 		/*
 		 * Frames are checked only for their strings' UTF-8: when every
-		 * string of the table is valid (the rule), none can fail.
+		 * string of the table is valid (the rule), none can fail, and the
+		 * marks of what was checked are not needed.
 		 */
 		w.all_utf8 = true;
 		for (size_t i = 0; i < w.nstrings && w.all_utf8; i++)
 			w.all_utf8 = pyro_utf8_valid(w.strings[i].p, w.strings[i].len);
+		if (!w.all_utf8)
+		{
+			w.str_checked = pyro_calloc(w.nstrings, 1);
+			w.map_checked = pyro_calloc(w.nmapping ? w.nmapping : 1, 1);
+			w.fn_checked = pyro_calloc(w.nfunction ? w.nfunction : 1, 1);
+			w.loc_checked = pyro_calloc(w.nlocation ? w.nlocation : 1, 1);
+			if (w.str_checked == NULL || w.map_checked == NULL ||
+				w.fn_checked == NULL || w.loc_checked == NULL)
+			{
+				st = w_oom(&w);
+				goto done;
+			}
+		}
 		goto samples;
 	}
 	w.stack_parent = pyro_pprof_none_array(w.nlocation);
