@@ -498,15 +498,9 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 			HeapTuple	tup = tt->vals[i];
 			TupleDesc	desc = tt->tupdesc;
 			bool		isnull;
-			bool		pv_null;
 			ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 1, &isnull));
 			int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-			Datum		pv = SPI_getbinval(tup, desc, 4, &pv_null);
-			Datum		pprof_id = SPI_getbinval(tup, desc, 5, &isnull);
-			int64		id = isnull ? 0 : DatumGetInt64(pprof_id);
-			Datum		part = SPI_getbinval(tup, desc, 6, &isnull);
-			int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
 			PyroProfile *p;
 			PyroError	err;
 
@@ -524,12 +518,13 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 			ItemPointerCopy(tid, &tids[ntids]);
 			ntids++;
 			int64_array_add(&series, series_id);
-			if (id != 0 && (pprofs.n == 0 || pprofs.v[pprofs.n - 1] != id))
-				int64_array_add(&pprofs, id);
 
 			/* decode in the reader's context, add (copying) in the unit context */
-			p = head_reader_get(&reader, pv, pv_null, id, DatumGetInt32(part), total);
+			p = head_reader_get_row(&reader, tup, desc, 4);
 			MemoryContextSwitchTo(unit_cxt);
+			if (reader.pprof_id != 0 &&
+				(pprofs.n == 0 || pprofs.v[pprofs.n - 1] != reader.pprof_id))
+				int64_array_add(&pprofs, reader.pprof_id);
 			if (pyro_block_writer_add(w, series_id, timestamp_to_ms(ts), p, &err) != PYRO_OK)
 				pyroscope_report(&err, "could not add profile to block");
 		}

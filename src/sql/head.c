@@ -317,9 +317,9 @@ head_reader_load(HeadReader *r, int64 pprof_id)
  * part `part` of stored pprof pprof_id, which must have the row's total.
  * The result belongs to the reader and is valid until its next call; the
  * caller must be connected to SPI, and must not rely on SPI_tuptable
- * across this call.
+ * across this call (nor across head_reader_get_row).
  */
-PyroProfile *
+static PyroProfile *
 head_reader_get(HeadReader *r, Datum profile, bool profile_isnull,
 				int64 pprof_id, int32 part, int64 total)
 {
@@ -349,6 +349,27 @@ head_reader_get(HeadReader *r, Datum profile, bool profile_isnull,
 						", its head row " INT64_FORMAT,
 						part, pprof_id, (int64) sp->total, total)));
 	return sp->profile;
+}
+
+/*
+ * head_reader_get for a head row read through SPI whose columns first to
+ * first + 3 are its profile, pprof_id, part and total, in that order.
+ * Afterwards r->pprof_id is the row's stored pprof (0 for a profile value).
+ */
+PyroProfile *
+head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc desc, int first)
+{
+	bool		profile_null,
+				isnull;
+	Datum		profile = SPI_getbinval(tup, desc, first, &profile_null);
+	Datum		pprof_id = SPI_getbinval(tup, desc, first + 1, &isnull);
+	Datum		part = SPI_getbinval(tup, desc, first + 2, &isnull);
+	Datum		total = SPI_getbinval(tup, desc, first + 3, &isnull);
+
+	if (profile_null)
+		return head_reader_get(r, (Datum) 0, true, DatumGetInt64(pprof_id),
+							   DatumGetInt32(part), DatumGetInt64(total));
+	return head_reader_get(r, profile, false, 0, 0, 0);
 }
 
 /*

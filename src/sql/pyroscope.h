@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "utils/timestamp.h"
@@ -75,8 +77,8 @@ typedef struct HeadReader
 } HeadReader;
 
 extern void head_reader_init(HeadReader *r);
-extern PyroProfile *head_reader_get(HeadReader *r, Datum profile, bool profile_isnull,
-									int64 pprof_id, int32 part, int64 total);
+extern PyroProfile *head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc desc,
+										int first);
 extern void head_reader_done(HeadReader *r);
 
 /* query engine (query.c) */

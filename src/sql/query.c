@@ -425,15 +425,8 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 			break;
 		for (uint64 i = 0; i < n; i++)
 		{
-			bool		profile_null,
-						isnull;
-			Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &profile_null);
-			int64		pprof_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			int32		part = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-			int64		total = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
-			PyroProfile *p;
+			PyroProfile *p = head_reader_get_row(&reader, tt->vals[i], tt->tupdesc, 1);
 
-			p = head_reader_get(&reader, d, profile_null, pprof_id, part, total);
 			MemoryContextSwitchTo(caller);
 			visit(p, arg);
 			count++;
