@@ -396,16 +396,7 @@ pyroscope_compactor_main(Datum arg)
 			bool		ready;
 
 			next_run = now + (int64) pyroscope_compaction_interval * USECS_PER_SEC;
-			StartTransactionCommand();
-			ready = pyroscope_extension_ready();
-			if (ready && !cleaned)
-			{
-				PushActiveSnapshot(GetTransactionSnapshot());
-				pyroscope_job_runs_mark_interrupted("compactor", "{compaction,retention}");
-				PopActiveSnapshot();
-				cleaned = true;
-			}
-			CommitTransactionCommand();
+			ready = pyroscope_worker_pass_ready("compactor", "{compaction,retention}", &cleaned);
 			MemoryContextSwitchTo(iter_cxt);
 
 			if (ready)

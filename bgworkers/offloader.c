@@ -599,16 +599,7 @@ pyroscope_offloader_main(Datum arg)
 			bool		ready;
 
 			next_run = now + (int64) pyroscope_offload_interval * USECS_PER_SEC;
-			StartTransactionCommand();
-			ready = pyroscope_extension_ready();
-			if (ready && !cleaned)
-			{
-				PushActiveSnapshot(GetTransactionSnapshot());
-				pyroscope_job_runs_mark_interrupted("offloader", "{offload}");
-				PopActiveSnapshot();
-				cleaned = true;
-			}
-			CommitTransactionCommand();
+			ready = pyroscope_worker_pass_ready("offloader", "{offload}", &cleaned);
 			MemoryContextSwitchTo(iter_cxt);
 			if (ready)
 				worker_pass(iter_cxt);

@@ -23,6 +23,7 @@
 
 #include <limits.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "executor/spi.h"
@@ -35,6 +36,7 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "block.h"
 
@@ -939,6 +941,30 @@ pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs)
 			 "   AND trigger = 'worker'",
 			 2, types, values, SPI_OK_UPDATE);
 	SPI_finish();
+}
+
+/*
+ * The start of a worker's pass, in a transaction of its own: whether the
+ * extension is there to work on, and, the first time it is, the runs the
+ * worker's previous life left "running" marked failed (*cleaned records
+ * that).  The caller is a background worker outside a transaction.
+ */
+bool
+pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned)
+{
+	bool		ready;
+
+	StartTransactionCommand();
+	ready = pyroscope_extension_ready();
+	if (ready && !*cleaned)
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pyroscope_job_runs_mark_interrupted(worker, jobs);
+		PopActiveSnapshot();
+		*cleaned = true;
+	}
+	CommitTransactionCommand();
+	return ready;
 }
 
 /*

@@ -168,6 +168,7 @@ extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool 
 									 const char *error);
 extern void pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs);
 extern bool pyroscope_extension_ready(void);
+extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);
 extern void pyroscope_job_runs_prune(const char *job);
 
 /* compactor worker (bgworkers/compactor.c) */
