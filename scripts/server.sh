@@ -40,9 +40,15 @@ CONF
 	fi
 	if ! as_pg $PG_BIN/pg_ctl -D "$PYRO_DATA" status >/dev/null 2>&1; then
 		as_pg $PG_BIN/pg_ctl -D "$PYRO_DATA" -l "$LOG" -w start >/dev/null
+	else
+		# running already: restart so that every process loads the library
+		# just installed (the workers keep the one they started with)
+		as_pg $PG_BIN/pg_ctl -D "$PYRO_DATA" -l "$LOG" -m fast -w restart >/dev/null
 	fi
+	# a cluster made by an earlier version gets its schema brought up to date
 	as_pg $PG_BIN/psql -h "$SOCK" -p "$PYRO_PGPORT" -d postgres -qAt \
-		-c "CREATE EXTENSION IF NOT EXISTS pyroscope" >/dev/null
+		-c "CREATE EXTENSION IF NOT EXISTS pyroscope" \
+		-c "ALTER EXTENSION pyroscope UPDATE" >/dev/null
 	echo "pyroscope is running (log: $LOG)."
 	echo "Pyroscope HTTP API: http://127.0.0.1:${PYRO_HTTP_PORT:-4040} (SDKs push here; Grafana's Pyroscope datasource points here)"
 	echo "Connect with:  psql -h $SOCK -p $PYRO_PGPORT -U postgres postgres"

@@ -1,0 +1,29 @@
+--
+-- upgrade: a database made by version 1.0 (profile values in head rows)
+-- is brought to 1.1 (pprofs kept as sent) by ALTER EXTENSION ... UPDATE,
+-- and then stores and reads pprofs like a new one.
+--
+\set regress_db :DBNAME
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set cpu :abs_srcdir '/test/data/pprof/go/cpu.pb.gz'
+CREATE DATABASE pyroscope_upgrade;
+\c pyroscope_upgrade
+SET client_min_messages = warning;
+CREATE EXTENSION pyroscope VERSION '1.0';
+SELECT a.attname, a.attnotnull
+  FROM pg_attribute a WHERE a.attrelid = 'pyroscope.head'::regclass AND a.attnum > 0
+ ORDER BY a.attnum;
+ALTER EXTENSION pyroscope UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pyroscope';
+-- the same columns, in the same order, as a database made by 1.1
+SELECT a.attname, a.attnotnull
+  FROM pg_attribute a WHERE a.attrelid = 'pyroscope.head'::regclass AND a.attnum > 0
+ ORDER BY a.attnum;
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{"service_name": "upgraded"}');
+SELECT count(*) AS pprofs FROM pyroscope.head_pprof;
+SELECT h.part, h.total = pyroscope.total(pyroscope.head_profile(h)) AS same_total
+  FROM pyroscope.head h ORDER BY 1;
+SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{service_name="upgraded"}',
+							 '-infinity', 'infinity') ->> 'numTicks')::bigint > 0 AS flamegraph;
+\c :regress_db
+DROP DATABASE pyroscope_upgrade;
