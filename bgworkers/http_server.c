@@ -432,11 +432,21 @@ http_process(HttpRequest *req)
 			if (req->timeout_ms > 0)
 				enable_timeout_after(STATEMENT_TIMEOUT, req->timeout_ms);
 			if (!pyroscope_extension_ready())
+			{
+				char	   *version = pyroscope_extension_installed_version();
+
+				if (version == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("extension \"pyroscope\" is not installed in database \"%s\"",
+									pyroscope_database),
+							 errhint("Run CREATE EXTENSION pyroscope in that database.")));
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("extension \"pyroscope\" is not installed in database \"%s\"",
-								pyroscope_database),
-						 errhint("Run CREATE EXTENSION pyroscope in that database.")));
+						 errmsg("extension \"pyroscope\" in database \"%s\" is at version %s, this server's library needs %s",
+								pyroscope_database, version, PYROSCOPE_EXTENSION_VERSION),
+						 errhint("Run ALTER EXTENSION pyroscope UPDATE in that database.")));
+			}
 			if (route->kind != HTTP_KIND_OPS)
 				http_resolve_tenant(req);
 			route->handler(req);

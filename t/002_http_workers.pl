@@ -145,5 +145,21 @@ wait_ready($node);
 ($st) = http($node, 'POST', "/ingest?name=afterrestart&from=$now_s", body => "a;b 1\n");
 is($st, 200, 'the API works after the restart');
 
+# a database left at an older extension version (an upgraded library
+# before ALTER EXTENSION ... UPDATE): requests are refused with a message
+# saying what to run, nothing is half-stored, and UPDATE puts it right
+sql("DROP EXTENSION pyroscope CASCADE");
+sql("CREATE EXTENSION pyroscope VERSION '1.0'");
+my $gz = slurp_file("$FindBin::RealBin/../test/data/pprof/go/cpu.pb.gz");
+($st, $body) = http($node, 'POST', "/ingest?name=oldschema&format=pprof", body => $gz);
+is($st, 503, 'an out-of-date extension version: unavailable, as when it is not installed');
+like($body, qr/"code":"unavailable".*at version 1\.0, this server's library needs 1\.1/,
+	'the answer names the installed and the needed version');
+is(sql("SELECT count(*) FROM pyroscope.head"), '0', 'nothing was stored');
+sql("ALTER EXTENSION pyroscope UPDATE");
+($st) = http($node, 'POST', "/ingest?name=oldschema&format=pprof", body => $gz);
+is($st, 200, 'after ALTER EXTENSION ... UPDATE the pprof is stored');
+is(sql("SELECT count(*) FROM pyroscope.head_pprof"), '1', 'once, as sent');
+
 $node->stop;
 done_testing();

@@ -12,8 +12,16 @@
 #include <limits.h>
 #include <malloc.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -244,14 +252,49 @@ pyroscope_report(const PyroError *err, const char *context)
 }
 
 /*
- * Whether the extension is installed in this database (in a transaction):
- * workers connected to pyroscope.database wait for it.  Version 1.0
- * creates every table at once, so the extension's presence is enough.
+ * The version of the extension installed in this database, or NULL when
+ * it is not installed (in a transaction).
+ */
+char *
+pyroscope_extension_installed_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("pyroscope"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * Whether the extension is installed in this database at the version of
+ * this library (in a transaction): workers connected to pyroscope.database
+ * wait for it, and for ALTER EXTENSION ... UPDATE after an upgrade (the
+ * library's queries need the schema of its own version).
  */
 bool
 pyroscope_extension_ready(void)
 {
-	return OidIsValid(get_extension_oid("pyroscope", true));
+	char	   *version = pyroscope_extension_installed_version();
+
+	return version != NULL && strcmp(version, PYROSCOPE_EXTENSION_VERSION) == 0;
 }
 
 void

@@ -167,7 +167,10 @@ extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
 extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 									 const char *error);
 extern void pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs);
+/* the extension version this library's queries are written for */
+#define PYROSCOPE_EXTENSION_VERSION "1.1"
 extern bool pyroscope_extension_ready(void);
+extern char *pyroscope_extension_installed_version(void);
 extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);
 extern void pyroscope_job_runs_prune(const char *job);
 
