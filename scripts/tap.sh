@@ -9,7 +9,6 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
-REPO=$PWD
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PGXS_PERL=$PG_BIN/../lib/pgxs/src/test/perl
 WORK=$(mktemp -d /tmp/pyroscope-tap.XXXXXX)
@@ -18,6 +17,8 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/test"
 cp -r t "$WORK/t"
 cp -r test/data "$WORK/test/data"
+# s3rver, for t/004_objstore_s3.pl (installed by scripts/test.sh)
+[ -d test/objstore/node_modules ] && cp -r test/objstore "$WORK/test/objstore"
 chown -R postgres:postgres "$WORK"
 chmod 755 "$WORK"
 
@@ -32,7 +33,7 @@ else
 fi
 "${RUN[@]}" env PATH="$PG_BIN:$PATH" PERL5LIB="$PGXS_PERL" TESTDIR="$WORK" \
 	PYRO_TEST_DATA="$WORK/test/data" PG_TEST_TIMEOUT_DEFAULT=120 \
-	PYRO_S3RVER_DIR="$REPO/test/objstore" \
+	PYRO_S3RVER_DIR="$WORK/test/objstore" PYRO_SKIP_S3="${PYRO_SKIP_S3:-}" \
 	PG_REGRESS=$PG_BIN/../lib/pgxs/src/test/regress/pg_regress \
 	prove --timer "${tests[@]}"
 status=$?

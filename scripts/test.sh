@@ -7,10 +7,15 @@
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
-#   scripts/test.sh --only NAME     one suite: build unit pprofdiff sigv4 valgrind fuzz
-#                                   regress pprofcheck s3rver tap e2e
+#   scripts/test.sh --only NAME     one suite (and the build it needs): build unit
+#                                   pprofdiff sigv4 valgrind fuzz regress pprofcheck
+#                                   s3rver tap e2e
+#   scripts/test.sh --skip NAME     leave a suite out (repeatable); `--skip s3`
+#                                   leaves out the S3 server and the S3 TAP test
 #
-# Must run as root (it installs packages and runs clusters as postgres).
+# A suite that cannot run fails; only --skip leaves one out, and the closing
+# lines name what was skipped.  Must run as root (it installs packages and
+# runs clusters as postgres).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,22 +24,57 @@ PG_BIN=/usr/lib/postgresql/15/bin
 export PG_CONFIG=$PG_BIN/pg_config
 FUZZ_SECONDS=15
 ONLY=""
+SKIP=()
+SUITES=" build unit pprofdiff sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e s3 "
+usage() { echo "usage: $0 [--fuzz-seconds N] [--only SUITE] [--skip SUITE]..." >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
-		--fuzz-seconds) FUZZ_SECONDS=$2; shift 2 ;;
-		--only) ONLY=$2; shift 2 ;;
-		*) echo "usage: $0 [--fuzz-seconds N] [--only SUITE]" >&2; exit 2 ;;
+		--fuzz-seconds) [ $# -ge 2 ] || usage; FUZZ_SECONDS=$2; shift 2 ;;
+		--only) [ $# -ge 2 ] || usage; ONLY=$2; shift 2 ;;
+		--skip) [ $# -ge 2 ] || usage; SKIP+=("$2"); shift 2 ;;
+		*) usage ;;
 	esac
 done
+for s in "$ONLY" "${SKIP[@]}"; do
+	if [ -n "$s" ] && [[ $SUITES != *" $s "* ]]; then
+		echo "test.sh: no suite named '$s' (suites:$SUITES)" >&2
+		exit 2
+	fi
+done
+skipped() { [[ " ${SKIP[*]} " == *" $1 "* ]]; }
+# the S3 TAP test needs the s3rver suite's install: skipping one skips both
+if skipped s3 || skipped s3rver; then
+	SKIP+=(s3 s3rver)
+	export PYRO_SKIP_S3=1
+fi
 
-scripts/install-deps.sh || exit 1
+scripts/install-deps.sh test || exit 1
+# a Node.js >= 20 (Debian 12 has 18; install-deps puts one in a tools directory)
+NODE_DIR=$(scripts/install-deps.sh node-bin)
+[ -n "$NODE_DIR" ] && export PATH="$NODE_DIR:$PATH"
+# node built by nodejs.org trusts its own CA list only: add the system's
+[ -f /etc/ssl/certs/ca-certificates.crt ] &&
+	export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+# Debian's npm, run by that node
+npm() { node "$(readlink -f "$(command -v npm)")" "$@"; }
 
 passed=0
 failed=0
 failures=()
+skips=()
 run_suite() {
 	local name=$1; shift
-	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then return; fi
+	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then
+		# what the suite asked for needs: the installed extension, s3rver
+		case "$ONLY:$name" in
+			regress:build | pprofcheck:build | tap:build | e2e:build | tap:s3rver) ;;
+			*) return ;;
+		esac
+	fi
+	if skipped "$name"; then
+		skips+=("$name"); echo "=== $name: skipped (--skip)"
+		return
+	fi
 	echo "=== $name"
 	local start=$SECONDS
 	if "$@"; then
@@ -61,10 +101,18 @@ start_cluster() {
 	cluster_start "$TEST_DIR" $TEST_PGPORT
 }
 
+# The server reads the suites' profiles (pg_read_binary_file) as postgres,
+# who may not read the checkout (under /root, mode 700): the suites run
+# from a copy in the cluster's directory.
 regress() {
+	local dir=$TEST_DIR/regress
 	start_cluster || { cat "$TEST_DIR/log" 2>/dev/null; return 1; }
-	if ! make -s with_llvm=no installcheck PGHOST="$TEST_DIR" PGPORT=$TEST_PGPORT PGUSER=postgres; then
-		[ -f regression.diffs ] && head -n 200 regression.diffs
+	mkdir -p "$dir/test"
+	cp -r sql expected "$dir/" && cp -r test/data "$dir/test/" || return 1
+	chmod -R a+rX "$dir"
+	if ! make -s with_llvm=no installcheck PGHOST="$TEST_DIR" PGPORT=$TEST_PGPORT PGUSER=postgres \
+		REGRESS_OPTS="--inputdir=$dir --outputdir=$dir --load-extension=pyroscope"; then
+		[ -f "$dir/regression.diffs" ] && head -n 200 "$dir/regression.diffs"
 		return 1
 	fi
 }
@@ -101,5 +149,10 @@ run_suite e2e e2e
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failures[*]}"
-echo "$passed passed, $failed failed"
+[ ${#skips[@]} -gt 0 ] && echo "skipped suites (asked with --skip): ${skips[*]}"
+if [ ${#skips[@]} -gt 0 ]; then
+	echo "$passed passed, $failed failed, ${#skips[@]} skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ $failed -eq 0 ]

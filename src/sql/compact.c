@@ -872,8 +872,10 @@ pyroscope_job_run_begin(const char *job, const char *trigger)
 
 /*
  * Record the end (finished = true) or progress of a run: its counts, and
- * the error of a failed unit if any (the last one is kept).  The status
- * becomes failed once any unit failed.
+ * the error of a failed unit if any.  The first error is kept (later ones
+ * are often consequences of it; units_failed counts them all).  A run is
+ * "running" until it finishes; it then becomes "failed" if any unit
+ * failed, else "success".
  */
 void
 pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
@@ -905,9 +907,9 @@ pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 	SPI_connect();
 	if (SPI_execute_with_args("UPDATE pyroscope.job_runs SET"
 							  " finished_at = CASE WHEN $2 THEN pg_catalog.clock_timestamp() END,"
-							  " status = CASE WHEN $5 > 0 THEN 'failed'"
-							  "               WHEN $2 THEN 'success' ELSE 'running' END,"
-							  " error = COALESCE($3, error),"
+							  " status = CASE WHEN NOT $2 THEN 'running'"
+							  "               WHEN $5 > 0 THEN 'failed' ELSE 'success' END,"
+							  " error = COALESCE(error, $3),"
 							  " units = $4, units_failed = $5, head_rows_compacted = $6,"
 							  " head_rows_deleted = $7, blocks_written = $8, blocks_merged = $9,"
 							  " blocks_deleted = $10, series_deleted = $11, bytes_written = $12,"
