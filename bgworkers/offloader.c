@@ -270,8 +270,7 @@ offloaded_retention(TimestampTz now, CompactCounts *c)
 			"  (SELECT x.block_id FROM pyroscope.blocks x"
 			"     LEFT JOIN pyroscope.tenant_retention r ON r.tenant = x.tenant"
 			"    WHERE x.object_key IS NOT NULL"
-			"      AND x.max_ts < $1 - COALESCE(r.retention,"
-			"            CASE WHEN $2 > 0 THEN pg_catalog.make_interval(secs => $2) END)"
+			"      AND x.max_ts < $1 - " RETENTION_OF("r.retention", "$2")
 			"    FOR UPDATE OF x SKIP LOCKED) RETURNING b.size)"
 			" SELECT count(*), COALESCE(sum(size), 0)::bigint FROM d",
 			2, types, values, SPI_OK_SELECT);

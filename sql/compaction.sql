@@ -196,10 +196,12 @@ SELECT pg_temp.ingest_at(:'go', '{"service_name": "checkout", "pod": "p1"}',
 						 '2030-01-01 06:10+00', 'ht'),
 	   pg_temp.ingest_at(:'go', '{"service_name": "checkout", "pod": "p1"}',
 						 '2030-01-02 06:10+00', 'ht');
+-- Tenant "kt" keeps everything (retention 0): its day-1 profile stays.
+SELECT pg_temp.ingest_at(:'go', '{"service_name": "checkout"}', '2030-01-01 06:10+00', 'kt');
 SELECT pg_temp.fix_seen();
 -- ct keeps 29 days (cutoff 2030-01-02 00:00), every other tenant 29.5
 -- days (cutoff 2030-01-01 12:00).
-INSERT INTO pyroscope.tenant_retention VALUES ('ct', '29 days');
+INSERT INTO pyroscope.tenant_retention VALUES ('ct', '29 days'), ('kt', '0');
 -- one expired block of ct pretends to be offloaded: its row goes too, and
 -- its object is queued for deletion from the object store
 UPDATE pyroscope.blocks SET data = NULL, object_key = 'test/ct-legacy-day1'
@@ -208,6 +210,13 @@ SET pyroscope.retention = '2548800s';
 SET pyroscope.compact_after = '60d';
 SELECT pyroscope.compact('2030-01-31 00:00+00', 'ct') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS retention_ct,
 	   pyroscope.compact('2030-01-31 00:00+00', 'ht') - 'bytes_written' - 'bytes_deleted' - 'peak_memory' AS retention_ht;
+SELECT pyroscope.compact('2030-01-31 00:00+00', 'kt') ->> 'head_rows_deleted' AS retention_kt_deleted,
+	   (SELECT count(*) FROM pyroscope.head WHERE tenant = 'kt') AS kt_head_rows;
+-- (kt's data is not for the tests after this one)
+DELETE FROM pyroscope.head WHERE tenant = 'kt';
+DELETE FROM pyroscope.head_pprof WHERE tenant = 'kt';
+DELETE FROM pyroscope.series WHERE tenant = 'kt';
+DELETE FROM pyroscope.tenant_retention WHERE tenant = 'kt';
 RESET pyroscope.compact_after;
 RESET pyroscope.retention;
 

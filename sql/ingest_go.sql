@@ -52,3 +52,18 @@ SELECT DISTINCT h.ts AT TIME ZONE 'UTC' AS ts
 
 -- tenants are separate
 SELECT count(*) FROM pyroscope.profile_types('nobody');
+
+-- "at" sets the profile's time (milliseconds resolution), e.g. now for
+-- a sample profile recorded long ago; the series' seen range follows it
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{"service_name": "go-now"}', 'go',
+							  '2031-05-06 07:08:09.123456+00');
+SELECT DISTINCT h.ts AT TIME ZONE 'UTC' AS ts, s.first_seen = h.ts AND s.last_seen = h.ts AS seen
+  FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
+ WHERE s.tenant = 'go' AND s.service_name = 'go-now';
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{"service_name": "go-now"}', 'go',
+							  'infinity');
+-- NULL arguments other than "at" give NULL and store nothing
+SELECT pyroscope.ingest_pprof(NULL, '{}', 'go') IS NULL AS null_data,
+	   pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), NULL, 'go') IS NULL AS null_labels,
+	   pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{}', NULL) IS NULL AS null_tenant,
+	   pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{"service_name": "go-null"}', 'go', NULL) AS null_time;

@@ -1,7 +1,10 @@
 --
 -- upgrade: a database made by version 1.0 (profile values in head rows)
--- is brought to 1.1 (pprofs kept as sent) by ALTER EXTENSION ... UPDATE,
--- and then stores and reads pprofs like a new one.
+-- is brought to the current version (1.1: pprofs kept as sent; 1.2: a
+-- tenant retention of 0, ingest at a given time) by ALTER EXTENSION ...
+-- UPDATE, and then stores and reads pprofs like a new one.  (A new
+-- database is made by the same scripts: pyroscope--1.0.sql and the
+-- updates after it.)
 --
 \set regress_db :DBNAME
 \getenv abs_srcdir PG_ABS_SRCDIR
@@ -15,7 +18,7 @@ SELECT a.attname, a.attnotnull
  ORDER BY a.attnum;
 ALTER EXTENSION pyroscope UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pyroscope';
--- the same columns, in the same order, as a database made by 1.1
+-- the same columns, in the same order, as a new database
 SELECT a.attname, a.attnotnull
   FROM pg_attribute a WHERE a.attrelid = 'pyroscope.head'::regclass AND a.attnum > 0
  ORDER BY a.attnum;
@@ -25,5 +28,9 @@ SELECT h.part, h.total = pyroscope.total(pyroscope.head_profile(h)) AS same_tota
   FROM pyroscope.head h ORDER BY 1;
 SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{service_name="upgraded"}',
 							 '-infinity', 'infinity') ->> 'numTicks')::bigint > 0 AS flamegraph;
+-- what 1.2 added
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{"service_name": "upgraded"}',
+							  at => '2031-01-01 00:00+00');
+INSERT INTO pyroscope.tenant_retention VALUES ('kept', '0');
 \c :regress_db
 DROP DATABASE pyroscope_upgrade;

@@ -777,14 +777,13 @@ retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	values[0] = CStringGetTextDatum(u->tenant);
 	values[1] = TimestampTzGetDatum(now);
 	values[2] = Int32GetDatum(pyroscope_retention);
-	spi_exec("SELECT $2 - COALESCE((SELECT r.retention FROM pyroscope.tenant_retention r"
-			 "                       WHERE r.tenant = $1),"
-			 "                      CASE WHEN $3 > 0 THEN pg_catalog.make_interval(secs => $3) END)",
+	spi_exec("SELECT $2 - " RETENTION_OF("(SELECT r.retention FROM pyroscope.tenant_retention r"
+			 "                                  WHERE r.tenant = $1)", "$3"),
 			 3, types, values, SPI_OK_SELECT);
 	cutoff = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 	{
-		/* retention 0 and no override: keep everything */
+		/* retention 0 (the tenant's, or the default with no override): keep everything */
 		sweep_head_pprofs(types, values);
 		SPI_finish();
 		return;

@@ -183,6 +183,20 @@ profile_time(int64 time_nanos)
 }
 
 /*
+ * A time given for a profile, as profile_time makes them: milliseconds
+ * resolution, and finite.
+ */
+static TimestampTz
+profile_time_of(TimestampTz ts)
+{
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the time of a profile must be finite")));
+	return ts - ((ts % 1000) + 1000) % 1000;
+}
+
+/*
  * Backend-local cache of series: (tenant, fingerprint) -> series id and the
  * time range the row is known to cover, so that a push to a known series
  * costs no series query.  Entries describe committed state only: the
@@ -453,7 +467,14 @@ int
 pyroscope_store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 					  const char *tenant)
 {
-	TimestampTz ts = profile_time(n->time_nanos);
+	return pyroscope_store_pprof_at(data, n, client, tenant, profile_time(n->time_nanos));
+}
+
+/* pyroscope_store_pprof with the profile's time given (ts). */
+int
+pyroscope_store_pprof_at(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
+						 const char *tenant, TimestampTz ts)
+{
 	Datum		args[7];
 	bool		isnull;
 	int64		pprof_id;
@@ -510,19 +531,30 @@ pyroscope_pprof_ingest_limits(PyroPprofLimits *limits)
 	limits->max_samples = (size_t) pyroscope_max_profile_samples;
 }
 
+/*
+ * ingest_pprof(data, labels, tenant[, at]): NULL data, labels or tenant
+ * give NULL (the function was STRICT before "at" came); a NULL "at" is
+ * the pprof's own.
+ */
 Datum
 pyroscope_ingest_pprof(PG_FUNCTION_ARGS)
 {
-	bytea	   *data = PG_GETARG_BYTEA_PP(0);
-	Jsonb	   *labels_jb = PG_GETARG_JSONB_P(1);
-	char	   *tenant = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	bytea	   *data;
+	Jsonb	   *labels_jb;
+	char	   *tenant;
 	PyroLabelSet client;
 	PyroPprofLimits limits;
 	PyroNormalized *n;
 	PyroError	err;
-	size_t		len = VARSIZE_ANY_EXHDR(data);
+	size_t		len;
 	int			written;
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	data = PG_GETARG_BYTEA_PP(0);
+	labels_jb = PG_GETARG_JSONB_P(1);
+	tenant = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	len = VARSIZE_ANY_EXHDR(data);
 	check_tenant(tenant);
 	pyro_labels_init(&client);
 	labels_from_jsonb(labels_jb, &client);
@@ -538,7 +570,11 @@ pyroscope_ingest_pprof(PG_FUNCTION_ARGS)
 		!= PYRO_OK)
 		pyroscope_report(&err, "could not decode pprof profile");
 
-	written = pyroscope_store_pprof(data, n, &client, tenant);
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+		written = pyroscope_store_pprof_at(data, n, &client, tenant,
+										   profile_time_of(PG_GETARG_TIMESTAMPTZ(3)));
+	else
+		written = pyroscope_store_pprof(data, n, &client, tenant);
 	pyro_normalized_free(n);
 	pyro_labels_free(&client);
 	PG_RETURN_INT32(written);

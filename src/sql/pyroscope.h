@@ -61,6 +61,9 @@ extern int	pyroscope_store_normalized(const struct PyroNormalized *n,
 									   const char *tenant);
 extern int	pyroscope_store_pprof(bytea *data, const struct PyroNormalized *summary,
 								  const struct PyroLabelSet *client, const char *tenant);
+extern int	pyroscope_store_pprof_at(bytea *data, const struct PyroNormalized *summary,
+									 const struct PyroLabelSet *client, const char *tenant,
+									 TimestampTz ts);
 extern void pyroscope_pprof_ingest_limits(struct PyroPprofLimits *limits);
 
 /* head rows' profiles (head.c) */
@@ -163,12 +166,23 @@ extern List *pyroscope_compact_units(CompactUnitKind kind, int level, TimestampT
 extern void pyroscope_compact_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c);
 extern void pyroscope_compact_all(TimestampTz now, const char *tenant, CompactCounts *c);
 extern void pyroscope_retention_all(TimestampTz now, const char *tenant, CompactCounts *c);
+/*
+ * SQL for the retention interval of a tenant, from its override (an
+ * interval expression, NULL when the tenant has none) and the default
+ * pyroscope.retention (an integer expression, seconds): NULL when data is
+ * kept forever, i.e. when the override or, without one, the default is 0.
+ */
+#define RETENTION_OF(override, default_secs) \
+	"(CASE WHEN " override " IS NOT NULL" \
+	"      THEN NULLIF(" override ", interval '0')" \
+	"      WHEN " default_secs " > 0 THEN pg_catalog.make_interval(secs => " default_secs ") END)"
+
 extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
 extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 									 const char *error);
 extern void pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs);
 /* the extension version this library's queries are written for */
-#define PYROSCOPE_EXTENSION_VERSION "1.1"
+#define PYROSCOPE_EXTENSION_VERSION "1.2"
 extern bool pyroscope_extension_ready(void);
 extern char *pyroscope_extension_installed_version(void);
 extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);
