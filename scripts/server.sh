@@ -18,8 +18,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PG_BIN=/usr/lib/postgresql/15/bin
-PYRO_DATA=$(realpath -m "${PYRO_DATA:-/var/lib/pyroscope-pg/data}")
-SOCK=$(realpath -m "${PYRO_SOCKET_DIR:-/var/run/pyroscope-pg}")
+PYRO_DATA=$(realpath -ms "${PYRO_DATA:-/var/lib/pyroscope-pg/data}")
+SOCK=$(realpath -ms "${PYRO_SOCKET_DIR:-/var/run/pyroscope-pg}")
 LOG=$(dirname "$PYRO_DATA")/postgresql.log
 CONF=$PYRO_DATA/postgresql.conf
 # run as postgres from a directory it may enter (the checkout may be under
