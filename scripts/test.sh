@@ -56,7 +56,7 @@ NODE_DIR=$(scripts/install-deps.sh node-bin)
 [ -f /etc/ssl/certs/ca-certificates.crt ] &&
 	export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 # Debian's npm, run by that node
-npm() { node "$(readlink -f "$(command -v npm)")" "$@"; }
+npm() { node "$(readlink -f "$(type -P npm)")" "$@"; }
 
 passed=0
 failed=0
