@@ -10,16 +10,27 @@ DATA         = pyroscope--1.0.sql pyroscope--1.0--1.1.sql pyroscope--1.1--1.2.sq
 PGFILEDESC   = "pyroscope - continuous profiling inside PostgreSQL"
 
 PROTO_GEN_H  = $(patsubst proto/%.proto,src/core/gen/%.pb-c.h,$(sort $(wildcard proto/*.proto)))
-CORE_OBJS    = $(patsubst %.c,%.o,$(sort $(wildcard src/core/*.c))) \
-               $(PROTO_GEN_H:.h=.o)
-SQL_OBJS     = $(patsubst %.c,%.o,$(sort $(wildcard src/sql/*.c)))
-HTTP_OBJS    = $(patsubst %.c,%.o,$(sort $(wildcard bgworkers/*.c)))
-OBJS         = $(CORE_OBJS) $(SQL_OBJS) $(HTTP_OBJS)
+srcs_of      = $(patsubst %.c,%.o,$(sort $(wildcard $(1)/*.c)))
+CORE_OBJS    = $(call srcs_of,src/core) $(PROTO_GEN_H:.h=.o)
+OBJSTORE_OBJS = $(call srcs_of,src/objstore)
+ENGINE_OBJS  = $(call srcs_of,src/engine)
+SQL_OBJS     = $(call srcs_of,src/sql)
+HTTP_OBJS    = $(call srcs_of,bgworkers/http)
+WORKER_OBJS  = $(call srcs_of,bgworkers)
+MODULE_OBJS  = src/module.o
+OBJS         = $(CORE_OBJS) $(OBJSTORE_OBJS) $(ENGINE_OBJS) $(SQL_OBJS) $(HTTP_OBJS) \
+               $(WORKER_OBJS) $(MODULE_OBJS)
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
-PG_CPPFLAGS  = -Isrc/core -Isrc/core/gen -Isrc/sql -Ibgworkers
+# The layers (docs/layout.md): each folder is compiled with the include
+# paths of what it may use and nothing else, so an upward include does not
+# compile (scripts/check-layers.sh also catches relative paths).
+INC_CORE     = -Isrc/core -Isrc/core/gen
+INC_OBJSTORE = -Isrc/objstore $(INC_CORE)
+INC_ENGINE   = -Isrc/engine $(INC_OBJSTORE)
+INC_FRONT    = -Isrc/engine $(INC_CORE)
 SHLIB_LINK   = -lprotobuf-c -ldeflate -lzstd -lz -lmicrohttpd -lcurl -lcrypto
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
                -Wno-missing-field-initializers $(if $(filter yes,$(WERROR)),-Werror)
@@ -35,6 +46,16 @@ $(OBJS): | $(PROTO_GEN_H)
 # PGXS tracks no header dependencies: rebuild every object when a header
 # changes (a struct that grew in one object and not in another is memory
 # corruption, not a build error)
-$(OBJS): $(wildcard src/core/*.h src/sql/*.h bgworkers/*.h)
+$(OBJS): $(wildcard src/core/*.h src/objstore/*.h src/engine/*.h src/sql/*.h \
+                   bgworkers/*.h bgworkers/http/*.h)
+
+# pgxs.mk fixed CPPFLAGS when it was included: add each layer's paths
+$(CORE_OBJS): override CPPFLAGS := $(INC_CORE) $(CPPFLAGS)
+$(OBJSTORE_OBJS): override CPPFLAGS := $(INC_OBJSTORE) $(CPPFLAGS)
+$(ENGINE_OBJS): override CPPFLAGS := $(INC_ENGINE) $(CPPFLAGS)
+$(SQL_OBJS): override CPPFLAGS := -Isrc/sql $(INC_FRONT) $(CPPFLAGS)
+$(HTTP_OBJS): override CPPFLAGS := -Ibgworkers/http $(INC_FRONT) $(CPPFLAGS)
+$(WORKER_OBJS): override CPPFLAGS := -Ibgworkers $(INC_FRONT) $(CPPFLAGS)
+$(MODULE_OBJS): override CPPFLAGS := -Ibgworkers/http -Ibgworkers $(INC_ENGINE) $(CPPFLAGS)
 
 include core.mk

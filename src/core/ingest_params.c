@@ -949,3 +949,98 @@ pyro_lines_to_profile(const char *text, size_t len, PyroProfile **out, PyroError
 {
 	return text_to_profile(text, len, true, out, err);
 }
+
+/* ----------------------------------------------------------------
+ * Profile types of the text formats (spec §10.7)
+ * ----------------------------------------------------------------
+ */
+
+static const PyroTextType text_types[] = {
+	{"", "process_cpu", "cpu", "nanoseconds", true},
+	{"cpu", "process_cpu", "cpu", "nanoseconds", true},
+	{"itimer", "process_cpu", "cpu", "nanoseconds", true},
+	{"wall", "wall", "wall", "nanoseconds", true},
+	{"seconds", "wall", "wall", "nanoseconds", true},
+	{"nanoseconds", "wall", "wall", "nanoseconds", true},
+	{"microseconds", "wall", "wall", "nanoseconds", true},
+	{"milliseconds", "wall", "wall", "nanoseconds", true},
+	{"inuse_objects", "memory", "inuse_objects", "count", false},
+	{"inuse_space", "memory", "inuse_space", "bytes", false},
+	{"alloc_objects", "memory", "alloc_objects", "count", false},
+	{"alloc_space", "memory", "alloc_space", "bytes", false},
+	{"goroutines", "goroutine", "goroutines", "count", false},
+	{"mutex_count", "mutex", "contentions", "count", false},
+	{"mutex_duration", "mutex", "delay", "nanoseconds", false},
+	{"block_count", "block", "contentions", "count", false},
+	{"lock_count", "block", "contentions", "count", false},
+	{"block_duration", "block", "delay", "nanoseconds", false},
+	{"lock_duration", "block", "delay", "nanoseconds", false},
+	{"alloc_in_new_tlab_objects", "memory", "alloc_in_new_tlab_objects", "count", false},
+	{"alloc_in_new_tlab_bytes", "memory", "alloc_in_new_tlab_bytes", "bytes", false},
+	{"alloc_outside_tlab_objects", "memory", "alloc_outside_tlab_objects", "count", false},
+	{"alloc_outside_tlab_bytes", "memory", "alloc_outside_tlab_bytes", "bytes", false},
+	{"live", "memory", "live", "count", false},
+	{"exceptions", "exceptions", "samples", "count", false},
+	{"bytes", "memory", "samples", "bytes", false},
+};
+
+const PyroTextType *
+pyro_text_type(const char *suffix)
+{
+	for (size_t i = 0; i < sizeof(text_types) / sizeof(text_types[0]); i++)
+		if (strcmp(text_types[i].suffix, suffix) == 0)
+			return &text_types[i];
+	return NULL;
+}
+
+static PyroStatus
+intern_into(PyroSymbols *sym, const char *s, uint32_t *out, PyroError *err)
+{
+	*out = pyro_sym_intern_string(sym, s, strlen(s));
+	if (*out == PYRO_NO_INDEX)
+		return pyro_error_set(err, PYRO_ENOMEM, "out of memory");
+	return PYRO_OK;
+}
+
+PyroStatus
+pyro_text_profile_type(PyroProfile *prof, const PyroTextType *tt, int64_t sample_rate,
+					   int64_t time_ms, PyroTextTyped *out, PyroError *err)
+{
+	const char *type = tt->type;
+	const char *unit = tt->unit;
+	const char *ptype = "";
+	const char *punit = "";
+	int64_t		period = 0;
+	PyroStatus	st;
+
+	if (tt->cpu_like && sample_rate != 0)
+	{
+		int64_t		scale = INT64_C(1000000000) / sample_rate;
+
+		for (size_t i = 0; i < prof->nsamples; i++)
+			if (__builtin_mul_overflow(prof->samples[i].value, scale, &prof->samples[i].value))
+				return pyro_error_set(err, PYRO_EINVAL,
+									  "sample value out of range after scaling by the sample rate");
+		ptype = "cpu";
+		punit = "nanoseconds";
+		period = scale;
+	}
+	else if (tt->cpu_like)
+	{
+		type = "samples";
+		unit = "count";
+	}
+	if ((st = intern_into(prof->sym, type, &prof->sample_type, err)) != PYRO_OK ||
+		(st = intern_into(prof->sym, unit, &prof->sample_unit, err)) != PYRO_OK ||
+		(st = intern_into(prof->sym, ptype, &prof->period_type, err)) != PYRO_OK ||
+		(st = intern_into(prof->sym, punit, &prof->period_unit, err)) != PYRO_OK)
+		return st;
+	prof->period = period;
+	prof->time_nanos = time_ms * 1000000;
+	prof->duration_nanos = 0;
+	out->type = type;
+	out->unit = unit;
+	out->period_type = ptype;
+	out->period_unit = punit;
+	return PYRO_OK;
+}

@@ -44,6 +44,43 @@ extern void pyro_app_name_free(PyroAppName *a);
 extern void pyro_parse_attime(const char *s, int64_t now_ms, int64_t *out_ms);
 
 /*
+ * Profile types of the text formats (folded, lines), chosen by the app
+ * name's suffix (spec §10.7): __name__, sample type and unit, and whether
+ * the type is CPU-like (scaled by sampleRate).  pyro_text_type returns
+ * NULL for an unknown suffix.
+ */
+typedef struct PyroTextType
+{
+	const char *suffix;
+	const char *name;
+	const char *type;
+	const char *unit;
+	bool		cpu_like;		/* scaled by sampleRate, period cpu:nanoseconds */
+} PyroTextType;
+
+extern const PyroTextType *pyro_text_type(const char *suffix);
+
+/*
+ * Type a profile parsed from text as tt says: sample type and unit; for a
+ * CPU-like type with sample_rate != 0, values multiplied by 1e9 /
+ * sample_rate and period cpu:nanoseconds of that (a value that overflows
+ * is PYRO_EINVAL); with sample_rate 0, samples:count without a period.
+ * The profile's time becomes time_ms.  out gets the names it chose
+ * (constants).
+ */
+typedef struct PyroTextTyped
+{
+	const char *type;
+	const char *unit;
+	const char *period_type;	/* "" when none */
+	const char *period_unit;
+} PyroTextTyped;
+
+extern PyroStatus pyro_text_profile_type(PyroProfile *prof, const PyroTextType *tt,
+										 int64_t sample_rate, int64_t time_ms,
+										 PyroTextTyped *out, PyroError *err);
+
+/*
  * multipart/form-data (RFC 7578 on RFC 2046).  Part bodies point into the
  * request body; the strings are owned by the part array.  Free the array
  * with pyro_multipart_free.

@@ -49,7 +49,8 @@ typedef struct PyroNormalized
 	int64_t		period;
 	int64_t		time_nanos;		/* 0 when the pprof had none */
 	int64_t		duration_nanos;
-	char	   *default_name;	/* guessed __name__, e.g. "process_cpu" */
+	char	   *default_name;	/* __name__ when the client sends none, e.g.
+								 * "process_cpu" (pyro_pprof_profile_name) */
 	PyroSeriesProfile *series;	/* empty profiles are not listed */
 	size_t		nseries;
 	size_t		input_samples;	/* samples in the pprof */
@@ -69,6 +70,25 @@ extern PyroStatus pyro_pprof_normalize(const uint8_t *data, size_t len,
 									   const PyroPprofLimits *limits,
 									   PyroNormalized **out, PyroError *err);
 extern void pyro_normalized_free(PyroNormalized *n);
+
+/*
+ * The __name__ of a pprof whose client sent none, by upstream's rule for
+ * /ingest (spec §10.7), used by every ingest path: "wall" when a sample
+ * type is exactly wall; else by the (display) names of the sample types.
+ * With has_config, config's nconfig display names (a sample_type_config)
+ * replace the built-in ones (samples -> cpu, goroutine -> goroutines,
+ * contentions -> mutex_count, delay -> mutex_duration).  The result points
+ * into n, config or a constant.
+ */
+typedef struct PyroDisplayName
+{
+	const char *type;
+	const char *display;
+} PyroDisplayName;
+
+extern const char *pyro_pprof_profile_name(const PyroNormalized *n,
+										   const PyroDisplayName *config, size_t nconfig,
+										   bool has_config);
 
 /*
  * The summary of a pprof: everything pyro_pprof_normalize checks, with

@@ -579,65 +579,63 @@ pyro_pprof_find_group(PyroPprofNorm *nm, size_t n)
  * ----------------------------------------------------------------
  */
 
-static bool
-ieq(const char *a, const char *b)
+/* A sample type's name as the __name__ rules see it (spec §10.4). */
+static const char *
+display_name(const char *type, const PyroDisplayName *config, size_t nconfig, bool has_config)
 {
-	for (; *a && *b; a++, b++)
-	{
-		char		x = (*a >= 'A' && *a <= 'Z') ? *a + 32 : *a;
-		char		y = (*b >= 'A' && *b <= 'Z') ? *b + 32 : *b;
+	static const char *const builtin[][2] = {
+		{"samples", "cpu"}, {"goroutine", "goroutines"},
+		{"contentions", "mutex_count"}, {"delay", "mutex_duration"}
+	};
 
-		if (x != y)
-			return false;
+	if (has_config)
+	{
+		for (size_t i = 0; i < nconfig; i++)
+			if (strcmp(config[i].type, type) == 0 && config[i].display &&
+				config[i].display[0] != '\0')
+				return config[i].display;
+		return type;
 	}
-	return *a == *b;
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (strcmp(type, builtin[i][0]) == 0)
+			return builtin[i][1];
+	return type;
 }
 
 /*
- * Guess __name__ for clients that do not send one, from the sample and
- * period types.  mutex and block profiles have the same types
- * (contentions/delay) and cannot be told apart; they are called "block".
+ * __name__ of a pprof whose client sent none, as upstream derives it for
+ * /ingest (spec §10.7), for every ingest path alike: "wall" if a sample
+ * type is exactly wall; else the first sample type whose (display) name
+ * says process_cpu, memory, mutex, block or goroutines; else the last
+ * (display) name.
  */
 const char *
-pyro_pprof_guess_name(const PyroNormalized *n)
+pyro_pprof_profile_name(const PyroNormalized *n, const PyroDisplayName *config, size_t nconfig,
+						bool has_config)
 {
-	bool		memory = false,
-				goroutine = false,
-				block = false,
-				wall = false,
-				exception = false;
+	const char *last = NULL;
 
-	if (ieq(n->period_type, "cpu"))
-		return "process_cpu";
+	for (uint32_t i = 0; i < n->ntypes; i++)
+		if (strcmp(n->sample_types[i], "wall") == 0)
+			return "wall";
 	for (uint32_t i = 0; i < n->ntypes; i++)
 	{
-		const char *t = n->sample_types[i];
+		const char *t = display_name(n->sample_types[i], config, nconfig, has_config);
 
-		if (ieq(t, "cpu"))
+		if (strstr(t, "cpu"))
 			return "process_cpu";
-		if (strncmp(t, "alloc_", 6) == 0 || strncmp(t, "inuse_", 6) == 0 ||
-			strncmp(t, "alloc-", 6) == 0 || strcmp(t, "space") == 0)
-			memory = true;
-		else if (strcmp(t, "goroutine") == 0 || strcmp(t, "goroutines") == 0)
-			goroutine = true;
-		else if (strcmp(t, "contentions") == 0 || strcmp(t, "delay") == 0)
-			block = true;
-		else if (strcmp(t, "wall") == 0)
-			wall = true;
-		else if (strcmp(t, "exception") == 0 || strcmp(t, "exceptions") == 0)
-			exception = true;
+		if (strstr(t, "alloc_") || strstr(t, "inuse_") || strcmp(t, "space") == 0 ||
+			strcmp(t, "objects") == 0)
+			return "memory";
+		if (strstr(t, "mutex_"))
+			return "mutex";
+		if (strstr(t, "block_"))
+			return "block";
+		if (strstr(t, "goroutines"))
+			return "goroutines";
+		last = t;
 	}
-	if (memory || strcmp(n->period_type, "space") == 0)
-		return "memory";
-	if (goroutine)
-		return "goroutine";
-	if (block)
-		return "block";
-	if (wall || strcmp(n->period_type, "wall") == 0)
-		return "wall";
-	if (exception)
-		return "exceptions";
-	return "unknown";
+	return last ? last : "unknown";
 }
 
 void
@@ -733,7 +731,7 @@ pyro_pprof_norm_metadata(PyroPprofNorm *nm, PyroNormalized *n,
 	n->period = period;
 	n->time_nanos = time_nanos;
 	n->duration_nanos = duration_nanos;
-	guess = pyro_pprof_guess_name(n);
+	guess = pyro_pprof_profile_name(n, NULL, 0, false);
 	n->default_name = pyro_strndup(guess, strlen(guess));
 	if (n->default_name == NULL)
 		return pyro_pprof_oom(nm->err);

@@ -127,7 +127,6 @@ typedef struct PyroPprofNorm
 } PyroPprofNorm;
 
 /* Guess __name__ (e.g. "process_cpu") from n's sample and period types. */
-extern const char *pyro_pprof_guess_name(const PyroNormalized *n);
 
 /* pprof_common.c */
 extern PyroStatus pyro_pprof_oom(PyroError *err);

@@ -1,535 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * ingest.c
- *	  Storing profiles: pyroscope.ingest_pprof() and the series and head
- *	  writes behind it.
- *
- * One call stores every sample type (and every label-split group) of one
- * pprof.  Everything happens in the caller's transaction, so a rejected
- * profile stores nothing.
+ *	  SQL functions that store profiles and read them back one by one:
+ *	  pyroscope.ingest_pprof() and pyroscope.head_profile().
  *
  *-------------------------------------------------------------------------
  */
-#include "pyroscope.h"
+#include "engine.h"
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
-#include "access/xact.h"
-#include "utils/catcache.h"
-#include "utils/hsearch.h"
-#include "utils/jsonb.h"
-#include "utils/memutils.h"
 
 #include "labels.h"
-#include "pprof.h"
 
 PG_FUNCTION_INFO_V1(pyroscope_ingest_pprof);
-
-#define MAX_TENANT_LENGTH 150
-
-static SPIPlanPtr series_lookup_plan = NULL;
-static SPIPlanPtr series_insert_plan = NULL;
-static SPIPlanPtr series_touch_plan = NULL;
-static SPIPlanPtr head_insert_plan = NULL;
-static SPIPlanPtr pprof_insert_plan = NULL;
-static SPIPlanPtr head_part_insert_plan = NULL;
-
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep plan");
-	return plan;
-}
-
-/* Prepare the statements of the write path once per backend. */
-static void
-prepare_plans(void)
-{
-	if (series_lookup_plan == NULL)
-	{
-		Oid			t[3] = {TEXTOID, INT8OID, JSONBOID};
-
-		series_lookup_plan = prepare_kept(
-			"SELECT series_id, labels = $3, first_seen, last_seen"
-			" FROM pyroscope.series WHERE tenant = $1 AND fingerprint = $2",
-			3, t);
-	}
-	if (series_insert_plan == NULL)
-	{
-		Oid			t[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, TIMESTAMPTZOID};
-
-		series_insert_plan = prepare_kept(
-			"INSERT INTO pyroscope.series AS s"
-			" (tenant, profile_type, service_name, labels, fingerprint, first_seen, last_seen)"
-			" VALUES ($1, $2, $3, $4, $5, $6, $6)"
-			" ON CONFLICT (tenant, fingerprint) DO UPDATE"
-			" SET first_seen = least(s.first_seen, excluded.first_seen),"
-			"     last_seen = greatest(s.last_seen, excluded.last_seen)"
-			" RETURNING series_id, labels = $4",
-			6, t);
-	}
-	if (series_touch_plan == NULL)
-	{
-		Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
-
-		series_touch_plan = prepare_kept(
-			"UPDATE pyroscope.series"
-			" SET first_seen = least(first_seen, $2), last_seen = greatest(last_seen, $2)"
-			" WHERE series_id = $1",
-			2, t);
-	}
-	if (head_insert_plan == NULL)
-	{
-		Oid			t[6] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, InvalidOid};
-
-		t[5] = DatumGetObjectId(DirectFunctionCall1(regtypein,
-													CStringGetDatum("pyroscope.profile")));
-		head_insert_plan = prepare_kept(
-			"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, profile)"
-			" VALUES ($1, $2, $3, $4, $5, $6)",
-			6, t);
-	}
-	if (pprof_insert_plan == NULL)
-	{
-		Oid			t[2] = {TEXTOID, BYTEAOID};
-
-		pprof_insert_plan = prepare_kept(
-			"INSERT INTO pyroscope.head_pprof (tenant, data) VALUES ($1, $2) RETURNING pprof_id",
-			2, t);
-	}
-	if (head_part_insert_plan == NULL)
-	{
-		Oid			t[7] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, INT8OID, INT4OID};
-
-		head_part_insert_plan = prepare_kept(
-			"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, pprof_id, part)"
-			" VALUES ($1, $2, $3, $4, $5, $6, $7)",
-			7, t);
-	}
-}
-
-static void
-check_tenant(const char *tenant)
-{
-	size_t		len = strlen(tenant);
-
-	if (len == 0 || len > MAX_TENANT_LENGTH)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("tenant id must be 1 to %d bytes long", MAX_TENANT_LENGTH)));
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char) tenant[i] < 0x20 || tenant[i] == 0x7f)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("tenant id must not contain control characters")));
-}
-
-/* Read a jsonb object of string values into a label set. */
-static void
-labels_from_jsonb(Jsonb *jb, PyroLabelSet *ls)
-{
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	char	   *key = NULL;
-
-	if (!JB_ROOT_IS_OBJECT(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("labels must be a JSON object of strings")));
-	it = JsonbIteratorInit(&jb->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE)
-		{
-			if (v.type != jbvString)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("label \"%s\" must have a string value", key)));
-			if (!pyro_labels_set_n(ls, key, strlen(key), v.val.string.val, v.val.string.len))
-				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		}
-	}
-}
-
-/*
- * The profile time: time_nanos truncated to milliseconds, or now when
- * absent.  Some SDKs (py-spy through pyroscope-rs) write milliseconds into
- * time_nanos; values too small to be nanoseconds of this era are read as
- * milliseconds.
- */
-static TimestampTz
-profile_time(int64 time_nanos)
-{
-	int64		ms;
-
-	if (time_nanos <= 0)
-		return GetCurrentTransactionStartTimestamp() -
-			GetCurrentTransactionStartTimestamp() % 1000;
-	if (time_nanos < INT64CONST(100000000000000))	/* < 1e14: milliseconds */
-		ms = time_nanos;
-	else
-		ms = time_nanos / 1000000;
-	return (TimestampTz) (ms * 1000 -
-						  (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
-}
-
-/*
- * A time given for a profile, as profile_time makes them: milliseconds
- * resolution, and finite.
- */
-static TimestampTz
-profile_time_of(TimestampTz ts)
-{
-	if (TIMESTAMP_NOT_FINITE(ts))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the time of a profile must be finite")));
-	return ts - ((ts % 1000) + 1000) % 1000;
-}
-
-/*
- * Backend-local cache of series: (tenant, fingerprint) -> series id and the
- * time range the row is known to cover, so that a push to a known series
- * costs no series query.  Entries describe committed state only: the
- * whole cache is dropped when a transaction aborts, since an aborted
- * transaction may have created rows or widened ranges that never became
- * visible.
- */
-typedef struct SeriesCacheKey
-{
-	uint64		fingerprint;
-	char		tenant[MAX_TENANT_LENGTH + 1];
-} SeriesCacheKey;
-
-typedef struct SeriesCacheEntry
-{
-	SeriesCacheKey key;
-	int64		series_id;
-	TimestampTz first_seen;
-	TimestampTz last_seen;
-	char	   *labels_json;	/* in CacheMemoryContext, to rule out collisions */
-} SeriesCacheEntry;
-
-static HTAB *series_cache = NULL;
-static bool series_cache_callback_registered = false;
-
-#define SERIES_CACHE_MAX	100000
-
-static void
-series_cache_reset(void)
-{
-	if (series_cache)
-	{
-		hash_destroy(series_cache);
-		series_cache = NULL;
-	}
-}
-
-static void
-series_cache_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		series_cache_reset();
-}
-
-static void
-series_cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-							  SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		series_cache_reset();
-}
-
-static SeriesCacheEntry *
-series_cache_lookup(const char *tenant, uint64 fingerprint, bool *found)
-{
-	SeriesCacheKey key;
-
-	if (!series_cache_callback_registered)
-	{
-		RegisterXactCallback(series_cache_xact_callback, NULL);
-		RegisterSubXactCallback(series_cache_subxact_callback, NULL);
-		series_cache_callback_registered = true;
-	}
-	if (series_cache == NULL || hash_get_num_entries(series_cache) >= SERIES_CACHE_MAX)
-	{
-		HASHCTL		ctl;
-
-		series_cache_reset();
-		if (!CacheMemoryContext)
-			CreateCacheMemoryContext();
-		ctl.keysize = sizeof(SeriesCacheKey);
-		ctl.entrysize = sizeof(SeriesCacheEntry);
-		ctl.hcxt = CacheMemoryContext;
-		series_cache = hash_create("pyroscope series cache", 1024, &ctl,
-								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	memset(&key, 0, sizeof(key));
-	key.fingerprint = fingerprint;
-	strlcpy(key.tenant, tenant, sizeof(key.tenant));
-	return (SeriesCacheEntry *) hash_search(series_cache, &key, HASH_ENTER, found);
-}
-
-/* Find or create the series of a label set; returns its id. */
-static int64
-series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *labels,
-			  TimestampTz ts)
-{
-	PyroBuf		json;
-	Datum		jsonb;
-	uint64		fingerprint = pyro_labels_fingerprint(labels);
-	const char *service = pyro_labels_get(labels, "service_name");
-	Datum		args[6];
-	bool		isnull;
-	bool		found;
-	int64		id;
-	SeriesCacheEntry *entry;
-	TimestampTz first;
-	TimestampTz last;
-
-	pyro_buf_init(&json);
-	pyro_labels_json(labels, &json);
-	if (json.oom)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-
-	entry = series_cache_lookup(tenant, fingerprint, &found);
-	if (found && entry->labels_json == NULL)
-		found = false;			/* left half-made by an error; redo it */
-	if (found)
-	{
-		if (strcmp(entry->labels_json, (char *) json.data) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("series fingerprint collision for labels %s", (char *) json.data)));
-		if (ts >= entry->first_seen && ts <= entry->last_seen)
-		{
-			pyro_buf_free(&json);
-			return entry->series_id;
-		}
-	}
-	else
-		entry->labels_json = NULL;	/* filled in below once known */
-
-	jsonb = pyroscope_json_to_jsonb(&json);
-	args[0] = CStringGetTextDatum(tenant);
-	args[1] = Int64GetDatum((int64) fingerprint);
-	args[2] = jsonb;
-	if (SPI_execute_plan(series_lookup_plan, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up series");
-	found = SPI_processed == 1;
-	if (found)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-
-		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		if (!DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("series fingerprint collision for labels %s", (char *) json.data)));
-		first = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-		last = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
-		if (ts < first || ts > last)
-		{
-			Datum		targs[2] = {Int64GetDatum(id), TimestampTzGetDatum(ts)};
-
-			if (SPI_execute_plan(series_touch_plan, targs, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not update series");
-			/*
-			 * Retention may have deleted the row since we looked it up (it
-			 * deletes series nothing refers to): then create it again.
-			 */
-			found = SPI_processed == 1;
-			first = Min(first, ts);
-			last = Max(last, ts);
-		}
-	}
-	if (!found)
-	{
-		args[0] = CStringGetTextDatum(tenant);
-		args[1] = CStringGetTextDatum(profile_type);
-		args[2] = CStringGetTextDatum(service ? service : "unknown_service");
-		args[3] = jsonb;
-		args[4] = Int64GetDatum((int64) fingerprint);
-		args[5] = TimestampTzGetDatum(ts);
-		if (SPI_execute_plan(series_insert_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
-			SPI_processed != 1)
-			elog(ERROR, "could not insert series");
-		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("series fingerprint collision for labels %s", (char *) json.data)));
-		/* a concurrent insert may have widened the range; ts is covered either way */
-		first = last = ts;
-	}
-
-	/* remember what this transaction now guarantees about the row */
-	if (entry->labels_json == NULL)
-		entry->labels_json = MemoryContextStrdup(CacheMemoryContext, (char *) json.data);
-	entry->series_id = id;
-	entry->first_seen = first;
-	entry->last_seen = last;
-	pyro_buf_free(&json);
-	return id;
-}
-
-/* The series id of series i of n (created if new), labelled per the GUCs. */
-static int64
-series_of(const PyroNormalized *n, size_t i, const PyroLabelSet *client,
-		  const char *tenant, TimestampTz ts)
-{
-	const PyroSeriesProfile *sp = &n->series[i];
-	PyroLabelLimits limits;
-	PyroLabelSet labels;
-	char	   *type_id;
-	PyroError	err;
-	int64		id;
-
-	limits.max_label_names = pyroscope_max_label_names;
-	limits.max_name_length = pyroscope_max_label_name_length;
-	limits.max_value_length = pyroscope_max_label_value_length;
-	pyro_labels_init(&labels);
-	if (pyro_series_labels(client, &sp->sample_labels, n->default_name,
-						   n->sample_types[sp->type_index],
-						   n->sample_units[sp->type_index],
-						   n->period_type, n->period_unit,
-						   &limits, &labels, &type_id, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not label profile");
-	id = series_id_for(tenant, type_id, &labels, ts);
-	pyro_labels_free(&labels);
-	pyro_free(type_id);
-	return id;
-}
-
-/*
- * Store a normalised pprof for a tenant with the client's labels.  Returns
- * the number of series written.  Shared with the HTTP ingest path.
- */
-int
-pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
-						   const char *tenant)
-{
-	TimestampTz ts = profile_time(n->time_nanos);
-	int			written = 0;
-
-	check_tenant(tenant);
-	SPI_connect();
-	prepare_plans();
-	for (size_t i = 0; i < n->nseries; i++)
-	{
-		const PyroSeriesProfile *sp = &n->series[i];
-		PyroError	err;
-		PyroBuf		enc;
-		int64		series_id;
-		Datum		args[6];
-		ProfileValue *v;
-
-		series_id = series_of(n, i, client, tenant, ts);
-
-		pyro_buf_init(&enc);
-		if (pyro_profile_encode(sp->profile, &enc, &err) != PYRO_OK)
-			pyroscope_report(&err, "could not encode profile");
-		v = profile_value_from_buf(&enc);
-		pyro_buf_free(&enc);
-
-		args[0] = Int64GetDatum(series_id);
-		args[1] = CStringGetTextDatum(tenant);
-		args[2] = TimestampTzGetDatum(ts);
-		args[3] = Int64GetDatum(pyro_profile_total(sp->profile));
-		args[4] = Int32GetDatum((int32) Min(sp->profile->nsamples, PG_INT32_MAX));
-		args[5] = PointerGetDatum(v);
-		if (SPI_execute_plan(head_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not insert profile");
-		pfree(v);
-		written++;
-	}
-	SPI_finish();
-	return written;
-}
-
-/*
- * Store a pprof as sent, with the summary pyro_pprof_summarize made of it
- * (whose time_nanos the caller may have set): the bytes once in
- * head_pprof, and a head row per series naming its part.  Returns the
- * number of series written.  Shared with the HTTP ingest paths.
- */
-int
-pyroscope_store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
-					  const char *tenant)
-{
-	return pyroscope_store_pprof_at(data, n, client, tenant, profile_time(n->time_nanos));
-}
-
-/* pyroscope_store_pprof with the profile's time given (ts). */
-int
-pyroscope_store_pprof_at(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
-						 const char *tenant, TimestampTz ts)
-{
-	Datum		args[7];
-	bool		isnull;
-	int64		pprof_id;
-	int64	   *series_ids;
-
-	check_tenant(tenant);
-	if (n->nseries == 0)
-		return 0;
-	if (n->nseries > PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("profile has too many series")));
-
-	SPI_connect();
-	prepare_plans();
-
-	/* label every series first: a bad label rejects the profile unstored */
-	series_ids = palloc(n->nseries * sizeof(int64));
-	for (size_t i = 0; i < n->nseries; i++)
-		series_ids[i] = series_of(n, i, client, tenant, ts);
-
-	args[0] = CStringGetTextDatum(tenant);
-	args[1] = PointerGetDatum(data);
-	if (SPI_execute_plan(pprof_insert_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
-		elog(ERROR, "could not store pprof");
-	pprof_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-										   1, &isnull));
-
-	args[1] = CStringGetTextDatum(tenant);
-	args[2] = TimestampTzGetDatum(ts);
-	args[5] = Int64GetDatum(pprof_id);
-	for (size_t i = 0; i < n->nseries; i++)
-	{
-		const PyroSeriesProfile *sp = &n->series[i];
-
-		args[0] = Int64GetDatum(series_ids[i]);
-		args[3] = Int64GetDatum(sp->total);
-		args[4] = Int32GetDatum((int32) Min(sp->nsamples, PG_INT32_MAX));
-		args[6] = Int32GetDatum((int32) i);
-		if (SPI_execute_plan(head_part_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not insert profile");
-	}
-	SPI_finish();
-	return (int) n->nseries;
-}
-
-/* The decoding limits of ingest (pyroscope.max_profile_size and _samples). */
-void
-pyroscope_pprof_ingest_limits(PyroPprofLimits *limits)
-{
-	pyro_pprof_limits_default(limits);
-	limits->max_decompressed = (size_t) pyroscope_max_profile_size;
-	limits->max_samples = (size_t) pyroscope_max_profile_samples;
-}
+PG_FUNCTION_INFO_V1(pyroscope_head_profile);
 
 /*
  * ingest_pprof(data, labels, tenant[, at]): NULL data, labels or tenant
@@ -539,43 +24,48 @@ pyroscope_pprof_ingest_limits(PyroPprofLimits *limits)
 Datum
 pyroscope_ingest_pprof(PG_FUNCTION_ARGS)
 {
-	bytea	   *data;
-	Jsonb	   *labels_jb;
-	char	   *tenant;
 	PyroLabelSet client;
-	PyroPprofLimits limits;
-	PyroNormalized *n;
-	PyroError	err;
-	size_t		len;
+	PyroIngestOptions opt;
 	int			written;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
-	data = PG_GETARG_BYTEA_PP(0);
-	labels_jb = PG_GETARG_JSONB_P(1);
-	tenant = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	len = VARSIZE_ANY_EXHDR(data);
-	check_tenant(tenant);
-	pyro_labels_init(&client);
-	labels_from_jsonb(labels_jb, &client);
-
-	pyroscope_pprof_ingest_limits(&limits);
-	if (len > (size_t) pyroscope_max_profile_size)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("profile of %zu bytes exceeds pyroscope.max_profile_size (%d bytes)",
-						len, pyroscope_max_profile_size)));
-
-	if (pyro_pprof_summarize((const uint8_t *) VARDATA_ANY(data), len, &limits, &n, &err)
-		!= PYRO_OK)
-		pyroscope_report(&err, "could not decode pprof profile");
-
+	memset(&opt, 0, sizeof(opt));
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
-		written = pyroscope_store_pprof_at(data, n, &client, tenant,
-										   profile_time_of(PG_GETARG_TIMESTAMPTZ(3)));
-	else
-		written = pyroscope_store_pprof(data, n, &client, tenant);
-	pyro_normalized_free(n);
+	{
+		opt.has_time = true;
+		opt.at = PG_GETARG_TIMESTAMPTZ(3);
+	}
+	pyro_labels_init(&client);
+	pyroscope_labels_from_jsonb(PG_GETARG_JSONB_P(1), &client);
+	written = pyroscope_store_pprof(PG_GETARG_BYTEA_PP(0), &client,
+								   text_to_cstring(PG_GETARG_TEXT_PP(2)), &opt, NULL);
 	pyro_labels_free(&client);
 	PG_RETURN_INT32(written);
+}
+
+/*
+ * pyroscope.head_profile(h pyroscope.head): the profile of a head row as a
+ * pyroscope.profile value, whichever way the row stores it.
+ */
+Datum
+pyroscope_head_profile(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
+	bool		profile_null,
+				id_null,
+				part_null,
+				total_null;
+	Datum		profile = GetAttributeByName(row, "profile", &profile_null);
+	Datum		pprof_id = GetAttributeByName(row, "pprof_id", &id_null);
+	Datum		part = GetAttributeByName(row, "part", &part_null);
+	Datum		total = GetAttributeByName(row, "total", &total_null);
+
+	if (!profile_null)
+		PG_RETURN_DATUM(PointerGetDatum(PG_DETOAST_DATUM_COPY(profile)));
+	if (id_null || part_null || total_null)
+		PG_RETURN_NULL();
+
+	PG_RETURN_POINTER(pyroscope_head_part_value(DatumGetInt64(pprof_id), DatumGetInt32(part),
+												DatumGetInt64(total)));
 }

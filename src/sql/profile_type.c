@@ -10,7 +10,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pyroscope.h"
+#include "engine.h"
 
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -19,6 +19,7 @@
 
 #include "labels.h"
 #include "pprof.h"
+#include "sql_results.h"
 
 PG_FUNCTION_INFO_V1(pyroscope_profile_in);
 PG_FUNCTION_INFO_V1(pyroscope_profile_out);
@@ -31,58 +32,6 @@ PG_FUNCTION_INFO_V1(pyroscope_profile_total);
 PG_FUNCTION_INFO_V1(pyroscope_profile_to_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_merge_transfn);
 PG_FUNCTION_INFO_V1(pyroscope_merge_finalfn);
-
-/* Copy encoded bytes into a new profile value. */
-ProfileValue *
-profile_value_from_buf(const PyroBuf *buf)
-{
-	ProfileValue *v;
-
-	if (buf->oom)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while encoding a profile")));
-	if (buf->len > MaxAllocSize - VARHDRSZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("encoded profile of %zu bytes is too large", buf->len)));
-	v = (ProfileValue *) palloc(VARHDRSZ + buf->len);
-	SET_VARSIZE(v, VARHDRSZ + buf->len);
-	memcpy(VARDATA(v), buf->data, buf->len);
-	return v;
-}
-
-/* Decode a stored profile value; corrupt bytes are a data-corruption error. */
-PyroProfile *
-profile_value_decode(ProfileValue *v)
-{
-	PyroProfile *p;
-	PyroError	err;
-
-	if (pyro_profile_decode((const uint8_t *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
-							&p, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not decode profile value");
-	return p;
-}
-
-/* Validate raw bytes as a profile value and wrap them. */
-static ProfileValue *
-profile_value_from_bytes(const char *data, size_t len)
-{
-	PyroProfile *p;
-	PyroError	err;
-	ProfileValue *v;
-
-	if (pyro_profile_decode((const uint8_t *) data, len, &p, &err) != PYRO_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid profile value: %s", err.msg)));
-	pyro_profile_free(p);
-	v = (ProfileValue *) palloc(VARHDRSZ + len);
-	SET_VARSIZE(v, VARHDRSZ + len);
-	memcpy(VARDATA(v), data, len);
-	return v;
-}
 
 /*
  * Text form: "\x" followed by the hex digits of the encoding, like bytea,
@@ -173,7 +122,7 @@ pyroscope_profile_top_functions(PG_FUNCTION_ARGS)
 {
 	PyroTree   *t = profile_value_tree(PG_GETARG_PROFILE_P(0));
 
-	pyroscope_return_top(fcinfo, t);
+	sql_return_top(fcinfo, t);
 	return (Datum) 0;
 }
 
@@ -182,7 +131,7 @@ pyroscope_profile_stacks(PG_FUNCTION_ARGS)
 {
 	PyroTree   *t = profile_value_tree(PG_GETARG_PROFILE_P(0));
 
-	pyroscope_return_stacks(fcinfo, t);
+	sql_return_stacks(fcinfo, t);
 	return (Datum) 0;
 }
 

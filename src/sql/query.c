@@ -1,37 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * query.c
- *	  The query engine of the SQL layer: selecting series by label
- *	  selector, scanning the stored profiles of a selection, and the SQL
- *	  functions built on it (flame graphs, top functions, stacks, merged
- *	  pprof, diffs).
- *
- * Selectors are parsed by the core; each matcher becomes a parameterised
- * condition on pyroscope.series (regular expressions use PostgreSQL's
- * engine, fully anchored as in Prometheus).  Profiles are read through an
- * SPI cursor in batches, so a query holds one batch of stored values at a
- * time plus the tree or merge it is building.
+ *	  SQL functions over a selection of stored profiles: series, totals,
+ *	  flame graphs, top functions, stacks, merged pprof, diffs.  Each
+ *	  reads its arguments, runs the engine's query (within the query
+ *	  memory budget) and returns its answer; top functions and stacks
+ *	  are set-returning here (results.c).
  *
  *-------------------------------------------------------------------------
  */
-#include "pyroscope.h"
+#include "engine.h"
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "funcapi.h"
-#include "miscadmin.h"
-#include "lib/stringinfo.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/jsonb.h"
-#include "utils/memutils.h"
 
-#include "block.h"
-#include "objstore.h"
-#include "labels.h"
-#include "pprof.h"
-#include "selector.h"
-#include "series_query.h"
+#include "sql_results.h"
 
 PG_FUNCTION_INFO_V1(pyroscope_select_series);
 PG_FUNCTION_INFO_V1(pyroscope_flamegraph);
@@ -40,727 +23,6 @@ PG_FUNCTION_INFO_V1(pyroscope_stacks);
 PG_FUNCTION_INFO_V1(pyroscope_merge_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_diff);
 PG_FUNCTION_INFO_V1(pyroscope_profile_totals);
-
-#define SCAN_BATCH	256
-#define MAX_QUERY_ARGS	(4 + 3 * 256)
-
-/* Parameters of a series query under construction. */
-typedef struct SeriesQuery
-{
-	StringInfoData sql;
-	Oid			types[MAX_QUERY_ARGS];
-	Datum		values[MAX_QUERY_ARGS];
-	int			nargs;
-} SeriesQuery;
-
-static int
-add_arg(SeriesQuery *q, Oid type, Datum value)
-{
-	if (q->nargs >= MAX_QUERY_ARGS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("label selector has too many matchers")));
-	q->types[q->nargs] = type;
-	q->values[q->nargs] = value;
-	return ++q->nargs;
-}
-
-static int
-add_text_arg(SeriesQuery *q, const char *s)
-{
-	return add_arg(q, TEXTOID, CStringGetTextDatum(s));
-}
-
-void
-pyroscope_check_time_range(TimestampTz start, TimestampTz end)
-{
-	if (start > end)
-	{
-		/* timestamptz_to_str returns a static buffer: copy the first one */
-		char	   *start_str = pstrdup(timestamptz_to_str(start));
-
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("time range start %s is after its end %s",
-						start_str, timestamptz_to_str(end))));
-	}
-}
-
-/* Check the syntax of a profile type id; returns nothing, errors out. */
-static void
-check_profile_type_syntax(const char *profile_type)
-{
-	PyroProfileType pt;
-	PyroError	err;
-
-	if (pyro_profile_type_parse(profile_type, strlen(profile_type), &pt, &err) != PYRO_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s", err.msg),
-				 errhint("A profile type id has the form name:sample_type:sample_unit:period_type:period_unit.")));
-	pyro_profile_type_free(&pt);
-}
-
-/*
- * Build the query returning (series_id, profile_type, labels) of the
- * series of a selection.  Arguments $1..$3 are tenant, start, end.
- */
-static void
-build_series_query(SeriesQuery *q, const ProfileSelection *sel)
-{
-	PyroSelector *ps;
-	PyroError	err;
-	int			n;
-
-	initStringInfo(&q->sql);
-	q->nargs = 0;
-
-	if (pyro_selector_parse(sel->selector, strlen(sel->selector), &ps, &err) != PYRO_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid label selector \"%s\": %s", sel->selector, err.msg)));
-
-	add_text_arg(q, sel->tenant);
-	add_arg(q, TIMESTAMPTZOID, TimestampTzGetDatum(sel->start));
-	add_arg(q, TIMESTAMPTZOID, TimestampTzGetDatum(sel->end));
-	appendStringInfoString(&q->sql,
-						   "SELECT s.series_id, s.profile_type, s.labels"
-						   " FROM pyroscope.series s"
-						   " WHERE s.tenant = $1 AND s.first_seen <= $3 AND s.last_seen >= $2");
-	if (sel->profile_type)
-	{
-		n = add_text_arg(q, sel->profile_type);
-		appendStringInfo(&q->sql, " AND s.profile_type = $%d", n);
-	}
-	if (ps->metric_name)
-	{
-		/* a name with colons is a profile type id, otherwise __name__ */
-		if (strchr(ps->metric_name, ':'))
-		{
-			check_profile_type_syntax(ps->metric_name);
-			n = add_text_arg(q, ps->metric_name);
-			appendStringInfo(&q->sql, " AND s.profile_type = $%d", n);
-		}
-		else
-		{
-			n = add_text_arg(q, ps->metric_name);
-			appendStringInfo(&q->sql, " AND s.labels ->> '__name__' = $%d", n);
-		}
-	}
-	for (size_t i = 0; i < ps->nmatchers; i++)
-	{
-		const PyroMatcher *m = &ps->matchers[i];
-		int			kn = add_text_arg(q, m->name);
-		int			vn;
-
-		switch (m->op)
-		{
-			case PYRO_MATCH_EQ:
-				vn = add_text_arg(q, m->value);
-				if (m->value[0] == '\0')
-					appendStringInfo(&q->sql,
-									 " AND coalesce(s.labels ->> $%d, '') = $%d", kn, vn);
-				else if (strcmp(m->name, "service_name") == 0)
-					appendStringInfo(&q->sql,
-									 " AND s.service_name = $%d AND $%d IS NOT NULL", vn, kn);
-				else
-					appendStringInfo(&q->sql,
-									 " AND s.labels @> jsonb_build_object($%d, $%d)", kn, vn);
-				break;
-			case PYRO_MATCH_NEQ:
-				vn = add_text_arg(q, m->value);
-				appendStringInfo(&q->sql,
-								 " AND coalesce(s.labels ->> $%d, '') <> $%d", kn, vn);
-				break;
-			case PYRO_MATCH_RE:
-			case PYRO_MATCH_NRE:
-				{
-					/* Prometheus regexes are fully anchored */
-					char	   *re = psprintf("^(?:%s)$", m->value);
-
-					vn = add_text_arg(q, re);
-					appendStringInfo(&q->sql,
-									 " AND coalesce(s.labels ->> $%d, '') %s $%d",
-									 kn, m->op == PYRO_MATCH_RE ? "~" : "!~", vn);
-					break;
-				}
-		}
-	}
-	pyro_selector_free(ps);
-}
-
-/*
- * Error out unless the tenant has at least one series of the profile type:
- * a query for a type that was never stored is almost always a typo.
- */
-void
-pyroscope_check_profile_type(const char *tenant, const char *profile_type)
-{
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	bool		found;
-
-	check_profile_type_syntax(profile_type);
-	values[0] = CStringGetTextDatum(tenant);
-	values[1] = CStringGetTextDatum(profile_type);
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT 1 FROM pyroscope.series"
-							  " WHERE tenant = $1 AND profile_type = $2 LIMIT 1",
-							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up profile type");
-	found = SPI_processed > 0;
-	SPI_finish();
-	if (!found)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("unknown profile type \"%s\"", profile_type),
-				 errhint("pyroscope.profile_types() lists the profile types stored for tenant \"%s\".",
-						 tenant)));
-}
-
-/* TimestampTz (microseconds since 2000) to Unix milliseconds, clamped. */
-static int64
-timestamptz_to_unix_ms(TimestampTz t, bool round_up)
-{
-	int64		us;
-
-	if (TIMESTAMP_IS_NOBEGIN(t))
-		return PG_INT64_MIN;
-	if (TIMESTAMP_IS_NOEND(t))
-		return PG_INT64_MAX;
-	us = t + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-	if (round_up)
-		return us >= 0 ? (us + 999) / 1000 : -((-us) / 1000);
-	return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
-}
-
-/* The ids of the series of a selection, ascending. */
-static int64 *
-selection_series_ids(const ProfileSelection *sel, int *n)
-{
-	SeriesQuery q;
-	MemoryContext caller = CurrentMemoryContext;
-	int64	   *ids;
-
-	build_series_query(&q, sel);
-	appendStringInfoString(&q.sql, " ORDER BY s.series_id");
-	SPI_connect();
-	if (SPI_execute_with_args(q.sql.data, q.nargs, q.types, q.values, NULL, true, 0)
-		!= SPI_OK_SELECT)
-		elog(ERROR, "could not select series");
-	ids = MemoryContextAlloc(caller, sizeof(int64) * Max(SPI_processed, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-											 1, &isnull));
-	}
-	*n = (int) SPI_processed;
-	SPI_finish();
-	return ids;
-}
-
-static Datum
-int8_array(const int64 *ids, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-
-	for (int i = 0; i < n; i++)
-		d[i] = Int64GetDatum(ids[i]);
-	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-/*
- * What to do with each block of a selection: read it with r (block_id for
- * messages); return PYRO_OK or fail with err set.
- */
-typedef PyroStatus (*BlockReadFn) (PyroBlockReader *r, int64 block_id, void *arg,
-								   PyroError *err);
-
-/*
- * Open every block, in the database or offloaded, that may hold the
- * selected series (args: $1 series ids, $2 start, $3 end, $4 tenant) and
- * pass it to read, in the caller's memory context.  Must run inside SPI.
- * Returns the number of blocks read.
- */
-static uint64
-scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, void *arg)
-{
-	Portal		portal;
-	uint64		count = 0;
-
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT b.block_id, b.size, b.data, b.object_key"
-									   " FROM pyroscope.blocks b"
-									   " WHERE b.tenant = $4 AND b.series_ids && $1"
-									   " AND b.min_ts <= $3 AND b.max_ts >= $2"
-									   " ORDER BY b.min_ts, b.block_id",
-									   4, types, args, NULL, true, 0);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 16);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			bool		data_isnull;
-			bool		key_isnull;
-			int64		block_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			Datum		data = SPI_getbinval(tup, desc, 3, &data_isnull);
-			Datum		key = SPI_getbinval(tup, desc, 4, &key_isnull);
-			StoredBlockSource src;
-			PyroBlockReader *r = NULL;
-			PyroError	err;
-
-			MemoryContextSwitchTo(caller);
-			if (pyroscope_stored_block_open(&src, block_id, data, data_isnull,
-											key_isnull ? NULL : TextDatumGetCString(key),
-											size, &r, &err) != PYRO_OK ||
-				read(r, block_id, arg, &err) != PYRO_OK)
-			{
-				if (err.code == PYRO_ENOMEM && pyroscope_budget_exceeded())
-					pyroscope_report(&err, "could not read block");
-				pyroscope_stored_block_report(block_id, &err);
-			}
-			pyro_block_close(r);
-			count++;
-			CHECK_FOR_INTERRUPTS();
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	return count;
-}
-
-/* scan_blocks reader of pyroscope_scan_selection: one merged profile per block */
-typedef struct MergedBlockVisit
-{
-	const PyroBlockQuery *bq;
-	ProfileVisitor visit;
-	void	   *arg;
-} MergedBlockVisit;
-
-static PyroStatus
-visit_block_merged(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
-{
-	MergedBlockVisit *v = (MergedBlockVisit *) arg;
-	const PyroProfile *merged;
-	PyroStatus	rc = pyro_block_read_merged(r, v->bq, &merged, err);
-
-	if (rc == PYRO_OK)
-		v->visit((PyroProfile *) merged, v->arg);
-	return rc;
-}
-
-/*
- * Visit the stored profiles of a selection: each head row as one profile,
- * and each block as the merge of its selected profiles (read with its
- * aggregates where they cover the range).  Visits happen in the caller's
- * memory context.  keep_spans keeps span ids in what blocks return (at the
- * price of not using their aggregates).  Returns the number of head
- * profiles and blocks visited.
- */
-uint64
-pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
-						 ProfileVisitor visit, void *arg)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext rowctx;
-	Portal		portal;
-	uint64		count = 0;
-	int64	   *ids;
-	int			nids;
-	Datum		args[4];
-	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-	PyroBlockQuery bq;
-	MergedBlockVisit mv;
-	HeadReader	reader;
-
-	pyroscope_check_time_range(sel->start, sel->end);
-	ids = selection_series_ids(sel, &nids);
-	if (nids == 0)
-		return 0;
-
-	args[0] = int8_array(ids, nids);
-	args[1] = TimestampTzGetDatum(sel->start);
-	args[2] = TimestampTzGetDatum(sel->end);
-	args[3] = CStringGetTextDatum(sel->tenant);
-
-	memset(&bq, 0, sizeof(bq));
-	bq.series_ids = ids;
-	bq.nseries = nids;
-	bq.start = timestamptz_to_unix_ms(sel->start, true);
-	bq.end = timestamptz_to_unix_ms(sel->end, false);
-	bq.use_aggregates = !keep_spans;
-	bq.keep_spans = keep_spans;
-
-	rowctx = AllocSetContextCreate(caller, "pyroscope scan row", ALLOCSET_DEFAULT_SIZES);
-	SPI_connect();
-
-	/* head, in pprof order so that each stored pprof is decoded once */
-	MemoryContextSwitchTo(rowctx);
-	head_reader_init(&reader);
-	MemoryContextSwitchTo(caller);
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT h.profile, h.pprof_id, h.part, h.total"
-									   " FROM pyroscope.head h"
-									   " WHERE h.series_id = ANY ($1)"
-									   " AND h.ts >= $2 AND h.ts <= $3"
-									   " ORDER BY h.pprof_id",
-									   3, types, args, NULL, true, 0);
-	for (;;)
-	{
-		SPITupleTable *tt;
-		uint64		n;
-
-		SPI_cursor_fetch(portal, true, SCAN_BATCH);
-		tt = SPI_tuptable;
-		n = SPI_processed;
-		if (n == 0)
-			break;
-		for (uint64 i = 0; i < n; i++)
-		{
-			PyroProfile *p = head_reader_get_row(&reader, tt->vals[i], tt->tupdesc, 1);
-
-			MemoryContextSwitchTo(caller);
-			visit(p, arg);
-			count++;
-			CHECK_FOR_INTERRUPTS();
-		}
-		SPI_freetuptable(tt);
-	}
-	SPI_cursor_close(portal);
-	head_reader_done(&reader);
-
-	/* blocks, in the database or offloaded, that may hold the selection */
-	mv.bq = &bq;
-	mv.visit = visit;
-	mv.arg = arg;
-	count += scan_blocks(args, types, caller, visit_block_merged, &mv);
-
-	SPI_finish();
-	MemoryContextSwitchTo(caller);
-	MemoryContextDelete(rowctx);
-	return count;
-}
-
-static void selection_from_args(ProfileSelection *sel, FunctionCallInfo fcinfo,
-								int type_arg, int sel_arg, int start_arg, int end_arg,
-								int tenant_arg);
-
-/* Where pyroscope_profile_totals puts the totals that blocks report. */
-typedef struct TotalsSink
-{
-	ReturnSetInfo *rsinfo;
-	MemoryContext caller;
-	const PyroBlockQuery *bq;
-} TotalsSink;
-
-static PyroStatus
-totals_visitor(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroError *err)
-{
-	TotalsSink *sink = (TotalsSink *) arg;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
-	MemoryContext old = MemoryContextSwitchTo(sink->caller);
-
-	values[0] = Int64GetDatum(series_id);
-	values[1] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(ts));
-	values[2] = Int64GetDatum(total);
-	tuplestore_putvalues(sink->rsinfo->setResult, sink->rsinfo->setDesc, values, nulls);
-	MemoryContextSwitchTo(old);
-	return PYRO_OK;
-}
-
-static PyroStatus
-read_block_totals(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
-{
-	TotalsSink *sink = (TotalsSink *) arg;
-
-	return pyro_block_read_totals(r, sink->bq, totals_visitor, sink, err);
-}
-
-/*
- * pyroscope.profile_totals(profile_type, selector, start, end, tenant):
- * series, time and total of every stored profile of a selection, from head
- * and blocks alike (blocks answer from their profile index, without
- * reading samples).  The basis of time series and timelines.
- */
-Datum
-pyroscope_profile_totals(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ProfileSelection sel;
-	TotalsSink	sink;
-	int64	   *ids;
-	int			nids;
-	Datum		args[4];
-	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-	PyroBlockQuery bq;
-
-	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
-	check_profile_type_syntax(sel.profile_type);
-	pyroscope_check_time_range(sel.start, sel.end);
-	InitMaterializedSRF(fcinfo, 0);
-	sink.rsinfo = rsinfo;
-	sink.caller = CurrentMemoryContext;
-
-	ids = selection_series_ids(&sel, &nids);
-	if (nids == 0)
-		return (Datum) 0;
-	args[0] = int8_array(ids, nids);
-	args[1] = TimestampTzGetDatum(sel.start);
-	args[2] = TimestampTzGetDatum(sel.end);
-	args[3] = CStringGetTextDatum(sel.tenant);
-	memset(&bq, 0, sizeof(bq));
-	bq.series_ids = ids;
-	bq.nseries = nids;
-	bq.start = timestamptz_to_unix_ms(sel.start, true);
-	bq.end = timestamptz_to_unix_ms(sel.end, false);
-
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT h.series_id, h.ts, h.total FROM pyroscope.head h"
-							  " WHERE h.series_id = ANY ($1) AND h.ts >= $2 AND h.ts <= $3",
-							  3, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read profile totals");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		Datum		values[3];
-		bool		nulls[3];
-		MemoryContext old;
-
-		for (int c = 0; c < 3; c++)
-			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  c + 1, &nulls[c]);
-		old = MemoryContextSwitchTo(sink.caller);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		MemoryContextSwitchTo(old);
-	}
-	SPI_freetuptable(SPI_tuptable);
-
-	sink.bq = &bq;
-	(void) scan_blocks(args, types, sink.caller, read_block_totals, &sink);
-	SPI_finish();
-	return (Datum) 0;
-}
-
-uint64
-pyroscope_scan_profiles(const ProfileSelection *sel, ProfileVisitor visit, void *arg)
-{
-	return pyroscope_scan_selection(sel, false, visit, arg);
-}
-
-static void
-tree_visitor(PyroProfile *p, void *arg)
-{
-	PyroError	err;
-
-	if (pyro_tree_add_profile((PyroTree *) arg, p, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not build call tree");
-}
-
-PyroTree *
-pyroscope_selection_tree(const ProfileSelection *sel)
-{
-	PyroTree   *t = pyro_tree_create();
-
-	if (t == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	pyroscope_scan_profiles(sel, tree_visitor, t);
-	return t;
-}
-
-Datum
-pyroscope_json_to_jsonb(const PyroBuf *json)
-{
-	if (json->oom)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum((char *) json->data));
-}
-
-Datum
-pyroscope_tree_flamegraph(const PyroTree *t, int32 max_nodes)
-{
-	PyroFlamegraph fg;
-	PyroError	err;
-	PyroBuf		json;
-
-	if (max_nodes < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_nodes must not be negative")));
-	if (pyro_flamegraph_build(t, max_nodes, &fg, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not build flame graph");
-	pyro_buf_init(&json);
-	pyro_flamegraph_json(&fg, &json);
-	return pyroscope_json_to_jsonb(&json);
-}
-
-/* Fill the tuplestore of a set-returning function from the tree's top table. */
-void
-pyroscope_return_top(FunctionCallInfo fcinfo, const PyroTree *t)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	PyroTopEntry *top;
-	size_t		n;
-	PyroError	err;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (pyro_tree_top(t, &top, &n, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not compute top functions");
-	for (size_t i = 0; i < n; i++)
-	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-
-		values[0] = PointerGetDatum(cstring_to_text_with_len(top[i].name, top[i].name_len));
-		values[1] = Int64GetDatum(top[i].self);
-		values[2] = Int64GetDatum(top[i].total);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	pyro_free(top);
-}
-
-/* children of one node sorted by name, for a deterministic depth-first walk */
-static const PyroTree *sort_tree;
-
-static int
-cmp_child_name(const void *a, const void *b)
-{
-	const PyroStr *x = &sort_tree->names->strings[sort_tree->nodes[*(const uint32 *) a].name];
-	const PyroStr *y = &sort_tree->names->strings[sort_tree->nodes[*(const uint32 *) b].name];
-	int			c = memcmp(x->ptr, y->ptr, Min(x->len, y->len));
-
-	if (c != 0)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
-}
-
-/*
- * Return one row (stack text[] root first, self) per tree node with a
- * non-zero self value, depth first with siblings in name order, so the
- * rows come in the same order whatever order the data was read in.
- */
-void
-pyroscope_return_stacks(FunctionCallInfo fcinfo, const PyroTree *t)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	uint32	   *order;
-	uint32	   *pending;
-	int			npending = 0;
-	uint32		norder = 0;
-	Datum	   *frames = NULL;
-	int			cap = 0;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (t->nnodes == 0)
-		return;
-
-	/* pre-order, children sorted by name, with an explicit stack */
-	order = palloc(sizeof(uint32) * t->nnodes);
-	pending = palloc(sizeof(uint32) * t->nnodes);
-	sort_tree = t;
-	pending[npending++] = 0;
-	while (npending > 0)
-	{
-		uint32		node = pending[--npending];
-		int			first = npending;
-
-		order[norder++] = node;
-		for (uint32 c = t->nodes[node].first_child; c != 0; c = t->nodes[c].next_sibling)
-			pending[npending++] = c;
-		/* sorted descending on the stack, so the smallest name pops first */
-		qsort(pending + first, npending - first, sizeof(uint32), cmp_child_name);
-		for (int i = first, j = npending - 1; i < j; i++, j--)
-		{
-			uint32		tmp = pending[i];
-
-			pending[i] = pending[j];
-			pending[j] = tmp;
-		}
-	}
-
-	for (uint32 k = 0; k < norder; k++)
-	{
-		uint32		i = order[k];
-		const PyroTreeNode *node = &t->nodes[i];
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
-		int			depth = 0;
-		uint32		j;
-
-		if (i == 0 || node->self == 0)
-			continue;
-		for (j = i; j != 0; j = t->nodes[j].parent)
-			depth++;
-		if (depth > cap)
-		{
-			cap = Max(depth, cap * 2);
-			frames = frames ? repalloc(frames, sizeof(Datum) * cap)
-				: palloc(sizeof(Datum) * cap);
-		}
-		j = i;
-		for (int d = depth - 1; d >= 0; d--)
-		{
-			const PyroStr *name = &t->names->strings[t->nodes[j].name];
-
-			frames[d] = PointerGetDatum(cstring_to_text_with_len(name->ptr, name->len));
-			j = t->nodes[j].parent;
-		}
-		values[0] = PointerGetDatum(construct_array(frames, depth, TEXTOID, -1, false,
-													TYPALIGN_INT));
-		values[1] = Int64GetDatum(node->self);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	pfree(order);
-	pfree(pending);
-}
-
-/*
- * A gzip-compressed pprof of p, typed by the profile type id, with the
- * given time (0: none).  The profile is put in canonical form first, so equal data gives equal bytes whatever
- * order or storage tier it was read from.
- */
-bytea *
-pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 time_nanos)
-{
-	PyroProfileType pt;
-	PyroProfile *c;
-	PyroError	err;
-	PyroBuf		raw;
-	PyroBuf		gz;
-	bytea	   *result;
-
-	if (pyro_profile_type_parse(profile_type, strlen(profile_type), &pt, &err) != PYRO_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s", err.msg)));
-	if (pyro_profile_canonical(p, &c, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not encode pprof");
-	c->time_nanos = time_nanos;
-	if (time_nanos == 0)
-		c->duration_nanos = 0;
-	pyro_buf_init(&raw);
-	pyro_buf_init(&gz);
-	if (pyro_pprof_encode(c, pt.sample_type, pt.sample_unit, pt.period_type,
-						  pt.period_unit, c->period, time_nanos, &raw, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not encode pprof");
-	if (pyro_gzip(raw.data, raw.len, 6, &gz, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not compress pprof");
-	result = (bytea *) palloc(VARHDRSZ + gz.len);
-	SET_VARSIZE(result, VARHDRSZ + gz.len);
-	memcpy(VARDATA(result), gz.data, gz.len);
-	pyro_buf_free(&raw);
-	pyro_buf_free(&gz);
-	pyro_profile_free(c);
-	pyro_profile_type_free(&pt);
-	return result;
-}
 
 /* Fill a selection from the usual (profile_type, selector, start, end, tenant) arguments. */
 static void
@@ -775,13 +37,18 @@ selection_from_args(ProfileSelection *sel, FunctionCallInfo fcinfo,
 	sel->tenant = text_to_cstring(PG_GETARG_TEXT_PP(tenant_arg));
 }
 
+static void
+series_row(Datum *values, bool *nulls, void *arg)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
 Datum
 pyroscope_select_series(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ProfileSelection sel;
-	SeriesQuery q;
-	MemoryContext caller = CurrentMemoryContext;
 
 	for (int i = 1; i <= 4; i++)
 		if (PG_ARGISNULL(i))
@@ -789,31 +56,33 @@ pyroscope_select_series(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("only the profile type of pyroscope.select_series may be null")));
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
-	if (sel.profile_type)
-		check_profile_type_syntax(sel.profile_type);
-	pyroscope_check_time_range(sel.start, sel.end);
-
 	InitMaterializedSRF(fcinfo, 0);
-	build_series_query(&q, &sel);
-	appendStringInfoString(&q.sql, " ORDER BY s.series_id");
-	SPI_connect();
-	if (SPI_execute_with_args(q.sql.data, q.nargs, q.types, q.values, NULL, true, 0)
-		!= SPI_OK_SELECT)
-		elog(ERROR, "could not select series");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		Datum		values[3];
-		bool		nulls[3];
-		MemoryContext old;
+	pyroscope_selection_series(&sel, series_row, fcinfo->resultinfo);
+	return (Datum) 0;
+}
 
-		for (int c = 0; c < 3; c++)
-			values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  c + 1, &nulls[c]);
-		old = MemoryContextSwitchTo(caller);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		MemoryContextSwitchTo(old);
-	}
-	SPI_finish();
+/* pyroscope.profile_totals(...): one row per stored profile of a selection */
+static void
+totals_row(int64 series_id, TimestampTz ts, int64 total, void *arg)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	values[0] = Int64GetDatum(series_id);
+	values[1] = TimestampTzGetDatum(ts);
+	values[2] = Int64GetDatum(total);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+Datum
+pyroscope_profile_totals(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
+	InitMaterializedSRF(fcinfo, 0);
+	pyroscope_selection_totals(&sel, totals_row, fcinfo->resultinfo);
 	return (Datum) 0;
 }
 
@@ -828,7 +97,7 @@ pyroscope_flamegraph(PG_FUNCTION_ARGS)
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 5);
 	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
 	pyroscope_budget_begin();
-	result = pyroscope_tree_flamegraph(pyroscope_selection_tree(&sel), max_nodes);
+	result = pyroscope_selection_flamegraph(&sel, max_nodes);
 	pyroscope_budget_end();
 	PG_RETURN_DATUM(result);
 }
@@ -843,7 +112,7 @@ pyroscope_top_functions(PG_FUNCTION_ARGS)
 	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
 	pyroscope_budget_begin();
 	t = pyroscope_selection_tree(&sel);
-	pyroscope_return_top(fcinfo, t);
+	sql_return_top(fcinfo, t);
 	pyroscope_budget_end();
 	return (Datum) 0;
 }
@@ -858,44 +127,21 @@ pyroscope_stacks(PG_FUNCTION_ARGS)
 	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
 	pyroscope_budget_begin();
 	t = pyroscope_selection_tree(&sel);
-	pyroscope_return_stacks(fcinfo, t);
+	sql_return_stacks(fcinfo, t);
 	pyroscope_budget_end();
 	return (Datum) 0;
-}
-
-static void
-merge_visitor(PyroProfile *p, void *arg)
-{
-	PyroError	err;
-
-	if (pyro_merger_add_profile((PyroMerger *) arg, p, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not merge profiles");
 }
 
 Datum
 pyroscope_merge_pprof(PG_FUNCTION_ARGS)
 {
 	ProfileSelection sel;
-	PyroMerger *m;
-	const PyroProfile *p;
-	PyroError	err;
-	int64		end_ns;
 	bytea	   *result;
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
 	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
 	pyroscope_budget_begin();
-	m = pyro_merger_create(0);
-	if (m == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	pyroscope_scan_profiles(&sel, merge_visitor, m);
-	p = pyro_merger_result(m, &err);
-	if (p == NULL)
-		pyroscope_report(&err, "could not merge profiles");
-	/* pprof time is the end of the range, as upstream does (0 when open-ended) */
-	end_ns = TIMESTAMP_NOT_FINITE(sel.end) ? 0 :
-		timestamptz_to_unix_ms(sel.end, false) * 1000000;
-	result = pyroscope_profile_pprof(p, sel.profile_type, end_ns);
+	result = pyroscope_selection_pprof(&sel);
 	pyroscope_budget_end();
 	PG_RETURN_BYTEA_P(result);
 }
@@ -906,11 +152,7 @@ pyroscope_diff(PG_FUNCTION_ARGS)
 	ProfileSelection left;
 	ProfileSelection right;
 	int32		max_nodes = PG_GETARG_INT32(7);
-	PyroTree   *lt;
-	PyroTree   *rt;
-	PyroFlamegraph fg;
-	PyroError	err;
-	PyroBuf		json;
+	Datum		result;
 
 	selection_from_args(&left, fcinfo, 0, 1, 2, 3, 8);
 	selection_from_args(&right, fcinfo, 0, 4, 5, 6, 8);
@@ -920,12 +162,7 @@ pyroscope_diff(PG_FUNCTION_ARGS)
 				 errmsg("max_nodes must not be negative")));
 	pyroscope_check_profile_type(left.tenant, left.profile_type);
 	pyroscope_budget_begin();
-	lt = pyroscope_selection_tree(&left);
-	rt = pyroscope_selection_tree(&right);
-	if (pyro_flamegraph_diff(lt, rt, max_nodes, &fg, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not build diff flame graph");
+	result = pyroscope_selection_diff(&left, &right, max_nodes);
 	pyroscope_budget_end();
-	pyro_buf_init(&json);
-	pyro_flamegraph_json(&fg, &json);
-	PG_RETURN_DATUM(pyroscope_json_to_jsonb(&json));
+	PG_RETURN_DATUM(result);
 }

@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p build
 gcc -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-	-Ibgworkers bgworkers/sigv4.c test/objstore/test_sigv4.c -o build/test_sigv4 -lcrypto
+	-Isrc/objstore src/objstore/sigv4.c test/objstore/test_sigv4.c -o build/test_sigv4 -lcrypto
 ASAN_OPTIONS=detect_leaks=1 build/test_sigv4

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_sigv4.c
- *	  Unit tests of the SigV4 signer (bgworkers/sigv4.c) against the
+ *	  Unit tests of the SigV4 signer (src/objstore/sigv4.c) against the
  *	  example requests AWS publishes with their signatures: the S3
  *	  "signature calculations for the Authorization header" examples
  *	  (GET object with a range, PUT object, GET bucket lifecycle, list

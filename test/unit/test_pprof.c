@@ -336,14 +336,14 @@ static const FileFacts facts[] = {
 	{196607841, 13434386318LL, 22156072, 1602645059}},
 	{"pprof/go/heap.pb.gz", 4, 1150, 4, "memory",
 	{196607841, 13434386318LL, 22156072, 1602645059}},
-	{"pprof/go/req_2.pprof", 1, 6, 3, "goroutine", {10}},
-	{"pprof/go/req_3.pprof", 2, 5, 2, "block", {43, 22674240703LL}},
+	{"pprof/go/req_2.pprof", 1, 6, 3, "goroutines", {10}},
+	{"pprof/go/req_3.pprof", 2, 5, 2, "mutex", {43, 22674240703LL}},
 	{"pprof/java/profile_java.pb.gz", 1, 2614, 1, "process_cpu", {5020648123LL}},
 	{"pprof/nodejs/cpu-js.pb.gz", 2, 50, 2, "wall", {8849, 8849000}},
 	{"pprof/nodejs/heap-js.pprof", 2, 5, 2, "memory", {66148, 6388384}},
-	{"pprof/python/profile_python_small.pb.gz", 2, 2, 2, "process_cpu", {49, 490000000}},
-	{"pprof/python/pyspy-1.pb.gz", 1, 16, 2, "unknown", {781}},
-	{"pprof/ruby/profile_ruby.pb.gz", 1, 1662, 1, "unknown", {258747}},
+	{"pprof/python/profile_python_small.pb.gz", 2, 2, 2, "CPU", {49, 490000000}},
+	{"pprof/python/pyspy-1.pb.gz", 1, 16, 2, "process_cpu", {781}},
+	{"pprof/ruby/profile_ruby.pb.gz", 1, 1662, 1, "process_cpu", {258747}},
 	{"pprof/rust/profile_rust.pb.gz", 1, 30, 1, "process_cpu", {11960000000LL}},
 };
 
@@ -364,6 +364,8 @@ TEST(pprof_files_totals)
 		CHECK_EQ_INT(n->ntypes, ff->ntypes);
 		CHECK_EQ_INT(n->input_samples, ff->samples);
 		CHECK_EQ_INT(n->nseries, ff->nseries);
+		if (strcmp(n->default_name, ff->default_name) != 0)
+			fprintf(stderr, "  %s:\n", ff->path);
 		CHECK_EQ_STR(n->default_name, ff->default_name);
 		for (uint32_t t = 0; t < ff->ntypes && t < n->ntypes; t++)
 		{

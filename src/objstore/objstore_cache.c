@@ -33,8 +33,8 @@
 
 #include "sigv4.h"
 
-static char *pyroscope_cache_dir = NULL;
-static int	pyroscope_cache_size = 1024 * 1024;	/* kB */
+char	   *pyroscope_cache_dir = NULL;
+int			pyroscope_cache_size = 1024 * 1024;	/* kB */
 static uint64 written_since_scan = 0;
 static bool scanned_once = false;
 
@@ -298,18 +298,3 @@ objstore_cache_forget(const char *key)
 	cache_evict(dir, hash);
 }
 
-/* GUCs of the cache; called from pyroscope_objstore_define_gucs. */
-void
-pyroscope_objstore_cache_define_gucs(void)
-{
-	DefineCustomStringVariable("pyroscope.cache_dir",
-							   "Directory of the local cache of block ranges read from the object store.",
-							   "Empty means pyroscope_cache in the data directory.",
-							   &pyroscope_cache_dir, "",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.cache_size",
-							"Size limit of the local cache of block ranges; 0 disables it.",
-							NULL, &pyroscope_cache_size,
-							1024 * 1024, 0, INT_MAX,
-							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
-}

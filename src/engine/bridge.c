@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
- * pyroscope.c
- *	  Module entry point of the pyroscope extension: GUCs, and the bridge
- *	  that lets the pure-C core allocate in memory contexts and report its
- *	  errors as ereports with fitting SQLSTATEs.
+ * bridge.c
+ *	  The bridge that lets the pure-C core allocate in memory contexts
+ *	  (within the query memory budget) and report its errors as ereports
+ *	  with fitting SQLSTATEs; and the installed extension's version.
  *
  *-------------------------------------------------------------------------
  */
-#include "pyroscope.h"
+#include "engine.h"
 
 #include <limits.h>
 #include <malloc.h>
@@ -22,23 +22,8 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "http.h"
-#include "objstore.h"
-
-PG_MODULE_MAGIC;
-
-int			pyroscope_max_profile_size = 16 * 1024 * 1024;
-int			pyroscope_max_profile_samples = 1000000;
-int			pyroscope_max_label_names = 30;
-int			pyroscope_max_label_name_length = 1024;
-int			pyroscope_max_label_value_length = 2048;
-int			pyroscope_head_cache_size = 128 * 1024;	/* kB */
-int			pyroscope_query_memory_limit = 1024 * 1024;
-
-void		_PG_init(void);
 
 /*
  * The query memory budget.  While a query runs with the budget active,
@@ -295,70 +280,4 @@ pyroscope_extension_ready(void)
 	char	   *version = pyroscope_extension_installed_version();
 
 	return version != NULL && strcmp(version, PYROSCOPE_EXTENSION_VERSION) == 0;
-}
-
-void
-_PG_init(void)
-{
-	pyroscope_install_allocator();
-	pyroscope_offloader_register();	/* also the object store's GUCs */
-
-	DefineCustomIntVariable("pyroscope.max_profile_size",
-							"Largest accepted profile, after decompression.",
-							NULL,
-							&pyroscope_max_profile_size,
-							16 * 1024 * 1024, 1024, MaxAllocSize,
-							PGC_SUSET, GUC_UNIT_BYTE,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.max_profile_samples",
-							"Largest number of samples accepted in one profile.",
-							NULL,
-							&pyroscope_max_profile_samples,
-							1000000, 1, INT_MAX,
-							PGC_SUSET, 0,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.max_label_names",
-							"Largest number of labels of one series, before the server adds its own.",
-							NULL,
-							&pyroscope_max_label_names,
-							30, 1, 1000,
-							PGC_SUSET, 0,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.max_label_name_length",
-							"Longest accepted label name, in bytes.",
-							NULL,
-							&pyroscope_max_label_name_length,
-							1024, 1, 65535,
-							PGC_SUSET, GUC_UNIT_BYTE,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.max_label_value_length",
-							"Longest accepted label value, in bytes.",
-							NULL,
-							&pyroscope_max_label_value_length,
-							2048, 1, 65535,
-							PGC_SUSET, GUC_UNIT_BYTE,
-							NULL, NULL, NULL);
-
-	pyroscope_http_register_workers();
-	pyroscope_compact_define_gucs();
-	pyroscope_compactor_register();
-
-	DefineCustomIntVariable("pyroscope.query_memory_limit",
-							"Most memory one query may use for profiles, trees and merges.",
-							"Past it the query fails with an error instead of exhausting memory; 0 means no limit.",
-							&pyroscope_query_memory_limit,
-							1024 * 1024, 0, INT_MAX,
-							PGC_USERSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("pyroscope.head_cache_size",
-							"Memory each backend may keep of normalised head pprofs, for the next queries.",
-							"Queries over the head tier normalise the pprofs stored as sent; this many kB of the "
-							"results are kept per backend (the HTTP workers' repeated queries gain most); 0 keeps none.",
-							&pyroscope_head_cache_size,
-							128 * 1024, 0, INT_MAX / 1024,
-							PGC_USERSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-
-	MarkGUCPrefixReserved("pyroscope");
 }

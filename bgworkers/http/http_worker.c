@@ -35,24 +35,8 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-char	   *pyroscope_http_listen_address = NULL;
-int			pyroscope_http_port = 4040;
-int			pyroscope_http_workers = 2;
-char	   *pyroscope_database = NULL;
-int			pyroscope_http_max_body_size = 256 * 1024;	/* kB */
-int			pyroscope_http_request_timeout = 60000; /* ms */
-bool		pyroscope_multitenancy = false;
-int			pyroscope_http_max_query_length = 86400;	/* s */
-int			pyroscope_http_auth = HTTP_AUTH_NONE;
 
 int			http_worker_index = -1;
-
-static const struct config_enum_entry auth_options[] = {
-	{"none", HTTP_AUTH_NONE, false},
-	{"basic", HTTP_AUTH_BASIC, false},
-	{"bearer", HTTP_AUTH_BEARER, false},
-	{NULL, 0, false}
-};
 
 /*
  * SO_REUSEPORT lets every socket of the same OS user join a port, so a
@@ -106,9 +90,8 @@ lock_http_port(void)
 }
 
 /*
- * Define the GUCs of the HTTP API and register the workers.  Called from
- * _PG_init; does nothing unless the library is being preloaded, since
- * postmaster-level GUCs and workers only make sense then.
+ * Register the workers.  Called from _PG_init; does nothing unless the
+ * library is being preloaded, since workers only make sense then.
  */
 void
 pyroscope_http_register_workers(void)
@@ -117,73 +100,6 @@ pyroscope_http_register_workers(void)
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
-
-	DefineCustomStringVariable("pyroscope.http_listen_address",
-							   "Address the HTTP API listens on.",
-							   "An IPv4 or IPv6 address or a host name; an empty string disables the HTTP API.",
-							   &pyroscope_http_listen_address,
-							   "127.0.0.1",
-							   PGC_POSTMASTER, 0,
-							   NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.http_port",
-							"TCP port of the HTTP API.",
-							NULL,
-							&pyroscope_http_port,
-							4040, 1, 65535,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.http_workers",
-							"Number of HTTP API worker processes sharing the port.",
-							NULL,
-							&pyroscope_http_workers,
-							2, 0, HTTP_MAX_WORKERS,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-	DefineCustomStringVariable("pyroscope.database",
-							   "Database the HTTP API workers connect to.",
-							   "The pyroscope extension must be installed in it.",
-							   &pyroscope_database,
-							   "postgres",
-							   PGC_POSTMASTER, 0,
-							   NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.http_max_body_size",
-							"Largest accepted HTTP request body, before decompression.",
-							"Larger bodies are answered 413 on /ingest and resource_exhausted on Connect calls (upstream's ingestion_body_limit, 256 MB).",
-							&pyroscope_http_max_body_size,
-							256 * 1024, 1, INT_MAX / 1024,
-							PGC_SIGHUP, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.http_request_timeout",
-							"Longest time one HTTP request may run; 0 disables the limit.",
-							"A Connect-Timeout-Ms header may shorten it for one call.",
-							&pyroscope_http_request_timeout,
-							60000, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.http_max_query_length",
-							"Longest time range of one HTTP query; 0 disables the limit.",
-							"Longer ranges are answered invalid_argument, as upstream's max_query_length (1 day).",
-							&pyroscope_http_max_query_length,
-							86400, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
-	DefineCustomBoolVariable("pyroscope.multitenancy",
-							 "Take the tenant of each HTTP request from X-Scope-OrgID.",
-							 "When off every request runs as tenant \"anonymous\" and X-Scope-OrgID is ignored; when on the header is required.",
-							 &pyroscope_multitenancy,
-							 false,
-							 PGC_SIGHUP, 0,
-							 NULL, NULL, NULL);
-	DefineCustomEnumVariable("pyroscope.auth",
-							 "Authentication of HTTP API requests: none, basic or bearer.",
-							 "Credentials are kept in pyroscope.http_credentials.",
-							 &pyroscope_http_auth,
-							 HTTP_AUTH_NONE, auth_options,
-							 PGC_SIGHUP, 0,
-							 NULL, NULL, NULL);
-
-	http_shmem_init_hooks();
-
 	if (pyroscope_http_listen_address == NULL || pyroscope_http_listen_address[0] == '\0')
 		return;
 
@@ -202,21 +118,6 @@ pyroscope_http_register_workers(void)
 		worker.bgw_main_arg = Int32GetDatum(i);
 		RegisterBackgroundWorker(&worker);
 	}
-}
-
-/* Clear this worker's slot in shared memory when the process exits. */
-static void
-worker_slot_cleanup(int code, Datum arg)
-{
-	HttpWorkerSlot *slot;
-
-	if (pyroscope_http_shared == NULL || http_worker_index < 0)
-		return;
-	slot = &pyroscope_http_shared->workers[http_worker_index];
-	SpinLockAcquire(&slot->mutex);
-	slot->pid = 0;
-	slot->busy = false;
-	SpinLockRelease(&slot->mutex);
 }
 
 /*
@@ -240,17 +141,7 @@ pyroscope_http_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnection(pyroscope_database, NULL, 0);
 	pgstat_report_appname("pyroscope http worker");
 
-	if (pyroscope_http_shared && http_worker_index < HTTP_MAX_WORKERS)
-	{
-		HttpWorkerSlot *slot = &pyroscope_http_shared->workers[http_worker_index];
-
-		SpinLockAcquire(&slot->mutex);
-		slot->pid = MyProcPid;
-		slot->started = GetCurrentTimestamp();
-		slot->busy = false;
-		SpinLockRelease(&slot->mutex);
-		before_shmem_exit(worker_slot_cleanup, (Datum) 0);
-	}
+	pyroscope_http_worker_attach(http_worker_index);
 
 	daemon_cxt = AllocSetContextCreate(TopMemoryContext, "pyroscope http daemon",
 									   ALLOCSET_DEFAULT_SIZES);

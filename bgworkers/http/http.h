@@ -27,34 +27,14 @@
 
 #include "common.h"
 #include "pbc_alloc.h"
-#include "pyroscope.h"
+#include "engine.h"
 
 struct MHD_Connection;
 struct MHD_Daemon;
 
-/* -------- GUCs (http_worker.c) -------- */
-
-typedef enum HttpAuthMode
-{
-	HTTP_AUTH_NONE,
-	HTTP_AUTH_BASIC,
-	HTTP_AUTH_BEARER
-} HttpAuthMode;
-
-extern char *pyroscope_http_listen_address;
-extern int	pyroscope_http_port;
-extern int	pyroscope_http_workers;
-extern char *pyroscope_database;
-extern int	pyroscope_http_max_body_size;	/* kB */
-extern int	pyroscope_http_request_timeout; /* ms, 0 = none */
-extern bool pyroscope_multitenancy;
-extern int	pyroscope_http_max_query_length;	/* s, 0 = none */
-extern int	pyroscope_http_auth;
-
 /* protobuf-c wants a non-const allocator */
 #define HTTP_PBC_ALLOC ((ProtobufCAllocator *) pyro_protobuf_allocator())
 
-#define HTTP_MAX_WORKERS		64
 #define HTTP_GZIP_MIN_SIZE		1400	/* responses below this stay plain */
 #define HTTP_DEFAULT_TENANT		"anonymous"
 #define HTTP_MAX_TENANT_LENGTH	150
@@ -177,18 +157,6 @@ typedef struct HttpRouteStats
 	pg_atomic_uint64 bytes_received;
 } HttpRouteStats;
 
-typedef struct HttpWorkerSlot
-{
-	slock_t		mutex;			/* protects the non-atomic fields */
-	int			pid;			/* 0 = not running */
-	TimestampTz started;
-	bool		busy;
-	char		last_error[256];
-	TimestampTz last_error_at;
-	pg_atomic_uint64 requests;
-	pg_atomic_uint64 errors;
-} HttpWorkerSlot;
-
 typedef struct HttpShared
 {
 	HttpRouteStats routes[HTTP_NROUTES];
@@ -196,7 +164,6 @@ typedef struct HttpShared
 	pg_atomic_uint64 profiles_ingested;
 	pg_atomic_uint64 samples_ingested;
 	pg_atomic_uint64 series_written;
-	HttpWorkerSlot workers[HTTP_MAX_WORKERS];
 } HttpShared;
 
 extern HttpShared *pyroscope_http_shared;
@@ -233,14 +200,14 @@ extern void http_maybe_gzip(HttpRequest *req);
 extern bool http_gunzip_body(HttpRequest *req);
 
 /* -------- http_ops.c -------- */
-extern void http_shmem_init_hooks(void);
+extern Size http_shmem_size(void);
+extern void http_shmem_init(void);
 extern void http_handle_ready(HttpRequest *req);
 extern void http_handle_metrics(HttpRequest *req);
 extern void http_handle_buildinfo(HttpRequest *req);
 extern void http_handle_unimplemented(HttpRequest *req);
 extern void http_record_request(HttpRequest *req);
 extern void http_record_ingest(uint64 profiles, uint64 samples, uint64 series);
-extern void http_worker_set_state(bool busy, const char *error);
 
 /* -------- http_push.c -------- */
 extern void http_handle_push(HttpRequest *req);

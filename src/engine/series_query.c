@@ -7,7 +7,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "series_query.h"
+
+#include "engine.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"

@@ -4,13 +4,13 @@
  *	  Reading a block from whichever tier holds it: the database (TOAST
  *	  slices of pyroscope.blocks.data) or the object store (ranged reads
  *	  through the local cache).  pyroscope_stored_block_open is what the
- *	  query path calls for a row of pyroscope.blocks; pyroscope.read_block()
- *	  exposes it in SQL, to check that offload changes no answer and to
- *	  measure the bytes a read transfers.
+ *	  query path calls for a row of pyroscope.blocks; the totals of a block
+ *	  (pyroscope.read_block(), pyroscope.block_totals()) check that
+ *	  compaction and offload change no answer.
  *
  *-------------------------------------------------------------------------
  */
-#include "pyroscope.h"
+#include "engine_int.h"
 
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -18,9 +18,6 @@
 #include "utils/builtins.h"
 
 #include "block.h"
-#include "objstore.h"
-
-PG_FUNCTION_INFO_V1(pyroscope_read_block);
 
 /* fetch callback for a block held in the database: a TOAST slice */
 static PyroStatus
@@ -89,33 +86,88 @@ pyroscope_stored_block_report(int64 block_id, const PyroError *err)
 			 errmsg("could not read block " INT64_FORMAT ": %s", block_id, err->msg)));
 }
 
-typedef struct ReadBlockState
+typedef struct TotalRow
 {
-	ReturnSetInfo *rsinfo;
-} ReadBlockState;
+	int64		series_id;
+	int64		ts;
+	int64		total;
+} TotalRow;
 
+typedef struct TotalRows
+{
+	TotalRow   *v;
+	size_t		n;
+	size_t		cap;
+} TotalRows;
+
+/* Collect without ereport: the visitor runs inside the block reader. */
 static PyroStatus
-total_row(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroError *err)
+collect_total(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroError *err)
 {
-	ReadBlockState *st = (ReadBlockState *) arg;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	TotalRows  *rows = (TotalRows *) arg;
 
-	values[0] = Int64GetDatum(series_id);
-	values[1] = Int64GetDatum(ts);
-	values[2] = Int64GetDatum(total);
-	tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
+	if (rows->n == rows->cap)
+	{
+		size_t		cap = rows->cap ? rows->cap * 2 : 256;
+		size_t		bytes;
+		void	   *p;
+
+		if (!pyro_size_mul(cap, sizeof(TotalRow), &bytes))
+			return pyro_error_set(err, PYRO_ELIMIT, "too many profiles in block");
+		p = rows->v ? pyro_realloc(rows->v, rows->cap * sizeof(TotalRow), bytes)
+			: pyro_malloc(bytes);
+		if (p == NULL)
+			return pyro_error_set(err, PYRO_ENOMEM, "out of memory");
+		rows->v = p;
+		rows->cap = cap;
+	}
+	rows->v[rows->n].series_id = series_id;
+	rows->v[rows->n].ts = ts;
+	rows->v[rows->n].total = total;
+	rows->n++;
 	return PYRO_OK;
 }
 
-/*
- * pyroscope.read_block(block_id): series, time (Unix ms) and total of
- * every profile of a block, read from whichever tier holds it.
- */
-Datum
-pyroscope_read_block(PG_FUNCTION_ARGS)
+/* Visit the collected totals, then free them. */
+static void
+visit_totals(TotalRows *rows, BlockTotalVisitor visit, void *arg)
 {
-	int64		block_id = PG_GETARG_INT64(0);
+	for (size_t i = 0; i < rows->n; i++)
+		visit(rows->v[i].series_id, rows->v[i].ts, rows->v[i].total, arg);
+	if (rows->v)
+		pyro_free(rows->v);
+}
+
+/*
+ * Series, time (Unix ms) and total of every profile in an encoded block,
+ * to visit: to inspect blocks and check compaction.
+ */
+void
+pyroscope_encoded_block_totals(const void *data, size_t len, BlockTotalVisitor visit, void *arg)
+{
+	PyroBlockReader *r;
+	PyroBlockQuery q;
+	PyroError	err;
+	TotalRows	rows = {0};
+
+	if (pyro_block_open_memory((const uint8_t *) data, len, &r, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not open block");
+	memset(&q, 0, sizeof(q));
+	q.start = PG_INT64_MIN;
+	q.end = PG_INT64_MAX;
+	if (pyro_block_read_totals(r, &q, collect_total, &rows, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not read block");
+	pyro_block_close(r);
+	visit_totals(&rows, visit, arg);
+}
+
+/*
+ * The same for a row of pyroscope.blocks, read from whichever tier holds
+ * it (pyroscope.read_block()).
+ */
+void
+pyroscope_stored_block_totals(int64 block_id, BlockTotalVisitor visit, void *arg)
+{
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
 	bool		isnull,
@@ -127,11 +179,9 @@ pyroscope_read_block(PG_FUNCTION_ARGS)
 	PyroBlockReader *r;
 	PyroBlockQuery q;
 	PyroError	err;
-	ReadBlockState st;
+	TotalRows	rows = {0};
 	MemoryContext caller = CurrentMemoryContext;
 
-	InitMaterializedSRF(fcinfo, 0);
-	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	values[0] = Int64GetDatum(block_id);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT size, data, object_key FROM pyroscope.blocks WHERE block_id = $1",
@@ -151,12 +201,12 @@ pyroscope_read_block(PG_FUNCTION_ARGS)
 	q.end = PG_INT64_MAX;
 	if (pyroscope_stored_block_open(&src, block_id, data, data_null, key, size, &r, &err) != PYRO_OK)
 		pyroscope_stored_block_report(block_id, &err);
-	if (pyro_block_read_totals(r, &q, total_row, &st, &err) != PYRO_OK)
+	if (pyro_block_read_totals(r, &q, collect_total, &rows, &err) != PYRO_OK)
 	{
 		pyro_block_close(r);
 		pyroscope_stored_block_report(block_id, &err);
 	}
 	pyro_block_close(r);
 	SPI_finish();
-	return (Datum) 0;
+	visit_totals(&rows, visit, arg);
 }

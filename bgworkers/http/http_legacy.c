@@ -16,7 +16,6 @@
 
 #include "ingest_params.h"
 #include "selector.h"
-#include "series_query.h"
 
 /* A query of the form <profile_type>{matchers}, split in its two parts. */
 typedef struct RenderQuery

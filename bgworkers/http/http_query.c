@@ -24,9 +24,8 @@
 #include "gen/types.pb-c.h"
 #include "labels.h"
 #include "pprof.h"
-#include "pyroscope.h"
+#include "engine.h"
 #include "selector.h"
-#include "series_query.h"
 
 #define DEFAULT_MAX_NODES	8192
 #define MAX_MAX_NODES		1048576

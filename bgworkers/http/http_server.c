@@ -33,7 +33,7 @@
 #include "utils/timeout.h"
 
 #include "connect_json.h"
-#include "pyroscope.h"
+#include "engine.h"
 
 /* The route table (spec §1); paths are matched exactly. */
 static const HttpRoute routes[] = {
@@ -415,7 +415,7 @@ http_process(HttpRequest *req)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile bool in_xact = false;
 
-	http_worker_set_state(true, NULL);
+	pyroscope_http_worker_set_state(true, NULL);
 	PG_TRY();
 	{
 		if (!route->needs_db)
@@ -481,14 +481,14 @@ http_process(HttpRequest *req)
 			ereport(LOG,
 					(errmsg("pyroscope http %s %s failed: %s", req->method, req->url,
 							edata->message)));
-		http_worker_set_state(false, edata->message);
+		pyroscope_http_worker_set_state(false, edata->message);
 		FreeErrorData(edata);
 		MemoryContextSwitchTo(oldcxt);
 		return;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);
-	http_worker_set_state(false, NULL);
+	pyroscope_http_worker_set_state(false, NULL);
 }
 
 /* Queue req's response on its connection. */

@@ -2,18 +2,17 @@
  *
  * http_ops.c
  *	  Operational side of the HTTP API: the shared-memory counters behind
- *	  /metrics and the pyroscope.http_workers view, and the /ready,
+ *	  /metrics, and the /ready,
  *	  /metrics, /api/v1/status/buildinfo and "unimplemented" handlers
  *	  (spec §12).
  *
- * Counters are atomics in one shared struct, requested through
- * shmem_request_hook and attached in shmem_startup_hook (both chained to
- * the previous hooks), so a scrape of any worker sees the totals of all.
+ * Counters are atomics in one shared struct (the module's shared-memory
+ * hooks size and attach it), so a scrape of any worker sees the totals of
+ * all.
  *
  *-------------------------------------------------------------------------
  */
 #include "http.h"
-#include "objstore.h"
 
 #include "fmgr.h"
 #include "funcapi.h"
@@ -26,14 +25,9 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-PG_FUNCTION_INFO_V1(pyroscope_http_worker_status);
-
 #define PYROSCOPE_VERSION	"1.0.0"
 
 HttpShared *pyroscope_http_shared = NULL;
-
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* metric labels per route id */
 static const char *const route_labels[HTTP_NROUTES] = {
@@ -78,22 +72,19 @@ static const double latency_bounds[HTTP_LATENCY_BUCKETS] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 };
 
-static void
-http_shmem_request(void)
+/* Shared memory of the HTTP API: its counters. */
+Size
+http_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(HttpShared)));
+	return MAXALIGN(sizeof(HttpShared));
 }
 
-static void
-http_shmem_startup(void)
+/* Attach the counters (the caller holds AddinShmemInitLock). */
+void
+http_shmem_init(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	pyroscope_http_shared = ShmemInitStruct("pyroscope http", sizeof(HttpShared), &found);
 	if (!found)
 	{
@@ -113,31 +104,7 @@ http_shmem_startup(void)
 		pg_atomic_init_u64(&s->profiles_ingested, 0);
 		pg_atomic_init_u64(&s->samples_ingested, 0);
 		pg_atomic_init_u64(&s->series_written, 0);
-		for (int w = 0; w < HTTP_MAX_WORKERS; w++)
-		{
-			HttpWorkerSlot *slot = &s->workers[w];
-
-			SpinLockInit(&slot->mutex);
-			slot->pid = 0;
-			slot->started = 0;
-			slot->busy = false;
-			slot->last_error[0] = '\0';
-			slot->last_error_at = 0;
-			pg_atomic_init_u64(&slot->requests, 0);
-			pg_atomic_init_u64(&slot->errors, 0);
-		}
 	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* Install the shared-memory hooks; called while preloading. */
-void
-http_shmem_init_hooks(void)
-{
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = http_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = http_shmem_startup;
 }
 
 static int
@@ -180,14 +147,7 @@ http_record_request(HttpRequest *req)
 				r = i;
 		pg_atomic_fetch_add_u64(&pyroscope_http_shared->errors[r], 1);
 	}
-	if (http_worker_index >= 0 && http_worker_index < HTTP_MAX_WORKERS)
-	{
-		HttpWorkerSlot *slot = &pyroscope_http_shared->workers[http_worker_index];
-
-		pg_atomic_fetch_add_u64(&slot->requests, 1);
-		if (req->status >= 400)
-			pg_atomic_fetch_add_u64(&slot->errors, 1);
-	}
+	pyroscope_http_worker_count(req->status >= 400);
 }
 
 void
@@ -198,26 +158,6 @@ http_record_ingest(uint64 profiles, uint64 samples, uint64 series)
 	pg_atomic_fetch_add_u64(&pyroscope_http_shared->profiles_ingested, profiles);
 	pg_atomic_fetch_add_u64(&pyroscope_http_shared->samples_ingested, samples);
 	pg_atomic_fetch_add_u64(&pyroscope_http_shared->series_written, series);
-}
-
-/* Mark this worker busy or idle, and remember the last error it answered. */
-void
-http_worker_set_state(bool busy, const char *error)
-{
-	HttpWorkerSlot *slot;
-
-	if (pyroscope_http_shared == NULL || http_worker_index < 0 ||
-		http_worker_index >= HTTP_MAX_WORKERS)
-		return;
-	slot = &pyroscope_http_shared->workers[http_worker_index];
-	SpinLockAcquire(&slot->mutex);
-	slot->busy = busy;
-	if (error)
-	{
-		strlcpy(slot->last_error, error, sizeof(slot->last_error));
-		slot->last_error_at = GetCurrentTimestamp();
-	}
-	SpinLockRelease(&slot->mutex);
 }
 
 /* GET /ready: 200 "ready" once the database and the extension are usable. */
@@ -344,64 +284,16 @@ http_handle_metrics(HttpRequest *req)
 
 	for (int w = 0; w < HTTP_MAX_WORKERS; w++)
 	{
-		SpinLockAcquire(&s->workers[w].mutex);
-		if (s->workers[w].pid != 0)
+		HttpWorkerStatus st;
+
+		if (pyroscope_http_worker_get_status(w, &st) && st.pid != 0)
 			running++;
-		SpinLockRelease(&s->workers[w].mutex);
 	}
 	appendStringInfo(&b,
 					 "# HELP pyroscope_http_workers Running HTTP worker processes.\n"
 					 "# TYPE pyroscope_http_workers gauge\n"
 					 "pyroscope_http_workers %d\n", running);
-	pyroscope_objstore_metrics(&b);
+	pyroscope_object_store_metrics(&b);
 	http_set_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 }
 
-/*
- * pyroscope.http_worker_status(): one row per HTTP worker slot in use,
- * behind the pyroscope.http_workers view.
- */
-Datum
-pyroscope_http_worker_status(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	HttpShared *s = pyroscope_http_shared;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (s == NULL)
-		return (Datum) 0;
-	for (int w = 0; w < HTTP_MAX_WORKERS; w++)
-	{
-		HttpWorkerSlot *slot = &s->workers[w];
-		Datum		values[8];
-		bool		nulls[8] = {false};
-		int			pid;
-		TimestampTz started;
-		TimestampTz err_at;
-		bool		busy;
-		char		err[256];
-
-		SpinLockAcquire(&slot->mutex);
-		pid = slot->pid;
-		started = slot->started;
-		busy = slot->busy;
-		err_at = slot->last_error_at;
-		memcpy(err, slot->last_error, sizeof(err));
-		SpinLockRelease(&slot->mutex);
-		if (pid == 0 && started == 0)
-			continue;
-		values[0] = Int32GetDatum(w);
-		values[1] = Int32GetDatum(pid);
-		nulls[1] = pid == 0;
-		values[2] = CStringGetTextDatum(pid == 0 ? "stopped" : busy ? "busy" : "idle");
-		values[3] = TimestampTzGetDatum(started);
-		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&slot->requests));
-		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&slot->errors));
-		values[6] = CStringGetTextDatum(err);
-		nulls[6] = err[0] == '\0';
-		values[7] = TimestampTzGetDatum(err_at);
-		nulls[7] = err_at == 0;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
-}

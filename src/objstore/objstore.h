@@ -4,8 +4,9 @@
  *	  Object storage for cold blocks: one small interface (put, ranged get,
  *	  head, list, delete) over two backends, a local directory (default)
  *	  and any S3-compatible store through libcurl; the local cache of
- *	  fetched byte ranges; the fetch callback that lets the block reader
- *	  read offloaded blocks; and the offload worker.
+ *	  fetched byte ranges; and the fetch callback that lets the block
+ *	  reader read offloaded blocks.  It knows no table: what is stored
+ *	  where is the engine's business (src/engine).
  *
  * Every objstore_* call NEVER throws: it returns a status and fills an
  * ObjStoreError, so it may be called from inside core callbacks (the
@@ -14,7 +15,7 @@
  * timeout, SIGTERM) and returns OBJ_INTERRUPTED; the caller then runs
  * CHECK_FOR_INTERRUPTS() before reporting anything else.
  *
- * Configuration (GUCs, superuser-only):
+ * Configuration (GUCs, superuser-only, defined in src/engine/guc.c):
  *	pyroscope.object_store_url   '' = directory $PGDATA/pyroscope_objects,
  *		'file:///dir' or '/dir' = a directory, 's3://bucket[/prefix]' = S3
  *	pyroscope.s3_endpoint, s3_region, s3_access_key, s3_secret_key,
@@ -53,7 +54,8 @@ typedef struct ObjStoreError
 typedef bool (*ObjStoreListFn) (void *arg, const char *key, uint64 size);
 
 /* objstore.c: configuration, dispatch and counters */
-extern void pyroscope_objstore_define_gucs(void);
+extern Size pyroscope_objstore_shmem_size(void);
+extern void pyroscope_objstore_shmem_init(void);
 extern const char *objstore_describe(void);
 extern bool objstore_key_valid(const char *key);
 extern ObjStoreStatus objstore_put(const char *key, const uint8 *data, size_t len,
@@ -130,7 +132,10 @@ extern ObjStoreStatus objstore_s3_delete(const ObjStoreConfig *c, const char *ke
 extern ObjStoreStatus objstore_error(ObjStoreError *e, ObjStoreStatus s, const char *fmt,...)
 			pg_attribute_printf(3, 4);
 
-/* GUC values the backends read */
+/* GUC values */
+extern char *pyroscope_objstore_url;
+extern char *pyroscope_s3_endpoint;
+extern char *pyroscope_s3_url_style;
 extern char *pyroscope_s3_region;
 extern char *pyroscope_s3_access_key;
 extern char *pyroscope_s3_secret_key;
@@ -139,6 +144,10 @@ extern int	pyroscope_s3_part_size; /* kB */
 extern int	pyroscope_objstore_timeout; /* ms */
 extern int	pyroscope_objstore_connect_timeout; /* ms */
 extern int	pyroscope_objstore_retries;
+extern int	pyroscope_offload_test_delay;	/* ms, tests only */
+extern char *pyroscope_offload_test_pause;	/* tests only */
+extern char *pyroscope_cache_dir;
+extern int	pyroscope_cache_size;	/* kB */
 
 /*
  * Cold reads (objstore_cache.c).  The block reader's fetch callback for a
@@ -160,37 +169,7 @@ typedef struct ObjStoreBlock
 
 extern PyroStatus pyroscope_objstore_block_fetch(void *arg, uint64_t offset, uint64_t len,
 												 uint8_t **data, PyroError *err);
-extern void pyroscope_objstore_cache_define_gucs(void);
 /* remove cached ranges of an object (after its deletion) */
 extern void objstore_cache_forget(const char *key);
-
-/*
- * A block of pyroscope.blocks from whichever tier holds it (objstore_read.c):
- * the query path opens a reader on a row (size, data, object_key) with
- * pyroscope_stored_block_open and, on failure, calls
- * pyroscope_stored_block_report (which lets a pending cancel or statement
- * timeout win over the read error).  src must outlive the reader.
- */
-typedef struct StoredBlockSource
-{
-	bool		in_database;
-	Datum		data;			/* the (toasted) bytea, when in the database */
-	ObjStoreBlock cold;			/* block id, key and size, when offloaded */
-} StoredBlockSource;
-
-extern PyroStatus pyroscope_stored_block_open(StoredBlockSource *src, int64 block_id,
-											  Datum data, bool data_isnull,
-											  const char *object_key, int64 size,
-											  PyroBlockReader **r, PyroError *err);
-extern void pyroscope_stored_block_report(int64 block_id, const PyroError *err)
-			pg_attribute_noreturn();
-
-/* offload worker and passes (offloader.c) */
-extern int	pyroscope_offload_after;	/* s, 0 = never offload */
-extern void pyroscope_offloader_register(void);
-/* the deterministic object key of a block, palloc'd */
-extern char *pyroscope_block_object_key(const char *tenant, const char *service, int64 block_id);
-/* delete one object now (retention of a block whose row is gone); throws */
-extern void pyroscope_objstore_delete_block(const char *key);
 
 #endif							/* PYRO_OBJSTORE_H */

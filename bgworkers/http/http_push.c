@@ -5,80 +5,27 @@
  *	  the legacy POST /ingest (spec §10): raw pprof, pprof in
  *	  multipart/form-data, folded and "lines" text.
  *
- * Everything a request carries is stored in the request's transaction
- * through the same paths as the SQL function pyroscope.ingest_pprof():
- * pyroscope_store_pprof() for pprof, pyroscope_store_normalized() for the
- * text formats.  A request that fails anywhere stores nothing.
+ * A protocol adapter: it decodes the request and hands every profile to
+ * the engine in the request's transaction, pprof to the same entry as the
+ * SQL function pyroscope.ingest_pprof() (pyroscope_store_pprof: one set
+ * of limits, one decode, one __name__ and time rule), text profiles to
+ * pyroscope_store_text_profile.  A request that fails anywhere stores
+ * nothing.
  *
  *-------------------------------------------------------------------------
  */
 #include "http.h"
 
-#include "catalog/pg_type.h"
-#include "common/int.h"
-#include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "gen/push.pb-c.h"
 #include "ingest_params.h"
 #include "labels.h"
 #include "pprof.h"
-#include "pyroscope.h"
-
-/* profiles older than this many ns since the epoch are really µs (old SDKs) */
-#define NANOS_1971		INT64CONST(31536000000000000)
-
-static uint64
-count_samples(const PyroNormalized *n)
-{
-	uint64		s = 0;
-
-	for (size_t i = 0; i < n->nseries; i++)
-		s += n->series[i].profile ? n->series[i].profile->nsamples : n->series[i].nsamples;
-	return s;
-}
-
-/*
- * Validate and summarise one pprof for pyroscope_store_pprof; errors out
- * with invalid_argument.
- */
-static PyroNormalized *
-summarize_pprof(const uint8_t *data, size_t len)
-{
-	PyroPprofLimits limits;
-	PyroNormalized *n;
-	PyroError	err;
-
-	pyroscope_pprof_ingest_limits(&limits);
-	if (pyro_pprof_summarize(data, len, &limits, &n, &err) != PYRO_OK)
-	{
-		if (err.code == PYRO_ENOMEM)
-			pyroscope_report(&err, "could not decode pprof profile");
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not decode pprof profile: %s", err.msg)));
-	}
-	return n;
-}
-
-/* The bytes of a pprof as a bytea, to be stored as sent. */
-static bytea *
-pprof_bytea(const uint8_t *data, size_t len)
-{
-	bytea	   *b;
-
-	if (len > MaxAllocSize - VARHDRSZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("profile of %zu bytes is too large", len)));
-	b = palloc(VARHDRSZ + len);
-	SET_VARSIZE(b, VARHDRSZ + len);
-	memcpy(VARDATA(b), data, len);
-	return b;
-}
+#include "engine.h"
 
 static void
 set_label(PyroLabelSet *ls, const char *name, const char *value)
@@ -124,16 +71,14 @@ http_handle_push(HttpRequest *req)
 		for (size_t i = 0; i < rs->n_samples; i++)
 		{
 			ProtobufCBinaryData *raw = &rs->samples[i]->raw_profile;
-			PyroNormalized *n;
+			uint64		n;
 
 			if (raw->len == 0)
 				continue;
-			n = summarize_pprof(raw->data, raw->len);
-			written += pyroscope_store_pprof(pprof_bytea(raw->data, raw->len), n,
-											 &client, req->tenant);
-			samples += count_samples(n);
+			written += pyroscope_store_pprof(pyroscope_pprof_bytea(raw->data, raw->len),
+											 &client, req->tenant, NULL, &n);
+			samples += n;
 			profiles++;
-			pyro_normalized_free(n);
 		}
 		pyro_labels_free(&client);
 	}
@@ -159,73 +104,52 @@ typedef struct IngestParams
 } IngestParams;
 
 /*
- * Map a sample type name through sample_type_config (spec §10.4): the
- * config, when sent, replaces the built-in display names.
+ * The display names of a sample_type_config (spec §10.4): for every
+ * sample type it names, its "display-name" (or NULL).
  */
-static const char *
-display_name(const char *type, Jsonb *config)
+static PyroDisplayName *
+config_display_names(Jsonb *config, size_t *n)
 {
-	static const char *const builtin[][2] = {
-		{"samples", "cpu"}, {"goroutine", "goroutines"},
-		{"contentions", "mutex_count"}, {"delay", "mutex_duration"}
-	};
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	PyroDisplayName *out;
+	size_t		cap = 8;
+	int			depth = 0;
 
-	if (config)
+	out = palloc(sizeof(PyroDisplayName) * cap);
+	*n = 0;
+	it = JsonbIteratorInit(&config->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
-		JsonbValue	key;
-		JsonbValue *entry;
-
-		key.type = jbvString;
-		key.val.string.val = (char *) type;
-		key.val.string.len = strlen(type);
-		entry = findJsonbValueFromContainer(&config->root, JB_FOBJECT, &key);
-		if (entry && entry->type == jbvBinary)
+		CHECK_FOR_INTERRUPTS();
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			depth++;
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+		else if (tok == WJB_KEY && depth == 1)
 		{
-			JsonbValue	dk;
-			JsonbValue *dn;
-
-			dk.type = jbvString;
-			dk.val.string.val = "display-name";
-			dk.val.string.len = strlen("display-name");
-			dn = findJsonbValueFromContainer(entry->val.binary.data, JB_FOBJECT, &dk);
-			if (dn && dn->type == jbvString && dn->val.string.len > 0)
-				return pnstrdup(dn->val.string.val, dn->val.string.len);
+			if (*n == cap)
+			{
+				cap *= 2;
+				out = repalloc(out, sizeof(PyroDisplayName) * cap);
+			}
+			out[*n].type = pnstrdup(v.val.string.val, v.val.string.len);
+			out[*n].display = NULL;
+			(*n)++;
 		}
-		return type;
+		else if (tok == WJB_KEY && depth == 2 && *n > 0 &&
+				 v.val.string.len == strlen("display-name") &&
+				 memcmp(v.val.string.val, "display-name", v.val.string.len) == 0)
+		{
+			tok = JsonbIteratorNext(&it, &v, false);
+			if (tok == WJB_VALUE && v.type == jbvString)
+				out[*n - 1].display = pnstrdup(v.val.string.val, v.val.string.len);
+			else if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+				depth++;
+		}
 	}
-	for (size_t i = 0; i < lengthof(builtin); i++)
-		if (strcmp(type, builtin[i][0]) == 0)
-			return builtin[i][1];
-	return type;
-}
-
-/* The __name__ of a pprof pushed to /ingest (spec §10.7, pprof path). */
-static const char *
-ingest_pprof_name(const PyroNormalized *n, Jsonb *config)
-{
-	const char *last = NULL;
-
-	for (uint32 i = 0; i < n->ntypes; i++)
-		if (strcmp(n->sample_types[i], "wall") == 0)
-			return "wall";
-	for (uint32 i = 0; i < n->ntypes; i++)
-	{
-		const char *t = display_name(n->sample_types[i], config);
-
-		if (strstr(t, "cpu"))
-			return "process_cpu";
-		if (strstr(t, "alloc_") || strstr(t, "inuse_") || strcmp(t, "space") == 0 ||
-			strcmp(t, "objects") == 0)
-			return "memory";
-		if (strstr(t, "mutex_"))
-			return "mutex";
-		if (strstr(t, "block_"))
-			return "block";
-		if (strstr(t, "goroutines"))
-			return "goroutines";
-		last = t;
-	}
-	return last ? last : "unknown";
+	return out;
 }
 
 /* Labels common to every /ingest path: inline labels and pyroscope_spy. */
@@ -243,96 +167,41 @@ static void
 ingest_pprof(HttpRequest *req, const IngestParams *p, const uint8_t *data, size_t len,
 			 Jsonb *config)
 {
-	PyroNormalized *n;
 	PyroLabelSet ls;
+	PyroIngestOptions opt;
+	uint64		samples;
 	int			written;
 
 	if (len == 0)
 		return;
-	n = summarize_pprof(data, len);
-	if (n->time_nanos < NANOS_1971)
-		n->time_nanos = p->from_ms * 1000000;
+	memset(&opt, 0, sizeof(opt));
+	opt.fallback = pyroscope_ms_to_timestamptz(p->from_ms);
+	if (config)
+	{
+		opt.has_config = true;
+		opt.config = config_display_names(config, &opt.nconfig);
+	}
 	pyro_labels_init(&ls);
 	ingest_base_labels(p, &ls);
-	set_label(&ls, "__name__", ingest_pprof_name(n, config));
 	if (pyro_labels_get(&ls, "service_name") == NULL)
 		set_label(&ls, "service_name", p->app.name);
-	written = pyroscope_store_pprof(pprof_bytea(data, len), n, &ls, req->tenant);
-	http_record_ingest(1, count_samples(n), written);
+	written = pyroscope_store_pprof(pyroscope_pprof_bytea(data, len), &ls, req->tenant,
+									&opt, &samples);
+	http_record_ingest(1, samples, written);
 	pyro_labels_free(&ls);
-	pyro_normalized_free(n);
-}
-
-/* Profile type of the text formats, by the app name's suffix (spec §10.7). */
-typedef struct TextType
-{
-	const char *suffix;
-	const char *name;
-	const char *type;
-	const char *unit;
-	bool		cpu_like;		/* scaled by sampleRate, period cpu:nanoseconds */
-} TextType;
-
-static const TextType text_types[] = {
-	{"", "process_cpu", "cpu", "nanoseconds", true},
-	{"cpu", "process_cpu", "cpu", "nanoseconds", true},
-	{"itimer", "process_cpu", "cpu", "nanoseconds", true},
-	{"wall", "wall", "wall", "nanoseconds", true},
-	{"seconds", "wall", "wall", "nanoseconds", true},
-	{"nanoseconds", "wall", "wall", "nanoseconds", true},
-	{"microseconds", "wall", "wall", "nanoseconds", true},
-	{"milliseconds", "wall", "wall", "nanoseconds", true},
-	{"inuse_objects", "memory", "inuse_objects", "count", false},
-	{"inuse_space", "memory", "inuse_space", "bytes", false},
-	{"alloc_objects", "memory", "alloc_objects", "count", false},
-	{"alloc_space", "memory", "alloc_space", "bytes", false},
-	{"goroutines", "goroutine", "goroutines", "count", false},
-	{"mutex_count", "mutex", "contentions", "count", false},
-	{"mutex_duration", "mutex", "delay", "nanoseconds", false},
-	{"block_count", "block", "contentions", "count", false},
-	{"lock_count", "block", "contentions", "count", false},
-	{"block_duration", "block", "delay", "nanoseconds", false},
-	{"lock_duration", "block", "delay", "nanoseconds", false},
-	{"alloc_in_new_tlab_objects", "memory", "alloc_in_new_tlab_objects", "count", false},
-	{"alloc_in_new_tlab_bytes", "memory", "alloc_in_new_tlab_bytes", "bytes", false},
-	{"alloc_outside_tlab_objects", "memory", "alloc_outside_tlab_objects", "count", false},
-	{"alloc_outside_tlab_bytes", "memory", "alloc_outside_tlab_bytes", "bytes", false},
-	{"live", "memory", "live", "count", false},
-	{"exceptions", "exceptions", "samples", "count", false},
-	{"bytes", "memory", "samples", "bytes", false},
-};
-
-static uint32
-intern(PyroSymbols *sym, const char *s)
-{
-	uint32		i = pyro_sym_intern_string(sym, s, strlen(s));
-
-	if (i == PYRO_NO_INDEX)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	return i;
 }
 
 /* Store folded or "lines" text sent to /ingest (spec §10.3, §10.7). */
 static void
 ingest_text(HttpRequest *req, const IngestParams *p, bool lines)
 {
-	const TextType *tt = NULL;
+	const PyroTextType *tt = pyro_text_type(p->app.suffix);
 	PyroProfile *prof;
 	PyroError	err;
 	PyroStatus	st;
-	PyroNormalized n;
-	PyroSeriesProfile sp;
 	PyroLabelSet ls;
-	char	   *types[1];
-	char	   *units[1];
-	const char *ptype = "";
-	const char *punit = "";
-	int64		period = 0;
 	int			written;
 
-	for (size_t i = 0; i < lengthof(text_types); i++)
-		if (strcmp(text_types[i].suffix, p->app.suffix) == 0)
-			tt = &text_types[i];
 	if (tt == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -358,61 +227,14 @@ ingest_text(HttpRequest *req, const IngestParams *p, bool lines)
 		return;
 	}
 
-	types[0] = (char *) tt->type;
-	units[0] = (char *) tt->unit;
-	if (tt->cpu_like && p->sample_rate != 0)
-	{
-		int64		scale = INT64CONST(1000000000) / p->sample_rate;
-
-		for (size_t i = 0; i < prof->nsamples; i++)
-		{
-			if (pg_mul_s64_overflow(prof->samples[i].value, scale, &prof->samples[i].value))
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("sample value out of range after scaling by the sample rate")));
-		}
-		ptype = "cpu";
-		punit = "nanoseconds";
-		period = scale;
-	}
-	else if (tt->cpu_like)
-	{
-		types[0] = "samples";
-		units[0] = "count";
-	}
-	prof->sample_type = intern(prof->sym, types[0]);
-	prof->sample_unit = intern(prof->sym, units[0]);
-	prof->period_type = intern(prof->sym, ptype);
-	prof->period_unit = intern(prof->sym, punit);
-	prof->period = period;
-	prof->time_nanos = p->from_ms * 1000000;
-	prof->duration_nanos = 0;
-
-	memset(&n, 0, sizeof(n));
-	memset(&sp, 0, sizeof(sp));
-	pyro_labels_init(&sp.sample_labels);
-	sp.type_index = 0;
-	sp.profile = prof;
-	n.sym = prof->sym;
-	n.ntypes = 1;
-	n.sample_types = types;
-	n.sample_units = units;
-	n.period_type = (char *) ptype;
-	n.period_unit = (char *) punit;
-	n.period = period;
-	n.time_nanos = prof->time_nanos;
-	n.default_name = (char *) tt->name;
-	n.series = &sp;
-	n.nseries = 1;
-
 	pyro_labels_init(&ls);
 	ingest_base_labels(p, &ls);
-	set_label(&ls, "__name__", tt->name);
 	if (pyro_labels_get(&ls, "service_name") == NULL)
 		set_label(&ls, "service_name", p->app.base);
 	else if (pyro_labels_get(&ls, "app_name") == NULL)
 		set_label(&ls, "app_name", p->app.base);
-	written = pyroscope_store_normalized(&n, &ls, req->tenant);
+	written = pyroscope_store_text_profile(prof, tt, p->sample_rate, p->from_ms, &ls,
+										   req->tenant);
 	http_record_ingest(1, prof->nsamples, written);
 	pyro_labels_free(&ls);
 	pyro_profile_free(prof);
@@ -489,8 +311,7 @@ http_handle_ingest(HttpRequest *req)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid application name \"%s\": %s", name, err.msg)));
 	}
-	now_ms = (GetCurrentTimestamp() / 1000) +
-		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+	now_ms = pyroscope_timestamptz_to_ms(GetCurrentTimestamp());
 	pyro_parse_attime(http_query_arg(req, "from"), now_ms, &p.from_ms);
 	pyro_parse_attime(http_query_arg(req, "until"), now_ms, &p.until_ms);
 	p.format = http_query_arg(req, "format");

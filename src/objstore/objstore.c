@@ -22,9 +22,9 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
-static char *pyroscope_objstore_url = NULL;
-static char *pyroscope_s3_endpoint = NULL;
-static char *pyroscope_s3_url_style = NULL;
+char	   *pyroscope_objstore_url = NULL;
+char	   *pyroscope_s3_endpoint = NULL;
+char	   *pyroscope_s3_url_style = NULL;
 char	   *pyroscope_s3_region = NULL;
 char	   *pyroscope_s3_access_key = NULL;
 char	   *pyroscope_s3_secret_key = NULL;
@@ -33,8 +33,8 @@ int			pyroscope_s3_part_size = 16 * 1024; /* kB */
 int			pyroscope_objstore_timeout = 30000; /* ms */
 int			pyroscope_objstore_connect_timeout = 5000;	/* ms */
 int			pyroscope_objstore_retries = 3;
-static int	pyroscope_offload_test_delay = 0;	/* ms */
-static char *pyroscope_offload_test_pause = NULL;
+int			pyroscope_offload_test_delay = 0;	/* ms */
+char	   *pyroscope_offload_test_pause = NULL;
 
 /* counters: in shared memory when preloaded, else in this process */
 typedef struct ObjStoreShared
@@ -45,8 +45,6 @@ typedef struct ObjStoreShared
 static ObjStoreShared *objstore_shared = NULL;
 static ObjStoreShared objstore_local;
 static bool objstore_local_ready = false;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static const char *const counter_names[OBJC_NCOUNTERS][2] = {
 	[OBJC_UPLOADS] = {"pyroscope_objstore_uploads_total", "Objects written to the object store."},
@@ -61,27 +59,23 @@ static const char *const counter_names[OBJC_NCOUNTERS][2] = {
 	[OBJC_BLOCKS_OFFLOADED] = {"pyroscope_objstore_blocks_offloaded_total", "Blocks moved to the object store."},
 };
 
-static void
-objstore_shmem_request(void)
+/* Shared memory of the object store: its counters. */
+Size
+pyroscope_objstore_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(ObjStoreShared)));
+	return MAXALIGN(sizeof(ObjStoreShared));
 }
 
-static void
-objstore_shmem_startup(void)
+/* Attach the counters (the caller holds AddinShmemInitLock). */
+void
+pyroscope_objstore_shmem_init(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	objstore_shared = ShmemInitStruct("pyroscope objstore", sizeof(ObjStoreShared), &found);
 	if (!found)
 		for (int i = 0; i < OBJC_NCOUNTERS; i++)
 			pg_atomic_init_u64(&objstore_shared->counters[i], 0);
-	LWLockRelease(AddinShmemInitLock);
 }
 
 static ObjStoreShared *
@@ -117,89 +111,6 @@ pyroscope_objstore_metrics(StringInfo out)
 		appendStringInfo(out, "# HELP %s %s\n# TYPE %s counter\n%s " UINT64_FORMAT "\n",
 						 counter_names[i][0], counter_names[i][1], counter_names[i][0],
 						 counter_names[i][0], objstore_counter(i));
-}
-
-static bool
-check_url_style(char **newval, void **extra, GucSource source)
-{
-	return strcmp(*newval, "path") == 0 || strcmp(*newval, "virtual") == 0;
-}
-
-/*
- * Define the object-store GUCs and, while preloading, the shared counters.
- * Credentials and locations are superuser-only; the secret is hidden from
- * SHOW ALL and from non-superusers.
- */
-void
-pyroscope_objstore_define_gucs(void)
-{
-	DefineCustomStringVariable("pyroscope.object_store_url",
-							   "Where offloaded blocks go: a directory (file:///dir or /dir) or s3://bucket[/prefix].",
-							   "Empty means the directory pyroscope_objects in the data directory.",
-							   &pyroscope_objstore_url, "",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("pyroscope.s3_endpoint",
-							   "S3 endpoint URL, e.g. http://127.0.0.1:9000; empty means AWS (https://s3.REGION.amazonaws.com).",
-							   NULL, &pyroscope_s3_endpoint, "",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("pyroscope.s3_region", "S3 region used in request signatures.",
-							   NULL, &pyroscope_s3_region, "us-east-1",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("pyroscope.s3_access_key", "S3 access key id.",
-							   NULL, &pyroscope_s3_access_key, "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
-	DefineCustomStringVariable("pyroscope.s3_secret_key", "S3 secret access key.",
-							   NULL, &pyroscope_s3_secret_key, "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("pyroscope.s3_url_style",
-							   "S3 addressing: path (endpoint/bucket/key) or virtual (bucket.endpoint/key).",
-							   NULL, &pyroscope_s3_url_style, "path",
-							   PGC_SUSET, 0, check_url_style, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.s3_multipart_threshold",
-							"Objects at least this large are uploaded to S3 in parts.",
-							NULL, &pyroscope_s3_multipart_threshold,
-							64 * 1024, 5 * 1024, INT_MAX / 1024,
-							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.s3_part_size",
-							"Size of the parts of a multipart upload (S3's minimum is 5MB).",
-							NULL, &pyroscope_s3_part_size,
-							16 * 1024, 5 * 1024, 1024 * 1024,
-							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.object_store_timeout",
-							"Longest time one object store request may take (also bounded by statement_timeout).",
-							NULL, &pyroscope_objstore_timeout,
-							30000, 100, INT_MAX,
-							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.object_store_connect_timeout",
-							"Longest time to connect to the object store.",
-							NULL, &pyroscope_objstore_connect_timeout,
-							5000, 100, INT_MAX,
-							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.object_store_retries",
-							"Retries (with exponential backoff) of an object store request failing with a 5xx status or a timeout.",
-							NULL, &pyroscope_objstore_retries,
-							3, 0, 10,
-							PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("pyroscope.offload_test_delay",
-							"TESTS ONLY: sleep this long at the point named by pyroscope.offload_test_pause.",
-							NULL, &pyroscope_offload_test_delay,
-							0, 0, 3600 * 1000,
-							PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
-	DefineCustomStringVariable("pyroscope.offload_test_pause",
-							   "TESTS ONLY: where to sleep: upload (half-way through writing an object) or commit (after verifying, before the row switch commits).",
-							   NULL, &pyroscope_offload_test_pause, "",
-							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
-
-	pyroscope_objstore_cache_define_gucs();
-
-	if (process_shared_preload_libraries_in_progress)
-	{
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = objstore_shmem_request;
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = objstore_shmem_startup;
-	}
 }
 
 /*

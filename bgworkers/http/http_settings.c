@@ -14,7 +14,6 @@
 #include "utils/builtins.h"
 
 #include "gen/settings.pb-c.h"
-#include "series_query.h"
 
 /* Get: every setting of the tenant, by name. */
 void

@@ -21,7 +21,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pyroscope.h"
+#include "engine.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -34,7 +34,6 @@
 
 #include "pprof.h"
 
-PG_FUNCTION_INFO_V1(pyroscope_head_profile);
 
 static SPIPlanPtr pprof_fetch_plan = NULL;
 
@@ -373,36 +372,21 @@ head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc desc, int first)
 }
 
 /*
- * pyroscope.head_profile(h pyroscope.head): the profile of a head row as a
- * pyroscope.profile value, whichever way the row stores it.
+ * The profile of a stored pprof's part as a pyroscope.profile value (the
+ * head row whose pprof_id, part and total are given).
  */
-Datum
-pyroscope_head_profile(PG_FUNCTION_ARGS)
+ProfileValue *
+pyroscope_head_part_value(int64 pprof_id, int32 part, int64 total)
 {
-	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
-	bool		profile_null,
-				id_null,
-				part_null,
-				total_null;
-	Datum		profile = GetAttributeByName(row, "profile", &profile_null);
-	Datum		pprof_id = GetAttributeByName(row, "pprof_id", &id_null);
-	Datum		part = GetAttributeByName(row, "part", &part_null);
-	Datum		total = GetAttributeByName(row, "total", &total_null);
 	HeadReader	r;
 	PyroProfile *p;
 	PyroBuf		buf;
 	PyroError	err;
 	ProfileValue *v;
 
-	if (!profile_null)
-		PG_RETURN_DATUM(PointerGetDatum(PG_DETOAST_DATUM_COPY(profile)));
-	if (id_null || part_null || total_null)
-		PG_RETURN_NULL();
-
 	head_reader_init(&r);
 	SPI_connect();
-	p = head_reader_get(&r, (Datum) 0, true, DatumGetInt64(pprof_id),
-						DatumGetInt32(part), DatumGetInt64(total));
+	p = head_reader_get(&r, (Datum) 0, true, pprof_id, part, total);
 	SPI_finish();				/* p lives in the reader's context */
 	pyro_buf_init(&buf);
 	if (pyro_profile_encode(p, &buf, &err) != PYRO_OK)
@@ -410,5 +394,5 @@ pyroscope_head_profile(PG_FUNCTION_ARGS)
 	v = profile_value_from_buf(&buf);
 	pyro_buf_free(&buf);
 	head_reader_done(&r);
-	PG_RETURN_POINTER(v);
+	return v;
 }

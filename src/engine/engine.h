@@ -1,0 +1,360 @@
+/*-------------------------------------------------------------------------
+ *
+ * engine.h
+ *	  The engine of the pyroscope extension: the only code that knows the
+ *	  tables, runs SPI and turns core errors into ereports with SQLSTATEs.
+ *	  Its front doors (SQL functions in src/sql, the HTTP API in
+ *	  bgworkers/http, the worker loops in bgworkers) call what is declared
+ *	  here and nothing below it but the pure-C core.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PYRO_ENGINE_H
+#define PYRO_ENGINE_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "common.h"
+#include "profile.h"
+#include "tree.h"
+
+/* time: Unix milliseconds to timestamptz and back (series_query.c) */
+extern TimestampTz pyroscope_ms_to_timestamptz(int64 ms);
+extern int64 pyroscope_timestamptz_to_ms(TimestampTz ts);
+
+/* settings (guc.c: every pyroscope.* GUC; the object store's are its own) */
+extern void pyroscope_define_gucs(void);
+extern int	pyroscope_max_profile_size;		/* bytes, decompressed */
+extern int	pyroscope_max_profile_samples;
+extern int	pyroscope_max_label_names;
+extern int	pyroscope_max_label_name_length;
+extern int	pyroscope_max_label_value_length;
+extern bool pyroscope_compactor_enabled;
+extern int	pyroscope_compaction_interval;	/* s */
+extern int	pyroscope_offload_after;	/* s, 0 = never offload */
+extern int	pyroscope_offload_interval; /* s */
+
+/* the HTTP API, and the database every worker serves */
+typedef enum HttpAuthMode
+{
+	HTTP_AUTH_NONE,
+	HTTP_AUTH_BASIC,
+	HTTP_AUTH_BEARER
+} HttpAuthMode;
+
+#define HTTP_MAX_WORKERS		64
+
+extern char *pyroscope_http_listen_address;
+extern int	pyroscope_http_port;
+extern int	pyroscope_http_workers;
+extern char *pyroscope_database;
+extern int	pyroscope_http_max_body_size;	/* kB */
+extern int	pyroscope_http_request_timeout; /* ms, 0 = none */
+extern bool pyroscope_multitenancy;
+extern int	pyroscope_http_max_query_length;	/* s, 0 = none */
+extern int	pyroscope_http_auth;			/* HttpAuthMode */
+
+/* core bridge (pyroscope.c) */
+extern void pyroscope_install_allocator(void);
+extern void pyroscope_report(const PyroError *err, const char *context) pg_attribute_noreturn();
+
+/*
+ * Query memory budget (pyroscope.query_memory_limit): while active, what
+ * the core allocates is counted, and an allocation past the limit fails,
+ * which pyroscope_report turns into ERRCODE_PROGRAM_LIMIT_EXCEEDED.
+ */
+extern int	pyroscope_query_memory_limit;	/* kB, 0 = none */
+extern void pyroscope_budget_begin(void);
+extern void pyroscope_budget_end(void);
+extern bool pyroscope_budget_exceeded(void);
+extern Size pyroscope_budget_peak(void);
+
+/* stored profile values (profile_value.c) */
+typedef struct varlena ProfileValue;
+#define DatumGetProfileValueP(X)	((ProfileValue *) PG_DETOAST_DATUM(X))
+#define PG_GETARG_PROFILE_P(n)		DatumGetProfileValueP(PG_GETARG_DATUM(n))
+extern ProfileValue *profile_value_from_buf(const PyroBuf *buf);
+extern PyroProfile *profile_value_decode(ProfileValue *v);
+extern ProfileValue *profile_value_from_bytes(const char *data, size_t len);
+
+/* ingest (ingest.c) */
+struct PyroNormalized;
+struct PyroLabelSet;
+struct PyroDisplayName;
+
+/* how a pprof is ingested; zeroes are the defaults */
+typedef struct PyroIngestOptions
+{
+	bool		has_time;		/* at is the profile's time */
+	TimestampTz at;
+	TimestampTz fallback;		/* time of a pprof without one; 0 = now */
+	bool		has_config;		/* a sample_type_config steers __name__ */
+	const struct PyroDisplayName *config;
+	size_t		nconfig;
+} PyroIngestOptions;
+
+extern int	pyroscope_store_pprof(bytea *data, const struct PyroLabelSet *client,
+								   const char *tenant, const PyroIngestOptions *opt,
+								   uint64 *samples);
+extern bytea *pyroscope_pprof_bytea(const void *data, size_t len);
+extern int	pyroscope_store_normalized(const struct PyroNormalized *n,
+									   const struct PyroLabelSet *client,
+									   const char *tenant);
+struct PyroTextType;
+extern int	pyroscope_store_text_profile(PyroProfile *prof, const struct PyroTextType *tt,
+										 int64 sample_rate, int64 time_ms,
+										 const struct PyroLabelSet *client,
+										 const char *tenant);
+extern void pyroscope_labels_from_jsonb(Jsonb *jb, struct PyroLabelSet *ls);
+
+/* head rows' profiles (head.c) */
+extern int	pyroscope_head_cache_size;	/* kB */
+
+struct HeadCacheEntry;
+typedef struct HeadReader
+{
+	MemoryContext cxt;			/* what the reader decoded */
+	int64		pprof_id;		/* of n; 0 = none */
+	struct PyroNormalized *n;	/* owned, or a pinned cache entry's */
+	struct HeadCacheEntry *pinned;
+	PyroProfile *pyp1;			/* a decoded profile value */
+} HeadReader;
+
+extern void head_reader_init(HeadReader *r);
+extern PyroProfile *head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc desc,
+										int first);
+extern void head_reader_done(HeadReader *r);
+extern ProfileValue *pyroscope_head_part_value(int64 pprof_id, int32 part, int64 total);
+
+/* query engine (query.c) */
+
+/*
+ * A selection: a tenant's profiles of one profile type whose series match
+ * a label selector, in a closed time range.
+ */
+typedef struct ProfileSelection
+{
+	const char *tenant;
+	const char *profile_type;	/* NULL = any (only for series listing) */
+	const char *selector;
+	TimestampTz start;
+	TimestampTz end;
+} ProfileSelection;
+
+/* called once per stored profile (decoded) of a selection */
+typedef void (*ProfileVisitor) (PyroProfile *p, void *arg);
+
+extern void pyroscope_check_profile_type(const char *tenant, const char *profile_type);
+extern uint64 pyroscope_scan_profiles(const ProfileSelection *sel,
+									  ProfileVisitor visit, void *arg);
+extern uint64 pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
+									   ProfileVisitor visit, void *arg);
+extern PyroTree *pyroscope_selection_tree(const ProfileSelection *sel);
+extern const PyroProfile *pyroscope_selection_merge(const ProfileSelection *sel);
+extern Datum pyroscope_selection_flamegraph(const ProfileSelection *sel, int32 max_nodes);
+extern bytea *pyroscope_selection_pprof(const ProfileSelection *sel);
+extern Datum pyroscope_selection_diff(const ProfileSelection *left,
+									  const ProfileSelection *right, int32 max_nodes);
+
+/* (series_id, profile_type, labels) of a series */
+typedef void (*SeriesRowVisitor) (Datum *values, bool *nulls, void *arg);
+extern void pyroscope_selection_series(const ProfileSelection *sel, SeriesRowVisitor visit,
+									   void *arg);
+
+/* series, time and total of a stored profile */
+typedef void (*ProfileTotalVisitor) (int64 series_id, TimestampTz ts, int64 total, void *arg);
+extern void pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visit,
+									   void *arg);
+extern void pyroscope_check_time_range(TimestampTz start, TimestampTz end);
+
+/* results built from trees and profiles (query.c) */
+extern Datum pyroscope_tree_flamegraph(const PyroTree *t, int32 max_nodes);
+extern bytea *pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type,
+									  int64 time_nanos);
+extern Datum pyroscope_json_to_jsonb(const PyroBuf *json);
+
+/* compaction and retention (compact.c) */
+extern int	pyroscope_compact_after;	/* s */
+extern int	pyroscope_block_window;		/* s */
+extern int	pyroscope_retention;		/* s, 0 = keep forever */
+extern int	pyroscope_compaction_test_delay;	/* ms, tests only */
+
+#define COMPACT_MAX_LEVEL 2		/* 0: block_window, 1: hour, 2: day */
+
+typedef enum CompactUnitKind
+{
+	COMPACT_HEAD,				/* head rows of a window into a level-0 block */
+	COMPACT_MERGE,				/* smaller blocks of a window into one */
+	COMPACT_RETENTION			/* expired data of one tenant */
+} CompactUnitKind;
+
+/* One unit of compaction work, done in one transaction. */
+typedef struct CompactUnit
+{
+	CompactUnitKind kind;
+	int			level;			/* level of the block written */
+	char	   *tenant;
+	char	   *service_name;	/* NULL for retention */
+	TimestampTz start;			/* aligned window [start, end) */
+	TimestampTz end;
+} CompactUnit;
+
+/* What runs did, as recorded in pyroscope.job_runs. */
+typedef struct CompactCounts
+{
+	int64		units;
+	int64		units_failed;
+	int64		head_rows_compacted;
+	int64		head_rows_deleted;
+	int64		blocks_written;
+	int64		blocks_merged;
+	int64		blocks_deleted;
+	int64		series_deleted;
+	int64		bytes_written;
+	int64		bytes_deleted;
+	int64		peak_memory;	/* most memory one unit held, bytes */
+} CompactCounts;
+
+extern List *pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now,
+									 const char *tenant, MemoryContext cxt);
+extern void pyroscope_compact_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c);
+extern void pyroscope_compact_all(TimestampTz now, const char *tenant, CompactCounts *c);
+extern void pyroscope_retention_all(TimestampTz now, const char *tenant, CompactCounts *c);
+extern void pyroscope_compact_now(TimestampTz now, const char *tenant, CompactCounts *cc,
+								  CompactCounts *rc);
+
+/* the profiles of a block: series, time (Unix ms), total (block_read.c) */
+typedef void (*BlockTotalVisitor) (int64 series_id, int64 ts_ms, int64 total, void *arg);
+extern void pyroscope_encoded_block_totals(const void *data, size_t len, BlockTotalVisitor visit,
+										   void *arg);
+extern void pyroscope_stored_block_totals(int64 block_id, BlockTotalVisitor visit, void *arg);
+/*
+ * SQL for the retention interval of a tenant, from its override (an
+ * interval expression, NULL when the tenant has none) and the default
+ * pyroscope.retention (an integer expression, seconds): NULL when data is
+ * kept forever, i.e. when the override or, without one, the default is 0.
+ */
+#define RETENTION_OF(override, default_secs) \
+	"(CASE WHEN " override " IS NOT NULL" \
+	"      THEN NULLIF(" override ", interval '0')" \
+	"      WHEN " default_secs " > 0 THEN pg_catalog.make_interval(secs => " default_secs ") END)"
+
+extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
+extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
+									 const char *error);
+extern void pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs);
+/* the compactor worker's passes and state (compact_job.c) */
+typedef struct CompactorStatus
+{
+	int			pid;
+	bool		enabled;		/* pyroscope.compactor as the worker sees it */
+	bool		running;		/* inside a run */
+	char		job[NAMEDATALEN];	/* job of the current run */
+	TimestampTz started;
+	TimestampTz last_run_start;	/* 0 = none yet */
+	TimestampTz last_run_end;
+	uint64		runs;
+	uint64		failed_units;
+} CompactorStatus;
+
+extern Size pyroscope_compactor_shmem_size(void);
+extern void pyroscope_compactor_shmem_init(void);
+extern void pyroscope_compactor_attach(void);
+extern bool pyroscope_compactor_take_wakeup(bool enabled);
+extern void pyroscope_compactor_pass(MemoryContext cxt, void (*between_units) (void));
+extern bool pyroscope_compactor_get_status(CompactorStatus *st);
+extern bool pyroscope_compactor_request_wakeup(void);
+
+/* offload passes and the object store's admin operations (offload.c) */
+typedef struct OffloadResult
+{
+	int64		blocks_offloaded;
+	int64		bytes_uploaded;
+	int64		blocks_expired;
+	int64		objects_deleted;
+	int64		orphans_removed;
+} OffloadResult;
+
+typedef bool (*PyroObjectVisitor) (void *arg, const char *key, uint64 size);
+
+extern void pyroscope_offload_now(TimestampTz now, OffloadResult *res);
+extern void pyroscope_offload_pass(MemoryContext cxt, void (*between_units) (void));
+extern void pyroscope_object_put(const char *key, const void *data, size_t len);
+extern bytea *pyroscope_object_get(const char *key, int64 off, int64 len, bool len_given);
+extern bool pyroscope_object_head(const char *key, int64 *size);
+extern void pyroscope_object_delete(const char *key);
+extern void pyroscope_object_list(const char *prefix, PyroObjectVisitor visit, void *arg);
+extern int	pyroscope_object_store_counters(const char **names, int64 *values, int n);
+extern void pyroscope_object_store_metrics(StringInfo out);
+
+/* the status board of the HTTP workers (worker_status.c) */
+typedef struct HttpWorkerStatus
+{
+	int			pid;			/* 0 = stopped */
+	TimestampTz started;
+	bool		busy;
+	char		last_error[256];	/* "" = none */
+	TimestampTz last_error_at;
+	uint64		requests;
+	uint64		errors;
+} HttpWorkerStatus;
+
+extern Size pyroscope_worker_status_shmem_size(void);
+extern void pyroscope_worker_status_shmem_init(void);
+extern void pyroscope_http_worker_attach(int index);
+extern void pyroscope_http_worker_set_state(bool busy, const char *error);
+extern void pyroscope_http_worker_count(bool error);
+extern bool pyroscope_http_worker_get_status(int index, HttpWorkerStatus *st);
+
+/* the extension version this library's queries are written for */
+#define PYROSCOPE_EXTENSION_VERSION "1.2"
+extern bool pyroscope_extension_ready(void);
+extern char *pyroscope_extension_installed_version(void);
+extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);
+extern void pyroscope_job_runs_prune(const char *job);
+
+
+/* time series and call sites (series_query.c) */
+/* one output series of a bucketed query */
+typedef struct BucketSeries
+{
+	int			nlabels;		/* group-by labels the series has */
+	char	  **names;
+	char	  **values;
+	int			npoints;
+	int64	   *ts_ms;			/* point timestamps, ascending */
+	double	   *values_at;		/* point values */
+	double		sum;			/* sum of the point values */
+} BucketSeries;
+
+/*
+ * Series of per-profile totals of a selection (profile type, selector,
+ * tenant; sel->start/end are ignored) grouped by the group_by labels and
+ * bucketed with upstream's algorithm (spec §15.3): points at start_ms +
+ * k * step_ms up to end_ms, each summing (or averaging) the profiles in
+ * (T - step, T].  Only buckets with data become points.  Series are
+ * sorted by sum descending, then labels; limit > 0 keeps the first limit.
+ * Returns the number of series; *out is palloc'd.
+ */
+extern int	pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms,
+									 int64 end_ms, int64 step_ms,
+									 char **group_by, int ngroup_by, bool average,
+									 int64 limit, BucketSeries **out);
+
+/*
+ * The part of tree t whose stacks start (root side) with the frames
+ * names[0..n): those frames keep the totals of the matched subtree, with
+ * everything below them as in t.  n = 0 returns t itself.
+ */
+extern PyroTree *pyroscope_tree_call_site(PyroTree *t, char **names, int n);
+
+
+#endif							/* PYRO_ENGINE_H */

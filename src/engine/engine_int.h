@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * engine_int.h
+ *	  What the engine's own files share and its front doors do not see:
+ *	  reading stored blocks from either tier, and the object store below.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PYRO_ENGINE_INT_H
+#define PYRO_ENGINE_INT_H
+
+#include "engine.h"
+
+#include "block.h"
+#include "objstore.h"
+
+/*
+ * A block of pyroscope.blocks from whichever tier holds it (block_read.c):
+ * the query path opens a reader on a row (size, data, object_key) with
+ * pyroscope_stored_block_open and, on failure, calls
+ * pyroscope_stored_block_report (which lets a pending cancel or statement
+ * timeout win over the read error).  src must outlive the reader.
+ */
+typedef struct StoredBlockSource
+{
+	bool		in_database;
+	Datum		data;			/* the (toasted) bytea, when in the database */
+	ObjStoreBlock cold;			/* block id, key and size, when offloaded */
+} StoredBlockSource;
+
+extern PyroStatus pyroscope_stored_block_open(StoredBlockSource *src, int64 block_id,
+											  Datum data, bool data_isnull,
+											  const char *object_key, int64 size,
+											  PyroBlockReader **r, PyroError *err);
+extern void pyroscope_stored_block_report(int64 block_id, const PyroError *err)
+			pg_attribute_noreturn();
+
+/* offload passes (offload.c) */
+/* the deterministic object key of a block, palloc'd */
+extern char *pyroscope_block_object_key(const char *tenant, const char *service, int64 block_id);
+/* delete one object now (retention of a block whose row is gone); throws */
+extern void pyroscope_objstore_delete_block(const char *key);
+
+#endif							/* PYRO_ENGINE_INT_H */

@@ -1,0 +1,338 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  Every pyroscope.* setting, defined in one place.  The variables of
+ *	  the object store live in src/objstore (which knows no engine); all
+ *	  others live here and are declared in engine.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "engine.h"
+
+#include <limits.h>
+
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "objstore.h"
+
+/* profiles */
+int			pyroscope_max_profile_size = 16 * 1024 * 1024;
+int			pyroscope_max_profile_samples = 1000000;
+int			pyroscope_max_label_names = 30;
+int			pyroscope_max_label_name_length = 1024;
+int			pyroscope_max_label_value_length = 2048;
+int			pyroscope_head_cache_size = 128 * 1024;	/* kB */
+int			pyroscope_query_memory_limit = 1024 * 1024; /* kB */
+
+/* compaction and retention */
+int			pyroscope_compact_after = 600;	/* s */
+int			pyroscope_block_window = 3600;	/* s */
+int			pyroscope_retention = 30 * 86400;	/* s, 0 = keep forever */
+int			pyroscope_compaction_test_delay = 0;	/* ms, tests only */
+bool		pyroscope_compactor_enabled = true;
+int			pyroscope_compaction_interval = 60; /* s */
+
+/* offload */
+int			pyroscope_offload_after = 86400;	/* s, 0 = never */
+int			pyroscope_offload_interval = 300;	/* s */
+
+/* the HTTP API and the database of every worker */
+char	   *pyroscope_http_listen_address = NULL;
+int			pyroscope_http_port = 4040;
+int			pyroscope_http_workers = 2;
+char	   *pyroscope_database = NULL;
+int			pyroscope_http_max_body_size = 256 * 1024;	/* kB */
+int			pyroscope_http_request_timeout = 60000; /* ms */
+bool		pyroscope_multitenancy = false;
+int			pyroscope_http_max_query_length = 86400;	/* s */
+int			pyroscope_http_auth = HTTP_AUTH_NONE;
+
+static const struct config_enum_entry auth_options[] = {
+	{"none", HTTP_AUTH_NONE, false},
+	{"basic", HTTP_AUTH_BASIC, false},
+	{"bearer", HTTP_AUTH_BEARER, false},
+	{NULL, 0, false}
+};
+
+/* a level-0 block window must divide a day */
+static bool
+check_block_window(int *newval, void **extra, GucSource source)
+{
+	if (86400 % *newval != 0)
+	{
+		GUC_check_errdetail("pyroscope.block_window must divide one day (86400 s) evenly.");
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_url_style(char **newval, void **extra, GucSource source)
+{
+	return strcmp(*newval, "path") == 0 || strcmp(*newval, "virtual") == 0;
+}
+
+/*
+ * Define every setting.  Called once from _PG_init.  The settings of the
+ * HTTP API (and pyroscope.database, the database of every worker) are
+ * postmaster-level: they are defined only while the library is preloaded.
+ * Object store credentials and locations are superuser-only; the secret
+ * is hidden from SHOW ALL and from non-superusers.
+ */
+void
+pyroscope_define_gucs(void)
+{
+
+	/* Profiles: ingest limits, queries, the head cache */
+	DefineCustomIntVariable("pyroscope.max_profile_size",
+							"Largest accepted profile, after decompression.",
+							NULL,
+							&pyroscope_max_profile_size,
+							16 * 1024 * 1024, 1024, MaxAllocSize,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.max_profile_samples",
+							"Largest number of samples accepted in one profile.",
+							NULL,
+							&pyroscope_max_profile_samples,
+							1000000, 1, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.max_label_names",
+							"Largest number of labels of one series, before the server adds its own.",
+							NULL,
+							&pyroscope_max_label_names,
+							30, 1, 1000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.max_label_name_length",
+							"Longest accepted label name, in bytes.",
+							NULL,
+							&pyroscope_max_label_name_length,
+							1024, 1, 65535,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.max_label_value_length",
+							"Longest accepted label value, in bytes.",
+							NULL,
+							&pyroscope_max_label_value_length,
+							2048, 1, 65535,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.query_memory_limit",
+							"Most memory one query may use for profiles, trees and merges.",
+							"Past it the query fails with an error instead of exhausting memory; 0 means no limit.",
+							&pyroscope_query_memory_limit,
+							1024 * 1024, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.head_cache_size",
+							"Memory each backend may keep of normalised head pprofs, for the next queries.",
+							"Queries over the head tier normalise the pprofs stored as sent; this many kB of the "
+							"results are kept per backend (the HTTP workers' repeated queries gain most); 0 keeps none.",
+							&pyroscope_head_cache_size,
+							128 * 1024, 0, INT_MAX / 1024,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	/* Compaction and retention */
+	DefineCustomIntVariable("pyroscope.compact_after",
+							"Age after which head profiles are compacted into blocks.",
+							NULL,
+							&pyroscope_compact_after,
+							600, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.block_window",
+							"Time window of a level-0 block; must divide one day.",
+							"Level 1 blocks cover one hour and level 2 blocks one day.",
+							&pyroscope_block_window,
+							3600, 60, 86400,
+							PGC_SUSET, GUC_UNIT_S,
+							check_block_window, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.retention",
+							"Age after which blocks and head profiles are deleted; 0 keeps data forever.",
+							"pyroscope.tenant_retention overrides it per tenant.",
+							&pyroscope_retention,
+							30 * 86400, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.compaction_test_delay",
+							"Testing only: pause after each compaction unit's writes, before its commit.",
+							"Lets crash tests kill the compactor in the middle of a unit; leave at 0.",
+							&pyroscope_compaction_test_delay,
+							0, 0, 600000,
+							PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	/* The compactor worker */
+	DefineCustomBoolVariable("pyroscope.compactor",
+							 "Run the compactor worker (compaction and retention).",
+							 "Takes effect on reload; pyroscope.compact() works either way.",
+							 &pyroscope_compactor_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.compaction_interval",
+							"Time between two runs of the compactor worker.",
+							NULL,
+							&pyroscope_compaction_interval,
+							60, 1, INT_MAX / 1000,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/* Object storage (src/objstore reads these) */
+	DefineCustomStringVariable("pyroscope.object_store_url",
+							   "Where offloaded blocks go: a directory (file:///dir or /dir) or s3://bucket[/prefix].",
+							   "Empty means the directory pyroscope_objects in the data directory.",
+							   &pyroscope_objstore_url, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pyroscope.s3_endpoint",
+							   "S3 endpoint URL, e.g. http://127.0.0.1:9000; empty means AWS (https://s3.REGION.amazonaws.com).",
+							   NULL, &pyroscope_s3_endpoint, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pyroscope.s3_region", "S3 region used in request signatures.",
+							   NULL, &pyroscope_s3_region, "us-east-1",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pyroscope.s3_access_key", "S3 access key id.",
+							   NULL, &pyroscope_s3_access_key, "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("pyroscope.s3_secret_key", "S3 secret access key.",
+							   NULL, &pyroscope_s3_secret_key, "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("pyroscope.s3_url_style",
+							   "S3 addressing: path (endpoint/bucket/key) or virtual (bucket.endpoint/key).",
+							   NULL, &pyroscope_s3_url_style, "path",
+							   PGC_SUSET, 0, check_url_style, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.s3_multipart_threshold",
+							"Objects at least this large are uploaded to S3 in parts.",
+							NULL, &pyroscope_s3_multipart_threshold,
+							64 * 1024, 5 * 1024, INT_MAX / 1024,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.s3_part_size",
+							"Size of the parts of a multipart upload (S3's minimum is 5MB).",
+							NULL, &pyroscope_s3_part_size,
+							16 * 1024, 5 * 1024, 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.object_store_timeout",
+							"Longest time one object store request may take (also bounded by statement_timeout).",
+							NULL, &pyroscope_objstore_timeout,
+							30000, 100, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.object_store_connect_timeout",
+							"Longest time to connect to the object store.",
+							NULL, &pyroscope_objstore_connect_timeout,
+							5000, 100, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.object_store_retries",
+							"Retries (with exponential backoff) of an object store request failing with a 5xx status or a timeout.",
+							NULL, &pyroscope_objstore_retries,
+							3, 0, 10,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.offload_test_delay",
+							"TESTS ONLY: sleep this long at the point named by pyroscope.offload_test_pause.",
+							NULL, &pyroscope_offload_test_delay,
+							0, 0, 3600 * 1000,
+							PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomStringVariable("pyroscope.offload_test_pause",
+							   "TESTS ONLY: where to sleep: upload (half-way through writing an object) or commit (after verifying, before the row switch commits).",
+							   NULL, &pyroscope_offload_test_pause, "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+
+	/* The local cache of cold block ranges */
+	DefineCustomStringVariable("pyroscope.cache_dir",
+							   "Directory of the local cache of block ranges read from the object store.",
+							   "Empty means pyroscope_cache in the data directory.",
+							   &pyroscope_cache_dir, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.cache_size",
+							"Size limit of the local cache of block ranges; 0 disables it.",
+							NULL, &pyroscope_cache_size,
+							1024 * 1024, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+
+	/* The offloader worker */
+	DefineCustomIntVariable("pyroscope.offload_after",
+							"Age (newest profile) after which blocks move to the object store; 0 never offloads.",
+							NULL, &pyroscope_offload_after,
+							86400, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.offload_interval",
+							"Time between two passes of the offload worker.",
+							NULL, &pyroscope_offload_interval,
+							300, 1, INT_MAX / 1000,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
+	/* The HTTP API and the workers' database: only when preloading */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("pyroscope.http_listen_address",
+								   "Address the HTTP API listens on.",
+								   "An IPv4 or IPv6 address or a host name; an empty string disables the HTTP API.",
+								   &pyroscope_http_listen_address,
+								   "127.0.0.1",
+								   PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_port",
+								"TCP port of the HTTP API.",
+								NULL,
+								&pyroscope_http_port,
+								4040, 1, 65535,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_workers",
+								"Number of HTTP API worker processes sharing the port.",
+								NULL,
+								&pyroscope_http_workers,
+								2, 0, HTTP_MAX_WORKERS,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+		DefineCustomStringVariable("pyroscope.database",
+								   "Database the HTTP API workers connect to.",
+								   "The pyroscope extension must be installed in it.",
+								   &pyroscope_database,
+								   "postgres",
+								   PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_max_body_size",
+								"Largest accepted HTTP request body, before decompression.",
+								"Larger bodies are answered 413 on /ingest and resource_exhausted on Connect calls (upstream's ingestion_body_limit, 256 MB).",
+								&pyroscope_http_max_body_size,
+								256 * 1024, 1, INT_MAX / 1024,
+								PGC_SIGHUP, GUC_UNIT_KB,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_request_timeout",
+								"Longest time one HTTP request may run; 0 disables the limit.",
+								"A Connect-Timeout-Ms header may shorten it for one call.",
+								&pyroscope_http_request_timeout,
+								60000, 0, INT_MAX,
+								PGC_SIGHUP, GUC_UNIT_MS,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_max_query_length",
+								"Longest time range of one HTTP query; 0 disables the limit.",
+								"Longer ranges are answered invalid_argument, as upstream's max_query_length (1 day).",
+								&pyroscope_http_max_query_length,
+								86400, 0, INT_MAX,
+								PGC_SIGHUP, GUC_UNIT_S,
+								NULL, NULL, NULL);
+		DefineCustomBoolVariable("pyroscope.multitenancy",
+								 "Take the tenant of each HTTP request from X-Scope-OrgID.",
+								 "When off every request runs as tenant \"anonymous\" and X-Scope-OrgID is ignored; when on the header is required.",
+								 &pyroscope_multitenancy,
+								 false,
+								 PGC_SIGHUP, 0,
+								 NULL, NULL, NULL);
+		DefineCustomEnumVariable("pyroscope.auth",
+								 "Authentication of HTTP API requests: none, basic or bearer.",
+								 "Credentials are kept in pyroscope.http_credentials.",
+								 &pyroscope_http_auth,
+								 HTTP_AUTH_NONE, auth_options,
+								 PGC_SIGHUP, 0,
+								 NULL, NULL, NULL);
+	}
+
+	MarkGUCPrefixReserved("pyroscope");
+}

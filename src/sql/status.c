@@ -1,0 +1,90 @@
+/*-------------------------------------------------------------------------
+ *
+ * status.c
+ *	  SQL functions showing and waking the background workers:
+ *	  pyroscope.compactor_status(), compactor_wakeup() and
+ *	  http_worker_status() (behind the pyroscope.http_workers view).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "engine.h"
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(pyroscope_compactor_status);
+PG_FUNCTION_INFO_V1(pyroscope_compactor_wakeup);
+PG_FUNCTION_INFO_V1(pyroscope_http_worker_status);
+
+/* pyroscope.compactor_status(): the worker's state, one row, or none. */
+Datum
+pyroscope_compactor_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[8];
+	bool		nulls[8];
+	CompactorStatus s;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!pyroscope_compactor_get_status(&s))
+		return (Datum) 0;
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int32GetDatum(s.pid);
+	values[1] = CStringGetTextDatum(!s.enabled ? "disabled" :
+									s.running ? "running" : "idle");
+	if (s.running)
+		values[2] = CStringGetTextDatum(s.job);
+	else
+		nulls[2] = true;
+	values[3] = TimestampTzGetDatum(s.started);
+	values[4] = TimestampTzGetDatum(s.last_run_start);
+	nulls[4] = s.last_run_start == 0;
+	values[5] = TimestampTzGetDatum(s.last_run_end);
+	nulls[5] = s.last_run_end == 0;
+	values[6] = Int64GetDatum((int64) s.runs);
+	values[7] = Int64GetDatum((int64) s.failed_units);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/* pyroscope.compactor_wakeup(): ask the worker to run now. */
+Datum
+pyroscope_compactor_wakeup(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(pyroscope_compactor_request_wakeup());
+}
+
+/*
+ * pyroscope.http_worker_status(): one row per HTTP worker slot in use,
+ * behind the pyroscope.http_workers view.
+ */
+Datum
+pyroscope_http_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int w = 0; w < HTTP_MAX_WORKERS; w++)
+	{
+		HttpWorkerStatus st;
+		Datum		values[8];
+		bool		nulls[8] = {false};
+
+		if (!pyroscope_http_worker_get_status(w, &st))
+			continue;
+		values[0] = Int32GetDatum(w);
+		values[1] = Int32GetDatum(st.pid);
+		nulls[1] = st.pid == 0;
+		values[2] = CStringGetTextDatum(st.pid == 0 ? "stopped" : st.busy ? "busy" : "idle");
+		values[3] = TimestampTzGetDatum(st.started);
+		values[4] = Int64GetDatum((int64) st.requests);
+		values[5] = Int64GetDatum((int64) st.errors);
+		values[6] = CStringGetTextDatum(st.last_error);
+		nulls[6] = st.last_error[0] == '\0';
+		values[7] = TimestampTzGetDatum(st.last_error_at);
+		nulls[7] = st.last_error_at == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
