@@ -10,7 +10,6 @@
 #include "http.h"
 
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
@@ -334,48 +333,28 @@ http_handle_legacy_label_values(HttpRequest *req)
 	int64		until_ms = time_param(req, "until", now_ms());
 	int64		from_ms = time_param(req, "from", until_ms - 3600000);
 	StringInfoData b;
-	Oid			types[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[5];
-	MemoryContext caller = CurrentMemoryContext;
-	int			ret;
+	char	  **vals;
+	uint64		n;
 
 	if (label == NULL || label[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the \"label\" parameter is required")));
-	values[0] = CStringGetTextDatum(label);
-	values[1] = CStringGetTextDatum(query && query[0] ? query : "{}");
-	values[2] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(from_ms));
-	values[3] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(until_ms));
-	values[4] = CStringGetTextDatum(req->tenant);
-	SPI_connect();
 	if (strcmp(label, "__name__") == 0)
-		ret = SPI_execute_with_args("SELECT t FROM pyroscope.profile_types($5) t"
-									" WHERE $1 IS NOT NULL AND $2 IS NOT NULL AND $3 IS NOT NULL"
-									" AND $4 IS NOT NULL ORDER BY t COLLATE \"C\"",
-									5, types, values, NULL, true, 0);
+		vals = pyroscope_all_profile_type_ids(req->tenant, &n);
 	else
-		ret = SPI_execute_with_args("SELECT v FROM pyroscope.label_values($1, $2, $3, $4, $5) v"
-									" ORDER BY v COLLATE \"C\"",
-									5, types, values, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not list label values");
+		vals = pyroscope_label_value_list(label, query && query[0] ? query : "{}",
+										  pyroscope_ms_to_timestamptz(from_ms),
+										  pyroscope_ms_to_timestamptz(until_ms),
+										  req->tenant, &n);
+	initStringInfo(&b);
+	appendStringInfoChar(&b, '[');
+	for (uint64 i = 0; i < n; i++)
 	{
-		MemoryContext old = MemoryContextSwitchTo(caller);
-
-		initStringInfo(&b);
-		appendStringInfoChar(&b, '[');
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-
-			if (i)
-				appendStringInfoChar(&b, ',');
-			append_json_str(&b, v ? v : "");
-		}
-		appendStringInfoChar(&b, ']');
-		MemoryContextSwitchTo(old);
+		if (i)
+			appendStringInfoChar(&b, ',');
+		append_json_str(&b, vals[i]);
 	}
-	SPI_finish();
+	appendStringInfoChar(&b, ']');
 	http_set_body(req, 200, "application/json", b.data, b.len);
 }

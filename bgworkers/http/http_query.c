@@ -15,7 +15,6 @@
 #include "http.h"
 
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
@@ -162,91 +161,22 @@ http_selection(HttpRequest *req, ProfileSelection *sel, const char *profile_type
 	sel->end = pyroscope_ms_to_timestamptz(end);
 }
 
-typedef struct SpanMerge
-{
-	PyroMerger *m;
-} SpanMerge;
-
-static void
-merge_visit(PyroProfile *p, void *arg)
-{
-	PyroError	err;
-
-	if (pyro_merger_add_profile((PyroMerger *) arg, p, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not merge profiles");
-}
-
-/* Merge the profiles of a selection, keeping only the given spans if any. */
-static const PyroProfile *
-selection_merge(const ProfileSelection *sel, char **spans, size_t nspans)
-{
-	PyroMerger *m = pyro_merger_create(0);
-	const PyroProfile *p;
-	PyroError	err;
-
-	if (m == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	if (nspans > 0)
-	{
-		uint64	   *ids = palloc(sizeof(uint64) * nspans);
-
-		for (size_t i = 0; i < nspans; i++)
-		{
-			const char *s = spans[i];
-			uint64		v = 0;
-
-			if (strlen(s) != 16 || strspn(s, "0123456789abcdefABCDEF") != 16)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid span id \"%s\": expected 16 hexadecimal digits", s)));
-			for (int k = 0; k < 16; k++)
-			{
-				char		c = s[k];
-
-				v = (v << 4) | (uint64) (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-			}
-			ids[i] = v;
-		}
-		if (pyro_merger_set_span_filter(m, ids, nspans, &err) != PYRO_OK)
-			pyroscope_report(&err, "could not filter spans");
-	}
-	/* blocks must keep span ids when spans are filtered */
-	pyroscope_scan_selection(sel, nspans > 0, merge_visit, m);
-	p = pyro_merger_result(m, &err);
-	if (p == NULL)
-		pyroscope_report(&err, "could not merge profiles");
-	return p;
-}
-
 /* The call tree of a selection, filtered by spans and call site. */
 PyroTree *
 http_selection_tree(const ProfileSelection *sel, char **spans, size_t nspans,
 					const Types__V1__StackTraceSelector *sts)
 {
-	PyroTree   *t;
+	const char **names = NULL;
+	size_t		ncall = 0;
 
-	if (nspans > 0)
-	{
-		const PyroProfile *p = selection_merge(sel, spans, nspans);
-		PyroError	err;
-
-		t = pyro_tree_create();
-		if (t == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		if (pyro_tree_add_profile(t, p, &err) != PYRO_OK)
-			pyroscope_report(&err, "could not build call tree");
-	}
-	else
-		t = pyroscope_selection_tree(sel);
 	if (sts && sts->n_call_site > 0 && sts->go_pgo == NULL)
 	{
-		char	  **names = palloc(sizeof(char *) * sts->n_call_site);
-
+		names = palloc(sizeof(char *) * sts->n_call_site);
 		for (size_t i = 0; i < sts->n_call_site; i++)
 			names[i] = sts->call_site[i]->name ? sts->call_site[i]->name : "";
-		t = pyroscope_tree_call_site(t, names, (int) sts->n_call_site);
+		ncall = sts->n_call_site;
 	}
-	return t;
+	return pyroscope_selection_tree_filtered(sel, spans, nspans, names, ncall);
 }
 
 /* A FlameGraph message of tree t. */
@@ -284,50 +214,39 @@ http_handle_profile_types(HttpRequest *req)
 {
 	Querier__V1__ProfileTypesRequest *r;
 	Querier__V1__ProfileTypesResponse resp = QUERIER__V1__PROFILE_TYPES_RESPONSE__INIT;
-	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[3];
 	int64		start;
 	int64		end;
-	MemoryContext caller = CurrentMemoryContext;
+	char	  **ids;
+	uint64		n;
 
 	r = (Querier__V1__ProfileTypesRequest *)
 		http_connect_decode(req, &querier__v1__profile_types_request__descriptor);
 	start = r->start;
 	end = r->end;
 	check_range(&start, &end, true);
-	values[0] = CStringGetTextDatum(req->tenant);
-	values[1] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(start));
-	values[2] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(end));
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT p FROM (SELECT DISTINCT profile_type AS p FROM pyroscope.series"
-							  " WHERE tenant = $1 AND first_seen <= $3 AND last_seen >= $2) x"
-							  " ORDER BY p COLLATE \"C\"",
-							  3, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list profile types");
+	ids = pyroscope_profile_type_ids(req->tenant, pyroscope_ms_to_timestamptz(start),
+									 pyroscope_ms_to_timestamptz(end), &n);
 	resp.n_profile_types = 0;
-	resp.profile_types = MemoryContextAlloc(caller, sizeof(Types__V1__ProfileType *) *
-											Max(SPI_processed, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	resp.profile_types = palloc(sizeof(Types__V1__ProfileType *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
 	{
-		char	   *id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		PyroProfileType pt;
 		PyroError	err;
 		Types__V1__ProfileType *m;
 
-		if (id == NULL || pyro_profile_type_parse(id, strlen(id), &pt, &err) != PYRO_OK)
+		if (pyro_profile_type_parse(ids[i], strlen(ids[i]), &pt, &err) != PYRO_OK)
 			continue;
-		m = MemoryContextAlloc(caller, sizeof(Types__V1__ProfileType));
+		m = palloc(sizeof(Types__V1__ProfileType));
 		types__v1__profile_type__init(m);
-		m->id = MemoryContextStrdup(caller, id);
-		m->name = MemoryContextStrdup(caller, pt.name);
-		m->sample_type = MemoryContextStrdup(caller, pt.sample_type);
-		m->sample_unit = MemoryContextStrdup(caller, pt.sample_unit);
-		m->period_type = MemoryContextStrdup(caller, pt.period_type);
-		m->period_unit = MemoryContextStrdup(caller, pt.period_unit);
+		m->id = ids[i];
+		m->name = pstrdup(pt.name);
+		m->sample_type = pstrdup(pt.sample_type);
+		m->sample_unit = pstrdup(pt.sample_unit);
+		m->period_type = pstrdup(pt.period_type);
+		m->period_unit = pstrdup(pt.period_unit);
 		pyro_profile_type_free(&pt);
 		resp.profile_types[resp.n_profile_types++] = m;
 	}
-	SPI_finish();
 	http_connect_reply(req, &resp.base);
 }
 
@@ -340,36 +259,12 @@ allow_utf8_names(HttpRequest *req)
 	return accept && strstr(accept, "allow-utf8-labelnames=true") != NULL;
 }
 
-/* Run a query returning one text column; the values in the caller's context. */
-static char **
-text_column(const char *sql, int nargs, Oid *types, Datum *values, uint64 *n)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	char	  **out;
-
-	SPI_connect();
-	if (SPI_execute_with_args(sql, nargs, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run query");
-	*n = SPI_processed;
-	out = MemoryContextAlloc(caller, sizeof(char *) * Max(SPI_processed, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-
-		out[i] = MemoryContextStrdup(caller, v ? v : "");
-	}
-	SPI_finish();
-	return out;
-}
-
 /* LabelNames: sorted label names of matching series in range. */
 void
 http_handle_label_names(HttpRequest *req)
 {
 	Types__V1__LabelNamesRequest *r;
 	Types__V1__LabelNamesResponse resp = TYPES__V1__LABEL_NAMES_RESPONSE__INIT;
-	Oid			types[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[4];
 	char	  **names;
 	uint64		n;
 	bool		utf8 = allow_utf8_names(req);
@@ -377,12 +272,9 @@ http_handle_label_names(HttpRequest *req)
 	r = (Types__V1__LabelNamesRequest *)
 		http_connect_decode(req, &types__v1__label_names_request__descriptor);
 	check_range(&r->start, &r->end, true);
-	values[0] = CStringGetTextDatum(http_combine_matchers(r->matchers, r->n_matchers));
-	values[1] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(r->start));
-	values[2] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(r->end));
-	values[3] = CStringGetTextDatum(req->tenant);
-	names = text_column("SELECT n FROM pyroscope.label_names($1, $2, $3, $4) n"
-						" ORDER BY n COLLATE \"C\"", 4, types, values, &n);
+	names = pyroscope_label_name_list(http_combine_matchers(r->matchers, r->n_matchers),
+									  pyroscope_ms_to_timestamptz(r->start),
+									  pyroscope_ms_to_timestamptz(r->end), req->tenant, &n);
 	resp.names = palloc(sizeof(char *) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 		if (utf8 || pyro_label_name_is_legacy(names[i], strlen(names[i])))
@@ -396,8 +288,6 @@ http_handle_label_values(HttpRequest *req)
 {
 	Types__V1__LabelValuesRequest *r;
 	Types__V1__LabelValuesResponse resp = TYPES__V1__LABEL_VALUES_RESPONSE__INIT;
-	Oid			types[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[5];
 	uint64		n;
 
 	r = (Types__V1__LabelValuesRequest *)
@@ -407,13 +297,11 @@ http_handle_label_values(HttpRequest *req)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("label name is required")));
 	check_range(&r->start, &r->end, true);
-	values[0] = CStringGetTextDatum(r->name);
-	values[1] = CStringGetTextDatum(http_combine_matchers(r->matchers, r->n_matchers));
-	values[2] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(r->start));
-	values[3] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(r->end));
-	values[4] = CStringGetTextDatum(req->tenant);
-	resp.names = text_column("SELECT v FROM pyroscope.label_values($1, $2, $3, $4, $5) v"
-							 " ORDER BY v COLLATE \"C\"", 5, types, values, &n);
+	resp.names = pyroscope_label_value_list(r->name,
+											http_combine_matchers(r->matchers, r->n_matchers),
+											pyroscope_ms_to_timestamptz(r->start),
+											pyroscope_ms_to_timestamptz(r->end),
+											req->tenant, &n);
 	resp.n_names = n;
 	http_connect_reply(req, &resp.base);
 }
@@ -424,91 +312,37 @@ http_handle_series(HttpRequest *req)
 {
 	Querier__V1__SeriesRequest *r;
 	Querier__V1__SeriesResponse resp = QUERIER__V1__SERIES_RESPONSE__INIT;
-	Oid			types[6] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTARRAYOID, BOOLOID};
-	Datum		values[6];
-	Datum	   *ln;
-	MemoryContext caller = CurrentMemoryContext;
+	PyroLabelRow *rows;
+	uint64		n;
 
 	r = (Querier__V1__SeriesRequest *)
 		http_connect_decode(req, &querier__v1__series_request__descriptor);
 	check_range(&r->start, &r->end, true);
-	ln = palloc(sizeof(Datum) * Max(r->n_label_names, 1));
-	for (size_t i = 0; i < r->n_label_names; i++)
-		ln[i] = CStringGetTextDatum(r->label_names[i]);
-	values[0] = CStringGetTextDatum(http_combine_matchers(r->matchers, r->n_matchers));
-	values[1] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(r->start));
-	values[2] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(r->end));
-	values[3] = CStringGetTextDatum(req->tenant);
-	values[4] = PointerGetDatum(construct_array(ln, r->n_label_names, TEXTOID, -1, false,
-												TYPALIGN_INT));
-	values[5] = BoolGetDatum(allow_utf8_names(req));
-	SPI_connect();
-	if (SPI_execute_with_args(
-							  "SELECT DISTINCT p.k, p.v FROM pyroscope.select_series(NULL, $1, $2, $3, $4) ss,"
-							  " LATERAL (SELECT array_agg(e.key ORDER BY e.key COLLATE \"C\") k,"
-							  "                 array_agg(e.value ORDER BY e.key COLLATE \"C\") v"
-							  "            FROM jsonb_each_text(ss.labels) e"
-							  "           WHERE (cardinality($5) = 0 OR e.key = ANY ($5))"
-							  "             AND ($6 OR e.key ~ '^[a-zA-Z_][a-zA-Z0-9_]*$')) p"
-							  " WHERE p.k IS NOT NULL ORDER BY 1, 2",
-							  6, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not select series");
-	resp.labels_set = MemoryContextAlloc(caller, sizeof(Types__V1__Labels *) * Max(SPI_processed, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	rows = pyroscope_series_label_sets(http_combine_matchers(r->matchers, r->n_matchers),
+									   pyroscope_ms_to_timestamptz(r->start),
+									   pyroscope_ms_to_timestamptz(r->end), req->tenant,
+									   r->label_names, (int) r->n_label_names,
+									   allow_utf8_names(req), &n);
+	resp.labels_set = palloc(sizeof(Types__V1__Labels *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
 	{
-		bool		isnull;
-		Datum		kd = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		Datum		vd = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
-		Datum	   *ks;
-		Datum	   *vs;
-		int			nk;
-		int			nv;
-		Types__V1__Labels *ls;
-		MemoryContext old = MemoryContextSwitchTo(caller);
+		Types__V1__Labels *ls = palloc(sizeof(Types__V1__Labels));
 
-		deconstruct_array(DatumGetArrayTypeP(kd), TEXTOID, -1, false, TYPALIGN_INT, &ks, NULL, &nk);
-		deconstruct_array(DatumGetArrayTypeP(vd), TEXTOID, -1, false, TYPALIGN_INT, &vs, NULL, &nv);
-		ls = palloc(sizeof(Types__V1__Labels));
 		types__v1__labels__init(ls);
-		ls->n_labels = Min(nk, nv);
+		ls->n_labels = rows[i].n;
 		ls->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(ls->n_labels, 1));
 		for (size_t j = 0; j < ls->n_labels; j++)
 		{
 			Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
 
 			types__v1__label_pair__init(lp);
-			lp->name = TextDatumGetCString(ks[j]);
-			lp->value = TextDatumGetCString(vs[j]);
+			lp->name = rows[i].names[j];
+			lp->value = rows[i].values[j];
 			ls->labels[j] = lp;
 		}
 		resp.labels_set[resp.n_labels_set++] = ls;
-		MemoryContextSwitchTo(old);
 	}
-	SPI_finish();
 	http_connect_reply(req, &resp.base);
-}
-
-/* A merged profile as raw pprof typed by the selection's profile type (spec §7.4). */
-static void
-merged_pprof(const ProfileSelection *sel, const PyroProfile *p, int64 end_ms, PyroBuf *raw)
-{
-	PyroProfileType pt;
-	PyroError	err;
-	int64		period = 1;
-
-	if (pyro_profile_type_parse(sel->profile_type, strlen(sel->profile_type), &pt, &err) != PYRO_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s", err.msg)));
-	/* upstream guesses the period from the name (spec §7.4) */
-	if (strcmp(pt.name, "process_cpu") == 0)
-		period = 1000000000;
-	else if (strcmp(pt.name, "memory") == 0)
-		period = 524288;
-	pyro_buf_init(raw);
-	if (pyro_pprof_encode(p, pt.sample_type, pt.sample_unit, pt.period_type, pt.period_unit,
-						  period, end_ms * 1000000, raw, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not encode pprof");
-	pyro_profile_type_free(&pt);
 }
 
 /* Check the trace and span selectors of a request. */
@@ -569,11 +403,11 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 			}
 		case QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF:
 			{
-				const PyroProfile *p = selection_merge(&sel, r->span_selector, r->n_span_selector);
 				PyroBuf		raw;
 				Querier__V1__PprofProfile *pp = palloc(sizeof(Querier__V1__PprofProfile));
 
-				merged_pprof(&sel, p, r->end, &raw);
+				pyroscope_selection_pprof_raw(&sel, r->span_selector, r->n_span_selector,
+											  r->end, &raw);
 				querier__v1__pprof_profile__init(pp);
 				pp->profile = (Perftools__Profiles__Profile *)
 					protobuf_c_message_unpack(&perftools__profiles__profile__descriptor,
@@ -631,7 +465,6 @@ http_handle_select_merge_profile(HttpRequest *req)
 {
 	Querier__V1__SelectMergeProfileRequest *r;
 	ProfileSelection sel;
-	const PyroProfile *p;
 	PyroBuf		raw;
 
 	r = (Querier__V1__SelectMergeProfileRequest *)
@@ -642,8 +475,7 @@ http_handle_select_merge_profile(HttpRequest *req)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("stack_trace_selector is not supported by SelectMergeProfile")));
-	p = selection_merge(&sel, NULL, 0);
-	merged_pprof(&sel, p, r->end, &raw);
+	pyroscope_selection_pprof_raw(&sel, NULL, 0, r->end, &raw);
 	http_connect_reply_packed(req, &perftools__profiles__profile__descriptor, raw.data, raw.len);
 }
 
@@ -776,29 +608,13 @@ void
 http_handle_get_profile_stats(HttpRequest *req)
 {
 	Types__V1__GetProfileStatsResponse resp = TYPES__V1__GET_PROFILE_STATS_RESPONSE__INIT;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	bool		n1;
-	bool		n2;
-	Datum		d1;
-	Datum		d2;
+	TimestampTz oldest;
+	TimestampTz newest;
 
 	(void) http_connect_decode(req, &types__v1__get_profile_stats_request__descriptor);
-	values[0] = CStringGetTextDatum(req->tenant);
-	SPI_connect();
-	/* over every tier: head rows and blocks, wherever they are stored */
-	if (SPI_execute_with_args("SELECT min(t0), max(t1) FROM"
-							  " (SELECT min(ts) AS t0, max(ts) AS t1 FROM pyroscope.head WHERE tenant = $1"
-							  "  UNION ALL"
-							  "  SELECT min(min_ts), max(max_ts) FROM pyroscope.blocks WHERE tenant = $1) x",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not compute profile stats");
-	d1 = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &n1);
-	d2 = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &n2);
-	resp.data_ingested = !n1;
-	resp.oldest_profile_time = n1 ? PG_INT64_MAX : pyroscope_timestamptz_to_ms(DatumGetTimestampTz(d1));
-	resp.newest_profile_time = n2 ? PG_INT64_MIN : pyroscope_timestamptz_to_ms(DatumGetTimestampTz(d2));
-	SPI_finish();
+	resp.data_ingested = pyroscope_profile_time_span(req->tenant, &oldest, &newest);
+	resp.oldest_profile_time = resp.data_ingested ? pyroscope_timestamptz_to_ms(oldest) : PG_INT64_MAX;
+	resp.newest_profile_time = resp.data_ingested ? pyroscope_timestamptz_to_ms(newest) : PG_INT64_MIN;
 	http_connect_reply(req, &resp.base);
 }
 

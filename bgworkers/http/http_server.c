@@ -23,7 +23,6 @@
 #include <microhttpd.h>
 
 #include "access/xact.h"
-#include "executor/spi.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -313,9 +312,6 @@ http_resolve_tenant(HttpRequest *req)
 		const char *auth = http_header(req, "Authorization");
 		char	   *user = NULL;
 		char	   *secret = NULL;
-		Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-		Datum		values[3];
-		char		nulls[3] = {' ', ' ', ' '};
 		bool		ok;
 
 		if (pyroscope_http_auth == HTTP_AUTH_BASIC)
@@ -349,24 +345,8 @@ http_resolve_tenant(HttpRequest *req)
 					 errmsg("missing or malformed %s credentials",
 							pyroscope_http_auth == HTTP_AUTH_BASIC ? "basic" : "bearer")));
 
-		values[0] = CStringGetTextDatum(pyroscope_http_auth == HTTP_AUTH_BASIC ? "basic" : "bearer");
-		values[1] = CStringGetTextDatum(user);
-		values[2] = CStringGetTextDatum(secret);
-		SPI_connect();
-		if (SPI_execute_with_args("SELECT tenant FROM pyroscope.http_credentials"
-								  " WHERE kind = $1 AND username = $2"
-								  " AND secret_sha256 = pg_catalog.sha256(pg_catalog.convert_to($3, 'UTF8'))",
-								  3, types, values, nulls, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not look up credentials");
-		ok = SPI_processed == 1;
-		if (ok)
-		{
-			char	   *t = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-			if (t)
-				pinned = MemoryContextStrdup(req->cxt, t);
-		}
-		SPI_finish();
+		ok = pyroscope_credential_check(pyroscope_http_auth == HTTP_AUTH_BASIC ? "basic" : "bearer",
+										user, secret, req->cxt, &pinned);
 		if (!ok)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),

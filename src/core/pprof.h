@@ -90,6 +90,9 @@ extern const char *pyro_pprof_profile_name(const PyroNormalized *n,
 										   const PyroDisplayName *config, size_t nconfig,
 										   bool has_config);
 
+/* A span id: 1 to 16 hexadecimal digits (case-insensitive). */
+extern bool pyro_parse_span_id(const char *s, size_t n, uint64_t *out);
+
 /*
  * The summary of a pprof: everything pyro_pprof_normalize checks, with
  * the same status and message on failure, and the same series in the same

@@ -367,9 +367,9 @@ pyro_pprof_intern_location(PyroPprofNorm *nm, uint32_t pos, uint32_t mapping,
  * ----------------------------------------------------------------
  */
 
-/* Parse 1 to 16 hex digits. */
-static bool
-parse_span_id(const char *s, size_t n, uint64_t *out)
+/* Parse 1 to 16 hex digits (a span id). */
+bool
+pyro_parse_span_id(const char *s, size_t n, uint64_t *out)
 {
 	uint64_t	v = 0;
 
@@ -456,7 +456,7 @@ pyro_pprof_key_add(PyroPprofNorm *nm, int64_t key, int64_t str, size_t *n,
 	{
 		uint64_t	sp;
 
-		if (parse_span_id(vs->p, vs->len, &sp))
+		if (pyro_parse_span_id(vs->p, vs->len, &sp))
 			*span_id = sp;
 		return true;
 	}

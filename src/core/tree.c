@@ -1058,3 +1058,112 @@ pyro_tree_add_serialized(PyroTree *t, const uint8_t *data, size_t len, PyroError
 		return rc;
 	return tree_read(t, data, len, err);
 }
+
+/* ----------------------------------------------------------------
+ * Call-site filter (StackTraceSelector, spec §5)
+ * ----------------------------------------------------------------
+ */
+
+/* Add every node of t's subtree at node (with self > 0) to dst, path included. */
+static PyroStatus
+copy_subtree(PyroTree *dst, const PyroTree *t, uint32_t node, PyroError *err)
+{
+	PyroStr    *frames = NULL;
+	size_t		cap = 0;
+	uint32_t   *stack;
+	size_t		sp = 0;
+	size_t		bytes;
+	PyroStatus	st = PYRO_OK;
+
+	if (!pyro_size_mul((size_t) t->nnodes + 1, sizeof(uint32_t), &bytes) ||
+		(stack = pyro_malloc(bytes)) == NULL)
+		return pyro_error_set(err, PYRO_ENOMEM, "out of memory");
+	stack[sp++] = node;
+	while (sp > 0 && st == PYRO_OK)
+	{
+		uint32_t	i = stack[--sp];
+		const PyroTreeNode *n = &t->nodes[i];
+
+		for (uint32_t c = n->first_child; c != 0; c = t->nodes[c].next_sibling)
+			stack[sp++] = c;
+		if (n->self > 0 && i != 0)
+		{
+			size_t		depth = 0;
+			uint32_t	j;
+
+			for (j = i; j != 0; j = t->nodes[j].parent)
+				depth++;
+			if (depth > cap)
+			{
+				size_t		ncap = depth > cap * 2 ? depth : cap * 2;
+				PyroStr    *nf = frames ? pyro_realloc(frames, cap * sizeof(PyroStr),
+													   ncap * sizeof(PyroStr))
+					: pyro_malloc(ncap * sizeof(PyroStr));
+
+				if (nf == NULL)
+				{
+					st = pyro_error_set(err, PYRO_ENOMEM, "out of memory");
+					break;
+				}
+				frames = nf;
+				cap = ncap;
+			}
+			j = i;
+			for (size_t d = depth; d > 0; d--)
+			{
+				frames[d - 1] = t->names->strings[t->nodes[j].name];
+				j = t->nodes[j].parent;
+			}
+			st = pyro_tree_add_stack(dst, frames, depth, n->self, err);
+		}
+	}
+	pyro_free(stack);
+	pyro_free(frames);
+	return st;
+}
+
+PyroStatus
+pyro_tree_call_site(const PyroTree *t, const char *const *names, size_t n, PyroTree **out,
+					PyroError *err)
+{
+	PyroTree   *dst;
+	uint32_t	node = 0;
+
+	*out = NULL;
+	for (size_t d = 0; d < n; d++)
+	{
+		uint32_t	c;
+		size_t		len = strlen(names[d]);
+
+		for (c = t->nodes[node].first_child; c != 0; c = t->nodes[c].next_sibling)
+		{
+			const PyroStr *s = &t->names->strings[t->nodes[c].name];
+
+			if (s->len == len && memcmp(s->ptr, names[d], len) == 0)
+				break;
+		}
+		node = c;
+		if (node == 0)
+			break;
+	}
+	dst = pyro_tree_create();
+	if (dst == NULL)
+		return pyro_error_set(err, PYRO_ENOMEM, "out of memory");
+	if (node != 0 && n > 0)
+	{
+		PyroStatus	st = copy_subtree(dst, t, node, err);
+
+		if (st != PYRO_OK)
+		{
+			pyro_tree_free(dst);
+			return st;
+		}
+	}
+	else if (n == 0)
+	{
+		pyro_tree_free(dst);
+		return pyro_error_set(err, PYRO_EINVAL, "a call site needs at least one frame");
+	}
+	*out = dst;
+	return PYRO_OK;
+}

@@ -123,4 +123,13 @@ extern PyroStatus pyro_tree_serialize(const PyroTree *t, int64_t max_nodes,
 extern PyroStatus pyro_tree_add_serialized(PyroTree *t, const uint8_t *data, size_t len,
 										   PyroError *err);
 
+/*
+ * The call-site filter of StackTraceSelector (spec §5): a new tree with the
+ * part of t whose stacks start (root side) with the frames names[0..n),
+ * n >= 1: the stacks through the matched node, with everything below it
+ * as in t.  No match gives an empty tree.
+ */
+extern PyroStatus pyro_tree_call_site(const PyroTree *t, const char *const *names, size_t n,
+									  PyroTree **out, PyroError *err);
+
 #endif							/* PYRO_TREE_H */

@@ -158,7 +158,14 @@ extern uint64 pyroscope_scan_profiles(const ProfileSelection *sel,
 extern uint64 pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 									   ProfileVisitor visit, void *arg);
 extern PyroTree *pyroscope_selection_tree(const ProfileSelection *sel);
-extern const PyroProfile *pyroscope_selection_merge(const ProfileSelection *sel);
+extern const PyroProfile *pyroscope_selection_merge(const ProfileSelection *sel, char **spans,
+												   size_t nspans);
+extern PyroTree *pyroscope_selection_tree_filtered(const ProfileSelection *sel, char **spans,
+												   size_t nspans,
+												   const char *const *call_site,
+												   size_t ncall);
+extern void pyroscope_selection_pprof_raw(const ProfileSelection *sel, char **spans,
+										  size_t nspans, int64 end_ms, PyroBuf *raw);
 extern Datum pyroscope_selection_flamegraph(const ProfileSelection *sel, int32 max_nodes);
 extern bytea *pyroscope_selection_pprof(const ProfileSelection *sel);
 extern Datum pyroscope_selection_diff(const ProfileSelection *left,
@@ -349,12 +356,42 @@ extern int	pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms,
 									 char **group_by, int ngroup_by, bool average,
 									 int64 limit, BucketSeries **out);
 
-/*
- * The part of tree t whose stacks start (root side) with the frames
- * names[0..n): those frames keep the totals of the matched subtree, with
- * everything below them as in t.  n = 0 returns t itself.
- */
-extern PyroTree *pyroscope_tree_call_site(PyroTree *t, char **names, int n);
 
+
+/* metadata, settings and credentials (metadata.c) */
+typedef struct PyroLabelRow
+{
+	int			n;
+	char	  **names;
+	char	  **values;
+} PyroLabelRow;
+
+typedef struct PyroSetting
+{
+	char	   *name;
+	char	   *value;
+	int64		modified_at;	/* Unix ms */
+} PyroSetting;
+
+extern char **pyroscope_profile_type_ids(const char *tenant, TimestampTz start,
+										 TimestampTz end, uint64 *n);
+extern char **pyroscope_all_profile_type_ids(const char *tenant, uint64 *n);
+extern char **pyroscope_label_name_list(const char *selector, TimestampTz start,
+										TimestampTz end, const char *tenant, uint64 *n);
+extern char **pyroscope_label_value_list(const char *name, const char *selector,
+										 TimestampTz start, TimestampTz end,
+										 const char *tenant, uint64 *n);
+extern PyroLabelRow *pyroscope_series_label_sets(const char *selector, TimestampTz start,
+												 TimestampTz end, const char *tenant,
+												 char **label_names, int nnames, bool utf8,
+												 uint64 *n);
+extern bool pyroscope_profile_time_span(const char *tenant, TimestampTz *oldest,
+										TimestampTz *newest);
+extern PyroSetting *pyroscope_settings_list(const char *tenant, uint64 *n);
+extern bool pyroscope_setting_put(const char *tenant, const char *name, const char *value,
+								  int64 modified_at);
+extern void pyroscope_setting_delete(const char *tenant, const char *name);
+extern bool pyroscope_credential_check(const char *kind, const char *username,
+									   const char *secret, MemoryContext cxt, char **tenant);
 
 #endif							/* PYRO_ENGINE_H */

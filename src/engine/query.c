@@ -580,19 +580,18 @@ pyroscope_tree_flamegraph(const PyroTree *t, int32 max_nodes)
 }
 
 /*
- * A gzip-compressed pprof of p, typed by the profile type id, with the
- * given time (0: none).  The profile is put in canonical form first, so equal data gives equal bytes whatever
- * order or storage tier it was read from.
+ * The one pprof encoder of the engine: p in canonical form (so equal data
+ * gives equal bytes whatever order or storage tier it was read from) as a
+ * raw pprof with the one sample type of profile_type, the given period
+ * and time (0: none).
  */
-bytea *
-pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 time_nanos)
+static void
+encode_pprof(const PyroProfile *p, const char *profile_type, int64 period,
+			 int64 time_nanos, PyroBuf *raw)
 {
 	PyroProfileType pt;
 	PyroProfile *c;
 	PyroError	err;
-	PyroBuf		raw;
-	PyroBuf		gz;
-	bytea	   *result;
 
 	if (pyro_profile_type_parse(profile_type, strlen(profile_type), &pt, &err) != PYRO_OK)
 		ereport(ERROR,
@@ -603,20 +602,47 @@ pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 ti
 	c->time_nanos = time_nanos;
 	if (time_nanos == 0)
 		c->duration_nanos = 0;
-	pyro_buf_init(&raw);
-	pyro_buf_init(&gz);
+	if (period < 0)
+		period = c->period;
+	pyro_buf_init(raw);
 	if (pyro_pprof_encode(c, pt.sample_type, pt.sample_unit, pt.period_type,
-						  pt.period_unit, c->period, time_nanos, &raw, &err) != PYRO_OK)
+						  pt.period_unit, period, time_nanos, raw, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not encode pprof");
-	if (pyro_gzip(raw.data, raw.len, 6, &gz, &err) != PYRO_OK)
+	pyro_profile_free(c);
+	pyro_profile_type_free(&pt);
+}
+
+/* raw as a gzip-compressed bytea */
+static bytea *
+gzip_bytea(PyroBuf *raw)
+{
+	PyroBuf		gz;
+	PyroError	err;
+	bytea	   *result;
+
+	pyro_buf_init(&gz);
+	if (pyro_gzip(raw->data, raw->len, 6, &gz, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not compress pprof");
 	result = (bytea *) palloc(VARHDRSZ + gz.len);
 	SET_VARSIZE(result, VARHDRSZ + gz.len);
 	memcpy(VARDATA(result), gz.data, gz.len);
-	pyro_buf_free(&raw);
 	pyro_buf_free(&gz);
-	pyro_profile_free(c);
-	pyro_profile_type_free(&pt);
+	return result;
+}
+
+/*
+ * A gzip-compressed pprof of one profile value p, typed by the profile
+ * type id, with its own period and the given time (0: none).
+ */
+bytea *
+pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 time_nanos)
+{
+	PyroBuf		raw;
+	bytea	   *result;
+
+	encode_pprof(p, profile_type, -1, time_nanos, &raw);
+	result = gzip_bytea(&raw);
+	pyro_buf_free(&raw);
 	return result;
 }
 
@@ -673,9 +699,13 @@ merge_visitor(PyroProfile *p, void *arg)
 		pyroscope_report(&err, "could not merge profiles");
 }
 
-/* The profiles of a selection merged into one (in CurrentMemoryContext). */
+/*
+ * The profiles of a selection merged into one (in CurrentMemoryContext),
+ * keeping only the samples of the given span ids (16 hex digits each) when
+ * there are any.
+ */
 const PyroProfile *
-pyroscope_selection_merge(const ProfileSelection *sel)
+pyroscope_selection_merge(const ProfileSelection *sel, char **spans, size_t nspans)
 {
 	PyroMerger *m;
 	const PyroProfile *p;
@@ -684,7 +714,21 @@ pyroscope_selection_merge(const ProfileSelection *sel)
 	m = pyro_merger_create(0);
 	if (m == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	pyroscope_scan_profiles(sel, merge_visitor, m);
+	if (nspans > 0)
+	{
+		uint64	   *ids = palloc(sizeof(uint64) * nspans);
+
+		for (size_t i = 0; i < nspans; i++)
+			if (strlen(spans[i]) != 16 || !pyro_parse_span_id(spans[i], 16, &ids[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid span id \"%s\": expected 16 hexadecimal digits",
+								spans[i])));
+		if (pyro_merger_set_span_filter(m, ids, nspans, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not filter spans");
+	}
+	/* blocks must keep span ids when spans are filtered */
+	pyroscope_scan_selection(sel, nspans > 0, merge_visitor, m);
 	p = pyro_merger_result(m, &err);
 	if (p == NULL)
 		pyroscope_report(&err, "could not merge profiles");
@@ -692,18 +736,82 @@ pyroscope_selection_merge(const ProfileSelection *sel)
 }
 
 /*
- * The merged pprof of a selection (gzip), timed at the end of the range
- * as upstream does (no time when the range is open-ended).
+ * The call tree of a selection, of the given spans only (when any), cut to
+ * the call site whose frames are call_site[0..ncall) (when any).
+ */
+PyroTree *
+pyroscope_selection_tree_filtered(const ProfileSelection *sel, char **spans, size_t nspans,
+								  const char *const *call_site, size_t ncall)
+{
+	PyroTree   *t;
+	PyroError	err;
+
+	if (nspans > 0)
+	{
+		const PyroProfile *p = pyroscope_selection_merge(sel, spans, nspans);
+
+		t = pyro_tree_create();
+		if (t == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		if (pyro_tree_add_profile(t, p, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not build call tree");
+	}
+	else
+		t = pyroscope_selection_tree(sel);
+	if (ncall > 0)
+	{
+		PyroTree   *cut;
+
+		if (pyro_tree_call_site(t, call_site, ncall, &cut, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not filter call tree");
+		t = cut;
+	}
+	return t;
+}
+
+/* upstream's period of a merged pprof, from the profile type's name (spec §7.4) */
+static int64
+merged_period(const char *profile_type)
+{
+	size_t		len = strcspn(profile_type, ":");
+
+	if (len == strlen("process_cpu") && strncmp(profile_type, "process_cpu", len) == 0)
+		return 1000000000;
+	if (len == strlen("memory") && strncmp(profile_type, "memory", len) == 0)
+		return 524288;
+	return 1;
+}
+
+/*
+ * The merged pprof of a selection (of the given spans only, when any), raw,
+ * as upstream writes it (spec §7.4): the profile type's sample and period
+ * types, the period guessed from its name, the time end_ms (0: none).
+ */
+void
+pyroscope_selection_pprof_raw(const ProfileSelection *sel, char **spans, size_t nspans,
+							  int64 end_ms, PyroBuf *raw)
+{
+	const PyroProfile *p = pyroscope_selection_merge(sel, spans, nspans);
+
+	encode_pprof(p, sel->profile_type, merged_period(sel->profile_type), end_ms * 1000000, raw);
+}
+
+/*
+ * The same gzip-compressed, timed at the end of the range (no time when
+ * the range is open-ended): pyroscope.merge_pprof().
  */
 bytea *
 pyroscope_selection_pprof(const ProfileSelection *sel)
 {
-	const PyroProfile *p = pyroscope_selection_merge(sel);
-	int64		end_ns;
+	PyroBuf		raw;
+	bytea	   *result;
 
-	end_ns = TIMESTAMP_NOT_FINITE(sel->end) ? 0 :
-		timestamptz_to_unix_ms(sel->end, false) * 1000000;
-	return pyroscope_profile_pprof(p, sel->profile_type, end_ns);
+	pyroscope_selection_pprof_raw(sel, NULL, 0,
+								  TIMESTAMP_NOT_FINITE(sel->end) ? 0 :
+								  timestamptz_to_unix_ms(sel->end, false), &raw);
+	result = gzip_bytea(&raw);
+	pyro_buf_free(&raw);
+	return result;
 }
 
 /* The diff flame graph (flamebearer "double", jsonb) of two selections. */
