@@ -25,3 +25,18 @@ CREATE FUNCTION @extschema@.ingest_pprof(data bytea,
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.ingest_pprof(bytea, jsonb, text, timestamptz) IS
 	'stores every sample type of one pprof (gzip or raw) as series of the tenant and returns the number of series written; its time is "at" when given, else the pprof''s time_nanos, else now; NULL data, labels or tenant give NULL';
+
+-- select_profiles reads every tier (head, blocks in the database,
+-- offloaded blocks), as every other function over a selection does
+CREATE OR REPLACE FUNCTION @extschema@.select_profiles(profile_type text,
+													   selector text,
+													   start timestamptz,
+													   "end" timestamptz,
+													   tenant text DEFAULT 'anonymous')
+	RETURNS TABLE (series_id bigint, labels jsonb, ts timestamptz,
+				   total bigint, profile @extschema@.profile)
+	AS 'MODULE_PATHNAME', 'pyroscope_select_profiles'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.select_profiles(text, text, timestamptz, timestamptz, text) IS
+	'every stored profile of one profile type matching the selector in the time range, from every tier: one row per stored profile (head row, or profile kept in a block)';

@@ -1,6 +1,7 @@
 -- Time series are the same from every tier: profile_totals (what
--- SelectSeries and /render timelines are built from), flame graphs and
--- merged pprof before and after compaction into blocks.
+-- SelectSeries and /render timelines are built from), flame graphs,
+-- merged pprof and the individual profiles of select_profiles before and
+-- after compaction into blocks.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set cpu :abs_srcdir '/test/data/pprof/go/cpu.pb.gz'
 \set mux :abs_srcdir '/test/data/pprof/go/cpu-multi-mapping.pb.gz'
@@ -17,7 +18,11 @@ SELECT 'flamegraph ' || s, pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu
 		format('{service_name="%s"}', s), '-infinity', 'infinity', 0, 'tiers')::text
   FROM (VALUES ('a'), ('b')) v(s)
 UNION ALL
-SELECT 'pprof', encode(pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'), 'hex');
+SELECT 'pprof', encode(pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'), 'hex')
+UNION ALL
+SELECT 'profiles', concat_ws(' ', p.series_id, p.labels, p.ts, p.total, pyroscope.total(p.profile),
+							 md5(pyroscope.flamegraph(p.profile, 0)::text))
+  FROM pyroscope.select_profiles('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers') p;
 
 SELECT what, count(*) FROM before GROUP BY 1 ORDER BY 1;
 
@@ -36,7 +41,11 @@ SELECT 'flamegraph ' || s, pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu
 		format('{service_name="%s"}', s), '-infinity', 'infinity', 0, 'tiers')::text
   FROM (VALUES ('a'), ('b')) v(s)
 UNION ALL
-SELECT 'pprof', encode(pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'), 'hex');
+SELECT 'pprof', encode(pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'), 'hex')
+UNION ALL
+SELECT 'profiles', concat_ws(' ', p.series_id, p.labels, p.ts, p.total, pyroscope.total(p.profile),
+							 md5(pyroscope.flamegraph(p.profile, 0)::text))
+  FROM pyroscope.select_profiles('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers') p;
 
 SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM after) x) AS missing,
 	   (SELECT count(*) FROM (SELECT * FROM after EXCEPT ALL SELECT * FROM before) x) AS extra;

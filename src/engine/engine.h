@@ -176,6 +176,12 @@ typedef void (*SeriesRowVisitor) (Datum *values, bool *nulls, void *arg);
 extern void pyroscope_selection_series(const ProfileSelection *sel, SeriesRowVisitor visit,
 									   void *arg);
 
+/* every stored profile of a selection, one by one, from every tier */
+typedef void (*StoredProfileVisitor) (int64 series_id, TimestampTz ts, int64 total,
+									  ProfileValue *profile, void *arg);
+extern uint64 pyroscope_selection_profiles(const ProfileSelection *sel,
+										   StoredProfileVisitor visit, void *arg);
+
 /* series, time and total of a stored profile */
 typedef void (*ProfileTotalVisitor) (int64 series_id, TimestampTz ts, int64 total, void *arg);
 extern void pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visit,

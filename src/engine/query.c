@@ -833,3 +833,181 @@ pyroscope_selection_diff(const ProfileSelection *left, const ProfileSelection *r
 	pyro_flamegraph_json(&fg, &json);
 	return pyroscope_json_to_jsonb(&json);
 }
+
+/* ---------------------------------------------------------------------
+ * Individual stored profiles of a selection
+ * ---------------------------------------------------------------------
+ */
+
+/* A profile a block visit collected, encoded: emitted after the block. */
+typedef struct CollectedProfile
+{
+	int64		series_id;
+	int64		ts_ms;
+	int64		total;
+	PyroBuf		encoded;
+} CollectedProfile;
+
+typedef struct ProfileCollector
+{
+	CollectedProfile *v;
+	size_t		n;
+	size_t		cap;
+} ProfileCollector;
+
+/* Collect without ereport: the visitor runs inside the block reader. */
+static PyroStatus
+collect_profile(void *arg, int64_t series_id, int64_t ts, const PyroProfile *p, PyroError *err)
+{
+	ProfileCollector *c = (ProfileCollector *) arg;
+	CollectedProfile *cp;
+
+	if (c->n == c->cap)
+	{
+		size_t		cap = c->cap ? c->cap * 2 : 64;
+		size_t		bytes;
+		void	   *v;
+
+		if (!pyro_size_mul(cap, sizeof(CollectedProfile), &bytes))
+			return pyro_error_set(err, PYRO_ELIMIT, "too many profiles in block");
+		v = c->v ? pyro_realloc(c->v, c->cap * sizeof(CollectedProfile), bytes)
+			: pyro_malloc(bytes);
+		if (v == NULL)
+			return pyro_error_set(err, PYRO_ENOMEM, "out of memory");
+		c->v = v;
+		c->cap = cap;
+	}
+	cp = &c->v[c->n];
+	cp->series_id = series_id;
+	cp->ts_ms = ts;
+	cp->total = pyro_profile_total(p);
+	pyro_buf_init(&cp->encoded);
+	if (pyro_profile_encode(p, &cp->encoded, err) != PYRO_OK)
+	{
+		pyro_buf_free(&cp->encoded);
+		return err->code;
+	}
+	c->n++;
+	return PYRO_OK;
+}
+
+typedef struct EachProfileScan
+{
+	const PyroBlockQuery *bq;
+	StoredProfileVisitor visit;
+	void	   *arg;
+} EachProfileScan;
+
+static PyroStatus
+visit_block_profiles(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
+{
+	EachProfileScan *e = (EachProfileScan *) arg;
+	ProfileCollector c = {0};
+	PyroStatus	rc = pyro_block_read_profiles(r, e->bq, collect_profile, &c, err);
+
+	for (size_t i = 0; i < c.n; i++)
+	{
+		if (rc == PYRO_OK)
+			e->visit(c.v[i].series_id, pyroscope_ms_to_timestamptz(c.v[i].ts_ms), c.v[i].total,
+					 profile_value_from_buf(&c.v[i].encoded), e->arg);
+		pyro_buf_free(&c.v[i].encoded);
+	}
+	pyro_free(c.v);
+	return rc;
+}
+
+/*
+ * Visit every stored profile of a selection, from every tier, as a
+ * profile value with its series, time and total: each head row, and each
+ * profile a block holds (they keep their samples as stored).  Visits
+ * happen in the caller's memory context.  Returns how many were visited.
+ */
+uint64
+pyroscope_selection_profiles(const ProfileSelection *sel, StoredProfileVisitor visit, void *arg)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext rowctx;
+	Portal		portal;
+	uint64		count = 0;
+	int64	   *ids;
+	int			nids;
+	Datum		args[4];
+	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	PyroBlockQuery bq;
+	EachProfileScan e;
+	HeadReader	reader;
+
+	check_profile_type_syntax(sel->profile_type);
+	pyroscope_check_time_range(sel->start, sel->end);
+	ids = selection_series_ids(sel, &nids);
+	if (nids == 0)
+		return 0;
+	args[0] = int8_array(ids, nids);
+	args[1] = TimestampTzGetDatum(sel->start);
+	args[2] = TimestampTzGetDatum(sel->end);
+	args[3] = CStringGetTextDatum(sel->tenant);
+	memset(&bq, 0, sizeof(bq));
+	bq.series_ids = ids;
+	bq.nseries = nids;
+	bq.start = timestamptz_to_unix_ms(sel->start, true);
+	bq.end = timestamptz_to_unix_ms(sel->end, false);
+	bq.keep_spans = true;
+
+	rowctx = AllocSetContextCreate(caller, "pyroscope profile row", ALLOCSET_DEFAULT_SIZES);
+	SPI_connect();
+	MemoryContextSwitchTo(rowctx);
+	head_reader_init(&reader);
+	MemoryContextSwitchTo(caller);
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts"
+									   " FROM pyroscope.head h"
+									   " WHERE h.series_id = ANY ($1)"
+									   " AND h.ts >= $2 AND h.ts <= $3"
+									   " ORDER BY h.pprof_id",
+									   3, types, args, NULL, true, 0);
+	for (;;)
+	{
+		SPITupleTable *tt;
+		uint64		n;
+
+		SPI_cursor_fetch(portal, true, SCAN_BATCH);
+		tt = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		for (uint64 i = 0; i < n; i++)
+		{
+			PyroProfile *p = head_reader_get_row(&reader, tt->vals[i], tt->tupdesc, 1);
+			bool		isnull;
+			int64		total = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
+			int64		series_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull));
+			PyroBuf		buf;
+			PyroError	err;
+			ProfileValue *v;
+
+			MemoryContextSwitchTo(caller);
+			pyro_buf_init(&buf);
+			if (pyro_profile_encode(p, &buf, &err) != PYRO_OK)
+				pyroscope_report(&err, "could not encode profile");
+			v = profile_value_from_buf(&buf);
+			pyro_buf_free(&buf);
+			visit(series_id, ts, total, v, arg);
+			count++;
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_freetuptable(tt);
+	}
+	SPI_cursor_close(portal);
+	head_reader_done(&reader);
+
+	e.bq = &bq;
+	e.visit = visit;
+	e.arg = arg;
+	(void) scan_blocks(args, types, caller, visit_block_profiles, &e);
+
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(rowctx);
+	return count;
+}

@@ -23,6 +23,7 @@ PG_FUNCTION_INFO_V1(pyroscope_stacks);
 PG_FUNCTION_INFO_V1(pyroscope_merge_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_diff);
 PG_FUNCTION_INFO_V1(pyroscope_profile_totals);
+PG_FUNCTION_INFO_V1(pyroscope_select_profiles);
 
 /* Fill a selection from the usual (profile_type, selector, start, end, tenant) arguments. */
 static void
@@ -165,4 +166,81 @@ pyroscope_diff(PG_FUNCTION_ARGS)
 	result = pyroscope_selection_diff(&left, &right, max_nodes);
 	pyroscope_budget_end();
 	PG_RETURN_DATUM(result);
+}
+
+/* pyroscope.select_profiles(...): every stored profile of a selection, from every tier */
+typedef struct ProfileRows
+{
+	ReturnSetInfo *rsinfo;
+	int64	   *ids;			/* series ids, ascending */
+	Datum	   *labels;			/* their labels */
+	int			n;
+	int			cap;
+} ProfileRows;
+
+static void
+collect_series(Datum *values, bool *nulls, void *arg)
+{
+	ProfileRows *rows = (ProfileRows *) arg;
+
+	if (rows->n == rows->cap)
+	{
+		rows->cap = rows->cap ? rows->cap * 2 : 64;
+		rows->ids = rows->ids ? repalloc(rows->ids, sizeof(int64) * rows->cap)
+			: palloc(sizeof(int64) * rows->cap);
+		rows->labels = rows->labels ? repalloc(rows->labels, sizeof(Datum) * rows->cap)
+			: palloc(sizeof(Datum) * rows->cap);
+	}
+	rows->ids[rows->n] = DatumGetInt64(values[0]);
+	rows->labels[rows->n] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[2]));
+	rows->n++;
+}
+
+static void
+profile_row(int64 series_id, TimestampTz ts, int64 total, ProfileValue *profile, void *arg)
+{
+	ProfileRows *rows = (ProfileRows *) arg;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	int			lo = 0;
+	int			hi = rows->n - 1;
+
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (rows->ids[mid] < series_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	values[0] = Int64GetDatum(series_id);
+	if (rows->n > 0 && rows->ids[lo] == series_id)
+		values[1] = rows->labels[lo];
+	else
+		nulls[1] = true;
+	values[2] = TimestampTzGetDatum(ts);
+	values[3] = Int64GetDatum(total);
+	values[4] = PointerGetDatum(profile);
+	tuplestore_putvalues(rows->rsinfo->setResult, rows->rsinfo->setDesc, values, nulls);
+	pfree(profile);
+}
+
+Datum
+pyroscope_select_profiles(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	ProfileRows rows;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
+	InitMaterializedSRF(fcinfo, 0);
+	memset(&rows, 0, sizeof(rows));
+	rows.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	pyroscope_selection_series(&sel, collect_series, &rows);
+	if (rows.n == 0)
+		return (Datum) 0;
+	pyroscope_budget_begin();
+	pyroscope_selection_profiles(&sel, profile_row, &rows);
+	pyroscope_budget_end();
+	return (Datum) 0;
 }
