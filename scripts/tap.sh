@@ -17,8 +17,14 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/test"
 cp -r t "$WORK/t"
 cp -r test/data "$WORK/test/data"
-# s3rver, for t/004_objstore_s3.pl (installed by scripts/test.sh)
+# s3rver, for t/006_objstore_s3.pl (installed by scripts/test.sh)
 [ -d test/objstore/node_modules ] && cp -r test/objstore "$WORK/test/objstore"
+# the shared pprof corpus, for t/005_golden_sql_http.pl (when beside the checkout)
+CORPUS=""
+if [ -d ../shared/testdata/pprof ]; then
+	cp -r ../shared/testdata/pprof "$WORK/corpus"
+	CORPUS="$WORK/corpus"
+fi
 chown -R postgres:postgres "$WORK"
 chmod 755 "$WORK"
 
@@ -34,6 +40,7 @@ fi
 "${RUN[@]}" env PATH="$PG_BIN:$PATH" PERL5LIB="$PGXS_PERL" TESTDIR="$WORK" \
 	PYRO_TEST_DATA="$WORK/test/data" PG_TEST_TIMEOUT_DEFAULT=120 \
 	PYRO_S3RVER_DIR="$WORK/test/objstore" PYRO_SKIP_S3="${PYRO_SKIP_S3:-}" \
+	${CORPUS:+PYRO_PPROF_CORPUS="$CORPUS"} \
 	PG_REGRESS=$PG_BIN/../lib/pgxs/src/test/regress/pg_regress \
 	prove --timer "${tests[@]}"
 status=$?

@@ -125,7 +125,7 @@ pprofcheck() {
 	python3 scripts/check_pprof_corpus.py --host "$TEST_DIR" --port $TEST_PGPORT "$dir"
 }
 
-# s3rver (verifies SigV4) for the object-store TAP suite t/004_objstore_s3.pl
+# s3rver (verifies SigV4) for the object-store TAP suite t/006_objstore_s3.pl
 s3rver_install() {
 	(cd test/objstore && npm ci --no-audit --no-fund --loglevel=error)
 }

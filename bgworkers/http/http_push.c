@@ -162,7 +162,10 @@ ingest_base_labels(const IngestParams *p, PyroLabelSet *ls)
 	set_label(ls, "__delta__", "false");
 }
 
-/* Store a pprof sent to /ingest, raw or from a form (spec §10.4). */
+/*
+ * Store a pprof sent to /ingest, raw or from a form (spec §10.4); an empty
+ * raw body is not a pprof (400), as in SQL.
+ */
 static void
 ingest_pprof(HttpRequest *req, const IngestParams *p, const uint8_t *data, size_t len,
 			 Jsonb *config)
@@ -172,8 +175,6 @@ ingest_pprof(HttpRequest *req, const IngestParams *p, const uint8_t *data, size_
 	uint64		samples;
 	int			written;
 
-	if (len == 0)
-		return;
 	memset(&opt, 0, sizeof(opt));
 	opt.fallback = pyroscope_ms_to_timestamptz(p->from_ms);
 	if (config)
@@ -279,7 +280,7 @@ ingest_multipart(HttpRequest *req, const IngestParams *p, const char *content_ty
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("sample_type_config must be a JSON object")));
 	}
-	if (profile)
+	if (profile && profile->len > 0)
 		ingest_pprof(req, p, profile->data, profile->len, config);
 	pyro_multipart_free(parts, nparts);
 }
