@@ -90,6 +90,12 @@ extern const char *pyro_pprof_profile_name(const PyroNormalized *n,
 										   const PyroDisplayName *config, size_t nconfig,
 										   bool has_config);
 
+/*
+ * The period of a merged pprof, as upstream guesses it from the name of a
+ * profile type id (spec §7.4): process_cpu 1e9, memory 524288, else 1.
+ */
+extern int64_t pyro_pprof_merged_period(const char *profile_type_id);
+
 /* A span id: 1 to 16 hexadecimal digits (case-insensitive). */
 extern bool pyro_parse_span_id(const char *s, size_t n, uint64_t *out);
 

@@ -400,3 +400,19 @@ done:
 	encoder_free(&e);
 	return st;
 }
+
+/*
+ * The period of a merged pprof, as upstream guesses it from the name of
+ * the profile type (spec §7.4): process_cpu 1e9, memory 512 KiB, else 1.
+ */
+int64_t
+pyro_pprof_merged_period(const char *profile_type_id)
+{
+	size_t		len = strcspn(profile_type_id, ":");
+
+	if (len == strlen("process_cpu") && strncmp(profile_type_id, "process_cpu", len) == 0)
+		return 1000000000;
+	if (len == strlen("memory") && strncmp(profile_type_id, "memory", len) == 0)
+		return 524288;
+	return 1;
+}

@@ -769,19 +769,6 @@ pyroscope_selection_tree_filtered(const ProfileSelection *sel, char **spans, siz
 	return t;
 }
 
-/* upstream's period of a merged pprof, from the profile type's name (spec §7.4) */
-static int64
-merged_period(const char *profile_type)
-{
-	size_t		len = strcspn(profile_type, ":");
-
-	if (len == strlen("process_cpu") && strncmp(profile_type, "process_cpu", len) == 0)
-		return 1000000000;
-	if (len == strlen("memory") && strncmp(profile_type, "memory", len) == 0)
-		return 524288;
-	return 1;
-}
-
 /*
  * The merged pprof of a selection (of the given spans only, when any), raw,
  * as upstream writes it (spec §7.4): the profile type's sample and period
@@ -793,7 +780,8 @@ pyroscope_selection_pprof_raw(const ProfileSelection *sel, char **spans, size_t 
 {
 	const PyroProfile *p = pyroscope_selection_merge(sel, spans, nspans);
 
-	encode_pprof(p, sel->profile_type, merged_period(sel->profile_type), end_ms * 1000000, raw);
+	encode_pprof(p, sel->profile_type, pyro_pprof_merged_period(sel->profile_type),
+				 end_ms * 1000000, raw);
 }
 
 /*

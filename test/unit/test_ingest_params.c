@@ -472,6 +472,57 @@ TEST(folded_real_file)
 	free(data);
 }
 
+/* the profile types of the text formats (spec §10.7) */
+TEST(text_types_and_scaling)
+{
+	PyroProfile *p;
+	PyroError	err;
+	PyroTextTyped typed;
+	const PyroTextType *tt;
+
+	CHECK(pyro_text_type("nope") == NULL);
+	tt = pyro_text_type("");
+	REQUIRE(tt != NULL);
+	CHECK_EQ_STR(tt->name, "process_cpu");
+	CHECK_EQ_STR(pyro_text_type("inuse_space")->type, "inuse_space");
+	CHECK_EQ_STR(pyro_text_type("mutex_count")->name, "mutex");
+	CHECK_EQ_STR(pyro_text_type("wall")->name, "wall");
+
+	/* CPU-like with a sample rate: values scaled to nanoseconds */
+	REQUIRE(pyro_folded_to_profile("a;b 3\na 1\n", 10, &p, &err) == PYRO_OK);
+	REQUIRE(pyro_text_profile_type(p, pyro_text_type("cpu"), 100, 1700000000000LL, &typed,
+								   &err) == PYRO_OK);
+	CHECK_EQ_INT(pyro_profile_total(p), 40000000);
+	CHECK_EQ_INT(p->period, 10000000);
+	CHECK_EQ_INT(p->time_nanos, 1700000000000000000LL);
+	CHECK_EQ_STR(typed.type, "cpu");
+	CHECK_EQ_STR(typed.unit, "nanoseconds");
+	CHECK_EQ_STR(typed.period_type, "cpu");
+	pyro_profile_free(p);
+
+	/* rate 0: sample counts, no period */
+	REQUIRE(pyro_folded_to_profile("a 5\n", 4, &p, &err) == PYRO_OK);
+	REQUIRE(pyro_text_profile_type(p, pyro_text_type("cpu"), 0, 0, &typed, &err) == PYRO_OK);
+	CHECK_EQ_INT(pyro_profile_total(p), 5);
+	CHECK_EQ_STR(typed.type, "samples");
+	CHECK_EQ_STR(typed.unit, "count");
+	CHECK_EQ_STR(typed.period_type, "");
+	pyro_profile_free(p);
+
+	/* not CPU-like: values as sent */
+	REQUIRE(pyro_folded_to_profile("a 5\n", 4, &p, &err) == PYRO_OK);
+	REQUIRE(pyro_text_profile_type(p, pyro_text_type("inuse_space"), 100, 0, &typed, &err)
+			== PYRO_OK);
+	CHECK_EQ_INT(pyro_profile_total(p), 5);
+	CHECK_EQ_STR(typed.unit, "bytes");
+	pyro_profile_free(p);
+
+	/* a value that overflows once scaled is an error */
+	REQUIRE(pyro_folded_to_profile("a 9223372036854775807\n", 22, &p, &err) == PYRO_OK);
+	CHECK(pyro_text_profile_type(p, pyro_text_type("cpu"), 1, 0, &typed, &err) == PYRO_EINVAL);
+	pyro_profile_free(p);
+}
+
 const UnitTest ingest_params_tests[] = {
 	UNIT_ENTRY(app_name_plain_and_labels),
 	UNIT_ENTRY(app_name_errors),
@@ -482,5 +533,6 @@ const UnitTest ingest_params_tests[] = {
 	UNIT_ENTRY(folded_lines),
 	UNIT_ENTRY(folded_to_profile_small),
 	UNIT_ENTRY(folded_real_file),
+	UNIT_ENTRY(text_types_and_scaling),
 	{NULL, NULL}
 };

@@ -992,6 +992,62 @@ TEST(pprof_encode_bytes)
 	pyro_buf_free(&b);
 }
 
+/* the __name__ rule of every ingest path (spec §10.7) */
+TEST(pprof_profile_name_rule)
+{
+	char	   *wall_types[] = {"samples", "wall"};
+	char	   *cpu_types[] = {"samples", "cpu"};
+	char	   *heap_types[] = {"alloc_objects", "alloc_space"};
+	char	   *mutex_types[] = {"contentions", "delay"};
+	char	   *gor_types[] = {"goroutine"};
+	char	   *other_types[] = {"sample", "CPU"};
+	char	   *custom[] = {"goroutineleak"};
+	PyroNormalized n;
+	PyroDisplayName block[] = {{"contentions", "block_count"}, {"delay", "block_duration"}};
+	PyroDisplayName leak[] = {{"goroutineleak", "goroutine_leak"}};
+
+	memset(&n, 0, sizeof(n));
+	n.ntypes = 2;
+	n.sample_types = wall_types;
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, NULL, 0, false), "wall");
+	n.sample_types = cpu_types;
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, NULL, 0, false), "process_cpu");
+	n.sample_types = heap_types;
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, NULL, 0, false), "memory");
+	n.sample_types = mutex_types;
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, NULL, 0, false), "mutex");
+	/* a sample_type_config replaces the built-in display names */
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, block, 2, true), "block");
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, NULL, 0, true), "delay");
+	/* the (case-sensitive) names decide; else the last one */
+	n.sample_types = other_types;
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, NULL, 0, false), "CPU");
+	n.ntypes = 1;
+	n.sample_types = gor_types;
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, NULL, 0, false), "goroutines");
+	n.sample_types = custom;
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, leak, 1, true), "goroutine_leak");
+	n.ntypes = 0;
+	CHECK_EQ_STR(pyro_pprof_profile_name(&n, NULL, 0, false), "unknown");
+}
+
+TEST(pprof_span_ids_and_merged_period)
+{
+	uint64_t	v = 0;
+
+	CHECK(pyro_parse_span_id("00000000000000ff", 16, &v));
+	CHECK_EQ_INT(v, 255);
+	CHECK(pyro_parse_span_id("DEADbeef", 8, &v));
+	CHECK_EQ_INT(v, 0xdeadbeefLL);
+	CHECK(!pyro_parse_span_id("", 0, &v));
+	CHECK(!pyro_parse_span_id("00000000000000001", 17, &v));
+	CHECK(!pyro_parse_span_id("0x12", 4, &v));
+	CHECK_EQ_INT(pyro_pprof_merged_period("process_cpu:cpu:nanoseconds:cpu:nanoseconds"), 1000000000);
+	CHECK_EQ_INT(pyro_pprof_merged_period("memory:inuse_space:bytes:space:bytes"), 524288);
+	CHECK_EQ_INT(pyro_pprof_merged_period("process_cpu_x:a:b:c:d"), 1);
+	CHECK_EQ_INT(pyro_pprof_merged_period("wall:wall:nanoseconds:wall:nanoseconds"), 1);
+}
+
 const UnitTest pprof_tests[] = {
 	UNIT_ENTRY(pprof_files_totals),
 	UNIT_ENTRY(pprof_dotnet_dash_types),
@@ -1006,5 +1062,7 @@ const UnitTest pprof_tests[] = {
 	UNIT_ENTRY(pprof_limits),
 	UNIT_ENTRY(pprof_encode_roundtrip),
 	UNIT_ENTRY(pprof_encode_bytes),
+	UNIT_ENTRY(pprof_profile_name_rule),
+	UNIT_ENTRY(pprof_span_ids_and_merged_period),
 	{NULL, NULL}
 };

@@ -645,6 +645,34 @@ TEST(tree_add_profile_matches_naive)
 	}
 }
 
+/* the call-site filter of StackTraceSelector */
+TEST(tree_call_site_filter)
+{
+	PyroTree   *t = pyro_tree_create();
+	PyroTree   *cut;
+	PyroError	err;
+	const char *site[] = {"main", "a"};
+	const char *none[] = {"main", "zzz"};
+
+	REQUIRE(t != NULL);
+	add_folded(t, "main;a;b", 3);
+	add_folded(t, "main;a", 2);
+	add_folded(t, "main;c;a", 5);
+	add_folded(t, "other;a", 7);
+	REQUIRE(pyro_tree_call_site(t, site, 2, &cut, &err) == PYRO_OK);
+	CHECK_EQ_INT(pyro_tree_total(cut), 5);
+	CHECK_NODE(cut, "main", 0, 5);
+	CHECK_NODE(cut, "main;a", 2, 5);
+	CHECK_NODE(cut, "main;a;b", 3, 3);
+	CHECK_EQ_INT(find_path(cut, "main;c"), 0);
+	pyro_tree_free(cut);
+	REQUIRE(pyro_tree_call_site(t, none, 2, &cut, &err) == PYRO_OK);
+	CHECK_EQ_INT(pyro_tree_total(cut), 0);
+	pyro_tree_free(cut);
+	CHECK(pyro_tree_call_site(t, site, 0, &cut, &err) == PYRO_EINVAL);
+	pyro_tree_free(t);
+}
+
 const UnitTest tree_tests[] = {
 	UNIT_ENTRY(tree_add_stack_totals),
 	UNIT_ENTRY(tree_bytes_spec_example),
@@ -658,5 +686,6 @@ const UnitTest tree_tests[] = {
 	UNIT_ENTRY(tree_top_recursion_and_order),
 	UNIT_ENTRY(tree_add_profile_frames),
 	UNIT_ENTRY(tree_add_profile_matches_naive),
+	UNIT_ENTRY(tree_call_site_filter),
 	{NULL, NULL}
 };
