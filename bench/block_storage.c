@@ -61,11 +61,20 @@ typedef struct Base
 	int64_t		period;
 } Base;
 
-static Base bases[NTYPES] = {
-	{"cpu", "go/cpu-labels.pb.gz", "cpu"},
-	{"heap", "go/heap.pb.gz", "alloc_space"},
-	{"goroutine", "go/req_2.pprof", "goroutine"},
-	{"mutex", "go/req_4.pprof", "delay"},
+static Base bases[NTYPES] =
+{
+	{
+		"cpu", "go/cpu-labels.pb.gz", "cpu"
+	},
+	{
+		"heap", "go/heap.pb.gz", "alloc_space"
+	},
+	{
+		"goroutine", "go/req_2.pprof", "goroutine"
+	},
+	{
+		"mutex", "go/req_4.pprof", "delay"
+	},
 };
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;

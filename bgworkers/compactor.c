@@ -131,4 +131,3 @@ pyroscope_compactor_main(Datum arg)
 		}
 	}
 }
-

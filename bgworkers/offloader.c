@@ -112,4 +112,3 @@ pyroscope_offloader_register(void)
 	snprintf(worker.bgw_type, BGW_MAXLEN, "pyroscope offloader");
 	RegisterBackgroundWorker(&worker);
 }
-

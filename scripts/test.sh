@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what is needed and runs every test suite of the project:
-#   core unit tests (ASan/UBSan, then valgrind), fuzz corpora replay plus a
+#   the layering of the C sources and their pgindent layout, core unit tests
+#   (ASan/UBSan, then valgrind), fuzz corpora replay plus a
 #   short fuzzing run per target, pg_regress suites, and the check of every
 #   pprof in the corpus against Google's pprof tool, the TAP suites of the
 #   HTTP workers and the end-to-end suite (Node SDK + Connect client).
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
-#   scripts/test.sh --only NAME     one suite (and the build it needs): build unit
-#                                   pprofdiff sigv4 valgrind fuzz regress pprofcheck
-#                                   s3rver tap e2e
+#   scripts/test.sh --only NAME     one suite (and the build it needs): layers build
+#                                   format unit pprofdiff sigv4 valgrind fuzz regress
+#                                   pprofcheck s3rver tap e2e
 #   scripts/test.sh --skip NAME     leave a suite out (repeatable); `--skip s3`
 #                                   leaves out the S3 server and the S3 TAP test
 #
@@ -25,7 +26,7 @@ export PG_CONFIG=$PG_BIN/pg_config
 FUZZ_SECONDS=15
 ONLY=""
 SKIP=()
-SUITES=" build unit pprofdiff sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e s3 "
+SUITES=" layers build format unit pprofdiff sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e s3 "
 usage() { echo "usage: $0 [--fuzz-seconds N] [--only SUITE] [--skip SUITE]..." >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -67,7 +68,7 @@ run_suite() {
 	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then
 		# what the suite asked for needs: the installed extension, s3rver
 		case "$ONLY:$name" in
-			regress:build | pprofcheck:build | tap:build | e2e:build | tap:s3rver) ;;
+			regress:build | pprofcheck:build | tap:build | e2e:build | tap:s3rver | format:build) ;;
 			*) return ;;
 		esac
 	fi
@@ -135,7 +136,9 @@ e2e() {
 	(cd test/e2e && npm ci --no-audit --no-fund --loglevel=error && node --test e2e.test.mjs)
 }
 
+run_suite layers scripts/check-layers.sh
 run_suite build build_extension
+run_suite format scripts/pgindent.sh
 run_suite unit make -s unit
 run_suite pprofdiff make -s -f core.mk pprof-diff
 run_suite sigv4 test/objstore/run_unit.sh

@@ -152,7 +152,7 @@ typedef enum HttpErrorReason
 typedef struct HttpRouteStats
 {
 	pg_atomic_uint64 status[HTTP_NSTATUS];
-	pg_atomic_uint64 latency[HTTP_LATENCY_BUCKETS + 1];	/* last = +Inf */
+	pg_atomic_uint64 latency[HTTP_LATENCY_BUCKETS + 1]; /* last = +Inf */
 	pg_atomic_uint64 latency_sum_us;
 	pg_atomic_uint64 bytes_received;
 } HttpRouteStats;

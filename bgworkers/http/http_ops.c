@@ -296,4 +296,3 @@ http_handle_metrics(HttpRequest *req)
 	pyroscope_object_store_metrics(&b);
 	http_set_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 }
-

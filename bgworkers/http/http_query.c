@@ -366,7 +366,7 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 {
 	Querier__V1__SelectMergeStacktracesRequest *r;
 	Querier__V1__SelectMergeStacktracesResponse resp =
-		QUERIER__V1__SELECT_MERGE_STACKTRACES_RESPONSE__INIT;
+	QUERIER__V1__SELECT_MERGE_STACKTRACES_RESPONSE__INIT;
 	ProfileSelection sel;
 	int64		max_nodes;
 
@@ -431,7 +431,7 @@ http_handle_select_merge_span_profile(HttpRequest *req)
 {
 	Querier__V1__SelectMergeSpanProfileRequest *r;
 	Querier__V1__SelectMergeSpanProfileResponse resp =
-		QUERIER__V1__SELECT_MERGE_SPAN_PROFILE_RESPONSE__INIT;
+	QUERIER__V1__SELECT_MERGE_SPAN_PROFILE_RESPONSE__INIT;
 	ProfileSelection sel;
 	int64		max_nodes;
 	PyroTree   *t;

@@ -29,11 +29,12 @@
 typedef struct PyroBlockOptions
 {
 	int			zstd_level;		/* default 3 */
+
 	/*
 	 * Aggregate resolutions in milliseconds, ascending (e.g. 60000 and
 	 * 3600000): for each series and each aligned bucket of each resolution
-	 * the block stores the merged samples of all its profiles.  0 entries
-	 * = no aggregates.
+	 * the block stores the merged samples of all its profiles.  0 entries =
+	 * no aggregates.
 	 */
 	int64_t		agg_resolutions[4];
 	int			nagg_resolutions;
@@ -95,13 +96,16 @@ typedef struct PyroBlockReader PyroBlockReader;
 
 extern PyroStatus pyro_block_open(uint64_t size, PyroBlockFetch fetch, void *arg,
 								  PyroBlockReader **out, PyroError *err);
+
 /* convenience: a block held in memory (the reader does not copy it) */
 extern PyroStatus pyro_block_open_memory(const uint8_t *data, size_t len,
 										 PyroBlockReader **out, PyroError *err);
 extern void pyro_block_close(PyroBlockReader *r);
 extern const PyroBlockMeta *pyro_block_meta(const PyroBlockReader *r);
+
 /* the series ids the block holds, ascending */
 extern const int64_t *pyro_block_series(const PyroBlockReader *r, uint32_t *n);
+
 /* bytes fetched so far (to measure what a query reads) */
 extern uint64_t pyro_block_bytes_fetched(const PyroBlockReader *r);
 
@@ -112,7 +116,8 @@ typedef struct PyroBlockQuery
 	size_t		nseries;
 	int64_t		start;			/* inclusive */
 	int64_t		end;			/* inclusive */
-	bool		use_aggregates; /* allow pre-merged buckets inside [start, end] */
+	bool		use_aggregates; /* allow pre-merged buckets inside [start,
+								 * end] */
 	bool		keep_spans;		/* keep span ids (aggregates hold none) */
 } PyroBlockQuery;
 

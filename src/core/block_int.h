@@ -38,7 +38,7 @@
  */
 #define PYB1_MAX_RAW		((uint64_t) 1 << 30)
 #define PYB1_MAX_RATIO		65536
-#define PYB1_MAX_RES		((int64_t) 1 << 40)		/* ~34 years in ms */
+#define PYB1_MAX_RES		((int64_t) 1 << 40) /* ~34 years in ms */
 #define PYB1_MAX_TS			((int64_t) 1 << 62)
 #define PYB1_MAX_SERIES		(1u << 24)
 

@@ -324,10 +324,11 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 						   i, (unsigned long long) e->rawlen);
 			return false;
 		}
+
 		/*
-		 * Chunks of one kind come in (series, [level,] time) order and
-		 * chunks of one series (and level) do not overlap in time, so no
-		 * profile or bucket can be counted twice.
+		 * Chunks of one kind come in (series, [level,] time) order and chunks
+		 * of one series (and level) do not overlap in time, so no profile or
+		 * bucket can be counted twice.
 		 */
 		if (e->kind != PYB1_KIND_SYMBOLS && last[e->kind] != NULL)
 		{
@@ -639,7 +640,7 @@ parse_symbols(Pyb1Rd *d, PyroSymbols *sym)
 			return sym_oom(d);
 		for (uint64_t i = 0; i < n; i++)
 		{
-			pyro_read_varint(&lens, bytes, &v);		/* validated above */
+			pyro_read_varint(&lens, bytes, &v); /* validated above */
 			if (i > 0 && pyro_sym_append_string(sym, (const char *) bytes, (size_t) v) == PYRO_NO_INDEX)
 				return sym_oom(d);
 			bytes += v;
@@ -1441,7 +1442,11 @@ make_plan(const PyroBlockReader *r, int64_t lo, int64_t hi, bool use_agg, PlanPa
 		out[n].a = A;
 		out[n].b = B;
 		n++;
-		/* right edge first so the left one is handled next; order is irrelevant */
+
+		/*
+		 * right edge first so the left one is handled next; order is
+		 * irrelevant
+		 */
 		stack[sp].level = level - 1;
 		stack[sp].a = B;
 		stack[sp].b = b;
@@ -1688,7 +1693,7 @@ pyro_block_read_merged(PyroBlockReader *r, const PyroBlockQuery *q,
 		{
 			m.plan = plan;
 			m.nplan = make_plan(r, lo, hi + 1, q->use_aggregates && !q->keep_spans && r->nres > 0,
-								 plan);
+								plan);
 			s = walk_index(r, q, lo, hi, merged_visit, &m, err);
 			chunk_free(&r->chunk);
 			if (s == PYRO_OK && (s = select_series(r, q, &sel, err)) == PYRO_OK)

@@ -479,7 +479,10 @@ write_symbols(FinishCtx *f)
 	for (uint32_t i = 0; i < s->nfunctions; i++)
 		pyro_buf_append_varint(b, pyro_zigzag_enc(s->functions[i].start_line));
 
-	/* locations: lines are written in location order, so first_line is implied */
+	/*
+	 * locations: lines are written in location order, so first_line is
+	 * implied
+	 */
 	pyro_buf_append_varint(b, s->nlocations);
 	{
 		uint64_t	nl = 0;
@@ -665,7 +668,7 @@ write_sample_chunk(FinishCtx *f, size_t a, size_t b)
 	n = 0;
 	for (size_t i = a; i < b; i++)
 	{
-		if (!decode_wprof(w, &pr[i], w->tmp + n))
+		if (!decode_wprof(w, &pr[i], w->tmp +n))
 			return pyro_error_set(f->err, PYRO_ECORRUPT, "block writer lost sample data");
 		n += pr[i].nsamples;
 	}

@@ -25,7 +25,7 @@
 static const PyroSymbols *sort_sym;
 static const uint32_t *sort_str_rank;	/* old string index -> canonical index */
 static const uint32_t *sort_map_new;	/* old mapping -> canonical mapping */
-static const uint32_t *sort_fn_new;		/* old function -> canonical function */
+static const uint32_t *sort_fn_new; /* old function -> canonical function */
 
 static int
 cmp_u64(uint64_t a, uint64_t b)

@@ -280,8 +280,8 @@ pyro_buf_append_varint(PyroBuf *b, uint64_t v)
 void
 pyro_buf_append_int64(PyroBuf *b, int64_t v)
 {
-	char		tmp[24];
-	char	   *p = tmp + sizeof(tmp);
+	char tmp[	24];
+	char	   *p = tmp +sizeof(tmp);
 	uint64_t	u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
 
 	do
@@ -291,7 +291,7 @@ pyro_buf_append_int64(PyroBuf *b, int64_t v)
 	} while (u);
 	if (v < 0)
 		*--p = '-';
-	pyro_buf_append(b, p, (size_t) (tmp + sizeof(tmp) - p));
+	pyro_buf_append(b, p, (size_t) (tmp +sizeof(tmp) - p));
 }
 
 /*

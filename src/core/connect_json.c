@@ -885,8 +885,8 @@ parse_enum_value(JParser *jp, const ProtobufCFieldDescriptor *f, void *dst,
 		}
 
 		/*
-		 * A numeric string is not a name; anything else is an enum value
-		 * this build does not know: skip it.
+		 * A numeric string is not a name; anything else is an enum value this
+		 * build does not know: skip it.
 		 */
 		(void) at;
 		*ignored = true;
@@ -1100,7 +1100,7 @@ parse_singular(JParser *jp, ProtobufCMessage *msg, const ProtobufCFieldDescripto
 		{
 			char	   *s;
 			ProtobufCBinaryData b;
-		}			tmp;
+		} tmp;
 
 		memset(&tmp, 0, sizeof(tmp));
 		if ((st = parse_one(jp, f, &tmp, &ignored)) != PYRO_OK)
@@ -1459,7 +1459,7 @@ emit_value(const ProtobufCFieldDescriptor *f, const void *ptr, PyroBuf *out, int
 			{
 				int32_t		v = *(const int32_t *) ptr;
 				const ProtobufCEnumValue *ev =
-					protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+				protobuf_c_enum_descriptor_get_value(f->descriptor, v);
 
 				if (ev != NULL)
 					pyro_buf_append_json_str(out, ev->name, strlen(ev->name));

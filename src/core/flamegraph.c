@@ -40,7 +40,8 @@ typedef struct FgBuilder
 	PyroStr    *names;			/* output names in index order */
 	uint32_t	nnames;
 	size_t		names_cap;
-	uint32_t	synthetic_other;	/* names[] index of "other" if not a tree name */
+	uint32_t	synthetic_other;	/* names[] index of "other" if not a tree
+									 * name */
 } FgBuilder;
 
 static void

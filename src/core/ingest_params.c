@@ -254,7 +254,7 @@ pyro_parse_attime(const char *s, int64_t now_ms, int64_t *out_ms)
 		if (n == 8)
 		{
 			int			y = (buf[0] - '0') * 1000 + (buf[1] - '0') * 100 +
-				(buf[2] - '0') * 10 + (buf[3] - '0');
+			(buf[2] - '0') * 10 + (buf[3] - '0');
 			int			m = (buf[4] - '0') * 10 + (buf[5] - '0');
 			int			d = (buf[6] - '0') * 10 + (buf[7] - '0');
 
@@ -704,7 +704,8 @@ pyro_multipart_parse(const uint8_t *body, size_t len, const char *content_type_h
 		data_start = p;
 		data_end = SIZE_MAX;
 		if (at_delimiter(body, len, data_start, bnd, bl, &after, &close, &crlf))
-			data_end = data_start;	/* empty body written without its line break */
+			data_end = data_start;	/* empty body written without its line
+									 * break */
 		while (data_end == SIZE_MAX && p < len)
 		{
 			const uint8_t *nl = memchr(body + p, '\n', len - p);
@@ -776,7 +777,7 @@ pyro_folded_parse(const char *text, size_t len, bool lines_format,
 
 	while (pos < len)
 	{
-		const char *line = text + pos;
+		const char *line = text +pos;
 		const char *nl = memchr(line, '\n', len - pos);
 		size_t		ll = nl ? (size_t) (nl - line) : len - pos;
 		size_t		sl;

@@ -55,7 +55,8 @@ typedef struct PyroTextType
 	const char *name;
 	const char *type;
 	const char *unit;
-	bool		cpu_like;		/* scaled by sampleRate, period cpu:nanoseconds */
+	bool		cpu_like;		/* scaled by sampleRate, period
+								 * cpu:nanoseconds */
 } PyroTextType;
 
 extern const PyroTextType *pyro_text_type(const char *suffix);
@@ -102,6 +103,7 @@ extern PyroStatus pyro_multipart_parse(const uint8_t *body, size_t len,
 									   PyroMultipartPart **parts, size_t *nparts,
 									   PyroError *err);
 extern void pyro_multipart_free(PyroMultipartPart *parts, size_t nparts);
+
 /* the first part of that name, or NULL */
 extern const PyroMultipartPart *pyro_multipart_find(const PyroMultipartPart *parts,
 													size_t nparts, const char *name);
@@ -133,6 +135,7 @@ extern PyroStatus pyro_folded_parse(const char *text, size_t len, bool lines_for
  */
 extern PyroStatus pyro_folded_to_profile(const char *text, size_t len,
 										 PyroProfile **out, PyroError *err);
+
 /* the same for format=lines (every line one stack counting 1) */
 extern PyroStatus pyro_lines_to_profile(const char *text, size_t len,
 										PyroProfile **out, PyroError *err);

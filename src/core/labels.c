@@ -263,7 +263,7 @@ pyro_label_name_is_legacy(const char *s, size_t len)
 	{
 		char		c = s[i];
 		bool		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			(i > 0 && c >= '0' && c <= '9');
+		(i > 0 && c >= '0' && c <= '9');
 
 		if (!ok)
 			return false;

@@ -29,26 +29,31 @@ typedef struct PyroLabelSet
 /* Limits of spec §17 (0 = unlimited). */
 typedef struct PyroLabelLimits
 {
-	size_t		max_label_names;		/* per series, default 30 */
-	size_t		max_name_length;		/* default 1024 */
-	size_t		max_value_length;		/* default 2048 */
+	size_t		max_label_names;	/* per series, default 30 */
+	size_t		max_name_length;	/* default 1024 */
+	size_t		max_value_length;	/* default 2048 */
 } PyroLabelLimits;
 
 extern void pyro_labels_init(PyroLabelSet *ls);
 extern void pyro_labels_free(PyroLabelSet *ls);
 extern bool pyro_labels_copy(PyroLabelSet *dst, const PyroLabelSet *src);
+
 /* set (replace if present); returns false on OOM */
 extern bool pyro_labels_set(PyroLabelSet *ls, const char *name, const char *value);
 extern bool pyro_labels_set_n(PyroLabelSet *ls, const char *name, size_t name_len,
 							  const char *value, size_t value_len);
+
 /* add only if absent */
 extern bool pyro_labels_add_missing(PyroLabelSet *ls, const char *name, const char *value);
 extern const char *pyro_labels_get(const PyroLabelSet *ls, const char *name);
 extern void pyro_labels_remove(PyroLabelSet *ls, const char *name);
+
 /* sort by name (byte-wise); duplicate names stay adjacent */
 extern void pyro_labels_sort(PyroLabelSet *ls);
+
 /* 64-bit fingerprint of a sorted set */
 extern uint64_t pyro_labels_fingerprint(const PyroLabelSet *ls);
+
 /* {"name":"value",...} in sorted order */
 extern void pyro_labels_json(const PyroLabelSet *ls, PyroBuf *out);
 

@@ -17,10 +17,12 @@
 typedef struct PyroPprofLimits
 {
 	size_t		max_decompressed;	/* bytes after gunzip; default 4 MiB */
-	size_t		max_samples;		/* default 16000 */
+	size_t		max_samples;	/* default 16000 */
 	size_t		max_sample_labels;	/* per sample, default 100 */
-	size_t		max_stack_depth;	/* truncate, keeping the root side; default 1000 */
-	size_t		max_string_length;	/* truncate, keeping the last bytes; default 65535 */
+	size_t		max_stack_depth;	/* truncate, keeping the root side;
+									 * default 1000 */
+	size_t		max_string_length;	/* truncate, keeping the last bytes;
+									 * default 65535 */
 } PyroPprofLimits;
 
 extern void pyro_pprof_limits_default(PyroPprofLimits *l);
@@ -33,7 +35,8 @@ typedef struct PyroSeriesProfile
 {
 	PyroLabelSet sample_labels; /* split labels of the group, sorted */
 	uint32_t	type_index;		/* index into PyroNormalized.sample_types */
-	PyroProfile *profile;		/* shares PyroNormalized.sym; NULL in a summary */
+	PyroProfile *profile;		/* shares PyroNormalized.sym; NULL in a
+								 * summary */
 	int64_t		total;			/* sum of the values (saturating) */
 	uint64_t	nsamples;		/* samples as sent, before equal stacks merge */
 } PyroSeriesProfile;

@@ -789,6 +789,7 @@ sort_samples(PyroSample *s, size_t n)
 		return;
 	}
 	to = tmp;
+
 	for (int shift = 0; shift == 0 || (shift < 32 && (max >> shift) != 0); shift += 11)
 	{
 		size_t		sum = 0;
@@ -920,7 +921,11 @@ pyro_pprof_norm_series(PyroPprofNorm *nm, PyroNormalized *n, bool reference_sort
 									   kv->ptr, kv->len))
 					return pyro_pprof_oom(nm->err);
 			}
-			/* keys are sorted byte-wise already; keep the set's own order rule */
+
+			/*
+			 * keys are sorted byte-wise already; keep the set's own order
+			 * rule
+			 */
 			pyro_labels_sort(&sp->sample_labels);
 		}
 	}

@@ -69,7 +69,8 @@ typedef struct PyroPprofStat
 /* One group of samples sharing the same split labels. */
 typedef struct PyroPprofGroup
 {
-	size_t		key_off;		/* into PyroPprofNorm.keys, pairs of sym strings */
+	size_t		key_off;		/* into PyroPprofNorm.keys, pairs of sym
+								 * strings */
 	uint32_t	key_n;			/* number of (name, value) pairs */
 	uint64_t	hash;
 } PyroPprofGroup;

@@ -317,7 +317,7 @@ typedef struct Wire
 	uint32_t   *locpos;			/* sample location ids as positions */
 	size_t		nlocpos,
 				locpos_cap;
-	size_t		bad_loc_sample;	/* first sample with an unknown location id */
+	size_t		bad_loc_sample; /* first sample with an unknown location id */
 	uint64_t	bad_loc_id;		/* and that id */
 	int64_t    *values;
 	size_t		nvalues,
@@ -344,11 +344,12 @@ typedef struct Wire
 	StackSlot  *stack_slots;
 	size_t		stack_mask;
 	size_t		stack_count;	/* nodes in the hash or pending */
+
 	/*
 	 * A bitmap of hashed keys (8 bits per slot): a clear bit proves a key
-	 * absent, so a new node is appended without probing, and its insertion
-	 * is deferred to a batch (independent stores, which overlap, instead of
-	 * a dependent probe per node).
+	 * absent, so a new node is appended without probing, and its insertion is
+	 * deferred to a batch (independent stores, which overlap, instead of a
+	 * dependent probe per node).
 	 */
 	uint64_t   *stack_bits;
 	StackSlot  *pending;		/* new nodes not yet in the hash */
@@ -750,9 +751,9 @@ scan_top(Wire *w, const uint8_t *p, size_t len)
 			case 11:
 				{
 					/*
-					 * A repeated singular message: protobuf-c keeps the
-					 * last occurrence whole (the protobuf spec would merge
-					 * field by field); we follow the reference.
+					 * A repeated singular message: protobuf-c keeps the last
+					 * occurrence whole (the protobuf spec would merge field
+					 * by field); we follow the reference.
 					 */
 					WValueType	vt = {0, 0};
 
@@ -832,9 +833,9 @@ parse_mapping(const uint8_t *p, size_t len, WMapping *m)
 		else if (f.field >= 7 && f.field <= 10)
 		{
 			uint32_t	bit = f.field == 7 ? PYRO_MAPPING_HAS_FUNCTIONS :
-				f.field == 8 ? PYRO_MAPPING_HAS_FILENAMES :
-				f.field == 9 ? PYRO_MAPPING_HAS_LINE_NUMBERS :
-				PYRO_MAPPING_HAS_INLINE_FRAMES;
+			f.field == 8 ? PYRO_MAPPING_HAS_FILENAMES :
+			f.field == 9 ? PYRO_MAPPING_HAS_LINE_NUMBERS :
+			PYRO_MAPPING_HAS_INLINE_FRAMES;
 
 			if (w_bool(&f, next))
 				m->flags |= bit;
@@ -1815,9 +1816,9 @@ decode(const uint8_t *data, size_t len, const PyroPprofLimits *limits, bool summ
 	if (summary)
 	{
 		/*
-		 * Frames are checked only for their strings' UTF-8: when every
-		 * string of the table is valid (the rule), none can fail, and the
-		 * marks of what was checked are not needed.
+		 * Frames are checked only for their strings' UTF-8: when every string
+		 * of the table is valid (the rule), none can fail, and the marks of
+		 * what was checked are not needed.
 		 */
 		w.all_utf8 = true;
 		for (size_t i = 0; i < w.nstrings && w.all_utf8; i++)

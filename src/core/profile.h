@@ -166,6 +166,7 @@ extern uint32_t pyro_sym_intern_location(PyroSymbols *sym, uint32_t mapping,
 										 const PyroLine *lines, uint32_t nlines);
 extern uint32_t pyro_sym_intern_stack(PyroSymbols *sym, uint32_t parent,
 									  uint32_t location);
+
 /* append without de-duplication (the caller guarantees uniqueness) */
 extern uint32_t pyro_sym_append_string(PyroSymbols *sym, const char *s, size_t len);
 extern bool pyro_sym_reserve(PyroSymbols *sym, uint32_t nstrings, uint32_t nmappings,
@@ -230,6 +231,7 @@ extern PyroStatus pyro_merger_add_profile(PyroMerger *m, const PyroProfile *p,
 										  PyroError *err);
 extern PyroStatus pyro_merger_add_encoded(PyroMerger *m, const uint8_t *data,
 										  size_t len, PyroError *err);
+
 /* number of profiles added so far */
 extern uint64_t pyro_merger_count(const PyroMerger *m);
 

@@ -46,7 +46,7 @@ pyro_acc_grow_slots(PyroSampleAcc *a)
 	for (size_t i = 0; i < a->n; i++)
 	{
 		size_t		pos = (size_t) pyro_acc_hash(a->entries[i].stack, a->entries[i].span_id) &
-			(nslots - 1);
+		(nslots - 1);
 
 		while (slots[pos] != 0)
 			pos = (pos + 1) & (nslots - 1);

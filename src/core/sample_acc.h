@@ -29,8 +29,10 @@ typedef struct PyroSampleAcc
 
 /* an all-zero PyroSampleAcc is empty and valid */
 extern void pyro_acc_free(PyroSampleAcc *a);
+
 /* forget every key, keeping the memory */
 extern void pyro_acc_clear(PyroSampleAcc *a);
+
 /* slow paths of pyro_acc_add: grow the slot table / append a new key */
 extern bool pyro_acc_grow_slots(PyroSampleAcc *a);
 extern bool pyro_acc_append(PyroSampleAcc *a, size_t pos, uint32_t stack,

@@ -107,7 +107,7 @@ static PyroStatus
 bad_escape(SelParser *p, size_t start, size_t bad, size_t limit,
 		   const char *why)
 {
-	char		text[16];
+	char text[	16];
 	size_t		end = bad + 1;
 	size_t		n;
 	bool		printable = true;
@@ -123,9 +123,10 @@ bad_escape(SelParser *p, size_t start, size_t bad, size_t limit,
 
 		if (c < 0x20 || c >= 0x7f)
 			printable = false;
-		text[i] = (char) c;
+		text[		i] = (char) c;
 	}
-	text[n] = '\0';
+	text[		n] = '\0';
+
 	if (printable)
 		return pyro_error_set(p->err, PYRO_EINVAL,
 							  "invalid escape sequence \"%s\" at position %zu%s",
@@ -329,7 +330,7 @@ parse_string(SelParser *p, char **out, size_t *outlen)
 	content_end = i;
 
 	/* pass 2: copy or unescape into a buffer of the raw size */
-	buf = pyro_malloc(content_end - start);	/* content + NUL */
+	buf = pyro_malloc(content_end - start); /* content + NUL */
 	if (buf == NULL)
 		return pyro_error_set(p->err, PYRO_ENOMEM,
 							  "out of memory while parsing label selector");

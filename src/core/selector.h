@@ -25,13 +25,15 @@ typedef enum PyroMatchOp
 typedef struct PyroMatcher
 {
 	char	   *name;			/* NUL-terminated, unescaped */
-	char	   *value;			/* NUL-terminated, unescaped (may contain no NUL) */
+	char	   *value;			/* NUL-terminated, unescaped (may contain no
+								 * NUL) */
 	PyroMatchOp op;
 } PyroMatcher;
 
 typedef struct PyroSelector
 {
-	char	   *metric_name;	/* name before '{', or NULL (not added to matchers) */
+	char	   *metric_name;	/* name before '{', or NULL (not added to
+								 * matchers) */
 	PyroMatcher *matchers;
 	size_t		nmatchers;
 } PyroSelector;

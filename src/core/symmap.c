@@ -75,9 +75,9 @@ bool
 pyro_symmap_begin(PyroSymMap *sm, const PyroSymbols *in, bool keep, PyroError *err)
 {
 	bool		reuse = keep && sm->kept == in &&
-		in->nstrings >= sm->mapped_nstr && in->nmappings >= sm->mapped_nmap &&
-		in->nfunctions >= sm->mapped_nfn && in->nlocations >= sm->mapped_nloc &&
-		in->nstacks >= sm->mapped_nstack;
+	in->nstrings >= sm->mapped_nstr && in->nmappings >= sm->mapped_nmap &&
+	in->nfunctions >= sm->mapped_nfn && in->nlocations >= sm->mapped_nloc &&
+	in->nstacks >= sm->mapped_nstack;
 
 	sm->in = in;
 	sm->err = err;

@@ -74,6 +74,7 @@ extern void pyro_symmap_free(PyroSymMap *sm);
  */
 extern bool pyro_symmap_begin(PyroSymMap *sm, const PyroSymbols *in, bool keep,
 							  PyroError *err);
+
 /* forget the kept input (before it is freed or changed) */
 extern void pyro_symmap_release(PyroSymMap *sm);
 

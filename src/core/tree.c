@@ -462,9 +462,11 @@ sort_names(const PyroSymbols *names, uint32_t *idx, size_t n)
 	if (n < 2)
 		return true;
 	tmp = pyro_malloc(n * sizeof(uint32_t));
+
 	if (tmp == NULL)
 		return false;
 	dst = tmp;
+
 	for (size_t width = 1; width < n; width *= 2)
 	{
 		for (size_t lo = 0; lo < n; lo += 2 * width)
@@ -601,7 +603,7 @@ heap_sift_down(int64_t *h, size_t n, size_t i)
 	{
 		size_t		l = 2 * i + 1;
 		size_t		m = i;
-		int64_t		tmp;
+		int64_t tmp;
 
 		if (l < n && h[l] < h[m])
 			m = l;
@@ -610,8 +612,10 @@ heap_sift_down(int64_t *h, size_t n, size_t i)
 		if (m == i)
 			return;
 		tmp = h[i];
+
 		h[i] = h[m];
 		h[m] = tmp;
+
 		i = m;
 	}
 }
@@ -1098,7 +1102,7 @@ copy_subtree(PyroTree *dst, const PyroTree *t, uint32_t node, PyroError *err)
 				size_t		ncap = depth > cap * 2 ? depth : cap * 2;
 				PyroStr    *nf = frames ? pyro_realloc(frames, cap * sizeof(PyroStr),
 													   ncap * sizeof(PyroStr))
-					: pyro_malloc(ncap * sizeof(PyroStr));
+				: pyro_malloc(ncap * sizeof(PyroStr));
 
 				if (nf == NULL)
 				{

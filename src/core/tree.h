@@ -28,7 +28,7 @@ typedef struct PyroTreeNode
 	int64_t		total;
 } PyroTreeNode;
 
-typedef struct PyroTreeIndex PyroTreeIndex;	/* private */
+typedef struct PyroTreeIndex PyroTreeIndex; /* private */
 
 typedef struct PyroTree
 {
@@ -86,6 +86,7 @@ typedef struct PyroFlamegraph
  */
 extern PyroStatus pyro_flamegraph_build(const PyroTree *t, int64_t max_nodes,
 										PyroFlamegraph *out, PyroError *err);
+
 /* The diff ("double") flame graph of two trees (spec §8.5). */
 extern PyroStatus pyro_flamegraph_diff(const PyroTree *left, const PyroTree *right,
 									   int64_t max_nodes, PyroFlamegraph *out,

@@ -467,7 +467,10 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 			ntids++;
 			int64_array_add(&series, series_id);
 
-			/* decode in the reader's context, add (copying) in the unit context */
+			/*
+			 * decode in the reader's context, add (copying) in the unit
+			 * context
+			 */
 			p = head_reader_get_row(&reader, tup, desc, 4);
 			MemoryContextSwitchTo(unit_cxt);
 			if (reader.pprof_id != 0 &&
@@ -724,12 +727,15 @@ retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	values[1] = TimestampTzGetDatum(now);
 	values[2] = Int32GetDatum(pyroscope_retention);
 	spi_exec("SELECT $2 - " RETENTION_OF("(SELECT r.retention FROM pyroscope.tenant_retention r"
-			 "                                  WHERE r.tenant = $1)", "$3"),
+										 "                                  WHERE r.tenant = $1)", "$3"),
 			 3, types, values, SPI_OK_SELECT);
 	cutoff = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 	{
-		/* retention 0 (the tenant's, or the default with no override): keep everything */
+		/*
+		 * retention 0 (the tenant's, or the default with no override): keep
+		 * everything
+		 */
 		sweep_head_pprofs(types, values);
 		SPI_finish();
 		return;

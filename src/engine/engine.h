@@ -32,7 +32,7 @@ extern int64 pyroscope_timestamptz_to_ms(TimestampTz ts);
 
 /* settings (guc.c: every pyroscope.* GUC; the object store's are its own) */
 extern void pyroscope_define_gucs(void);
-extern int	pyroscope_max_profile_size;		/* bytes, decompressed */
+extern int	pyroscope_max_profile_size; /* bytes, decompressed */
 extern int	pyroscope_max_profile_samples;
 extern int	pyroscope_max_label_names;
 extern int	pyroscope_max_label_name_length;
@@ -60,7 +60,7 @@ extern int	pyroscope_http_max_body_size;	/* kB */
 extern int	pyroscope_http_request_timeout; /* ms, 0 = none */
 extern bool pyroscope_multitenancy;
 extern int	pyroscope_http_max_query_length;	/* s, 0 = none */
-extern int	pyroscope_http_auth;			/* HttpAuthMode */
+extern int	pyroscope_http_auth;	/* HttpAuthMode */
 
 /* core bridge (pyroscope.c) */
 extern void pyroscope_install_allocator(void);
@@ -102,8 +102,8 @@ typedef struct PyroIngestOptions
 } PyroIngestOptions;
 
 extern int	pyroscope_store_pprof(bytea *data, const struct PyroLabelSet *client,
-								   const char *tenant, const PyroIngestOptions *opt,
-								   uint64 *samples);
+								  const char *tenant, const PyroIngestOptions *opt,
+								  uint64 *samples);
 extern bytea *pyroscope_pprof_bytea(const void *data, size_t len);
 extern int	pyroscope_store_normalized(const struct PyroNormalized *n,
 									   const struct PyroLabelSet *client,
@@ -159,7 +159,7 @@ extern uint64 pyroscope_scan_selection(const ProfileSelection *sel, bool keep_sp
 									   ProfileVisitor visit, void *arg);
 extern PyroTree *pyroscope_selection_tree(const ProfileSelection *sel);
 extern const PyroProfile *pyroscope_selection_merge(const ProfileSelection *sel, char **spans,
-												   size_t nspans);
+													size_t nspans);
 extern PyroTree *pyroscope_selection_tree_filtered(const ProfileSelection *sel, char **spans,
 												   size_t nspans,
 												   const char *const *call_site,
@@ -196,8 +196,8 @@ extern Datum pyroscope_json_to_jsonb(const PyroBuf *json);
 
 /* compaction and retention (compact.c) */
 extern int	pyroscope_compact_after;	/* s */
-extern int	pyroscope_block_window;		/* s */
-extern int	pyroscope_retention;		/* s, 0 = keep forever */
+extern int	pyroscope_block_window; /* s */
+extern int	pyroscope_retention;	/* s, 0 = keep forever */
 extern int	pyroscope_compaction_test_delay;	/* ms, tests only */
 
 #define COMPACT_MAX_LEVEL 2		/* 0: block_window, 1: hour, 2: day */
@@ -249,6 +249,7 @@ typedef void (*BlockTotalVisitor) (int64 series_id, int64 ts_ms, int64 total, vo
 extern void pyroscope_encoded_block_totals(const void *data, size_t len, BlockTotalVisitor visit,
 										   void *arg);
 extern void pyroscope_stored_block_totals(int64 block_id, BlockTotalVisitor visit, void *arg);
+
 /*
  * SQL for the retention interval of a tenant, from its override (an
  * interval expression, NULL when the tenant has none) and the default
@@ -264,6 +265,7 @@ extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
 extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 									 const char *error);
 extern void pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs);
+
 /* the compactor worker's passes and state (compact_job.c) */
 typedef struct CompactorStatus
 {
@@ -272,7 +274,7 @@ typedef struct CompactorStatus
 	bool		running;		/* inside a run */
 	char		job[NAMEDATALEN];	/* job of the current run */
 	TimestampTz started;
-	TimestampTz last_run_start;	/* 0 = none yet */
+	TimestampTz last_run_start; /* 0 = none yet */
 	TimestampTz last_run_end;
 	uint64		runs;
 	uint64		failed_units;

@@ -38,6 +38,7 @@ extern void pyroscope_stored_block_report(int64 block_id, const PyroError *err)
 /* offload passes (offload.c) */
 /* the deterministic object key of a block, palloc'd */
 extern char *pyroscope_block_object_key(const char *tenant, const char *service, int64 block_id);
+
 /* delete one object now (retention of a block whose row is gone); throws */
 extern void pyroscope_objstore_delete_block(const char *key);
 

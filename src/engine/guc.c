@@ -23,7 +23,7 @@ int			pyroscope_max_profile_samples = 1000000;
 int			pyroscope_max_label_names = 30;
 int			pyroscope_max_label_name_length = 1024;
 int			pyroscope_max_label_value_length = 2048;
-int			pyroscope_head_cache_size = 128 * 1024;	/* kB */
+int			pyroscope_head_cache_size = 128 * 1024; /* kB */
 int			pyroscope_query_memory_limit = 1024 * 1024; /* kB */
 
 /* compaction and retention */

@@ -102,7 +102,7 @@ head_cache_make_room(Size need, Size limit, int64 min_age)
 	while (cur != NULL && head_cache_used + need > limit)
 	{
 		dlist_node *prev = dlist_has_prev(&head_cache_lru, cur) ?
-			dlist_prev_node(&head_cache_lru, cur) : NULL;
+		dlist_prev_node(&head_cache_lru, cur) : NULL;
 		HeadCacheEntry *e = dlist_container(HeadCacheEntry, lru, cur);
 
 		if (now - e->last_used < min_age)

@@ -58,33 +58,33 @@ prepare_plans(void)
 		Oid			t[3] = {TEXTOID, INT8OID, JSONBOID};
 
 		series_lookup_plan = prepare_kept(
-			"SELECT series_id, labels = $3, first_seen, last_seen"
-			" FROM pyroscope.series WHERE tenant = $1 AND fingerprint = $2",
-			3, t);
+										  "SELECT series_id, labels = $3, first_seen, last_seen"
+										  " FROM pyroscope.series WHERE tenant = $1 AND fingerprint = $2",
+										  3, t);
 	}
 	if (series_insert_plan == NULL)
 	{
 		Oid			t[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, TIMESTAMPTZOID};
 
 		series_insert_plan = prepare_kept(
-			"INSERT INTO pyroscope.series AS s"
-			" (tenant, profile_type, service_name, labels, fingerprint, first_seen, last_seen)"
-			" VALUES ($1, $2, $3, $4, $5, $6, $6)"
-			" ON CONFLICT (tenant, fingerprint) DO UPDATE"
-			" SET first_seen = least(s.first_seen, excluded.first_seen),"
-			"     last_seen = greatest(s.last_seen, excluded.last_seen)"
-			" RETURNING series_id, labels = $4",
-			6, t);
+										  "INSERT INTO pyroscope.series AS s"
+										  " (tenant, profile_type, service_name, labels, fingerprint, first_seen, last_seen)"
+										  " VALUES ($1, $2, $3, $4, $5, $6, $6)"
+										  " ON CONFLICT (tenant, fingerprint) DO UPDATE"
+										  " SET first_seen = least(s.first_seen, excluded.first_seen),"
+										  "     last_seen = greatest(s.last_seen, excluded.last_seen)"
+										  " RETURNING series_id, labels = $4",
+										  6, t);
 	}
 	if (series_touch_plan == NULL)
 	{
 		Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
 
 		series_touch_plan = prepare_kept(
-			"UPDATE pyroscope.series"
-			" SET first_seen = least(first_seen, $2), last_seen = greatest(last_seen, $2)"
-			" WHERE series_id = $1",
-			2, t);
+										 "UPDATE pyroscope.series"
+										 " SET first_seen = least(first_seen, $2), last_seen = greatest(last_seen, $2)"
+										 " WHERE series_id = $1",
+										 2, t);
 	}
 	if (head_insert_plan == NULL)
 	{
@@ -93,26 +93,26 @@ prepare_plans(void)
 		t[5] = DatumGetObjectId(DirectFunctionCall1(regtypein,
 													CStringGetDatum("pyroscope.profile")));
 		head_insert_plan = prepare_kept(
-			"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, profile)"
-			" VALUES ($1, $2, $3, $4, $5, $6)",
-			6, t);
+										"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, profile)"
+										" VALUES ($1, $2, $3, $4, $5, $6)",
+										6, t);
 	}
 	if (pprof_insert_plan == NULL)
 	{
 		Oid			t[2] = {TEXTOID, BYTEAOID};
 
 		pprof_insert_plan = prepare_kept(
-			"INSERT INTO pyroscope.head_pprof (tenant, data) VALUES ($1, $2) RETURNING pprof_id",
-			2, t);
+										 "INSERT INTO pyroscope.head_pprof (tenant, data) VALUES ($1, $2) RETURNING pprof_id",
+										 2, t);
 	}
 	if (head_part_insert_plan == NULL)
 	{
 		Oid			t[7] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, INT8OID, INT4OID};
 
 		head_part_insert_plan = prepare_kept(
-			"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, pprof_id, part)"
-			" VALUES ($1, $2, $3, $4, $5, $6, $7)",
-			7, t);
+											 "INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, pprof_id, part)"
+											 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+											 7, t);
 	}
 }
 
@@ -224,7 +224,8 @@ typedef struct SeriesCacheEntry
 	int64		series_id;
 	TimestampTz first_seen;
 	TimestampTz last_seen;
-	char	   *labels_json;	/* in CacheMemoryContext, to rule out collisions */
+	char	   *labels_json;	/* in CacheMemoryContext, to rule out
+								 * collisions */
 } SeriesCacheEntry;
 
 static HTAB *series_cache = NULL;
@@ -352,6 +353,7 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 
 			if (SPI_execute_plan(series_touch_plan, targs, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not update series");
+
 			/*
 			 * Retention may have deleted the row since we looked it up (it
 			 * deletes series nothing refers to): then create it again.
@@ -377,7 +379,11 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("series fingerprint collision for labels %s", (char *) json.data)));
-		/* a concurrent insert may have widened the range; ts is covered either way */
+
+		/*
+		 * a concurrent insert may have widened the range; ts is covered
+		 * either way
+		 */
 		first = last = ts;
 	}
 

@@ -62,4 +62,3 @@ profile_value_from_bytes(const char *data, size_t len)
 	memcpy(VARDATA(v), data, len);
 	return v;
 }
-

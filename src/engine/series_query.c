@@ -71,17 +71,17 @@ pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms, int64 end_
 						 int64 limit, BucketSeries **out)
 {
 	static const char *sql =
-		"SELECT s.g, b.k, sum(h.total)::float8, count(*), s.g::text"
-		" FROM (SELECT ss.series_id,"
-		"        ARRAY(SELECT ss.labels ->> u.n FROM unnest($6::text[]) WITH ORDINALITY u(n, o)"
-		"              ORDER BY u.o) AS g"
-		"       FROM pyroscope.select_series($1, $2, $3, $4, $5) ss) s"
-		" JOIN pyroscope.profile_totals($1, $2, $3, $4, $5) h ON h.series_id = s.series_id"
-		" CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM h.ts) * 1000)::bigint AS t) t"
-		" CROSS JOIN LATERAL (SELECT CASE WHEN t.t <= $7 THEN 0"
-		"                     ELSE (t.t - $7 + $9 - 1) / $9 END AS k) b"
-		" WHERE h.ts >= $3 AND h.ts <= $4 AND $7 + b.k * $9 <= $8"
-		" GROUP BY s.g, b.k ORDER BY s.g, b.k";
+	"SELECT s.g, b.k, sum(h.total)::float8, count(*), s.g::text"
+	" FROM (SELECT ss.series_id,"
+	"        ARRAY(SELECT ss.labels ->> u.n FROM unnest($6::text[]) WITH ORDINALITY u(n, o)"
+	"              ORDER BY u.o) AS g"
+	"       FROM pyroscope.select_series($1, $2, $3, $4, $5) ss) s"
+	" JOIN pyroscope.profile_totals($1, $2, $3, $4, $5) h ON h.series_id = s.series_id"
+	" CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM h.ts) * 1000)::bigint AS t) t"
+	" CROSS JOIN LATERAL (SELECT CASE WHEN t.t <= $7 THEN 0"
+	"                     ELSE (t.t - $7 + $9 - 1) / $9 END AS k) b"
+	" WHERE h.ts >= $3 AND h.ts <= $4 AND $7 + b.k * $9 <= $8"
+	" GROUP BY s.g, b.k ORDER BY s.g, b.k";
 	Oid			types[9] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
 	TEXTARRAYOID, INT8OID, INT8OID, INT8OID};
 	Datum		values[9];
@@ -188,4 +188,3 @@ pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms, int64 end_
 	*out = series;
 	return nseries;
 }
-

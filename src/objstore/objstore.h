@@ -88,6 +88,7 @@ typedef enum ObjStoreCounter
 
 extern void objstore_count(ObjStoreCounter c, uint64 n);
 extern uint64 objstore_counter(ObjStoreCounter c);
+
 /* append the counters in Prometheus text format (for /metrics) */
 extern void pyroscope_objstore_metrics(StringInfo out);
 
@@ -169,6 +170,7 @@ typedef struct ObjStoreBlock
 
 extern PyroStatus pyroscope_objstore_block_fetch(void *arg, uint64_t offset, uint64_t len,
 												 uint8_t **data, PyroError *err);
+
 /* remove cached ranges of an object (after its deletion) */
 extern void objstore_cache_forget(const char *key);
 

@@ -34,7 +34,7 @@
 #include "sigv4.h"
 
 char	   *pyroscope_cache_dir = NULL;
-int			pyroscope_cache_size = 1024 * 1024;	/* kB */
+int			pyroscope_cache_size = 1024 * 1024; /* kB */
 static uint64 written_since_scan = 0;
 static bool scanned_once = false;
 
@@ -186,7 +186,7 @@ cache_evict(const char *dir, const char *only_key_hash)
 static void
 cache_write(const char *dir, const char *path, const uint8 *buf, uint64 len)
 {
-	char		tmp[MAXPGPATH];
+	char tmp[	MAXPGPATH];
 	int			fd;
 	uint64		done = 0;
 
@@ -297,4 +297,3 @@ objstore_cache_forget(const char *key)
 	key_hash(key, hash);
 	cache_evict(dir, hash);
 }
-

@@ -215,11 +215,12 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	}
 	else if (n > 15 && pg_strncasecmp(buffer, "Content-Length:", 15) == 0)
 	{
-		char		tmp[32];
+		char tmp[	32];
 		size_t		len = Min(n - 15, sizeof(tmp) - 1);
 
 		memcpy(tmp, buffer + 15, len);
-		tmp[len] = '\0';
+		tmp[		len] = '\0';
+
 		r->content_length = strtoull(tmp, NULL, 10);
 		r->have_length = true;
 	}
@@ -280,6 +281,14 @@ is_ip_literal(const char *host)
 	struct in_addr a4;
 
 	return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+}
+
+/* one header to sign */
+static void
+set_header(SigV4Header *h, const char *name, const char *value)
+{
+	h->name = name;
+	h->value = value;
 }
 
 /*
@@ -409,14 +418,14 @@ s3_attempt(const ObjStoreConfig *c, S3Request *r, bool *retry, ObjStoreError *e)
 	gmtime_r(&now, &tm);
 	strftime(amz_date, sizeof(amz_date), "%Y%m%dT%H%M%SZ", &tm);
 	sigv4_sha256_hex(r->body ? (const void *) r->body : "", r->body ? r->body_len : 0, payload);
-	sh[nsh++] = (SigV4Header) {"host", hosthdr};
-	sh[nsh++] = (SigV4Header) {"x-amz-content-sha256", payload};
-	sh[nsh++] = (SigV4Header) {"x-amz-date", amz_date};
+	set_header(&sh[nsh++], "host", hosthdr);
+	set_header(&sh[nsh++], "x-amz-content-sha256", payload);
+	set_header(&sh[nsh++], "x-amz-date", amz_date);
 	if (r->range_len > 0)
 	{
 		snprintf(range, sizeof(range), "bytes=" UINT64_FORMAT "-" UINT64_FORMAT,
 				 r->range_off, r->range_off + r->range_len - 1);
-		sh[nsh++] = (SigV4Header) {"range", range};
+		set_header(&sh[nsh++], "range", range);
 	}
 	memset(&sr, 0, sizeof(sr));
 	sr.method = r->method;
@@ -708,7 +717,7 @@ s3_put_multipart(const ObjStoreConfig *c, const char *key, const uint8 *data, si
 	size_t		part = (size_t) pyroscope_s3_part_size * 1024;
 	size_t		nparts = (len + part - 1) / part;
 	Buf			xml = {0};
-	char		tmp[300];
+	char tmp[	300];
 
 	if (nparts > S3_MAX_PARTS)
 		return objstore_error(e, OBJ_ERROR, "object of %zu bytes needs more than %d parts", len,
@@ -768,17 +777,21 @@ s3_put_multipart(const ObjStoreConfig *c, const char *key, const uint8 *data, si
 	free(xml.data);
 	if (s != OBJ_OK)
 	{
-		/* abort the upload so its parts do not linger; its own outcome does not matter */
+		/*
+		 * abort the upload so its parts do not linger; its own outcome does
+		 * not matter
+		 */
 		ObjStoreError ignore;
 		S3Request	a = {0};
 		ObjStoreStatus keep = s;
+		bool		unused = false;
 
 		snprintf(query, sizeof(query), "uploadId=%s", enc_id);
 		a.method = "DELETE";
 		a.key = key;
 		a.query = query;
 		if (!InterruptPending)
-			(void) s3_attempt(c, &a, &(bool) {false}, &ignore);
+			(void) s3_attempt(c, &a, &unused, &ignore);
 		s3_request_free(&a);
 		return keep;
 	}

@@ -37,11 +37,13 @@ typedef struct SigV4Header
 typedef struct SigV4Request
 {
 	const char *method;			/* "GET", "PUT", ... */
-	const char *path;			/* encoded absolute path, e.g. "/bucket/a/b.pyb" */
+	const char *path;			/* encoded absolute path, e.g.
+								 * "/bucket/a/b.pyb" */
 	const char *query;			/* canonical query string, "" if none */
 	const SigV4Header *headers; /* must include host and x-amz-date */
 	int			nheaders;
-	const char *payload_hash;	/* hex SHA-256 of the body (or UNSIGNED-PAYLOAD) */
+	const char *payload_hash;	/* hex SHA-256 of the body (or
+								 * UNSIGNED-PAYLOAD) */
 	const char *amz_date;		/* "YYYYMMDDTHHMMSSZ" */
 	const char *region;
 	const char *service;		/* "s3" */

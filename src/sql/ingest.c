@@ -39,7 +39,7 @@ pyroscope_ingest_pprof(PG_FUNCTION_ARGS)
 	pyro_labels_init(&client);
 	pyroscope_labels_from_jsonb(PG_GETARG_JSONB_P(1), &client);
 	written = pyroscope_store_pprof(PG_GETARG_BYTEA_PP(0), &client,
-								   text_to_cstring(PG_GETARG_TEXT_PP(2)), &opt, NULL);
+									text_to_cstring(PG_GETARG_TEXT_PP(2)), &opt, NULL);
 	pyro_labels_free(&client);
 	PG_RETURN_INT32(written);
 }

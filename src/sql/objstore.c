@@ -31,11 +31,11 @@ pyroscope_offload(PG_FUNCTION_ARGS)
 
 	pyroscope_offload_now(PG_GETARG_TIMESTAMPTZ(0), &r);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(
-		psprintf("{\"blocks_offloaded\": " INT64_FORMAT ", \"bytes_uploaded\": " INT64_FORMAT
-				 ", \"blocks_expired\": " INT64_FORMAT ", \"objects_deleted\": " INT64_FORMAT
-				 ", \"orphans_removed\": " INT64_FORMAT "}",
-				 r.blocks_offloaded, r.bytes_uploaded, r.blocks_expired,
-				 r.objects_deleted, r.orphans_removed))));
+																  psprintf("{\"blocks_offloaded\": " INT64_FORMAT ", \"bytes_uploaded\": " INT64_FORMAT
+																		   ", \"blocks_expired\": " INT64_FORMAT ", \"objects_deleted\": " INT64_FORMAT
+																		   ", \"orphans_removed\": " INT64_FORMAT "}",
+																		   r.blocks_offloaded, r.bytes_uploaded, r.blocks_expired,
+																		   r.objects_deleted, r.orphans_removed))));
 }
 
 /* pyroscope.object_store_put(key, data) */

@@ -46,7 +46,7 @@ check_layout(const PyroFlamegraph *fg, int64_t expect_total)
 {
 	int			w = fg->width;
 	int			nsides = w == 7 ? 2 : 1;
-	int64_t    *prev = NULL;		/* abs x and total per side of level d-1 */
+	int64_t    *prev = NULL;	/* abs x and total per side of level d-1 */
 	size_t		nprev = 0;
 
 	if (fg->nnames < 1 || strcmp(fg->names[0], "total") != 0)

@@ -74,7 +74,10 @@ test_s3_put_object(void)
 	CHECK(sigv4_uri_encode("/test$file.text", true, path, sizeof(path)) > 0);
 	CHECK_STR(path, "/test%24file.text");
 	{
-		/* headers in a different order and case than canonical: the signer sorts */
+		/*
+		 * headers in a different order and case than canonical: the signer
+		 * sorts
+		 */
 		SigV4Header h[] = {
 			{"x-amz-storage-class", "REDUCED_REDUNDANCY"},
 			{"Date", "Fri, 24 May 2013 00:00:00 GMT"},

@@ -427,7 +427,10 @@ TEST(block_merged_aggregates)
 		int64_t		sel[2] = {5, INT64_C(1000000000000)};
 		int			kind = iter % 8;
 
-		/* ranges: random, whole-hour aligned, single ms, empty, reversed, unbounded */
+		/*
+		 * ranges: random, whole-hour aligned, single ms, empty, reversed,
+		 * unbounded
+		 */
 		q.start = t0 - 1000 + (int64_t) (rnd() % (3 * 3600000 + 2000));
 		q.end = q.start + (int64_t) (rnd() % (2 * 3600000));
 		if (kind == 1)

@@ -69,7 +69,8 @@ TEST(canonical_merge_order_independent)
 	PyroNormalized *c = load("pprof/go/cpu-labels.pb.gz");
 	const PyroProfile *abc[3];
 	const PyroProfile *cba[3];
-	PyroBuf		x, y;
+	PyroBuf		x,
+				y;
 
 	REQUIRE(a && b && c);
 	/* the cpu/nanoseconds series (type 1) of each file's first group */
@@ -89,12 +90,15 @@ TEST(canonical_merge_order_independent)
 TEST(canonical_idempotent_and_faithful)
 {
 	PyroNormalized *a = load("pprof/go/heap.pb.gz");
-	PyroProfile *c1, *c2;
-	PyroBuf		x, y;
+	PyroProfile *c1,
+			   *c2;
+	PyroBuf		x,
+				y;
 	PyroError	err;
 	PyroTree   *t1 = pyro_tree_create();
 	PyroTree   *t2 = pyro_tree_create();
-	PyroBuf		s1, s2;
+	PyroBuf		s1,
+				s2;
 
 	REQUIRE(a && t1 && t2);
 	REQUIRE(pyro_profile_canonical(a->series[0].profile, &c1, &err) == PYRO_OK);

@@ -202,7 +202,7 @@ TEST(roundtrip_is_byte_identical)
 		REQUIRE(q != NULL);
 		CHECK_EQ_INT(pyro_profile_encode(q, &b, &err), PYRO_OK);
 		CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
-		CHECK_EQ_INT(a.data[5], seed % 2 == 0 ? 1 : 0);	/* span flag */
+		CHECK_EQ_INT(a.data[5], seed % 2 == 0 ? 1 : 0); /* span flag */
 
 		/* samples agree in order, value, span and frame names */
 		CHECK_EQ_INT(q->nsamples, p->nsamples);
@@ -262,8 +262,11 @@ TEST(empty_profile_roundtrip)
 	pyro_sym_intern_string(s, "dropped", 7);
 	pyro_buf_init(&b);
 	CHECK_EQ_INT(pyro_profile_encode(p, &b, &err), PYRO_OK);
-	/* magic+version, flags, 1 string, 1 mapping (6), 0 fn, 0 loc, 0 lines,
-	 * 1 stack (2), 0 samples, metadata 7 */
+
+	/*
+	 * magic+version, flags, 1 string, 1 mapping (6), 0 fn, 0 loc, 0 lines, 1
+	 * stack (2), 0 samples, metadata 7
+	 */
 	CHECK_EQ_INT(b.len, 5 + 1 + 2 + 7 + 1 + 2 + 3 + 1 + 7);
 	CHECK_EQ_INT(pyro_profile_decode(b.data, b.len, &q, &err), PYRO_OK);
 	REQUIRE(q != NULL);

@@ -150,11 +150,11 @@ TEST(flamegraph_example_parse)
 {
 	PyroError	err;
 	Querier__V1__SelectMergeStacktracesResponse *r =
-		parse(&querier__v1__select_merge_stacktraces_response__descriptor,
-			  "{\"flamegraph\":{\"names\":[\"total\",\"main\",\"b\",\"a\"],\n"
-			  " \"levels\":[{\"values\":[\"0\",\"6\",\"0\",\"0\"]},{\"values\":[\"0\",\"6\",\"1\",\"1\"]},\n"
-			  "           {\"values\":[\"1\",\"3\",\"3\",\"3\",\"0\",\"2\",\"2\",\"2\"]}],\n"
-			  " \"total\":\"6\",\"maxSelf\":\"3\"}}", &err);
+	parse(&querier__v1__select_merge_stacktraces_response__descriptor,
+		  "{\"flamegraph\":{\"names\":[\"total\",\"main\",\"b\",\"a\"],\n"
+		  " \"levels\":[{\"values\":[\"0\",\"6\",\"0\",\"0\"]},{\"values\":[\"0\",\"6\",\"1\",\"1\"]},\n"
+		  "           {\"values\":[\"1\",\"3\",\"3\",\"3\",\"0\",\"2\",\"2\",\"2\"]}],\n"
+		  " \"total\":\"6\",\"maxSelf\":\"3\"}}", &err);
 
 	REQUIRE(r != NULL);
 	REQUIRE(r->flamegraph != NULL);
@@ -174,12 +174,12 @@ TEST(drilldown_mixed_keys)
 {
 	PyroError	err;
 	Querier__V1__SelectMergeStacktracesRequest *r =
-		parse(&querier__v1__select_merge_stacktraces_request__descriptor,
-			  "{\"profile_typeID\":\"process_cpu:cpu:nanoseconds:cpu:nanoseconds\","
-			  "\"label_selector\":\"{service_name=\\\"ride-sharing-app\\\"}\","
-			  "\"start\":1700000000000,\"end\":\"1700003600000\","
-			  "\"stackTraceSelector\":{\"call_site\":[{\"name\":\"main\"},{\"name\":\"run\"}]},"
-			  "\"maxNodes\":16384,\"format\":\"PROFILE_FORMAT_TREE\"}", &err);
+	parse(&querier__v1__select_merge_stacktraces_request__descriptor,
+		  "{\"profile_typeID\":\"process_cpu:cpu:nanoseconds:cpu:nanoseconds\","
+		  "\"label_selector\":\"{service_name=\\\"ride-sharing-app\\\"}\","
+		  "\"start\":1700000000000,\"end\":\"1700003600000\","
+		  "\"stackTraceSelector\":{\"call_site\":[{\"name\":\"main\"},{\"name\":\"run\"}]},"
+		  "\"maxNodes\":16384,\"format\":\"PROFILE_FORMAT_TREE\"}", &err);
 
 	REQUIRE(r != NULL);
 	CHECK_EQ_STR(r->profile_typeid, "process_cpu:cpu:nanoseconds:cpu:nanoseconds");
@@ -424,6 +424,7 @@ TEST(bytes_rules)
 	PyroBuf		b;
 	Push__V1__RawSample *s;
 	const ProtobufCMessageDescriptor *d = &push__v1__raw_sample__descriptor;
+
 	/* bytes fb ff fe: standard "+//+", URL-safe "-__-" */
 	static const char *inputs[] = {
 		"{\"rawProfile\":\"+//+\"}", "{\"raw_profile\":\"-__-\"}", NULL
@@ -465,7 +466,11 @@ TEST(bytes_rules)
 
 	CHECK_EQ_INT(parse_status(d, "{\"rawProfile\":\"a\"}"), PYRO_EINVAL);
 	CHECK_EQ_INT(parse_status(d, "{\"rawProfile\":\"aGk=a\"}"), PYRO_EINVAL);
-	/* non-zero unused trailing bits are accepted, as Go's non-strict decoder does */
+
+	/*
+	 * non-zero unused trailing bits are accepted, as Go's non-strict decoder
+	 * does
+	 */
 	s = parse(d, "{\"rawProfile\":\"aG==\"}", &err);
 	REQUIRE(s != NULL);
 	CHECK(s->raw_profile.len == 1 && s->raw_profile.data[0] == 'h');
@@ -637,6 +642,7 @@ TEST(binary_matches_hand_packing)
 	Settings__V1__Setting *s;
 	uint8_t		buf[64];
 	size_t		n;
+
 	/* field 1 "ab": 0a 02 61 62; field 3 = 300: 18 ac 02 */
 	static const uint8_t expect[] = {0x0a, 0x02, 'a', 'b', 0x18, 0xac, 0x02};
 
@@ -664,7 +670,7 @@ TEST(hostile_json)
 		NULL
 	};
 	static const char good[] =
-		"{\"name\":\"a\\u00e9\",\"x\":[1,{\"y\":null}],\"value\":\"v\"}";
+	"{\"name\":\"a\\u00e9\",\"x\":[1,{\"y\":null}],\"value\":\"v\"}";
 	int			i;
 	size_t		k;
 

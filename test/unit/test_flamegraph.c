@@ -312,8 +312,8 @@ TEST(flamegraph_truncation)
 	REQUIRE(t != NULL);
 
 	/*
-	 * max_nodes 3: threshold = 3rd largest of 12,10,5,2,1,1 = 5.  Root:
-	 * a (x0), e (x12), other 2 (x17).  a: self 0, b (x0), other 2 (x10).
+	 * max_nodes 3: threshold = 3rd largest of 12,10,5,2,1,1 = 5.  Root: a
+	 * (x0), e (x12), other 2 (x17).  a: self 0, b (x0), other 2 (x10).
 	 */
 	REQUIRE(pyro_flamegraph_build(t, 3, &fg, &err) == PYRO_OK);
 	CHECK_EQ_STR(fg_json(&fg),
@@ -354,8 +354,8 @@ TEST(flamegraph_truncation)
 TEST(flamegraph_literal_other)
 {
 	/*
-	 * a 4, other;x 3, b 1: a child literally named "other" is folded into
-	 * the synthetic one (its subtree is not emitted), even untruncated.
+	 * a 4, other;x 3, b 1: a child literally named "other" is folded into the
+	 * synthetic one (its subtree is not emitted), even untruncated.
 	 */
 	PyroTree   *t = pyro_tree_create();
 	PyroFlamegraph fg;
@@ -372,7 +372,10 @@ TEST(flamegraph_literal_other)
 				 "\"numTicks\":8,\"maxSelf\":4}");
 	pyro_flamegraph_free(&fg);
 
-	/* truncated to 1 node (threshold 4): b and the literal other fold together */
+	/*
+	 * truncated to 1 node (threshold 4): b and the literal other fold
+	 * together
+	 */
 	REQUIRE(pyro_flamegraph_build(t, 1, &fg, &err) == PYRO_OK);
 	REQUIRE(decode_fg(&fg));
 	CHECK_EQ_STR(decoded_dump(1), "a 4 4\nother 4 4\n");
@@ -390,11 +393,10 @@ TEST(flamegraph_literal_other)
 TEST(flamegraph_diff_example)
 {
 	/*
-	 * left: main;a 3, main;b 1.  right: main;a 1, main;c 4.
-	 * main's children are the union a, b, c:
-	 *	 a: left x0 t3 s3, right x0 t1 s1
-	 *	 b: left x3 t1 s1, right x1 t0 s0  -> deltas 0, 0
-	 *	 c: left x4 t0 s0, right x1 t4 s4  -> deltas 0, 0
+	 * left: main;a 3, main;b 1.  right: main;a 1, main;c 4. main's children
+	 * are the union a, b, c: a: left x0 t3 s3, right x0 t1 s1 b: left x3 t1
+	 * s1, right x1 t0 s0  -> deltas 0, 0 c: left x4 t0 s0, right x1 t4 s4  ->
+	 * deltas 0, 0
 	 */
 	PyroTree   *l = pyro_tree_create();
 	PyroTree   *r = pyro_tree_create();
@@ -424,10 +426,10 @@ TEST(flamegraph_diff_example)
 TEST(flamegraph_diff_truncation)
 {
 	/*
-	 * left: main;a 10, main;b 1 (nodes main 11, a 10, b 1): with
-	 * max_nodes 2 its threshold is 10.  right: main;a 2, main;b 5, main;c 1
-	 * (main 8, b 5, a 2, c 1): threshold 5.  minVal = max = 10: main and a
-	 * stay; b (1 | 5) and c (0 | 1) fold into other (1 | 6).
+	 * left: main;a 10, main;b 1 (nodes main 11, a 10, b 1): with max_nodes 2
+	 * its threshold is 10.  right: main;a 2, main;b 5, main;c 1 (main 8, b 5,
+	 * a 2, c 1): threshold 5.  minVal = max = 10: main and a stay; b (1 | 5)
+	 * and c (0 | 1) fold into other (1 | 6).
 	 */
 	PyroTree   *l = pyro_tree_create();
 	PyroTree   *r = pyro_tree_create();

@@ -14,7 +14,7 @@ static bool
 zlib_gzip(const uint8_t *in, size_t len, PyroBuf *out)
 {
 	z_stream	z;
-	uint8_t		tmp[4096];
+	uint8_t tmp[4096];
 	int			rc;
 
 	memset(&z, 0, sizeof(z));
@@ -25,6 +25,7 @@ zlib_gzip(const uint8_t *in, size_t len, PyroBuf *out)
 	do
 	{
 		z.next_out = tmp;
+
 		z.avail_out = sizeof(tmp);
 		rc = deflate(&z, Z_FINISH);
 		pyro_buf_append(out, tmp, sizeof(tmp) - z.avail_out);
@@ -38,7 +39,7 @@ static bool
 zlib_gunzip(const uint8_t *in, size_t len, PyroBuf *out)
 {
 	z_stream	z;
-	uint8_t		tmp[4096];
+	uint8_t tmp[4096];
 	int			rc;
 
 	memset(&z, 0, sizeof(z));
@@ -49,6 +50,7 @@ zlib_gunzip(const uint8_t *in, size_t len, PyroBuf *out)
 	do
 	{
 		z.next_out = tmp;
+
 		z.avail_out = sizeof(tmp);
 		rc = inflate(&z, Z_NO_FLUSH);
 		pyro_buf_append(out, tmp, sizeof(tmp) - z.avail_out);
@@ -73,7 +75,7 @@ sample_text(PyroBuf *b, size_t n)
 
 TEST(gzip_roundtrip_crosschecked_with_zlib)
 {
-	PyroBuf		text;
+	PyroBuf text;
 	PyroBuf		ours;
 	PyroBuf		back;
 	PyroBuf		theirs;
@@ -124,7 +126,7 @@ TEST(gzip_roundtrip_crosschecked_with_zlib)
 
 TEST(gunzip_limit)
 {
-	PyroBuf		text;
+	PyroBuf text;
 	PyroBuf		gz;
 	PyroBuf		out;
 	PyroError	err;

@@ -161,17 +161,17 @@ TEST(attime_forms)
 TEST(multipart_go_sdk)
 {
 	static const char body[] =
-		"--2c1e4d6b0a\r\n"
-		"Content-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\n"
-		"Content-Type: application/octet-stream\r\n"
-		"\r\n"
-		"\x1f\x8b\x08\x00\r\n--2c1e4d6\x00\xff"
-		"\r\n--2c1e4d6b0a\r\n"
-		"Content-Disposition: form-data; name=\"sample_type_config\"; filename=\"sample_type_config.json\"\r\n"
-		"Content-Type: application/octet-stream\r\n"
-		"\r\n"
-		"{\"cpu\":{\"units\":\"samples\"}}"
-		"\r\n--2c1e4d6b0a--\r\n";
+	"--2c1e4d6b0a\r\n"
+	"Content-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\n"
+	"Content-Type: application/octet-stream\r\n"
+	"\r\n"
+	"\x1f\x8b\x08\x00\r\n--2c1e4d6\x00\xff"
+	"\r\n--2c1e4d6b0a\r\n"
+	"Content-Disposition: form-data; name=\"sample_type_config\"; filename=\"sample_type_config.json\"\r\n"
+	"Content-Type: application/octet-stream\r\n"
+	"\r\n"
+	"{\"cpu\":{\"units\":\"samples\"}}"
+	"\r\n--2c1e4d6b0a--\r\n";
 	PyroMultipartPart *parts;
 	size_t		n;
 	PyroError	err;
@@ -202,22 +202,22 @@ TEST(multipart_go_sdk)
 TEST(multipart_variants)
 {
 	static const char body[] =
-		"This is the preamble.\r\n"
-		"--X-BOUNDARY  \r\n"
-		"content-disposition: form-data; filename=profile; name=profile\r\n"
-		"X-Other: ignored\r\n"
-		"\r\n"
-		"abc\r\n"
-		"\r\n"
-		"--X-BOUNDARY\r\n"
-		"Content-Disposition: form-data; name=\"empty\"\r\n"
-		"\r\n"
-		"\r\n"
-		"--X-BOUNDARY\r\n"
-		"Content-Disposition: form-data; name=\"q\\\"x\"\r\n"
-		"\r\n"
-		"--X-BOUNDARY--\r\n"
-		"epilogue --X-BOUNDARY\r\n";
+	"This is the preamble.\r\n"
+	"--X-BOUNDARY  \r\n"
+	"content-disposition: form-data; filename=profile; name=profile\r\n"
+	"X-Other: ignored\r\n"
+	"\r\n"
+	"abc\r\n"
+	"\r\n"
+	"--X-BOUNDARY\r\n"
+	"Content-Disposition: form-data; name=\"empty\"\r\n"
+	"\r\n"
+	"\r\n"
+	"--X-BOUNDARY\r\n"
+	"Content-Disposition: form-data; name=\"q\\\"x\"\r\n"
+	"\r\n"
+	"--X-BOUNDARY--\r\n"
+	"epilogue --X-BOUNDARY\r\n";
 	PyroMultipartPart *parts;
 	size_t		n;
 	PyroError	err;
@@ -242,7 +242,7 @@ TEST(multipart_variants)
 	/* bare LF line breaks and no parts at all */
 	{
 		static const char lf[] =
-			"--b\nContent-Disposition: form-data; name=\"profile\"\n\nxyz\n--b--";
+		"--b\nContent-Disposition: form-data; name=\"profile\"\n\nxyz\n--b--";
 
 		REQUIRE(pyro_multipart_parse((const uint8_t *) lf, sizeof(lf) - 1,
 									 "multipart/form-data; boundary=b", &parts, &n, &err) == PYRO_OK);
@@ -261,7 +261,7 @@ TEST(multipart_variants)
 TEST(multipart_errors)
 {
 	static const char ok_part[] =
-		"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n";
+	"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n";
 	PyroMultipartPart *parts;
 	size_t		n;
 	PyroError	err;
@@ -349,11 +349,11 @@ collect(void *arg, const PyroStr *frames, size_t n, int64_t value, PyroError *er
 TEST(folded_lines)
 {
 	static const char text[] =
-		"main;work a b;leaf(x, y) 12\r\n"
-		"\n"
-		"noSpaceSoSkipped\n"
-		"main 0\n"
-		"a;;b 3";
+	"main;work a b;leaf(x, y) 12\r\n"
+	"\n"
+	"noSpaceSoSkipped\n"
+	"main 0\n"
+	"a;;b 3";
 	Collected	c;
 	PyroError	err;
 

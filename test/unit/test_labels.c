@@ -165,8 +165,11 @@ TEST(series_labels_defaults_and_server_labels)
 							   "cpu", "nanoseconds", &default_limits,
 							   &out, &id, &err) == PYRO_OK);
 	CHECK_EQ_STR(id, "process_cpu:cpu:nanoseconds:cpu:nanoseconds");
-	/* sorted: __name__ __period_type__ __period_unit__ __profile_type__
-	 * __service_name__ __type__ __unit__ env service_name */
+
+	/*
+	 * sorted: __name__ __period_type__ __period_unit__ __profile_type__
+	 * __service_name__ __type__ __unit__ env service_name
+	 */
 	REQUIRE(out.n == 9);
 	CHECK_EQ_STR(out.labels[0].name, "__name__");
 	CHECK_EQ_STR(out.labels[0].value, "process_cpu");
@@ -282,11 +285,12 @@ TEST(series_labels_limits)
 	char	   *id = NULL;
 	char		name[40];
 	char		longv[2050];
-	PyroLabelLimits small = {5, 12, 16};	/* "service_name" is 12 bytes, "unknown_service" 15 */
+	PyroLabelLimits small = {5, 12, 16};	/* "service_name" is 12 bytes,
+											 * "unknown_service" 15 */
 
 	/*
-	 * 3 client labels + __name__ default + service_name default = 5: ok;
-	 * a sixth fails.  Server labels do not count.
+	 * 3 client labels + __name__ default + service_name default = 5: ok; a
+	 * sixth fails.  Server labels do not count.
 	 */
 	set2(&client, "a", "1", "b", "2");
 	pyro_labels_set(&client, "c", "3");

@@ -43,7 +43,7 @@ path_of(const PyroSymbols *s, uint32_t node, char *buf, size_t size)
 {
 	const char *names[64];
 	int			depth = 0;
-	char		tmp[64][64];
+	char tmp[	64][64];
 
 	buf[0] = '\0';
 	while (node != 0 && depth < 64)
@@ -51,6 +51,7 @@ path_of(const PyroSymbols *s, uint32_t node, char *buf, size_t size)
 		pyro_location_frame_name(s, &s->locations[s->stacks[node].location], 0,
 								 tmp[depth], sizeof(tmp[depth]));
 		names[depth] = tmp[depth];
+
 		depth++;
 		node = s->stacks[node].parent;
 	}

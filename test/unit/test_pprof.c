@@ -477,7 +477,11 @@ TEST(pprof_label_split_and_span_ids)
 		const PyroSample *s = &n->series[1].profile->samples[k];
 
 		CHECK(s->span_id != 0);
-		/* pprof -raw: 10000000 ... function:[slow] profile_id:[c717c11b87121639] */
+
+		/*
+		 * pprof -raw: 10000000 ... function:[slow]
+		 * profile_id:[c717c11b87121639]
+		 */
 		if (s->span_id == 0xc717c11b87121639ULL)
 		{
 			found = true;
@@ -690,7 +694,7 @@ static void
 build_labels(PyroBuf *out, const int64_t (*labels)[3], int nlabels)
 {
 	static const char *strs[] = {"", "samples", "count", "main", "k", "v1", "v2",
-		"span_id", "profile_id", "trace_id", "00000000000000ff", "zz", "a", "bytes"};
+	"span_id", "profile_id", "trace_id", "00000000000000ff", "zz", "a", "bytes"};
 	PyroBuf		m,
 				sub;
 
@@ -862,7 +866,8 @@ TEST(pprof_limits)
 	{
 		Folded	   *f = fold(n->series[0].profile);
 
-		CHECK_EQ_STR(f[0].stack, "in");	/* "main", truncated to its last 2 bytes */
+		CHECK_EQ_STR(f[0].stack, "in"); /* "main", truncated to its last 2
+										 * bytes */
 		fold_free(f, 1);
 	}
 	CHECK_EQ_STR(n->sample_types[0], "es");
@@ -966,11 +971,11 @@ TEST(pprof_encode_bytes)
 	PyroBuf		b;
 
 	/*
-	 * The hand-made profile encodes to: sample_type {1, 2}; one sample
-	 * with location ids leaf first [2 (foo), 1 (main)] -- ids follow the
-	 * symbol order and main, the root, was interned first -- and value 5.
-	 * Checked by the first bytes: 0a 04 08 01 10 02 (sample_type), then
-	 * the sample 12 07 {0a 02 02 01 (packed ids), 12 01 05 (packed value)}.
+	 * The hand-made profile encodes to: sample_type {1, 2}; one sample with
+	 * location ids leaf first [2 (foo), 1 (main)] -- ids follow the symbol
+	 * order and main, the root, was interned first -- and value 5. Checked by
+	 * the first bytes: 0a 04 08 01 10 02 (sample_type), then the sample 12 07
+	 * {0a 02 02 01 (packed ids), 12 01 05 (packed value)}.
 	 */
 	REQUIRE(normalize_spec(&s, &n, &err) == PYRO_OK);
 	pyro_buf_init(&b);

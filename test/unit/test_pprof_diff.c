@@ -157,7 +157,8 @@ typedef struct Corner
 {
 	bool		strings_first;	/* string table before everything else */
 	bool		mixed_packing;	/* location ids half packed, half not */
-	bool		unknown_fields;	/* unknown fields of every wire type everywhere */
+	bool		unknown_fields; /* unknown fields of every wire type
+								 * everywhere */
 	bool		period_twice;	/* period_type sent twice: the last counts */
 	bool		odd_bools;		/* mapping bools as fixed64 / length-delimited */
 	bool		sparse_ids;		/* ids far apart: hash id maps */

@@ -19,11 +19,11 @@ TEST(acc_sums_sorts_and_drops_zeros)
 	memset(&a, 0, sizeof(a));
 	CHECK(pyro_acc_add(&a, 7, 0, 5));
 	CHECK(pyro_acc_add(&a, 3, 9, 2));
-	CHECK(pyro_acc_add(&a, 7, 0, -5));		/* sums to zero: dropped */
+	CHECK(pyro_acc_add(&a, 7, 0, -5));	/* sums to zero: dropped */
 	CHECK(pyro_acc_add(&a, 3, 1, 4));
 	CHECK(pyro_acc_add(&a, 3, 9, 3));
 	CHECK(pyro_acc_add(&a, 2, 0, INT64_MAX));
-	CHECK(pyro_acc_add(&a, 2, 0, 10));		/* saturates */
+	CHECK(pyro_acc_add(&a, 2, 0, 10));	/* saturates */
 	CHECK(pyro_acc_add(&a, 1, 0, INT64_MIN));
 	CHECK(pyro_acc_add(&a, 1, 0, -1));
 	CHECK_EQ_INT(a.n, 5);

@@ -260,7 +260,10 @@ TEST(selector_numeric_escapes)
 	check_matcher(sel, 3, "d", PYRO_MATCH_EQ, "\xC3\xA9");
 	pyro_selector_free(sel);
 
-	/* \x41 = \101 = 'A'; U+20AC = E2 82 AC; U+1F600 = F0 9F 98 80; U+10FFFF = F4 8F BF BF */
+	/*
+	 * \x41 = \101 = 'A'; U+20AC = E2 82 AC; U+1F600 = F0 9F 98 80; U+10FFFF =
+	 * F4 8F BF BF
+	 */
 	sel = parse_ok("{a='\\x41\\101\\u20ac\\U0001F600\\U0010ffff\\177\\x01'}");
 	REQUIRE(sel != NULL);
 	check_matcher(sel, 0, "a", PYRO_MATCH_EQ,

@@ -70,7 +70,7 @@ TEST(string_interning_dedups)
 	REQUIRE(s != NULL);
 	CHECK_EQ_INT(pyro_sym_intern_string(s, "", 0), 0);
 	CHECK_EQ_INT(pyro_sym_intern_string(s, "main", 4), 1);
-	CHECK_EQ_INT(pyro_sym_intern_string(s, "mainx", 4), 1);	/* only 4 bytes count */
+	CHECK_EQ_INT(pyro_sym_intern_string(s, "mainx", 4), 1); /* only 4 bytes count */
 	CHECK_EQ_INT(pyro_sym_intern_string(s, "foo", 3), 2);
 	/* embedded NULs: "a\0b" and "a\0b\0" and "a" are three strings */
 	CHECK_EQ_INT(pyro_sym_intern_string(s, bin, 3), 3);
@@ -179,10 +179,10 @@ TEST(mapping_function_location_stack_dedup)
 	ba[1] = ab[0];
 	CHECK_EQ_INT(pyro_sym_intern_location(s, 1, 0x1234, ab, 2), 0);
 	CHECK_EQ_INT(pyro_sym_intern_location(s, 1, 0x1234, ab, 2), 0);
-	CHECK_EQ_INT(pyro_sym_intern_location(s, 1, 0x1234, ba, 2), 1);	/* order matters */
-	CHECK_EQ_INT(pyro_sym_intern_location(s, 1, 0x1234, ab, 1), 2);	/* prefix differs */
-	CHECK_EQ_INT(pyro_sym_intern_location(s, 2, 0x1234, ab, 2), 3);	/* mapping differs */
-	CHECK_EQ_INT(pyro_sym_intern_location(s, 1, 0x1235, ab, 2), 4);	/* address differs */
+	CHECK_EQ_INT(pyro_sym_intern_location(s, 1, 0x1234, ba, 2), 1); /* order matters */
+	CHECK_EQ_INT(pyro_sym_intern_location(s, 1, 0x1234, ab, 1), 2); /* prefix differs */
+	CHECK_EQ_INT(pyro_sym_intern_location(s, 2, 0x1234, ab, 2), 3); /* mapping differs */
+	CHECK_EQ_INT(pyro_sym_intern_location(s, 1, 0x1235, ab, 2), 4); /* address differs */
 	CHECK_EQ_INT(pyro_sym_intern_location(s, 1, 0x1234, NULL, 0), 5);
 	CHECK_EQ_INT(s->nlines, 2 + 2 + 1 + 2 + 2);
 	CHECK_EQ_INT(s->locations[1].nlines, 2);

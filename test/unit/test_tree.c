@@ -99,7 +99,7 @@ TEST(tree_add_stack_totals)
 	add_folded(t, "main;a", 3);
 	add_folded(t, "main;b", 2);
 	add_folded(t, "main", 1);
-	add_folded(t, "main;a", 0);	/* ignored */
+	add_folded(t, "main;a", 0); /* ignored */
 	add_folded(t, "main;a", -4);	/* ignored */
 	CHECK_EQ_INT(pyro_tree_total(t), 6);
 	CHECK_EQ_INT(t->nodes[0].self, 0);
@@ -255,9 +255,9 @@ TEST(tree_bytes_truncated)
 TEST(tree_bytes_existing_other_absorbs)
 {
 	/*
-	 * a 4, other;x 3, b 1, c 1: totals a4 other3 x3 b1 c1.  max_nodes 2
-	 * gives threshold 3: root keeps a and the existing "other" (always),
-	 * b and c (2) are added to other's self; x (3) is kept.
+	 * a 4, other;x 3, b 1, c 1: totals a4 other3 x3 b1 c1.  max_nodes 2 gives
+	 * threshold 3: root keeps a and the existing "other" (always), b and c
+	 * (2) are added to other's self; x (3) is kept.
 	 */
 	PyroTree   *t = pyro_tree_create();
 	PyroBuf		b;
@@ -320,7 +320,8 @@ TEST(tree_bytes_hostile)
 		B("\x00\x00\x01\x01" "a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x00"),	/* self > INT64_MAX */
 		B("\x00\x00\x01\x01" "a\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f"),	/* overlong varint */
 		B("\x80\x80\x80"),		/* truncated varint */
-		B("\x00\x00\x01\x01" "a\x00\x01\x01" "b\x00\x00\x00"),	/* trailing byte after a subtree */
+		B("\x00\x00\x01\x01" "a\x00\x01\x01" "b\x00\x00\x00"),	/* trailing byte after a
+																 * subtree */
 #undef B
 	};
 	PyroTree   *t = pyro_tree_create();
@@ -331,7 +332,7 @@ TEST(tree_bytes_hostile)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 	{
 		PyroStatus	rc = pyro_tree_add_serialized(t, (const uint8_t *) bad[i].bytes,
-											  bad[i].len, &err);
+												  bad[i].len, &err);
 
 		if (i == 3)
 		{
@@ -346,7 +347,7 @@ TEST(tree_bytes_hostile)
 		}
 	}
 	/* failed adds leave the tree untouched */
-	CHECK_EQ_INT(t->nnodes, 3);	/* root, keep, a (valid case) */
+	CHECK_EQ_INT(t->nnodes, 3); /* root, keep, a (valid case) */
 	CHECK_EQ_INT(pyro_tree_total(t), 1);
 	pyro_tree_free(t);
 }
@@ -571,7 +572,7 @@ naive_add_profile(PyroTree *t, const PyroProfile *p)
 		}
 		for (size_t a = 0, b = n; ok && a + 1 < b; a++, b--)
 		{
-			PyroStr		tmp = frames[a];
+			PyroStr tmp = frames[a];
 
 			frames[a] = frames[b - 1];
 			frames[b - 1] = tmp;

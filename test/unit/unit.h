@@ -69,6 +69,7 @@ extern const char *unit_data_dir;	/* test/data, or $PYRO_TESTDATA */
 
 /* read a whole file; returns malloc'd bytes or NULL */
 extern unsigned char *unit_read_file(const char *path, size_t *len);
+
 /* path under the test data directory (static buffer) */
 extern const char *unit_data_path(const char *rel);
 
