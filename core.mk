@@ -7,7 +7,7 @@
 #   make -f core.mk fuzz-run FUZZ_SECONDS=N   replay corpora, then fuzz each target N s
 #   make -f core.mk valgrind     unit tests under valgrind (no sanitizers)
 #   make -f core.mk pprof-diff   fast pprof decoder vs the protobuf-c reference
-#                                over ../shared/testdata/pprof (skipped if absent)
+#                                over ../shared/testdata/pprof (else test/data/pprof)
 
 CORE_CC      ?= gcc
 FUZZ_CC      ?= clang-14
@@ -23,6 +23,9 @@ GEN_C        := $(patsubst proto/%.proto,src/core/gen/%.pb-c.c,$(PROTOS))
 GEN_H        := $(GEN_C:.c=.h)
 CORE_SRCS    := $(sort $(wildcard src/core/*.c)) $(GEN_C)
 UNIT_SRCS    := $(sort $(wildcard test/unit/*.c))
+# the protobuf-c reference pprof decoder: tests only, never in the product
+REF_SRCS     := test/reference/pprof_decode.c
+REF_INC      := -Itest/reference
 FUZZ_TARGETS := $(patsubst test/fuzz/%.c,$(BUILD)/%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 20
 
@@ -34,14 +37,14 @@ src/core/gen/%.pb-c.c src/core/gen/%.pb-c.h: proto/%.proto
 
 core-gen: $(GEN_C) $(GEN_H)
 
-$(BUILD)/unit-asan: $(CORE_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.h test/unit/*.h) $(GEN_H)
+$(BUILD)/unit-asan: $(CORE_SRCS) $(REF_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.h test/unit/*.h test/reference/*.h) $(GEN_H)
 	@mkdir -p $(BUILD)
 	$(CORE_CC) $(CORE_WARN) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-		-fno-omit-frame-pointer $(CORE_INC) $(CORE_SRCS) $(UNIT_SRCS) -o $@ $(CORE_LIBS)
+		-fno-omit-frame-pointer $(CORE_INC) $(REF_INC) $(CORE_SRCS) $(REF_SRCS) $(UNIT_SRCS) -o $@ $(CORE_LIBS)
 
-$(BUILD)/unit-plain: $(CORE_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.h test/unit/*.h) $(GEN_H)
+$(BUILD)/unit-plain: $(CORE_SRCS) $(REF_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.h test/unit/*.h test/reference/*.h) $(GEN_H)
 	@mkdir -p $(BUILD)
-	$(CORE_CC) $(CORE_WARN) -O1 -g $(CORE_INC) $(CORE_SRCS) $(UNIT_SRCS) -o $@ $(CORE_LIBS)
+	$(CORE_CC) $(CORE_WARN) -O1 -g $(CORE_INC) $(REF_INC) $(CORE_SRCS) $(REF_SRCS) $(UNIT_SRCS) -o $@ $(CORE_LIBS)
 
 unit-build: $(BUILD)/unit-asan
 
@@ -51,10 +54,10 @@ unit: $(BUILD)/unit-asan
 valgrind: $(BUILD)/unit-plain
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/unit-plain
 
-$(BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRCS) $(wildcard src/core/*.h) $(GEN_H)
+$(BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRCS) $(REF_SRCS) $(wildcard src/core/*.h test/reference/*.h) $(GEN_H)
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		$(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
+		$(CORE_INC) $(REF_INC) $< $(CORE_SRCS) $(REF_SRCS) -o $@ $(CORE_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 
@@ -81,12 +84,12 @@ $(BUILD)/block_storage: bench/block_storage.c $(CORE_SRCS) $(wildcard src/core/*
 bench-build: $(BUILD)/ingest_core $(BUILD)/block_storage
 
 # differential test of the two pprof decoders over the shared test data
-PPROF_DIFF_DIR ?= ../shared/testdata/pprof
-$(BUILD)/pprof_diff: test/tools/pprof_diff.c test/pprof_diff.h $(CORE_SRCS) $(wildcard src/core/*.h) $(GEN_H)
+# (the repository's copy of a part of it when ../shared is not beside it)
+PPROF_DIFF_DIR ?= $(if $(wildcard ../shared/testdata/pprof),../shared/testdata/pprof,test/data/pprof)
+$(BUILD)/pprof_diff: test/tools/pprof_diff.c test/pprof_diff.h $(CORE_SRCS) $(REF_SRCS) $(wildcard src/core/*.h test/reference/*.h) $(GEN_H)
 	@mkdir -p $(BUILD)
 	$(CORE_CC) $(CORE_WARN) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-		$(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
+		$(CORE_INC) $(REF_INC) $< $(CORE_SRCS) $(REF_SRCS) -o $@ $(CORE_LIBS)
 
 pprof-diff: $(BUILD)/pprof_diff
-	@if [ -d $(PPROF_DIFF_DIR) ]; then $(BUILD)/pprof_diff $(PPROF_DIFF_DIR); \
-	else echo "pprof-diff: $(PPROF_DIFF_DIR) absent, skipped"; fi
+	$(BUILD)/pprof_diff $(PPROF_DIFF_DIR)

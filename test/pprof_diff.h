@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/core/pprof.h"
+#include "pprof_reference.h"
 
 static inline bool
 pprof_diff_str(const char *a, const char *b)

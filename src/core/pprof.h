@@ -115,16 +115,6 @@ extern PyroStatus pyro_pprof_summarize(const uint8_t *data, size_t len,
 									   PyroNormalized **out, PyroError *err);
 
 /*
- * The same through protobuf-c generated code (pprof_decode.c): slower, kept
- * as the reference the hand-written decoder is differentially tested
- * against.  Same results, statuses and messages.
- */
-extern PyroStatus pyro_pprof_normalize_reference(const uint8_t *data, size_t len,
-												 const PyroPprofLimits *limits,
-												 PyroNormalized **out,
-												 PyroError *err);
-
-/*
  * Encode p as a raw (uncompressed) pprof with one sample type.  types holds
  * the five parts of the profile type (sample type/unit and period
  * type/unit are taken from it).  time_nanos overrides p->time_nanos when

@@ -2,7 +2,7 @@
  *
  * pprof_common.c
  *	  The normalisation rules shared by both pprof decoders (spec §4, §16.1,
- *	  §17): pprof_wire.c (the ingest hot path) and pprof_decode.c (the
+ *	  §17): pprof_wire.c (the ingest hot path) and test/reference/pprof_decode.c (the
  *	  protobuf-c reference).  They differ in how they read the wire format;
  *	  what they do with the decoded profile is written once, here, so that
  *	  a rule changed is changed for both.

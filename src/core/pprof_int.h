@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * pprof_int.h
- *	  Helpers shared by the two pprof normalisers (pprof_decode.c, the
+ *	  Helpers shared by the two pprof normalisers (test/reference/pprof_decode.c, the
  *	  protobuf-c reference, and pprof_wire.c, the hand-written hot path).
  *	  Private to src/core.
  *

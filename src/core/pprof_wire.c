@@ -5,7 +5,7 @@
  *	  normalises straight into PyroSymbols and per-series profiles, without
  *	  materialising protobuf-c messages (spec §4, §16.1, §17).
  *
- * It must give exactly what the protobuf-c reference in pprof_decode.c
+ * It must give exactly what the protobuf-c reference in test/reference/pprof_decode.c
  * gives (same statuses and messages, same symbols in the same order), so
  * it follows the reference step by step:
  *

@@ -20,8 +20,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pprof.h"
 #include "pprof_int.h"
+#include "pprof_reference.h"
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdlib.h>
