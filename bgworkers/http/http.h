@@ -175,8 +175,6 @@ extern int	http_worker_index;
 
 /* -------- http_server.c -------- */
 extern struct MHD_Daemon *http_server_start(MemoryContext daemon_cxt);
-extern void http_server_stop(struct MHD_Daemon *d);
-extern const HttpRoute *http_find_route(const char *url);
 extern const char *http_header(HttpRequest *req, const char *name);
 extern const char *http_query_arg(HttpRequest *req, const char *name);
 extern void http_set_body(HttpRequest *req, int status, const char *content_type,
@@ -184,9 +182,6 @@ extern void http_set_body(HttpRequest *req, int status, const char *content_type
 extern void http_add_header(HttpRequest *req, const char *name, const char *value);
 extern void http_error(HttpRequest *req, int status, const char *code,
 					   const char *fmt,...) pg_attribute_printf(4, 5);
-extern void http_ereport_status(int sqlerrcode, int *status, const char **code);
-extern void http_resolve_tenant(HttpRequest *req);
-extern bool http_tenant_valid(const char *t, size_t len);
 
 /* -------- http_connect.c -------- */
 extern bool http_connect_begin(HttpRequest *req);
@@ -197,7 +192,6 @@ extern void http_connect_reply_packed(HttpRequest *req,
 									  const ProtobufCMessageDescriptor *d,
 									  const uint8_t *data, size_t len);
 extern void http_maybe_gzip(HttpRequest *req);
-extern bool http_gunzip_body(HttpRequest *req);
 
 /* -------- http_ops.c -------- */
 extern Size http_shmem_size(void);
@@ -227,7 +221,6 @@ extern void http_handle_get_profile_stats(HttpRequest *req);
 extern void http_handle_analyze_query(HttpRequest *req);
 struct Types__V1__StackTraceSelector;
 extern char *http_check_profile_type(const char *id);
-extern char *http_combine_matchers(char **m, size_t n);
 extern int64 http_max_nodes(bool set, int64 v);
 extern void http_selection(HttpRequest *req, ProfileSelection *sel, const char *profile_type,
 						   const char *selector, int64 start, int64 end);

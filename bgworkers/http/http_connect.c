@@ -72,7 +72,7 @@ media_type_is(const char *ct, const char *type)
  * Decompress a gzip request body in place of the original, bounded by the
  * body size limit.  Returns false with the error response set.
  */
-bool
+static bool
 http_gunzip_body(HttpRequest *req)
 {
 	MemoryContext old = MemoryContextSwitchTo(req->cxt);

@@ -5,8 +5,9 @@
  *	  label names and values, series, merged flame graphs, trees and
  *	  pprof, time series, diffs, profile stats.
  *
- * Every method runs on the SQL layer's query engine (pyroscope.h,
- * series_query.h), so SQL and HTTP give the same answers.  A profile type
+ * A protocol adapter: every method decodes its request, asks the engine
+ * (engine.h), the same as the SQL functions do, so SQL and HTTP give the
+ * same answers, and encodes the answer.  A profile type
  * that was never stored yields empty results, as upstream does, not an
  * error.
  *
@@ -90,7 +91,7 @@ http_check_profile_type(const char *id)
  * AND the matchers of several selector strings into one selector
  * (spec §7.2: recommended v2 behaviour).  Each must parse.
  */
-char *
+static char *
 http_combine_matchers(char **m, size_t n)
 {
 	PyroSelector all;

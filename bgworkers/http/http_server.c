@@ -108,7 +108,7 @@ is_connect_path(const char *url)
 	return memchr(url + 1, '.', slash - url - 1) != NULL;
 }
 
-const HttpRoute *
+static const HttpRoute *
 http_find_route(const char *url)
 {
 	for (size_t i = 0; i < lengthof(routes); i++)
@@ -220,7 +220,7 @@ http_error(HttpRequest *req, int status, const char *code, const char *fmt,...)
  * bad input is 400 invalid_argument, never 5xx, so that clients that retry
  * on server errors do not retry it.
  */
-void
+static void
 http_ereport_status(int sqlerrcode, int *status, const char **code)
 {
 	switch (sqlerrcode)
@@ -276,7 +276,7 @@ http_ereport_status(int sqlerrcode, int *status, const char **code)
 }
 
 /* dskit's tenant id rules (spec §13): <= 150 bytes of [A-Za-z0-9!-_.*'()], not "." or "..". */
-bool
+static bool
 http_tenant_valid(const char *t, size_t len)
 {
 	if (len == 0 || len > HTTP_MAX_TENANT_LENGTH)
@@ -301,7 +301,7 @@ http_tenant_valid(const char *t, size_t len)
  * X-Scope-OrgID in multi-tenant mode and is "anonymous" else.  Runs in the
  * request's transaction; errors out with 28000 (401) or 42501 (403).
  */
-void
+static void
 http_resolve_tenant(HttpRequest *req)
 {
 	const char *hdr = http_header(req, "X-Scope-OrgID");
@@ -737,10 +737,4 @@ http_server_start(MemoryContext daemon_cxt)
 						pyroscope_http_listen_address, pyroscope_http_port),
 				 errhint("Is another process using the port?")));
 	return d;
-}
-
-void
-http_server_stop(struct MHD_Daemon *d)
-{
-	MHD_stop_daemon(d);
 }

@@ -6,7 +6,7 @@
  *	  helpers.
  *
  * The core never includes postgres.h.  All of its memory goes through the
- * hooks below; the SQL layer points them at memory contexts, the unit tests
+ * hooks below; the engine points them at memory contexts, the unit tests
  * and fuzzers at malloc.  An allocation failure returns NULL (it never
  * longjmps), and every core function reports failure through a PyroError.
  *
@@ -21,7 +21,7 @@
 #include <string.h>
 
 /*
- * Status codes.  The SQL layer maps them to SQLSTATEs, the HTTP layer to
+ * Status codes.  The engine maps them to SQLSTATEs, the HTTP layer to
  * status codes and Connect error codes.
  */
 typedef enum PyroStatus

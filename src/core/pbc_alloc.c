@@ -3,7 +3,7 @@
  * pbc_alloc.c
  *	  The protobuf-c allocator of the core: every allocation protobuf-c
  *	  makes on our behalf goes through pyro_malloc/pyro_free, so that the
- *	  SQL layer's memory contexts and the tests' leak checks see it.
+ *	  engine's memory contexts and the tests' leak checks see it.
  *
  *-------------------------------------------------------------------------
  */

@@ -5,7 +5,7 @@
  *	  {service_name="api", env=~"prod|stage", pod!="x"}, name{...}, name.
  *
  * The parser only parses; regular expressions are checked and evaluated by
- * the caller (the SQL layer uses PostgreSQL's regex engine, anchored).
+ * the caller (the engine uses PostgreSQL's regex engine, anchored).
  *
  *-------------------------------------------------------------------------
  */

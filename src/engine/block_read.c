@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * objstore_read.c
+ * block_read.c
  *	  Reading a block from whichever tier holds it: the database (TOAST
  *	  slices of pyroscope.blocks.data) or the object store (ranged reads
  *	  through the local cache).  pyroscope_stored_block_open is what the

@@ -88,12 +88,6 @@ pyroscope_budget_exceeded(void)
 	return budget.exceeded;
 }
 
-Size
-pyroscope_budget_peak(void)
-{
-	return budget.peak;
-}
-
 /* Count a new chunk; false (and the chunk freed) if it breaks the budget. */
 static bool
 budget_charge(void *p)

@@ -879,7 +879,7 @@ pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
  * text[] literal of the jobs it runs.  Called by a worker when it starts,
  * when no run of its own can be in progress.
  */
-void
+static void
 pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
@@ -946,7 +946,7 @@ pyroscope_job_runs_prune(const char *job)
  */
 
 /* All compaction levels (job "compaction") at time now, in this transaction. */
-void
+static void
 pyroscope_compact_all(TimestampTz now, const char *tenant, CompactCounts *c)
 {
 	for (int level = 0; level <= COMPACT_MAX_LEVEL; level++)
@@ -962,7 +962,7 @@ pyroscope_compact_all(TimestampTz now, const char *tenant, CompactCounts *c)
 }
 
 /* Retention of every tenant (job "retention") at time now, in this transaction. */
-void
+static void
 pyroscope_retention_all(TimestampTz now, const char *tenant, CompactCounts *c)
 {
 	List	   *units = pyroscope_compact_units(COMPACT_RETENTION, 0, now, tenant,

@@ -62,7 +62,7 @@ extern bool pyroscope_multitenancy;
 extern int	pyroscope_http_max_query_length;	/* s, 0 = none */
 extern int	pyroscope_http_auth;	/* HttpAuthMode */
 
-/* core bridge (pyroscope.c) */
+/* core bridge (bridge.c) */
 extern void pyroscope_install_allocator(void);
 extern void pyroscope_report(const PyroError *err, const char *context) pg_attribute_noreturn();
 
@@ -75,7 +75,6 @@ extern int	pyroscope_query_memory_limit;	/* kB, 0 = none */
 extern void pyroscope_budget_begin(void);
 extern void pyroscope_budget_end(void);
 extern bool pyroscope_budget_exceeded(void);
-extern Size pyroscope_budget_peak(void);
 
 /* stored profile values (profile_value.c) */
 typedef struct varlena ProfileValue;
@@ -105,9 +104,6 @@ extern int	pyroscope_store_pprof(bytea *data, const struct PyroLabelSet *client,
 								  const char *tenant, const PyroIngestOptions *opt,
 								  uint64 *samples);
 extern bytea *pyroscope_pprof_bytea(const void *data, size_t len);
-extern int	pyroscope_store_normalized(const struct PyroNormalized *n,
-									   const struct PyroLabelSet *client,
-									   const char *tenant);
 struct PyroTextType;
 extern int	pyroscope_store_text_profile(PyroProfile *prof, const struct PyroTextType *tt,
 										 int64 sample_rate, int64 time_ms,
@@ -153,13 +149,7 @@ typedef struct ProfileSelection
 typedef void (*ProfileVisitor) (PyroProfile *p, void *arg);
 
 extern void pyroscope_check_profile_type(const char *tenant, const char *profile_type);
-extern uint64 pyroscope_scan_profiles(const ProfileSelection *sel,
-									  ProfileVisitor visit, void *arg);
-extern uint64 pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
-									   ProfileVisitor visit, void *arg);
 extern PyroTree *pyroscope_selection_tree(const ProfileSelection *sel);
-extern const PyroProfile *pyroscope_selection_merge(const ProfileSelection *sel, char **spans,
-													size_t nspans);
 extern PyroTree *pyroscope_selection_tree_filtered(const ProfileSelection *sel, char **spans,
 												   size_t nspans,
 												   const char *const *call_site,
@@ -186,7 +176,6 @@ extern uint64 pyroscope_selection_profiles(const ProfileSelection *sel,
 typedef void (*ProfileTotalVisitor) (int64 series_id, TimestampTz ts, int64 total, void *arg);
 extern void pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visit,
 									   void *arg);
-extern void pyroscope_check_time_range(TimestampTz start, TimestampTz end);
 
 /* results built from trees and profiles (query.c) */
 extern Datum pyroscope_tree_flamegraph(const PyroTree *t, int32 max_nodes);
@@ -239,8 +228,6 @@ typedef struct CompactCounts
 extern List *pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now,
 									 const char *tenant, MemoryContext cxt);
 extern void pyroscope_compact_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c);
-extern void pyroscope_compact_all(TimestampTz now, const char *tenant, CompactCounts *c);
-extern void pyroscope_retention_all(TimestampTz now, const char *tenant, CompactCounts *c);
 extern void pyroscope_compact_now(TimestampTz now, const char *tenant, CompactCounts *cc,
 								  CompactCounts *rc);
 
@@ -264,7 +251,6 @@ extern void pyroscope_stored_block_totals(int64 block_id, BlockTotalVisitor visi
 extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
 extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 									 const char *error);
-extern void pyroscope_job_runs_mark_interrupted(const char *worker, const char *jobs);
 
 /* the compactor worker's passes and state (compact_job.c) */
 typedef struct CompactorStatus

@@ -35,11 +35,4 @@ extern PyroStatus pyroscope_stored_block_open(StoredBlockSource *src, int64 bloc
 extern void pyroscope_stored_block_report(int64 block_id, const PyroError *err)
 			pg_attribute_noreturn();
 
-/* offload passes (offload.c) */
-/* the deterministic object key of a block, palloc'd */
-extern char *pyroscope_block_object_key(const char *tenant, const char *service, int64 block_id);
-
-/* delete one object now (retention of a block whose row is gone); throws */
-extern void pyroscope_objstore_delete_block(const char *key);
-
 #endif							/* PYRO_ENGINE_INT_H */

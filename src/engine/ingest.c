@@ -429,7 +429,7 @@ series_of(const PyroNormalized *n, size_t i, const PyroLabelSet *client,
  * Store a normalised pprof for a tenant with the client's labels.  Returns
  * the number of series written.  Shared with the HTTP ingest path.
  */
-int
+static int
 pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 						   const char *tenant)
 {

@@ -83,7 +83,7 @@ name_hash(const char *s, char *out)
  * Deterministic, so a retried upload overwrites the same object, and
  * limited to [a-z0-9/.] whatever the tenant and service names hold.
  */
-char *
+static char *
 pyroscope_block_object_key(const char *tenant, const char *service, int64 block_id)
 {
 	char		t[17],
@@ -95,7 +95,7 @@ pyroscope_block_object_key(const char *tenant, const char *service, int64 block_
 }
 
 /* Delete one object now; an absent object is fine.  Throws on failure. */
-void
+static void
 pyroscope_objstore_delete_block(const char *key)
 {
 	ObjStoreError e;

@@ -61,7 +61,7 @@ add_text_arg(SeriesQuery *q, const char *s)
 	return add_arg(q, TEXTOID, CStringGetTextDatum(s));
 }
 
-void
+static void
 pyroscope_check_time_range(TimestampTz start, TimestampTz end)
 {
 	if (start > end)
@@ -355,7 +355,7 @@ visit_block_merged(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err
  * price of not using their aggregates).  Returns the number of head
  * profiles and blocks visited.
  */
-uint64
+static uint64
 pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 						 ProfileVisitor visit, void *arg)
 {
@@ -527,7 +527,7 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 	SPI_finish();
 }
 
-uint64
+static uint64
 pyroscope_scan_profiles(const ProfileSelection *sel, ProfileVisitor visit, void *arg)
 {
 	return pyroscope_scan_selection(sel, false, visit, arg);
@@ -704,7 +704,7 @@ merge_visitor(PyroProfile *p, void *arg)
  * keeping only the samples of the given span ids (16 hex digits each) when
  * there are any.
  */
-const PyroProfile *
+static const PyroProfile *
 pyroscope_selection_merge(const ProfileSelection *sel, char **spans, size_t nspans)
 {
 	PyroMerger *m;

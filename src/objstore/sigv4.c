@@ -80,7 +80,7 @@ to_hex(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-void
+static void
 sigv4_sha256(const void *data, size_t len, uint8_t *out)
 {
 	unsigned int mdlen = 32;

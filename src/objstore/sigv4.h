@@ -55,7 +55,6 @@ typedef struct SigV4Request
 extern void sigv4_sha256_hex(const void *data, size_t len, char *out);
 
 /* raw SHA-256 of data into out (32 bytes) */
-extern void sigv4_sha256(const void *data, size_t len, uint8_t *out);
 
 /*
  * Percent-encode s as SigV4 wants it (unreserved A-Za-z0-9-._~ kept, every
