@@ -25,6 +25,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "base64.h"
 #include "common.h"
 
 /* nesting limit of objects and arrays, counted from the top-level object */
@@ -50,16 +51,5 @@ extern PyroStatus pyro_json_to_message(const ProtobufCMessageDescriptor *d,
  * PYRO_JSON_MAX_DEPTH.
  */
 extern PyroStatus pyro_message_to_json(const ProtobufCMessage *m, PyroBuf *out);
-
-/* standard padded base64 of data, appended to out (no quotes) */
-extern void pyro_base64_append(PyroBuf *out, const uint8_t *data, size_t len);
-
-/*
- * Decode standard or URL-safe base64, padded or not, into a new buffer
- * (pyro_malloc'd, NULL when *outlen is 0).  Returns false on bad input or
- * allocation failure (*oom says which).
- */
-extern bool pyro_base64_decode(const char *s, size_t len, uint8_t **out,
-							   size_t *outlen, bool *oom);
 
 #endif							/* PYRO_CONNECT_JSON_H */

@@ -36,140 +36,9 @@
 
 #include <stdlib.h>
 
+#include "pbwire.h"
+
 #define NONE	UINT32_MAX
-
-/* ----------------------------------------------------------------
- * Wire primitives
- * ----------------------------------------------------------------
- */
-
-/* One field: its number, wire type, value bytes and decoded value. */
-typedef struct WField
-{
-	uint32_t	field;
-	int			wt;
-	const uint8_t *raw;			/* value bytes, with the length prefix */
-	const uint8_t *data;		/* payload of a length-delimited value */
-	size_t		len;
-	uint64_t	v;				/* value of a varint */
-} WField;
-
-/* Read a varint of at most 10 bytes (bits past 64 dropped); NULL if bad. */
-static inline const uint8_t *
-w_varint(const uint8_t *p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t	v = 0;
-
-	if (p < end && *p < 0x80)
-	{
-		*out = *p;
-		return p + 1;
-	}
-	for (int i = 0; i < 10; i++)
-	{
-		uint8_t		b;
-
-		if (p >= end)
-			return NULL;
-		b = *p++;
-		v |= (uint64_t) (b & 0x7F) << (7 * i);
-		if ((b & 0x80) == 0)
-		{
-			*out = v;
-			return p;
-		}
-	}
-	return NULL;
-}
-
-/*
- * Read the next field of a message into *f; NULL when the bytes are
- * malformed.  Values of wire types 1 and 5 are only skipped.
- */
-static inline const uint8_t *
-w_next(const uint8_t *p, const uint8_t *end, WField *f)
-{
-	uint32_t	tag;
-	uint8_t		b = *p;
-
-	/* the tag: protobuf-c rejects a first byte with no field bits */
-	if ((b & 0xF8) == 0)
-		return NULL;
-	f->wt = b & 7;
-	if (b < 0x80)
-	{
-		tag = b >> 3;
-		p++;
-	}
-	else
-	{
-		int			i;
-		int			shift = 4;
-
-		tag = (b & 0x7F) >> 3;
-		for (i = 1; i < 5; i++)
-		{
-			if (p + i >= end)
-				return NULL;
-			tag |= (uint32_t) (p[i] & 0x7F) << shift;
-			shift += 7;
-			if ((p[i] & 0x80) == 0)
-				break;
-		}
-		if (i == 5)
-			return NULL;
-		p += i + 1;
-	}
-	f->field = tag;
-	f->raw = p;
-	switch (f->wt)
-	{
-		case 0:
-			return w_varint(p, end, &f->v);
-		case 1:
-			if (end - p < 8)
-				return NULL;
-			return p + 8;
-		case 5:
-			if (end - p < 4)
-				return NULL;
-			return p + 4;
-		case 2:
-			{
-				size_t		val = 0;
-				int			i;
-
-				for (i = 0; i < 5; i++)
-				{
-					if (p + i >= end)
-						return NULL;
-					val |= (size_t) (p[i] & 0x7F) << (7 * i);
-					if ((p[i] & 0x80) == 0)
-						break;
-				}
-				if (i == 5)
-					return NULL;
-				p += i + 1;
-				if (val > (size_t) (end - p))
-					return NULL;
-				f->data = p;
-				f->len = val;
-				return p + val;
-			}
-		default:
-			return NULL;
-	}
-}
-
-/* A bool as protobuf-c decodes it: any value byte with a non-zero low 7 bits. */
-static inline bool
-w_bool(const WField *f, const uint8_t *next)
-{
-	for (const uint8_t *q = f->raw; q < next; q++)
-		if (*q & 0x7F)
-			return true;
-	return false;
-}
 
 /* ----------------------------------------------------------------
  * Flat decoded tables
@@ -531,11 +400,11 @@ static bool
 parse_value_type(const uint8_t *p, size_t len, WValueType *vt)
 {
 	const uint8_t *end = p + len;
-	WField		f;
+	PyroPbField f;
 
 	while (p < end)
 	{
-		if ((p = w_next(p, end, &f)) == NULL)
+		if ((p = pyro_pb_next(p, end, &f)) == NULL)
 			return false;
 		if (f.field == 1 || f.field == 2)
 		{
@@ -555,7 +424,7 @@ parse_value_type(const uint8_t *p, size_t len, WValueType *vt)
  * to *arr.  Returns 1 on success, 0 if malformed, -1 on OOM.
  */
 static int
-push_varints(const WField *f, uint64_t **arr, size_t *n, size_t *cap)
+push_varints(const PyroPbField *f, uint64_t **arr, size_t *n, size_t *cap)
 {
 	if (f->wt == 0)
 	{
@@ -576,7 +445,7 @@ push_varints(const WField *f, uint64_t **arr, size_t *n, size_t *cap)
 			return -1;
 		while (p < end)
 		{
-			if ((p = w_varint(p, end, &(*arr)[*n])) == NULL)
+			if ((p = pyro_pb_varint(p, end, &(*arr)[*n])) == NULL)
 				return 0;
 			(*n)++;
 		}
@@ -601,7 +470,7 @@ bad_location(Wire *w, size_t sample, uint64_t id)
  * not) to w->locpos as location positions.  1 ok, 0 malformed, -1 OOM.
  */
 static int
-push_location_ids(Wire *w, const WField *f, size_t sample)
+push_location_ids(Wire *w, const PyroPbField *f, size_t sample)
 {
 	const WIdMap *m = &w->location_ids;
 
@@ -639,7 +508,7 @@ push_location_ids(Wire *w, const WField *f, size_t sample)
 					id = (uint64_t) (p[0] & 0x7F) | ((uint64_t) p[1] << 7);
 					p += 2;
 				}
-				else if ((p = w_varint(p, end, &id)) == NULL)
+				else if ((p = pyro_pb_varint(p, end, &id)) == NULL)
 					return 0;
 				if ((*out = id <= m->max ? m->direct[id] : NONE) == NONE)
 					bad_location(w, sample, id);
@@ -652,7 +521,7 @@ push_location_ids(Wire *w, const WField *f, size_t sample)
 			{
 				uint64_t	id;
 
-				if ((p = w_varint(p, end, &id)) == NULL)
+				if ((p = pyro_pb_varint(p, end, &id)) == NULL)
 					return 0;
 				if ((*out = idmap_get(m, id)) == NONE)
 					bad_location(w, sample, id);
@@ -669,13 +538,13 @@ static PyroStatus
 scan_top(Wire *w, const uint8_t *p, size_t len)
 {
 	const uint8_t *end = p + len;
-	WField		f;
+	PyroPbField f;
 
 	while (p < end)
 	{
 		WRange	   *r = NULL;
 
-		if ((p = w_next(p, end, &f)) == NULL)
+		if ((p = pyro_pb_next(p, end, &f)) == NULL)
 			return w_malformed(w);
 		switch (f.field)
 		{
@@ -797,12 +666,12 @@ parse_mapping(const uint8_t *p, size_t len, WMapping *m)
 {
 	const uint8_t *end = p + len;
 	const uint8_t *next;
-	WField		f;
+	PyroPbField f;
 
 	memset(m, 0, sizeof(*m));
 	while (p < end)
 	{
-		if ((next = w_next(p, end, &f)) == NULL)
+		if ((next = pyro_pb_next(p, end, &f)) == NULL)
 			return false;
 		if (f.field >= 1 && f.field <= 6)
 		{
@@ -837,7 +706,7 @@ parse_mapping(const uint8_t *p, size_t len, WMapping *m)
 			f.field == 9 ? PYRO_MAPPING_HAS_LINE_NUMBERS :
 			PYRO_MAPPING_HAS_INLINE_FRAMES;
 
-			if (w_bool(&f, next))
+			if (pyro_pb_bool(&f, next))
 				m->flags |= bit;
 			else
 				m->flags &= ~bit;
@@ -851,12 +720,12 @@ static bool
 parse_function(const uint8_t *p, size_t len, WFunction *fn)
 {
 	const uint8_t *end = p + len;
-	WField		f;
+	PyroPbField f;
 
 	memset(fn, 0, sizeof(*fn));
 	while (p < end)
 	{
-		if ((p = w_next(p, end, &f)) == NULL)
+		if ((p = pyro_pb_next(p, end, &f)) == NULL)
 			return false;
 		if (f.field >= 1 && f.field <= 5)
 		{
@@ -890,13 +759,13 @@ static int
 parse_location(Wire *w, const uint8_t *p, size_t len, WLocation *loc)
 {
 	const uint8_t *end = p + len;
-	WField		f;
+	PyroPbField f;
 
 	memset(loc, 0, sizeof(*loc));
 	loc->first_line = w->nlines;
 	while (p < end)
 	{
-		if ((p = w_next(p, end, &f)) == NULL)
+		if ((p = pyro_pb_next(p, end, &f)) == NULL)
 			return 0;
 		if (f.field >= 1 && f.field <= 3)
 		{
@@ -914,7 +783,7 @@ parse_location(Wire *w, const uint8_t *p, size_t len, WLocation *loc)
 			const uint8_t *q;
 			const uint8_t *qend;
 			WLine	   *ln;
-			WField		g;
+			PyroPbField g;
 
 			if (f.wt != 2)
 				return 0;
@@ -926,7 +795,7 @@ parse_location(Wire *w, const uint8_t *p, size_t len, WLocation *loc)
 			ln->line = 0;
 			while (q < qend)
 			{
-				if ((q = w_next(q, qend, &g)) == NULL)
+				if ((q = pyro_pb_next(q, qend, &g)) == NULL)
 					return 0;
 				if (g.field >= 1 && g.field <= 3)
 				{
@@ -953,7 +822,7 @@ static int
 parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s, size_t index)
 {
 	const uint8_t *end = p + len;
-	WField		f;
+	PyroPbField f;
 
 	s->loc_off = (uint32_t) w->nlocpos;
 	s->val_off = (uint32_t) w->nvalues;
@@ -962,7 +831,7 @@ parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s, size_t index)
 	{
 		int			rc;
 
-		if ((p = w_next(p, end, &f)) == NULL)
+		if ((p = pyro_pb_next(p, end, &f)) == NULL)
 			return 0;
 		switch (f.field)
 		{
@@ -982,7 +851,7 @@ parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s, size_t index)
 					const uint8_t *q;
 					const uint8_t *qend;
 					WLabel	   *l;
-					WField		g;
+					PyroPbField g;
 
 					if (f.wt != 2)
 						return 0;
@@ -993,7 +862,7 @@ parse_sample(Wire *w, const uint8_t *p, size_t len, WSample *s, size_t index)
 					l->key = l->str = l->num_unit = 0;
 					while (q < qend)
 					{
-						if ((q = w_next(q, qend, &g)) == NULL)
+						if ((q = pyro_pb_next(q, qend, &g)) == NULL)
 							return 0;
 						if (g.field >= 1 && g.field <= 4)
 						{
