@@ -129,4 +129,3 @@ pyro_base64_decode(const char *s, size_t len, uint8_t **out, size_t *outlen,
 	*outlen = o;
 	return true;
 }
-

@@ -45,28 +45,17 @@
 /* advisory lock class of compaction units ("pyro" in ASCII) */
 #define COMPACT_LOCK_CLASS	1887007343
 
-/* Unix epoch milliseconds <-> TimestampTz */
-#define UNIX_EPOCH_OFFSET_US \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
-static int64
-timestamp_to_ms(TimestampTz ts)
-{
-	int64		us = ts + UNIX_EPOCH_OFFSET_US;
-
-	/* floor division, so that times before 1970 round down too */
-	return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
-}
-
+/* A time of a block as timestamptz; one no timestamptz can hold is corrupt. */
 static TimestampTz
-ms_to_timestamp(int64 ms)
+block_time(int64 ms)
 {
-	/* PostgreSQL timestamps end in 294276; anything beyond is corrupt */
-	if (ms > INT64CONST(9000000000000000) || ms < -INT64CONST(9000000000000000))
+	TimestampTz ts;
+
+	if (!pyroscope_ms_to_timestamptz_exact(ms, &ts))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("block time " INT64_FORMAT " ms is out of range", ms)));
-	return (TimestampTz) (ms * 1000 - UNIX_EPOCH_OFFSET_US);
+	return ts;
 }
 
 
@@ -347,8 +336,8 @@ insert_block(PyroBlockWriter *w, const CompactUnit *u, int level, Int64Array *se
 	values[0] = CStringGetTextDatum(u->tenant);
 	values[1] = CStringGetTextDatum(u->service_name);
 	values[2] = Int32GetDatum(level);
-	values[3] = TimestampTzGetDatum(ms_to_timestamp(meta.min_ts));
-	values[4] = TimestampTzGetDatum(ms_to_timestamp(meta.max_ts));
+	values[3] = TimestampTzGetDatum(block_time(meta.min_ts));
+	values[4] = TimestampTzGetDatum(block_time(meta.max_ts));
 	values[5] = int64_array_datum(series);
 	values[6] = Int64GetDatum((int64) meta.nprofiles);
 	values[7] = Int64GetDatum((int64) meta.nsamples);
@@ -476,7 +465,7 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 			if (reader.pprof_id != 0 &&
 				(pprofs.n == 0 || pprofs.v[pprofs.n - 1] != reader.pprof_id))
 				int64_array_add(&pprofs, reader.pprof_id);
-			if (pyro_block_writer_add(w, series_id, timestamp_to_ms(ts), p, &err) != PYRO_OK)
+			if (pyro_block_writer_add(w, series_id, pyroscope_timestamptz_to_ms(ts), p, &err) != PYRO_OK)
 				pyroscope_report(&err, "could not add profile to block");
 		}
 		SPI_freetuptable(tt);

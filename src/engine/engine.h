@@ -26,9 +26,11 @@
 #include "profile.h"
 #include "tree.h"
 
-/* time: Unix milliseconds to timestamptz and back (series_query.c) */
+/* time: Unix milliseconds to timestamptz and back (time.c) */
 extern TimestampTz pyroscope_ms_to_timestamptz(int64 ms);
+extern bool pyroscope_ms_to_timestamptz_exact(int64 ms, TimestampTz *out);
 extern int64 pyroscope_timestamptz_to_ms(TimestampTz ts);
+extern int64 pyroscope_timestamptz_to_ms_ceil(TimestampTz ts);
 
 /* settings (guc.c: every pyroscope.* GUC; the object store's are its own) */
 extern void pyroscope_define_gucs(void);

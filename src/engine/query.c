@@ -208,22 +208,6 @@ pyroscope_check_profile_type(const char *tenant, const char *profile_type)
 						 tenant)));
 }
 
-/* TimestampTz (microseconds since 2000) to Unix milliseconds, clamped. */
-static int64
-timestamptz_to_unix_ms(TimestampTz t, bool round_up)
-{
-	int64		us;
-
-	if (TIMESTAMP_IS_NOBEGIN(t))
-		return PG_INT64_MIN;
-	if (TIMESTAMP_IS_NOEND(t))
-		return PG_INT64_MAX;
-	us = t + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-	if (round_up)
-		return us >= 0 ? (us + 999) / 1000 : -((-us) / 1000);
-	return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
-}
-
 /* The ids of the series of a selection, ascending. */
 static int64 *
 selection_series_ids(const ProfileSelection *sel, int *n)
@@ -384,8 +368,8 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 	memset(&bq, 0, sizeof(bq));
 	bq.series_ids = ids;
 	bq.nseries = nids;
-	bq.start = timestamptz_to_unix_ms(sel->start, true);
-	bq.end = timestamptz_to_unix_ms(sel->end, false);
+	bq.start = pyroscope_timestamptz_to_ms_ceil(sel->start);
+	bq.end = pyroscope_timestamptz_to_ms(sel->end);
 	bq.use_aggregates = !keep_spans;
 	bq.keep_spans = keep_spans;
 
@@ -499,8 +483,8 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 	memset(&bq, 0, sizeof(bq));
 	bq.series_ids = ids;
 	bq.nseries = nids;
-	bq.start = timestamptz_to_unix_ms(sel->start, true);
-	bq.end = timestamptz_to_unix_ms(sel->end, false);
+	bq.start = pyroscope_timestamptz_to_ms_ceil(sel->start);
+	bq.end = pyroscope_timestamptz_to_ms(sel->end);
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT h.series_id, h.ts, h.total FROM pyroscope.head h"
@@ -796,7 +780,7 @@ pyroscope_selection_pprof(const ProfileSelection *sel)
 
 	pyroscope_selection_pprof_raw(sel, NULL, 0,
 								  TIMESTAMP_NOT_FINITE(sel->end) ? 0 :
-								  timestamptz_to_unix_ms(sel->end, false), &raw);
+								  pyroscope_timestamptz_to_ms(sel->end), &raw);
 	result = gzip_bytea(&raw);
 	pyro_buf_free(&raw);
 	return result;
@@ -937,8 +921,8 @@ pyroscope_selection_profiles(const ProfileSelection *sel, StoredProfileVisitor v
 	memset(&bq, 0, sizeof(bq));
 	bq.series_ids = ids;
 	bq.nseries = nids;
-	bq.start = timestamptz_to_unix_ms(sel->start, true);
-	bq.end = timestamptz_to_unix_ms(sel->end, false);
+	bq.start = pyroscope_timestamptz_to_ms_ceil(sel->start);
+	bq.end = pyroscope_timestamptz_to_ms(sel->end);
 	bq.keep_spans = true;
 
 	rowctx = AllocSetContextCreate(caller, "pyroscope profile row", ALLOCSET_DEFAULT_SIZES);

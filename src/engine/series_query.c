@@ -16,29 +16,6 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#define UNIX_EPOCH_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
-TimestampTz
-pyroscope_ms_to_timestamptz(int64 ms)
-{
-	/* clamp far outside PostgreSQL's range instead of overflowing */
-	if (ms > INT64CONST(9000000000000000) / 1000)
-		ms = INT64CONST(9000000000000000) / 1000;
-	if (ms < -INT64CONST(200000000000000) / 1000)
-		ms = -INT64CONST(200000000000000) / 1000;
-	return (TimestampTz) (ms * 1000 - UNIX_EPOCH_USECS);
-}
-
-int64
-pyroscope_timestamptz_to_ms(TimestampTz ts)
-{
-	int64		us = (int64) ts + UNIX_EPOCH_USECS;
-
-	/* floor division */
-	return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
-}
-
 static int
 label_cmp(const BucketSeries *a, const BucketSeries *b)
 {

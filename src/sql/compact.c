@@ -68,8 +68,17 @@ total_row(int64 series_id, int64 ts, int64 total, void *arg)
 	bool		nulls[3] = {false, false, false};
 
 	values[0] = Int64GetDatum(series_id);
-	values[1] = out->as_timestamptz ? TimestampTzGetDatum(pyroscope_ms_to_timestamptz(ts))
-		: Int64GetDatum(ts);
+	values[1] = Int64GetDatum(ts);
+	if (out->as_timestamptz)
+	{
+		TimestampTz t;
+
+		if (!pyroscope_ms_to_timestamptz_exact(ts, &t))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("block time " INT64_FORMAT " ms is out of range", ts)));
+		values[1] = TimestampTzGetDatum(t);
+	}
 	values[2] = Int64GetDatum(total);
 	tuplestore_putvalues(out->rsinfo->setResult, out->rsinfo->setDesc, values, nulls);
 }

@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * time.c
+ *	  The one conversion between Unix epoch milliseconds (the core's and
+ *	  the wire's times) and timestamptz (the tables'), for every part of
+ *	  the engine and its front doors.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "engine.h"
+
+#include "datatype/timestamp.h"
+
+#define UNIX_EPOCH_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+
+/* Unix ms to timestamptz, clamped far outside PostgreSQL's range. */
+TimestampTz
+pyroscope_ms_to_timestamptz(int64 ms)
+{
+	if (ms > INT64CONST(9000000000000000) / 1000)
+		ms = INT64CONST(9000000000000000) / 1000;
+	if (ms < -INT64CONST(200000000000000) / 1000)
+		ms = -INT64CONST(200000000000000) / 1000;
+	return (TimestampTz) (ms * 1000 - UNIX_EPOCH_USECS);
+}
+
+/*
+ * Unix ms to timestamptz without clamping; false when ms is beyond what a
+ * timestamptz can hold (about 285,000 years either side).
+ */
+bool
+pyroscope_ms_to_timestamptz_exact(int64 ms, TimestampTz *out)
+{
+	if (ms > INT64CONST(9000000000000000) || ms < -INT64CONST(9000000000000000))
+		return false;
+	*out = (TimestampTz) (ms * 1000 - UNIX_EPOCH_USECS);
+	return true;
+}
+
+/*
+ * timestamptz to Unix ms, rounded down (also before 1970); -infinity and
+ * infinity become the smallest and largest int64.
+ */
+int64
+pyroscope_timestamptz_to_ms(TimestampTz ts)
+{
+	int64		us;
+
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		return PG_INT64_MIN;
+	if (TIMESTAMP_IS_NOEND(ts))
+		return PG_INT64_MAX;
+	us = (int64) ts + UNIX_EPOCH_USECS;
+	return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+}
+
+/* The same rounded up: the first millisecond at or after ts. */
+int64
+pyroscope_timestamptz_to_ms_ceil(TimestampTz ts)
+{
+	int64		us;
+
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		return PG_INT64_MIN;
+	if (TIMESTAMP_IS_NOEND(ts))
+		return PG_INT64_MAX;
+	us = (int64) ts + UNIX_EPOCH_USECS;
+	return us >= 0 ? (us + 999) / 1000 : -((-us) / 1000);
+}
