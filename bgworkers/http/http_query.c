@@ -180,6 +180,24 @@ http_selection_tree(const ProfileSelection *sel, char **spans, size_t nspans,
 	return pyroscope_selection_tree_filtered(sel, spans, nspans, names, ncall);
 }
 
+/* The Level messages of a flame graph's levels. */
+static Querier__V1__Level **
+level_messages(const PyroFlamegraph *fg)
+{
+	Querier__V1__Level **levels = palloc(sizeof(Querier__V1__Level *) * Max(fg->nlevels, 1));
+
+	for (uint32 d = 0; d < fg->nlevels; d++)
+	{
+		Querier__V1__Level *l = palloc(sizeof(Querier__V1__Level));
+
+		querier__v1__level__init(l);
+		l->n_values = fg->level_len[d];
+		l->values = fg->levels[d];
+		levels[d] = l;
+	}
+	return levels;
+}
+
 /* A FlameGraph message of tree t. */
 static Querier__V1__FlameGraph *
 flamegraph_message(const PyroTree *t, int64 max_nodes)
@@ -194,16 +212,7 @@ flamegraph_message(const PyroTree *t, int64 max_nodes)
 	fgm->n_names = fg.nnames;
 	fgm->names = fg.names;
 	fgm->n_levels = fg.nlevels;
-	fgm->levels = palloc(sizeof(Querier__V1__Level *) * Max(fg.nlevels, 1));
-	for (uint32 d = 0; d < fg.nlevels; d++)
-	{
-		Querier__V1__Level *l = palloc(sizeof(Querier__V1__Level));
-
-		querier__v1__level__init(l);
-		l->n_values = fg.level_len[d];
-		l->values = fg.levels[d];
-		fgm->levels[d] = l;
-	}
+	fgm->levels = level_messages(&fg);
 	fgm->total = fg.total;
 	fgm->max_self = fg.max_self;
 	return fgm;
@@ -586,16 +595,7 @@ http_handle_diff(HttpRequest *req)
 	fgm->n_names = fg.nnames;
 	fgm->names = fg.names;
 	fgm->n_levels = fg.nlevels;
-	fgm->levels = palloc(sizeof(Querier__V1__Level *) * Max(fg.nlevels, 1));
-	for (uint32 d = 0; d < fg.nlevels; d++)
-	{
-		Querier__V1__Level *l = palloc(sizeof(Querier__V1__Level));
-
-		querier__v1__level__init(l);
-		l->n_values = fg.level_len[d];
-		l->values = fg.levels[d];
-		fgm->levels[d] = l;
-	}
+	fgm->levels = level_messages(&fg);
 	fgm->total = fg.total;
 	fgm->max_self = fg.max_self;
 	fgm->leftticks = fg.left_ticks;

@@ -7,7 +7,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "engine.h"
+#include "engine_int.h"
 
 #include <limits.h>
 #include <malloc.h>
@@ -16,6 +16,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -274,4 +275,21 @@ pyroscope_extension_ready(void)
 	char	   *version = pyroscope_extension_installed_version();
 
 	return version != NULL && strcmp(version, PYROSCOPE_EXTENSION_VERSION) == 0;
+}
+
+/*
+ * Run a statement through SPI (inside SPI_connect) and error out unless it
+ * returns expect; what says whose statement it is ("compaction").
+ */
+void
+pyroscope_spi_run(const char *what, const char *sql, int nargs, Oid *types, Datum *values,
+				  int expect)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+
+	if (rc != expect)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not run %s statement: %s", what, SPI_result_code_string(rc)),
+				 errdetail("Statement: %s", sql)));
 }

@@ -19,7 +19,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "engine.h"
+#include "engine_int.h"
 
 #include <limits.h>
 
@@ -79,17 +79,8 @@ level_window(int level)
  * ---------------------------------------------------------------------
  */
 
-static void
-spi_exec(const char *sql, int nargs, Oid *types, Datum *values, int expect)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-
-	if (rc != expect)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not run compaction statement: %s", SPI_result_code_string(rc)),
-				 errdetail("Statement: %s", sql)));
-}
+#define spi_exec(sql, nargs, types, values, expect) \
+	pyroscope_spi_run("compaction", sql, nargs, types, values, expect)
 
 /*
  * Take the advisory lock of a unit for the rest of the transaction;

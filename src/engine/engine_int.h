@@ -35,4 +35,8 @@ extern PyroStatus pyroscope_stored_block_open(StoredBlockSource *src, int64 bloc
 extern void pyroscope_stored_block_report(int64 block_id, const PyroError *err)
 			pg_attribute_noreturn();
 
+/* a statement through SPI that must return expect (bridge.c) */
+extern void pyroscope_spi_run(const char *what, const char *sql, int nargs, Oid *types,
+							  Datum *values, int expect);
+
 #endif							/* PYRO_ENGINE_INT_H */

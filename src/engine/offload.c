@@ -55,17 +55,8 @@
 #define OFFLOAD_BATCH		1000
 #define BLOCK_KEY_PREFIX	"blocks/"
 
-static void
-spi_run(const char *sql, int nargs, Oid *types, Datum *values, int expect)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-
-	if (rc != expect)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not run offload statement: %s", SPI_result_code_string(rc)),
-				 errdetail("Statement: %s", sql)));
-}
+#define spi_run(sql, nargs, types, values, expect) \
+	pyroscope_spi_run("offload", sql, nargs, types, values, expect)
 
 /* first 16 hex digits of the SHA-256 of s: a key-safe stand-in for a name */
 static void

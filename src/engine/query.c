@@ -312,36 +312,30 @@ scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, voi
 }
 
 /* scan_blocks reader of pyroscope_scan_selection: one merged profile per block */
-typedef struct MergedBlockVisit
+/*
+ * What scan_tiers calls: head_row for each head row (its profile, and the
+ * row with columns series_id, ts, total at 5, 6, 4), read_block for each
+ * block.  The argument of both starts with a TierScanArg, whose bq
+ * scan_tiers sets to the query of the blocks.
+ */
+typedef void (*HeadRowFn) (PyroProfile *p, HeapTuple tup, TupleDesc desc, void *arg);
+
+typedef struct TierScanArg
 {
 	const PyroBlockQuery *bq;
-	ProfileVisitor visit;
-	void	   *arg;
-} MergedBlockVisit;
-
-static PyroStatus
-visit_block_merged(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
-{
-	MergedBlockVisit *v = (MergedBlockVisit *) arg;
-	const PyroProfile *merged;
-	PyroStatus	rc = pyro_block_read_merged(r, v->bq, &merged, err);
-
-	if (rc == PYRO_OK)
-		v->visit((PyroProfile *) merged, v->arg);
-	return rc;
-}
+} TierScanArg;
 
 /*
- * Visit the stored profiles of a selection: each head row as one profile,
- * and each block as the merge of its selected profiles (read with its
- * aggregates where they cover the range).  Visits happen in the caller's
- * memory context.  keep_spans keeps span ids in what blocks return (at the
- * price of not using their aggregates).  Returns the number of head
- * profiles and blocks visited.
+ * Scan every tier of a selection: the head rows in pprof order, so that
+ * each stored pprof is decoded once, then every block in the database or
+ * offloaded that may hold the selection.  keep_spans keeps span ids in
+ * what blocks return; use_aggregates lets blocks answer from their
+ * pre-merged aggregates.  Calls happen in the caller's memory context.
+ * Returns the number of head rows and blocks visited.
  */
 static uint64
-pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
-						 ProfileVisitor visit, void *arg)
+scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
+		   HeadRowFn head_row, BlockReadFn read_block, void *arg)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext rowctx;
@@ -352,7 +346,6 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 	Datum		args[4];
 	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
 	PyroBlockQuery bq;
-	MergedBlockVisit mv;
 	HeadReader	reader;
 
 	pyroscope_check_time_range(sel->start, sel->end);
@@ -370,18 +363,17 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 	bq.nseries = nids;
 	bq.start = pyroscope_timestamptz_to_ms_ceil(sel->start);
 	bq.end = pyroscope_timestamptz_to_ms(sel->end);
-	bq.use_aggregates = !keep_spans;
+	bq.use_aggregates = use_aggregates;
 	bq.keep_spans = keep_spans;
 
 	rowctx = AllocSetContextCreate(caller, "pyroscope scan row", ALLOCSET_DEFAULT_SIZES);
 	SPI_connect();
 
-	/* head, in pprof order so that each stored pprof is decoded once */
 	MemoryContextSwitchTo(rowctx);
 	head_reader_init(&reader);
 	MemoryContextSwitchTo(caller);
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT h.profile, h.pprof_id, h.part, h.total"
+									   "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts"
 									   " FROM pyroscope.head h"
 									   " WHERE h.series_id = ANY ($1)"
 									   " AND h.ts >= $2 AND h.ts <= $3"
@@ -402,7 +394,7 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 			PyroProfile *p = head_reader_get_row(&reader, tt->vals[i], tt->tupdesc, 1);
 
 			MemoryContextSwitchTo(caller);
-			visit(p, arg);
+			head_row(p, tt->vals[i], tt->tupdesc, arg);
 			count++;
 			CHECK_FOR_INTERRUPTS();
 		}
@@ -411,16 +403,60 @@ pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
 	SPI_cursor_close(portal);
 	head_reader_done(&reader);
 
-	/* blocks, in the database or offloaded, that may hold the selection */
-	mv.bq = &bq;
-	mv.visit = visit;
-	mv.arg = arg;
-	count += scan_blocks(args, types, caller, visit_block_merged, &mv);
+	((TierScanArg *) arg)->bq = &bq;
+	count += scan_blocks(args, types, caller, read_block, arg);
 
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(rowctx);
 	return count;
+}
+
+/* scan_tiers callbacks of pyroscope_scan_selection: one profile per head row or block */
+typedef struct MergedScan
+{
+	TierScanArg hdr;
+	ProfileVisitor visit;
+	void	   *arg;
+} MergedScan;
+
+static void
+merged_head_row(PyroProfile *p, HeapTuple tup, TupleDesc desc, void *arg)
+{
+	MergedScan *m = (MergedScan *) arg;
+
+	m->visit(p, m->arg);
+}
+
+static PyroStatus
+visit_block_merged(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
+{
+	MergedScan *m = (MergedScan *) arg;
+	const PyroProfile *merged;
+	PyroStatus	rc = pyro_block_read_merged(r, m->hdr.bq, &merged, err);
+
+	if (rc == PYRO_OK)
+		m->visit((PyroProfile *) merged, m->arg);
+	return rc;
+}
+
+/*
+ * Visit the stored profiles of a selection: each head row as one profile,
+ * and each block as the merge of its selected profiles (read with its
+ * aggregates where they cover the range).  Visits happen in the caller's
+ * memory context.  keep_spans keeps span ids in what blocks return (at the
+ * price of not using their aggregates).  Returns the number of head
+ * profiles and blocks visited.
+ */
+static uint64
+pyroscope_scan_selection(const ProfileSelection *sel, bool keep_spans,
+						 ProfileVisitor visit, void *arg)
+{
+	MergedScan	m;
+
+	m.visit = visit;
+	m.arg = arg;
+	return scan_tiers(sel, keep_spans, !keep_spans, merged_head_row, visit_block_merged, &m);
 }
 
 /* Where pyroscope_selection_totals passes the totals that blocks report. */
@@ -865,17 +901,37 @@ collect_profile(void *arg, int64_t series_id, int64_t ts, const PyroProfile *p, 
 
 typedef struct EachProfileScan
 {
-	const PyroBlockQuery *bq;
+	TierScanArg hdr;
 	StoredProfileVisitor visit;
 	void	   *arg;
 } EachProfileScan;
+
+static void
+each_head_row(PyroProfile *p, HeapTuple tup, TupleDesc desc, void *arg)
+{
+	EachProfileScan *e = (EachProfileScan *) arg;
+	bool		isnull;
+	int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+	TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
+	PyroBuf		buf;
+	PyroError	err;
+	ProfileValue *v;
+
+	pyro_buf_init(&buf);
+	if (pyro_profile_encode(p, &buf, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not encode profile");
+	v = profile_value_from_buf(&buf);
+	pyro_buf_free(&buf);
+	e->visit(series_id, ts, total, v, e->arg);
+}
 
 static PyroStatus
 visit_block_profiles(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
 {
 	EachProfileScan *e = (EachProfileScan *) arg;
 	ProfileCollector c = {0};
-	PyroStatus	rc = pyro_block_read_profiles(r, e->bq, collect_profile, &c, err);
+	PyroStatus	rc = pyro_block_read_profiles(r, e->hdr.bq, collect_profile, &c, err);
 
 	for (size_t i = 0; i < c.n; i++)
 	{
@@ -892,94 +948,16 @@ visit_block_profiles(PyroBlockReader *r, int64 block_id, void *arg, PyroError *e
  * Visit every stored profile of a selection, from every tier, as a
  * profile value with its series, time and total: each head row, and each
  * profile a block holds (they keep their samples as stored).  Visits
- * happen in the caller's memory context.  Returns how many were visited.
+ * happen in the caller's memory context.  Returns how many head rows and
+ * blocks were read.
  */
 uint64
 pyroscope_selection_profiles(const ProfileSelection *sel, StoredProfileVisitor visit, void *arg)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext rowctx;
-	Portal		portal;
-	uint64		count = 0;
-	int64	   *ids;
-	int			nids;
-	Datum		args[4];
-	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-	PyroBlockQuery bq;
 	EachProfileScan e;
-	HeadReader	reader;
 
 	check_profile_type_syntax(sel->profile_type);
-	pyroscope_check_time_range(sel->start, sel->end);
-	ids = selection_series_ids(sel, &nids);
-	if (nids == 0)
-		return 0;
-	args[0] = int8_array(ids, nids);
-	args[1] = TimestampTzGetDatum(sel->start);
-	args[2] = TimestampTzGetDatum(sel->end);
-	args[3] = CStringGetTextDatum(sel->tenant);
-	memset(&bq, 0, sizeof(bq));
-	bq.series_ids = ids;
-	bq.nseries = nids;
-	bq.start = pyroscope_timestamptz_to_ms_ceil(sel->start);
-	bq.end = pyroscope_timestamptz_to_ms(sel->end);
-	bq.keep_spans = true;
-
-	rowctx = AllocSetContextCreate(caller, "pyroscope profile row", ALLOCSET_DEFAULT_SIZES);
-	SPI_connect();
-	MemoryContextSwitchTo(rowctx);
-	head_reader_init(&reader);
-	MemoryContextSwitchTo(caller);
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts"
-									   " FROM pyroscope.head h"
-									   " WHERE h.series_id = ANY ($1)"
-									   " AND h.ts >= $2 AND h.ts <= $3"
-									   " ORDER BY h.pprof_id",
-									   3, types, args, NULL, true, 0);
-	for (;;)
-	{
-		SPITupleTable *tt;
-		uint64		n;
-
-		SPI_cursor_fetch(portal, true, SCAN_BATCH);
-		tt = SPI_tuptable;
-		n = SPI_processed;
-		if (n == 0)
-			break;
-		for (uint64 i = 0; i < n; i++)
-		{
-			PyroProfile *p = head_reader_get_row(&reader, tt->vals[i], tt->tupdesc, 1);
-			bool		isnull;
-			int64		total = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
-			int64		series_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
-			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull));
-			PyroBuf		buf;
-			PyroError	err;
-			ProfileValue *v;
-
-			MemoryContextSwitchTo(caller);
-			pyro_buf_init(&buf);
-			if (pyro_profile_encode(p, &buf, &err) != PYRO_OK)
-				pyroscope_report(&err, "could not encode profile");
-			v = profile_value_from_buf(&buf);
-			pyro_buf_free(&buf);
-			visit(series_id, ts, total, v, arg);
-			count++;
-			CHECK_FOR_INTERRUPTS();
-		}
-		SPI_freetuptable(tt);
-	}
-	SPI_cursor_close(portal);
-	head_reader_done(&reader);
-
-	e.bq = &bq;
 	e.visit = visit;
 	e.arg = arg;
-	(void) scan_blocks(args, types, caller, visit_block_profiles, &e);
-
-	SPI_finish();
-	MemoryContextSwitchTo(caller);
-	MemoryContextDelete(rowctx);
-	return count;
+	return scan_tiers(sel, true, false, each_head_row, visit_block_profiles, &e);
 }

@@ -38,6 +38,22 @@ pyroscope_ms_to_timestamptz_exact(int64 ms, TimestampTz *out)
 	return true;
 }
 
+/* ts to Unix ms, rounded down or up; infinities to the int64 extremes */
+static int64
+to_ms(TimestampTz ts, bool round_up)
+{
+	int64		us;
+
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		return PG_INT64_MIN;
+	if (TIMESTAMP_IS_NOEND(ts))
+		return PG_INT64_MAX;
+	us = (int64) ts + UNIX_EPOCH_USECS;
+	if (round_up)
+		return us >= 0 ? (us + 999) / 1000 : -((-us) / 1000);
+	return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+}
+
 /*
  * timestamptz to Unix ms, rounded down (also before 1970); -infinity and
  * infinity become the smallest and largest int64.
@@ -45,26 +61,12 @@ pyroscope_ms_to_timestamptz_exact(int64 ms, TimestampTz *out)
 int64
 pyroscope_timestamptz_to_ms(TimestampTz ts)
 {
-	int64		us;
-
-	if (TIMESTAMP_IS_NOBEGIN(ts))
-		return PG_INT64_MIN;
-	if (TIMESTAMP_IS_NOEND(ts))
-		return PG_INT64_MAX;
-	us = (int64) ts + UNIX_EPOCH_USECS;
-	return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+	return to_ms(ts, false);
 }
 
 /* The same rounded up: the first millisecond at or after ts. */
 int64
 pyroscope_timestamptz_to_ms_ceil(TimestampTz ts)
 {
-	int64		us;
-
-	if (TIMESTAMP_IS_NOBEGIN(ts))
-		return PG_INT64_MIN;
-	if (TIMESTAMP_IS_NOEND(ts))
-		return PG_INT64_MAX;
-	us = (int64) ts + UNIX_EPOCH_USECS;
-	return us >= 0 ? (us + 999) / 1000 : -((-us) / 1000);
+	return to_ms(ts, true);
 }
