@@ -313,6 +313,34 @@ scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, voi
 
 /* scan_blocks reader of pyroscope_scan_selection: one merged profile per block */
 /*
+ * The arguments of the scans of a selection ($1 series ids, $2 start, $3
+ * end, $4 tenant; types in SCAN_ARG_TYPES) and the query of its blocks;
+ * false when no series matches.
+ */
+#define SCAN_ARG_TYPES {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID}
+
+static bool
+selection_scan_args(const ProfileSelection *sel, Datum *args, PyroBlockQuery *bq)
+{
+	int64	   *ids;
+	int			nids;
+
+	ids = selection_series_ids(sel, &nids);
+	if (nids == 0)
+		return false;
+	args[0] = int8_array(ids, nids);
+	args[1] = TimestampTzGetDatum(sel->start);
+	args[2] = TimestampTzGetDatum(sel->end);
+	args[3] = CStringGetTextDatum(sel->tenant);
+	memset(bq, 0, sizeof(*bq));
+	bq->series_ids = ids;
+	bq->nseries = nids;
+	bq->start = pyroscope_timestamptz_to_ms_ceil(sel->start);
+	bq->end = pyroscope_timestamptz_to_ms(sel->end);
+	return true;
+}
+
+/*
  * What scan_tiers calls: head_row for each head row (its profile, and the
  * row with columns series_id, ts, total at 5, 6, 4), read_block for each
  * block.  The argument of both starts with a TierScanArg, whose bq
@@ -341,28 +369,14 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 	MemoryContext rowctx;
 	Portal		portal;
 	uint64		count = 0;
-	int64	   *ids;
-	int			nids;
 	Datum		args[4];
-	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	Oid			types[4] = SCAN_ARG_TYPES;
 	PyroBlockQuery bq;
 	HeadReader	reader;
 
 	pyroscope_check_time_range(sel->start, sel->end);
-	ids = selection_series_ids(sel, &nids);
-	if (nids == 0)
+	if (!selection_scan_args(sel, args, &bq))
 		return 0;
-
-	args[0] = int8_array(ids, nids);
-	args[1] = TimestampTzGetDatum(sel->start);
-	args[2] = TimestampTzGetDatum(sel->end);
-	args[3] = CStringGetTextDatum(sel->tenant);
-
-	memset(&bq, 0, sizeof(bq));
-	bq.series_ids = ids;
-	bq.nseries = nids;
-	bq.start = pyroscope_timestamptz_to_ms_ceil(sel->start);
-	bq.end = pyroscope_timestamptz_to_ms(sel->end);
 	bq.use_aggregates = use_aggregates;
 	bq.keep_spans = keep_spans;
 
@@ -497,10 +511,8 @@ void
 pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visit, void *arg)
 {
 	TotalsSink	sink;
-	int64	   *ids;
-	int			nids;
 	Datum		args[4];
-	Oid			types[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	Oid			types[4] = SCAN_ARG_TYPES;
 	PyroBlockQuery bq;
 
 	check_profile_type_syntax(sel->profile_type);
@@ -508,19 +520,8 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 	sink.visit = visit;
 	sink.arg = arg;
 	sink.caller = CurrentMemoryContext;
-
-	ids = selection_series_ids(sel, &nids);
-	if (nids == 0)
+	if (!selection_scan_args(sel, args, &bq))
 		return;
-	args[0] = int8_array(ids, nids);
-	args[1] = TimestampTzGetDatum(sel->start);
-	args[2] = TimestampTzGetDatum(sel->end);
-	args[3] = CStringGetTextDatum(sel->tenant);
-	memset(&bq, 0, sizeof(bq));
-	bq.series_ids = ids;
-	bq.nseries = nids;
-	bq.start = pyroscope_timestamptz_to_ms_ceil(sel->start);
-	bq.end = pyroscope_timestamptz_to_ms(sel->end);
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT h.series_id, h.ts, h.total FROM pyroscope.head h"
