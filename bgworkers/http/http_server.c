@@ -394,6 +394,7 @@ http_process(HttpRequest *req)
 	const HttpRoute *route = req->route;
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile bool in_xact = false;
+	volatile bool budgeted = false;
 
 	pyroscope_http_worker_set_state(true, NULL);
 	PG_TRY();
@@ -429,7 +430,14 @@ http_process(HttpRequest *req)
 			}
 			if (route->kind != HTTP_KIND_OPS)
 				http_resolve_tenant(req);
+			/* queries run within pyroscope.query_memory_limit, as in SQL */
+			if (route->id != ROUTE_INGEST && route->id != ROUTE_PUSH)
+			{
+				budgeted = true;
+				pyroscope_budget_begin();
+			}
 			route->handler(req);
+			pyroscope_budget_end();
 			if (req->timeout_ms > 0)
 				disable_timeout(STATEMENT_TIMEOUT, false);
 			PopActiveSnapshot();
@@ -442,7 +450,9 @@ http_process(HttpRequest *req)
 		ErrorData  *edata;
 		int			status;
 		const char *code;
+		bool		over_budget = budgeted && pyroscope_budget_exceeded();
 
+		pyroscope_budget_end();
 		MemoryContextSwitchTo(req->cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -453,8 +463,16 @@ http_process(HttpRequest *req)
 		/* the handler may have set a body before failing: replace it */
 		req->nhdr = 0;
 		http_ereport_status(edata->sqlerrcode, &status, &code);
+		if (over_budget && edata->sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+		{
+			/* a query over its memory budget: resource_exhausted, with the hint */
+			status = 429;
+			code = "resource_exhausted";
+		}
 		if (route->id == ROUTE_READY)
 			http_set_body(req, 503, "text/plain", edata->message, strlen(edata->message));
+		else if (over_budget && edata->hint)
+			http_error(req, status, code, "%s (%s)", edata->message, edata->hint);
 		else
 			http_error(req, status, code, "%s", edata->message);
 		if (status >= 500)
