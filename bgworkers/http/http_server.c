@@ -465,7 +465,7 @@ http_process(HttpRequest *req)
 		http_ereport_status(edata->sqlerrcode, &status, &code);
 		if (over_budget && edata->sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED)
 		{
-			/* a query over its memory budget: resource_exhausted, with the hint */
+			/* a query over its memory budget: resource_exhausted */
 			status = 429;
 			code = "resource_exhausted";
 		}
