@@ -170,6 +170,26 @@ is($fg_ok, $n, 'flame graphs: SQL and HTTP, of SQL- and HTTP-ingested data, all 
 is($top_ok, $n, 'top functions of SQL- and HTTP-ingested data equal');
 is($pprof_ok, $n, 'merged pprof: SQL merge_pprof and HTTP SelectMergeProfile byte-identical');
 
+# one time rule: a pprof's time_nanos in ns, in µs (old SDKs) or in ms
+# (py-spy through pyroscope-rs) is the same time through SQL and /ingest
+{
+	my $t_ms = 1_700_000_000_123;
+	my %units = (ns => $t_ms * 1_000_000, us => $t_ms * 1_000, ms => $t_ms);
+	for my $unit (sort keys %units)
+	{
+		my $pprof = make_pprof($units{$unit}, [ [ 'main', 'work' ], 5 ]);
+		sql(sprintf(q{SELECT pyroscope.ingest_pprof('\\x%s', '{"service_name": "time_%s"}', 'sqlt')},
+			unpack('H*', $pprof), $unit));
+		my ($st) = http($node, 'POST', "/ingest?name=time_$unit&format=pprof&from=$now",
+			headers => [ 'X-Scope-OrgID: httpt' ], body => $pprof);
+		is($st, 200, "time in $unit pushed");
+		is(sql(qq{SELECT string_agg(DISTINCT (extract(epoch FROM h.ts) * 1000)::bigint::text, ',')
+				   FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
+				  WHERE s.service_name = 'time_$unit'}),
+			$t_ms, "time in $unit: the same millisecond through SQL and HTTP");
+	}
+}
+
 # one set of limits: a pprof over pyroscope.max_profile_size (as sent) is
 # refused by SQL, by /ingest and by Push alike, and nothing is stored
 {

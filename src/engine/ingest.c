@@ -163,12 +163,15 @@ pyroscope_labels_from_jsonb(Jsonb *jb, PyroLabelSet *ls)
 }
 
 /*
- * The one rule for the time of a profile: time_nanos truncated to
- * milliseconds, or fallback (milliseconds already) when the pprof has none.
- * Some SDKs (py-spy through pyroscope-rs) write milliseconds into
- * time_nanos; values too small to be nanoseconds of this era are read as
- * milliseconds.
+ * The one rule for the time of a profile (every ingest path): time_nanos
+ * truncated to milliseconds, or fallback when the pprof has none.  Some
+ * SDKs write other units into time_nanos: py-spy through pyroscope-rs
+ * milliseconds, old SDKs microseconds.  Values too small to be
+ * nanoseconds since 1971 are read as milliseconds (below 1e14, that is
+ * before the year 5138 in ms) or microseconds.
  */
+#define NANOS_1971			INT64CONST(31536000000000000)
+
 static TimestampTz
 profile_time_or(int64 time_nanos, TimestampTz fallback)
 {
@@ -178,6 +181,8 @@ profile_time_or(int64 time_nanos, TimestampTz fallback)
 		return fallback - ((fallback % 1000) + 1000) % 1000;
 	if (time_nanos < INT64CONST(100000000000000))	/* < 1e14: milliseconds */
 		ms = time_nanos;
+	else if (time_nanos < NANOS_1971)	/* microseconds */
+		ms = time_nanos / 1000;
 	else
 		ms = time_nanos / 1000000;
 	return pyroscope_ms_to_timestamptz(ms);
