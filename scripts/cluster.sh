@@ -3,12 +3,16 @@
 # preloaded.  cluster_start DIR PORT; cluster_stop DIR.
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
+# run as postgres from a directory it may enter (the checkout may be under
+# /root, which postgres cannot enter)
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+
 cluster_start() {
 	local dir=$1 port=$2
 	mkdir -p "$dir"
 	chmod 755 "$dir"
 	chown postgres:postgres "$dir"
-	runuser -u postgres -- $PG_BIN/initdb -D "$dir/data" -U postgres --auth=trust \
+	as_postgres $PG_BIN/initdb -D "$dir/data" -U postgres --auth=trust \
 		-E UTF8 --locale=C.UTF-8 >/dev/null || return 1
 	cat >> "$dir/data/postgresql.conf" <<CONF
 listen_addresses = ''
@@ -18,13 +22,13 @@ shared_preload_libraries = 'pyroscope'
 pyroscope.compactor = off
 fsync = off
 CONF
-	runuser -u postgres -- $PG_BIN/pg_ctl -D "$dir/data" -l "$dir/log" -w start >/dev/null ||
+	as_postgres $PG_BIN/pg_ctl -D "$dir/data" -l "$dir/log" -w start >/dev/null ||
 		{ cat "$dir/log"; return 1; }
 }
 
 cluster_stop() {
 	local dir=$1
 	if [ -f "$dir/data/postmaster.pid" ]; then
-		runuser -u postgres -- $PG_BIN/pg_ctl -D "$dir/data" -m immediate stop >/dev/null 2>&1
+		as_postgres $PG_BIN/pg_ctl -D "$dir/data" -m immediate stop >/dev/null 2>&1
 	fi
 }

@@ -44,7 +44,8 @@ let endMs;
 function pg(cmd, args, opts = {}) {
   const full = path.join(PG_BIN, cmd);
   const [bin, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", full, ...args]] : [full, args];
-  return execFileSync(bin, argv, { encoding: "utf8", ...opts });
+  // from "/": postgres may not enter the checkout (under /root, mode 700)
+  return execFileSync(bin, argv, { encoding: "utf8", cwd: "/", ...opts });
 }
 
 function psql(sql) {
