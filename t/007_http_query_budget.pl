@@ -1,7 +1,8 @@
 # HTTP queries obey pyroscope.query_memory_limit as SQL does: a query over
 # the budget is answered 429 / Connect resource_exhausted with the
 # limit's hint, the worker serves the next request, and pushes are not
-# limited by it.
+# limited by it.  And the range limit (pyroscope.http_max_query_length)
+# cannot be bypassed by a range whose length overflows.
 use strict;
 use warnings;
 
@@ -75,6 +76,19 @@ for (1 .. 100)
 	select(undef, undef, undef, 0.1);
 }
 ok($ok, 'with the limit reset the flame graph is answered again');
+
+# the 1-day range limit holds for ranges whose length overflows an int64
+for my $r ([ '-9223372036854775808', '9223372036854775807' ],
+	[ '-4611686018427387904', '4611686018427387904' ], [ '1', '9223372036854775807' ])
+{
+	my ($from, $to) = @$r;
+	($st, $body) = http($node, 'POST', '/querier.v1.QuerierService/SelectMergeStacktraces',
+		headers => \@json,
+		body => sprintf('{"profileTypeID":"%s","labelSelector":"{}","start":"%s","end":"%s"}',
+			$type, $from, $to));
+	ok($st == 400 && $body =~ /exceeds the limit/, "range $from..$to refused")
+	  or diag("$st $body");
+}
 
 $node->stop;
 done_testing();

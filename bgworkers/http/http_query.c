@@ -58,8 +58,9 @@ check_range(int64 *start, int64 *end, bool allow_empty)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time range start %lld is after its end %lld",
 						(long long) *start, (long long) *end)));
+	/* end - start may not fit in an int64 (start = -2^63, end = 2^63 - 1) */
 	if (pyroscope_http_max_query_length > 0 &&
-		*end - *start > (int64) pyroscope_http_max_query_length * 1000)
+		(uint64) *end - (uint64) *start > (uint64) pyroscope_http_max_query_length * 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the query time range exceeds the limit (pyroscope.http_max_query_length = %d s)",
