@@ -854,6 +854,22 @@ pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 }
 
 /*
+ * Record a failed unit of a worker's run, in a transaction of its own (the
+ * caller has aborted the unit's): count it, and keep its error if it is
+ * the run's first.  Called outside a transaction.
+ */
+void
+pyroscope_job_run_failed_unit(int64 run_id, CompactCounts *total, const char *error)
+{
+	total->units_failed++;
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pyroscope_job_run_update(run_id, total, false, error);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
  * Runs of a worker interrupted by a crash or a kill stay "running";
  * mark them failed.  worker names the worker in the message, jobs is a
  * text[] literal of the jobs it runs.  Called by a worker when it starts,

@@ -140,19 +140,13 @@ run_unit(const CompactUnit *u, TimestampTz now, int64 run_id, CompactCounts *tot
 		ereport(LOG,
 				(errmsg("pyroscope compactor: unit failed: %s", msg)));
 		total->units++;
-		total->units_failed++;
 		if (compactor_shared)
 		{
 			SpinLockAcquire(&compactor_shared->mutex);
 			compactor_shared->failed_units++;
 			SpinLockRelease(&compactor_shared->mutex);
 		}
-
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pyroscope_job_run_update(run_id, total, false, msg);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		pyroscope_job_run_failed_unit(run_id, total, msg);
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -187,12 +181,7 @@ list_units(CompactUnitKind kind, int level, TimestampTz now, int64 run_id,
 		ereport(LOG,
 				(errmsg("pyroscope compactor: could not list level %d units: %s",
 						level, edata->message)));
-		total->units_failed++;
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pyroscope_job_run_update(run_id, total, false, edata->message);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		pyroscope_job_run_failed_unit(run_id, total, edata->message);
 		FreeErrorData(edata);
 		*units = NIL;
 		ok = false;

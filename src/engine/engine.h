@@ -253,6 +253,8 @@ extern void pyroscope_stored_block_totals(int64 block_id, BlockTotalVisitor visi
 extern int64 pyroscope_job_run_begin(const char *job, const char *trigger);
 extern void pyroscope_job_run_update(int64 run_id, const CompactCounts *c, bool finished,
 									 const char *error);
+extern void pyroscope_job_run_failed_unit(int64 run_id, CompactCounts *total,
+										  const char *error);
 
 /* the compactor worker's passes and state (compact_job.c) */
 typedef struct CompactorStatus

@@ -448,12 +448,7 @@ run_step(OffloadStep step, int64 block_id, int64 run_id, CompactCounts *total,
 		else
 			msg = pstrdup(edata->message);
 		ereport(LOG, (errmsg("pyroscope offloader: %s", msg)));
-		total->units_failed++;
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pyroscope_job_run_update(run_id, total, false, msg);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		pyroscope_job_run_failed_unit(run_id, total, msg);
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
