@@ -1,7 +1,8 @@
 --
 -- upgrade: a database made by version 1.0 (profile values in head rows)
 -- is brought to the current version (1.1: pprofs kept as sent; 1.2: a
--- tenant retention of 0, ingest at a given time) by ALTER EXTENSION ...
+-- tenant retention of 0, ingest at a given time; 1.3: query workers on the
+-- status board, stored pprofs not recompressed) by ALTER EXTENSION ...
 -- UPDATE, and then stores and reads pprofs like a new one.  (A new
 -- database is made by the same scripts: pyroscope--1.0.sql and the
 -- updates after it.)
@@ -32,5 +33,10 @@ SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{se
 SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{"service_name": "upgraded"}',
 							  at => '2031-01-01 00:00+00');
 INSERT INTO pyroscope.tenant_retention VALUES ('kept', '0');
+-- what 1.3 added: stored pprofs without recompression, query workers on the board
+SELECT attstorage FROM pg_attribute
+ WHERE attrelid = 'pyroscope.head_pprof'::regclass AND attname = 'data';
+SELECT array_agg(attname ORDER BY attnum) FROM pg_attribute
+ WHERE attrelid = 'pyroscope.http_workers'::regclass AND attnum > 0;
 \c :regress_db
 DROP DATABASE pyroscope_upgrade;

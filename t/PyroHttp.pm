@@ -35,7 +35,8 @@ sub start_node
 	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pyroscope'\n"
 		  . "pyroscope.http_port = $port\n"
 		  . "pyroscope.http_workers = " . ($conf{workers} // 2) . "\n"
-		  . "pyroscope.compactor = off\n");	# no compaction or retention mid-test
+		  . "pyroscope.compactor = off\n"	# no compaction or retention mid-test
+		  . ($conf{conf} // ''));
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION pyroscope');
 	$node->{http_port} = $port;
@@ -168,12 +169,13 @@ sub decode_json_body
 	return JSON::PP->new->utf8->decode($body);
 }
 
-# pids of the running HTTP workers, sorted
+# pids of the running HTTP workers (or, given 'query', query workers), sorted
 sub worker_pids
 {
 	my ($node) = @_;
 	my $out = $node->safe_psql('postgres',
-		"SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pyroscope.http_workers WHERE pid IS NOT NULL");
+		"SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pyroscope.http_workers"
+		  . " WHERE pid IS NOT NULL AND kind = '" . ($_[1] // 'http') . "'");
 	return $out;
 }
 

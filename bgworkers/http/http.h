@@ -18,6 +18,8 @@
 
 #include "postgres.h"
 
+#include "access/xlogdefs.h"
+#include "lib/ilist.h"
 #include "port/atomics.h"
 #include "portability/instr_time.h"
 #include "storage/spin.h"
@@ -89,6 +91,7 @@ typedef struct HttpRoute
 	const char *label;			/* metric label */
 	HttpHandler handler;
 	bool		needs_db;		/* run inside a transaction */
+	bool		query;			/* run by a query worker (http_dispatch.c) */
 } HttpRoute;
 
 /* -------- requests -------- */
@@ -128,6 +131,25 @@ typedef struct HttpRequest
 	const char *hdr_name[HTTP_MAX_EXTRA_HEADERS];
 	const char *hdr_value[HTTP_MAX_EXTRA_HEADERS];
 	int			nhdr;
+	bool		gzipped;		/* http_maybe_gzip has run */
+
+	/*
+	 * a request without a connection (in a query worker): its headers and
+	 * arguments
+	 */
+	int			nheaders;
+	int			nargs;
+	const char **kv_name;		/* headers first, then arguments */
+	const char **kv_value;		/* NULL: an argument without '=' */
+
+	/* a push committed asynchronously, answered after the group's WAL flush */
+	XLogRecPtr	commit_lsn;
+	bool		flush_wait;
+	bool		flushed;
+	dlist_node	flush_node;
+
+	/* a query handed to a query worker (http_dispatch.c) */
+	struct HttpDispatch *dispatch;
 } HttpRequest;
 
 /* -------- shared state (http_ops.c) -------- */
@@ -157,8 +179,45 @@ typedef struct HttpRouteStats
 	pg_atomic_uint64 bytes_received;
 } HttpRouteStats;
 
+/*
+ * The queue of HTTP queries handed to the query workers (http_dispatch.c):
+ * a slot per queued or running query, protected by mutex.
+ */
+typedef enum HttpQuerySlotState
+{
+	QS_FREE = 0,
+	QS_QUEUED,
+	QS_RUNNING
+} HttpQuerySlotState;
+
+typedef struct HttpQuerySlot
+{
+	HttpQuerySlotState state;
+	uint64		gen;			/* new every time the slot is taken */
+	uint64		seq;			/* queue order */
+	uint32		handle;			/* dsm_handle of the request */
+	bool		cancel;			/* the HTTP worker gave up on it */
+	int			executor_pid;	/* query worker running it */
+	TimestampTz queued_at;
+} HttpQuerySlot;
+
+typedef struct HttpQueryQueue
+{
+	slock_t		mutex;
+	uint64		next_gen;
+	uint64		next_seq;
+	struct Latch *executor_latch[HTTP_MAX_WORKERS]; /* NULL: not running */
+	HttpQuerySlot slots[HTTP_MAX_QUERY_SLOTS];
+	pg_atomic_uint64 dispatched;
+	pg_atomic_uint64 rejected;	/* queue full: 429 */
+	pg_atomic_uint64 cancelled; /* client closed the connection */
+	pg_atomic_uint64 timed_out; /* deadline passed: 504 */
+	pg_atomic_uint64 queue_wait_us; /* summed time from queued to running */
+} HttpQueryQueue;
+
 typedef struct HttpShared
 {
+	HttpQueryQueue queue;
 	HttpRouteStats routes[HTTP_NROUTES];
 	pg_atomic_uint64 errors[HTTP_NREASONS];
 	pg_atomic_uint64 profiles_ingested;
@@ -175,6 +234,10 @@ extern int	http_worker_index;
 
 /* -------- http_server.c -------- */
 extern struct MHD_Daemon *http_server_start(MemoryContext daemon_cxt);
+extern void http_process(HttpRequest *req);
+extern bool http_flush_commits(void);
+extern const HttpRoute *http_route_at(int index);
+extern int	http_route_index(const HttpRoute *route);
 extern const char *http_header(HttpRequest *req, const char *name);
 extern const char *http_query_arg(HttpRequest *req, const char *name);
 extern void http_set_body(HttpRequest *req, int status, const char *content_type,
@@ -182,6 +245,17 @@ extern void http_set_body(HttpRequest *req, int status, const char *content_type
 extern void http_add_header(HttpRequest *req, const char *name, const char *value);
 extern void http_error(HttpRequest *req, int status, const char *code,
 					   const char *fmt,...) pg_attribute_printf(4, 5);
+
+/* -------- http_dispatch.c -------- */
+extern PGDLLEXPORT void pyroscope_http_query_worker_main(Datum arg);
+extern bool http_dispatch_wanted(HttpRequest *req);
+extern bool http_dispatch(HttpRequest *req);
+extern bool http_dispatch_ready(HttpRequest *req);
+extern bool http_dispatch_abandoned(HttpRequest *req);
+extern long http_dispatch_poll(bool *resumed);
+extern void http_dispatch_release(HttpRequest *req);
+extern void http_dispatch_shmem_init(HttpQueryQueue *q);
+extern void http_dispatch_metrics(StringInfo b);
 
 /* -------- http_connect.c -------- */
 extern bool http_connect_begin(HttpRequest *req);

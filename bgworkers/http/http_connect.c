@@ -255,6 +255,9 @@ http_maybe_gzip(HttpRequest *req)
 	PyroError	err;
 	char	   *copy;
 
+	if (req->gzipped)
+		return;
+	req->gzipped = true;
 	if (req->resp_len < HTTP_GZIP_MIN_SIZE ||
 		!header_has_token(http_header(req, "Accept-Encoding"), "gzip"))
 		return;

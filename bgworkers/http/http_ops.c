@@ -104,6 +104,7 @@ http_shmem_init(void)
 		pg_atomic_init_u64(&s->profiles_ingested, 0);
 		pg_atomic_init_u64(&s->samples_ingested, 0);
 		pg_atomic_init_u64(&s->series_written, 0);
+		http_dispatch_shmem_init(&s->queue);
 	}
 }
 
@@ -293,6 +294,7 @@ http_handle_metrics(HttpRequest *req)
 					 "# HELP pyroscope_http_workers Running HTTP worker processes.\n"
 					 "# TYPE pyroscope_http_workers gauge\n"
 					 "pyroscope_http_workers %d\n", running);
+	http_dispatch_metrics(&b);
 	pyroscope_object_store_metrics(&b);
 	http_set_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 }

@@ -23,6 +23,9 @@
 #include <microhttpd.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "lib/ilist.h"
+#include "replication/syncrep.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -31,6 +34,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 
+#include "base64.h"
 #include "connect_json.h"
 #include "engine.h"
 
@@ -45,30 +49,30 @@ static const HttpRoute routes[] = {
 	{"/push.v1.PusherService/Push", ROUTE_PUSH, HTTP_KIND_CONNECT,
 	"/push.v1.PusherService/Push", http_handle_push, true},
 	{"/querier.v1.QuerierService/ProfileTypes", ROUTE_PROFILE_TYPES, HTTP_KIND_CONNECT,
-	"/querier.v1.QuerierService/ProfileTypes", http_handle_profile_types, true},
+	"/querier.v1.QuerierService/ProfileTypes", http_handle_profile_types, true, true},
 	{"/querier.v1.QuerierService/LabelNames", ROUTE_LABEL_NAMES, HTTP_KIND_CONNECT,
-	"/querier.v1.QuerierService/LabelNames", http_handle_label_names, true},
+	"/querier.v1.QuerierService/LabelNames", http_handle_label_names, true, true},
 	{"/querier.v1.QuerierService/LabelValues", ROUTE_LABEL_VALUES, HTTP_KIND_CONNECT,
-	"/querier.v1.QuerierService/LabelValues", http_handle_label_values, true},
+	"/querier.v1.QuerierService/LabelValues", http_handle_label_values, true, true},
 	{"/querier.v1.QuerierService/Series", ROUTE_SERIES, HTTP_KIND_CONNECT,
-	"/querier.v1.QuerierService/Series", http_handle_series, true},
+	"/querier.v1.QuerierService/Series", http_handle_series, true, true},
 	{"/querier.v1.QuerierService/SelectMergeStacktraces", ROUTE_SELECT_MERGE_STACKTRACES,
 		HTTP_KIND_CONNECT, "/querier.v1.QuerierService/SelectMergeStacktraces",
-	http_handle_select_merge_stacktraces, true},
+	http_handle_select_merge_stacktraces, true, true},
 	{"/querier.v1.QuerierService/SelectMergeSpanProfile", ROUTE_SELECT_MERGE_SPAN_PROFILE,
 		HTTP_KIND_CONNECT, "/querier.v1.QuerierService/SelectMergeSpanProfile",
-	http_handle_select_merge_span_profile, true},
+	http_handle_select_merge_span_profile, true, true},
 	{"/querier.v1.QuerierService/SelectMergeProfile", ROUTE_SELECT_MERGE_PROFILE,
 		HTTP_KIND_CONNECT, "/querier.v1.QuerierService/SelectMergeProfile",
-	http_handle_select_merge_profile, true},
+	http_handle_select_merge_profile, true, true},
 	{"/querier.v1.QuerierService/SelectSeries", ROUTE_SELECT_SERIES, HTTP_KIND_CONNECT,
-	"/querier.v1.QuerierService/SelectSeries", http_handle_select_series, true},
+	"/querier.v1.QuerierService/SelectSeries", http_handle_select_series, true, true},
 	{"/querier.v1.QuerierService/Diff", ROUTE_DIFF, HTTP_KIND_CONNECT,
-	"/querier.v1.QuerierService/Diff", http_handle_diff, true},
+	"/querier.v1.QuerierService/Diff", http_handle_diff, true, true},
 	{"/querier.v1.QuerierService/GetProfileStats", ROUTE_GET_PROFILE_STATS, HTTP_KIND_CONNECT,
-	"/querier.v1.QuerierService/GetProfileStats", http_handle_get_profile_stats, true},
+	"/querier.v1.QuerierService/GetProfileStats", http_handle_get_profile_stats, true, true},
 	{"/querier.v1.QuerierService/AnalyzeQuery", ROUTE_ANALYZE_QUERY, HTTP_KIND_CONNECT,
-	"/querier.v1.QuerierService/AnalyzeQuery", http_handle_analyze_query, true},
+	"/querier.v1.QuerierService/AnalyzeQuery", http_handle_analyze_query, true, true},
 	{"/settings.v1.SettingsService/Get", ROUTE_SETTINGS_GET, HTTP_KIND_CONNECT,
 	"/settings.v1.SettingsService/Get", http_handle_settings_get, true},
 	{"/settings.v1.SettingsService/Set", ROUTE_SETTINGS_SET, HTTP_KIND_CONNECT,
@@ -76,11 +80,11 @@ static const HttpRoute routes[] = {
 	{"/settings.v1.SettingsService/Delete", ROUTE_SETTINGS_DELETE, HTTP_KIND_CONNECT,
 	"/settings.v1.SettingsService/Delete", http_handle_settings_delete, true},
 	{"/pyroscope/render", ROUTE_RENDER, HTTP_KIND_LEGACY_GET, "/pyroscope/render",
-	http_handle_render, true},
+	http_handle_render, true, true},
 	{"/pyroscope/render-diff", ROUTE_RENDER_DIFF, HTTP_KIND_LEGACY_GET,
-	"/pyroscope/render-diff", http_handle_render_diff, true},
+	"/pyroscope/render-diff", http_handle_render_diff, true, true},
 	{"/pyroscope/label-values", ROUTE_LEGACY_LABEL_VALUES, HTTP_KIND_LEGACY_GET,
-	"/pyroscope/label-values", http_handle_legacy_label_values, true},
+	"/pyroscope/label-values", http_handle_legacy_label_values, true, true},
 };
 
 /* any other /<package>.<Service>/<Method> path: a Connect call we do not serve */
@@ -119,16 +123,47 @@ http_find_route(const char *url)
 	return &not_found_route;
 }
 
+const HttpRoute *
+http_route_at(int index)
+{
+	if (index < 0 || index >= (int) lengthof(routes))
+		return &not_found_route;
+	return &routes[index];
+}
+
+int
+http_route_index(const HttpRoute *route)
+{
+	for (size_t i = 0; i < lengthof(routes); i++)
+		if (route == &routes[i])
+			return (int) i;
+	return -1;
+}
+
+/*
+ * A header (case-insensitive name) or query argument of a request: from
+ * its connection, or in a query worker from the copy the HTTP worker sent.
+ */
 const char *
 http_header(HttpRequest *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+	if (req->conn)
+		return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+	for (int i = 0; i < req->nheaders; i++)
+		if (pg_strcasecmp(req->kv_name[i], name) == 0)
+			return req->kv_value[i];
+	return NULL;
 }
 
 const char *
 http_query_arg(HttpRequest *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+	if (req->conn)
+		return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+	for (int i = req->nheaders; i < req->nheaders + req->nargs; i++)
+		if (strcmp(req->kv_name[i], name) == 0)
+			return req->kv_value[i];
+	return NULL;
 }
 
 /* Allocate in the request context without throwing; NULL on failure. */
@@ -295,6 +330,50 @@ http_tenant_valid(const char *t, size_t len)
 }
 
 /*
+ * The user and password of a Basic Authorization header (RFC 7617): the
+ * scheme in any case, base64 of "user:password".  Leaves both NULL when
+ * the header is missing or malformed, or the decoded bytes hold a NUL.
+ */
+static void
+parse_basic(const char *auth, char **user, char **secret)
+{
+	uint8_t    *raw = NULL;
+	size_t		rawlen = 0;
+	bool		oom = false;
+	const char *b64;
+	size_t		len;
+	char	   *colon;
+	char	   *copy;
+
+	*user = *secret = NULL;
+	if (auth == NULL || pg_strncasecmp(auth, "Basic ", 6) != 0)
+		return;
+	b64 = auth + 6;
+	while (*b64 == ' ')
+		b64++;
+	len = strlen(b64);
+	while (len > 0 && b64[len - 1] == ' ')
+		len--;
+	if (len == 0 || !pyro_base64_decode(b64, len, &raw, &rawlen, &oom) || raw == NULL)
+		return;
+	if (memchr(raw, '\0', rawlen) != NULL)
+	{
+		pyro_free(raw);
+		return;
+	}
+	copy = palloc(rawlen + 1);
+	memcpy(copy, raw, rawlen);
+	copy[rawlen] = '\0';
+	pyro_free(raw);
+	colon = strchr(copy, ':');
+	if (colon == NULL)
+		return;
+	*colon = '\0';
+	*user = copy;
+	*secret = colon + 1;
+}
+
+/*
  * Check the credentials of a request against pyroscope.http_credentials
  * (when pyroscope.auth is not none) and determine its tenant (spec §13).
  * A credential row may pin a tenant; otherwise the tenant comes from
@@ -315,23 +394,7 @@ http_resolve_tenant(HttpRequest *req)
 		bool		ok;
 
 		if (pyroscope_http_auth == HTTP_AUTH_BASIC)
-		{
-			char	   *pass = NULL;
-
-			/* MHD decodes the Basic header; the password may be NULL */
-			char	   *u = MHD_basic_auth_get_username_password(req->conn, &pass);
-
-			/* libmicrohttpd allocated these with malloc: copy, then free */
-			if (u && pass)
-			{
-				secret = pstrdup(pass);
-				user = pstrdup(u);
-			}
-			if (u)
-				MHD_free(u);
-			if (pass)
-				MHD_free(pass);
-		}
+			parse_basic(auth, &user, &secret);
 		else if (auth && pg_strncasecmp(auth, "Bearer ", 7) == 0)
 		{
 			secret = pstrdup(auth + 7);
@@ -384,17 +447,74 @@ http_resolve_tenant(HttpRequest *req)
 }
 
 /*
+ * Whether pushes may commit asynchronously and be answered after one WAL
+ * flush for all of them: when a commit would wait for the local flush only
+ * (synchronous_commit on or local, no synchronous standbys).  Otherwise
+ * every push commits as the settings say.
+ */
+static bool
+group_commit_applies(void)
+{
+	if (synchronous_commit != SYNCHRONOUS_COMMIT_ON &&
+		synchronous_commit != SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		return false;
+	return !(SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0');
+}
+
+/* Pushes committed but not yet flushed, waiting to be answered. */
+static dlist_head unflushed = DLIST_STATIC_INIT(unflushed);
+
+/*
+ * Flush the WAL up to the newest commit of the waiting pushes, once, and
+ * let their answers go.  Called by the worker after each round of
+ * MHD_run; a push is thus answered only once its commit is durable.
+ * Returns whether connections were resumed (MHD_run must then run again).
+ */
+bool
+http_flush_commits(void)
+{
+	dlist_mutable_iter it;
+	dlist_iter	scan;
+	XLogRecPtr	upto = InvalidXLogRecPtr;
+
+	if (dlist_is_empty(&unflushed))
+		return false;
+	dlist_foreach(scan, &unflushed)
+	{
+		HttpRequest *req = dlist_container(HttpRequest, flush_node, scan.cur);
+
+		if (req->commit_lsn > upto)
+			upto = req->commit_lsn;
+	}
+	if (!XLogRecPtrIsInvalid(upto))
+		XLogFlush(upto);
+	dlist_foreach_modify(it, &unflushed)
+	{
+		HttpRequest *req = dlist_container(HttpRequest, flush_node, it.cur);
+
+		dlist_delete(&req->flush_node);
+		req->commit_lsn = InvalidXLogRecPtr;
+		req->flush_wait = false;
+		req->flushed = true;
+		MHD_resume_connection(req->conn);
+	}
+	return true;
+}
+
+/*
  * Run the handler of a request in its own transaction and turn any error
  * into an error response.  Afterwards the transaction is closed and every
  * transaction-scoped allocation is gone; the response lives in req->cxt.
  */
-static void
+void
 http_process(HttpRequest *req)
 {
 	const HttpRoute *route = req->route;
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile bool in_xact = false;
 	volatile bool budgeted = false;
+	bool		group_commit = (route->id == ROUTE_PUSH || route->id == ROUTE_INGEST) &&
+	group_commit_applies();
 
 	pyroscope_http_worker_set_state(true, NULL);
 	PG_TRY();
@@ -436,12 +556,36 @@ http_process(HttpRequest *req)
 				budgeted = true;
 				pyroscope_budget_begin();
 			}
+			if (route->query)
+				pyroscope_test_sleep(pyroscope_query_test_delay);
 			route->handler(req);
 			pyroscope_budget_end();
 			if (req->timeout_ms > 0)
 				disable_timeout(STATEMENT_TIMEOUT, false);
 			PopActiveSnapshot();
-			CommitTransactionCommand();
+			if (group_commit)
+			{
+				/*
+				 * Group commit: commit without waiting for the WAL flush; the
+				 * answer waits for http_flush_commits(), which flushes once
+				 * for every push of this round.
+				 */
+				int			saved = synchronous_commit;
+
+				synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
+				PG_TRY();
+				{
+					CommitTransactionCommand();
+				}
+				PG_FINALLY();
+				{
+					synchronous_commit = saved;
+				}
+				PG_END_TRY();
+				req->commit_lsn = XactLastCommitEnd;
+			}
+			else
+				CommitTransactionCommand();
 			in_xact = false;
 		}
 	}
@@ -661,13 +805,35 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 	if (*upload_data_size > 0)
 	{
-		if (!req->responded)
+		if (!req->responded && !req->dispatch)
 			append_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (req->responded)
 		return MHD_YES;
+
+	/* a push waiting for its WAL flush */
+	if (req->flush_wait)
+	{
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
+	if (req->flushed)
+		return http_send(req);
+
+	/* a query worker has the request: answer once it is back */
+	if (req->dispatch)
+	{
+		if (http_dispatch_abandoned(req))
+			return MHD_NO;		/* the client has gone: close */
+		if (!http_dispatch_ready(req))
+		{
+			MHD_suspend_connection(conn);
+			return MHD_YES;
+		}
+		return http_send(req);
+	}
 
 	/* the whole request is in: answer it */
 	if (req->body_too_large)
@@ -678,7 +844,26 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	{
 		if (req->route->kind != HTTP_KIND_CONNECT ||
 			req->route->id == ROUTE_UNIMPLEMENTED || http_connect_begin(req))
-			http_process(req);
+		{
+			if (!http_dispatch_wanted(req))
+			{
+				http_process(req);
+				if (!XLogRecPtrIsInvalid(req->commit_lsn))
+				{
+					/* answered once the group's WAL flush is done */
+					req->flush_wait = true;
+					dlist_push_tail(&unflushed, &req->flush_node);
+					MHD_suspend_connection(conn);
+					return MHD_YES;
+				}
+			}
+			else if (http_dispatch(req))
+			{
+				/* serve other connections until the query worker answers */
+				MHD_suspend_connection(conn);
+				return MHD_YES;
+			}
+		}
 	}
 	return http_send(req);
 }
@@ -692,6 +877,9 @@ completed_handler(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (req == NULL)
 		return;
+	http_dispatch_release(req);
+	if (req->flush_wait)
+		dlist_delete(&req->flush_node);
 	if (!req->responded)
 		req->status = 499;		/* client went away */
 	http_record_request(req);
@@ -720,7 +908,7 @@ http_server_start(MemoryContext daemon_cxt)
 	struct MHD_Daemon *d;
 	char		port[16];
 	int			rc;
-	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
 	daemon_context = daemon_cxt;
 	memset(&hints, 0, sizeof(hints));

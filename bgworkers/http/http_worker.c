@@ -118,6 +118,27 @@ pyroscope_http_register_workers(void)
 		worker.bgw_main_arg = Int32GetDatum(i);
 		RegisterBackgroundWorker(&worker);
 	}
+	if (pyroscope_http_workers == 0)
+		return;
+	if (pyroscope_http_workers + pyroscope_http_query_workers > HTTP_MAX_WORKERS)
+		ereport(WARNING,
+				(errmsg("only %d of pyroscope.http_query_workers = %d started: HTTP and query workers are at most %d",
+						HTTP_MAX_WORKERS - pyroscope_http_workers, pyroscope_http_query_workers,
+						HTTP_MAX_WORKERS)));
+	for (int i = 0; i < pyroscope_http_query_workers &&
+		 pyroscope_http_workers + i < HTTP_MAX_WORKERS; i++)
+	{
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = 1;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, "pyroscope");
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "pyroscope_http_query_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "pyroscope http query worker %d", i);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "pyroscope http query worker");
+		worker.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&worker);
+	}
 }
 
 /*
@@ -131,6 +152,7 @@ pyroscope_http_worker_main(Datum arg)
 	struct MHD_Daemon *daemon;
 	const union MHD_DaemonInfo *info;
 	WaitEventSet *wes;
+	long		poll_wait = -1;
 
 	http_worker_index = DatumGetInt32(arg);
 
@@ -141,7 +163,7 @@ pyroscope_http_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnection(pyroscope_database, NULL, 0);
 	pgstat_report_appname("pyroscope http worker");
 
-	pyroscope_http_worker_attach(http_worker_index);
+	pyroscope_http_worker_attach(http_worker_index, false);
 
 	daemon_cxt = AllocSetContextCreate(TopMemoryContext, "pyroscope http daemon",
 									   ALLOCSET_DEFAULT_SIZES);
@@ -170,6 +192,8 @@ pyroscope_http_worker_main(Datum arg)
 
 		if (MHD_get_timeout(daemon, &mhd_timeout) == MHD_YES)
 			timeout = mhd_timeout > (MHD_UNSIGNED_LONG_LONG) INT_MAX ? INT_MAX : (long) mhd_timeout;
+		if (poll_wait >= 0 && (timeout < 0 || poll_wait < timeout))
+			timeout = poll_wait;
 
 		n = WaitEventSetWait(wes, timeout, ev, lengthof(ev), PG_WAIT_EXTENSION);
 		for (int i = 0; i < n; i++)
@@ -183,6 +207,22 @@ pyroscope_http_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		MHD_run(daemon);
+		/*
+		 * Serve the connections; then flush the WAL once for the pushes of
+		 * the round and take the query workers' answers, and serve again the
+		 * connections that this resumed (a resumed connection does not wake
+		 * the daemon's descriptor by itself).
+		 */
+		for (;;)
+		{
+			bool		resumed = false;
+
+			MHD_run(daemon);
+			if (http_flush_commits())
+				resumed = true;
+			poll_wait = http_dispatch_poll(&resumed);
+			if (!resumed)
+				break;
+		}
 	}
 }

@@ -17,6 +17,9 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -292,4 +295,30 @@ pyroscope_spi_run(const char *what, const char *sql, int nargs, Oid *types, Datu
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not run %s statement: %s", what, SPI_result_code_string(rc)),
 				 errdetail("Statement: %s", sql)));
+}
+
+/*
+ * Testing only: sleep ms milliseconds (the *_test_delay settings), waking
+ * for interrupts, so that a cancel, a statement timeout or SIGTERM ends
+ * the wait at once.
+ */
+void
+pyroscope_test_sleep(int ms)
+{
+	TimestampTz until;
+
+	if (ms <= 0)
+		return;
+	until = GetCurrentTimestamp() + (int64) ms * 1000;
+	for (;;)
+	{
+		long		left = (long) ((until - GetCurrentTimestamp()) / 1000);
+
+		CHECK_FOR_INTERRUPTS();
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(left, 100), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
 }

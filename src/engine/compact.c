@@ -107,22 +107,7 @@ lock_unit(const CompactUnit *u)
 static void
 test_delay(void)
 {
-	TimestampTz until;
-
-	if (pyroscope_compaction_test_delay <= 0)
-		return;
-	until = GetCurrentTimestamp() + (int64) pyroscope_compaction_test_delay * 1000;
-	for (;;)
-	{
-		long		left = (long) ((until - GetCurrentTimestamp()) / 1000);
-
-		CHECK_FOR_INTERRUPTS();
-		if (left <= 0)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(left, 100), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
+	pyroscope_test_sleep(pyroscope_compaction_test_delay);
 }
 
 /* ---------------------------------------------------------------------

@@ -52,11 +52,14 @@ typedef enum HttpAuthMode
 	HTTP_AUTH_BEARER
 } HttpAuthMode;
 
-#define HTTP_MAX_WORKERS		64
+#define HTTP_MAX_WORKERS		64	/* HTTP and query workers together */
+#define HTTP_MAX_QUERY_SLOTS	256
 
 extern char *pyroscope_http_listen_address;
 extern int	pyroscope_http_port;
 extern int	pyroscope_http_workers;
+extern int	pyroscope_http_query_workers;
+extern int	pyroscope_http_query_queue;
 extern char *pyroscope_database;
 extern int	pyroscope_http_max_body_size;	/* kB */
 extern int	pyroscope_http_request_timeout; /* ms, 0 = none */
@@ -190,6 +193,8 @@ extern int	pyroscope_compact_after;	/* s */
 extern int	pyroscope_block_window; /* s */
 extern int	pyroscope_retention;	/* s, 0 = keep forever */
 extern int	pyroscope_compaction_test_delay;	/* ms, tests only */
+extern int	pyroscope_query_test_delay; /* ms, tests only */
+extern void pyroscope_test_sleep(int ms);
 
 #define COMPACT_MAX_LEVEL 2		/* 0: block_window, 1: hour, 2: day */
 
@@ -304,6 +309,7 @@ extern void pyroscope_object_store_metrics(StringInfo out);
 typedef struct HttpWorkerStatus
 {
 	int			pid;			/* 0 = stopped */
+	bool		query;			/* a query worker, not an HTTP worker */
 	TimestampTz started;
 	bool		busy;
 	char		last_error[256];	/* "" = none */
@@ -314,13 +320,13 @@ typedef struct HttpWorkerStatus
 
 extern Size pyroscope_worker_status_shmem_size(void);
 extern void pyroscope_worker_status_shmem_init(void);
-extern void pyroscope_http_worker_attach(int index);
+extern void pyroscope_http_worker_attach(int index, bool query);
 extern void pyroscope_http_worker_set_state(bool busy, const char *error);
 extern void pyroscope_http_worker_count(bool error);
 extern bool pyroscope_http_worker_get_status(int index, HttpWorkerStatus *st);
 
 /* the extension version this library's queries are written for */
-#define PYROSCOPE_EXTENSION_VERSION "1.2"
+#define PYROSCOPE_EXTENSION_VERSION "1.3"
 extern bool pyroscope_extension_ready(void);
 extern char *pyroscope_extension_installed_version(void);
 extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);

@@ -31,6 +31,7 @@ int			pyroscope_compact_after = 600;	/* s */
 int			pyroscope_block_window = 3600;	/* s */
 int			pyroscope_retention = 30 * 86400;	/* s, 0 = keep forever */
 int			pyroscope_compaction_test_delay = 0;	/* ms, tests only */
+int			pyroscope_query_test_delay = 0; /* ms, tests only */
 bool		pyroscope_compactor_enabled = true;
 int			pyroscope_compaction_interval = 60; /* s */
 
@@ -42,6 +43,8 @@ int			pyroscope_offload_interval = 300;	/* s */
 char	   *pyroscope_http_listen_address = NULL;
 int			pyroscope_http_port = 4040;
 int			pyroscope_http_workers = 2;
+int			pyroscope_http_query_workers = 2;
+int			pyroscope_http_query_queue = 32;
 char	   *pyroscope_database = NULL;
 int			pyroscope_http_max_body_size = 256 * 1024;	/* kB */
 int			pyroscope_http_request_timeout = 60000; /* ms */
@@ -167,6 +170,14 @@ pyroscope_define_gucs(void)
 							PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pyroscope.query_test_delay",
+							"Testing only: pause at the start of every HTTP query.",
+							"Lets tests hold a query worker busy; leave at 0.",
+							&pyroscope_query_test_delay,
+							0, 0, 600000,
+							PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
 	/* The compactor worker */
 	DefineCustomBoolVariable("pyroscope.compactor",
 							 "Run the compactor worker (compaction and retention).",
@@ -288,6 +299,21 @@ pyroscope_define_gucs(void)
 								NULL,
 								&pyroscope_http_workers,
 								2, 0, HTTP_MAX_WORKERS,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_query_workers",
+								"Number of worker processes that run the HTTP API's queries.",
+								"The HTTP workers hand every query (querier calls, render, label values) to these and keep "
+								"serving pushes meanwhile; 0 runs queries in the HTTP workers themselves.",
+								&pyroscope_http_query_workers,
+								2, 0, HTTP_MAX_WORKERS / 2,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_query_queue",
+								"Most HTTP queries waiting for or running in a query worker at once.",
+								"Past it a query is answered 429 resource_exhausted with Retry-After.",
+								&pyroscope_http_query_queue,
+								32, 1, HTTP_MAX_QUERY_SLOTS,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
 		DefineCustomStringVariable("pyroscope.database",

@@ -20,6 +20,7 @@ typedef struct HttpWorkerSlot
 {
 	slock_t		mutex;			/* protects the non-atomic fields */
 	int			pid;			/* 0 = not running */
+	bool		query;			/* a query worker */
 	TimestampTz started;
 	bool		busy;
 	char		last_error[256];
@@ -52,6 +53,7 @@ pyroscope_worker_status_shmem_init(void)
 
 			SpinLockInit(&slot->mutex);
 			slot->pid = 0;
+			slot->query = false;
 			slot->started = 0;
 			slot->busy = false;
 			slot->last_error[0] = '\0';
@@ -75,7 +77,7 @@ slot_cleanup(int code, Datum arg)
 
 /* This process is HTTP worker index: show it on the board until it exits. */
 void
-pyroscope_http_worker_attach(int index)
+pyroscope_http_worker_attach(int index, bool query)
 {
 	HttpWorkerSlot *slot;
 
@@ -85,6 +87,7 @@ pyroscope_http_worker_attach(int index)
 	slot = &slots[index];
 	SpinLockAcquire(&slot->mutex);
 	slot->pid = MyProcPid;
+	slot->query = query;
 	slot->started = GetCurrentTimestamp();
 	slot->busy = false;
 	SpinLockRelease(&slot->mutex);
@@ -132,6 +135,7 @@ pyroscope_http_worker_get_status(int index, HttpWorkerStatus *st)
 	slot = &slots[index];
 	SpinLockAcquire(&slot->mutex);
 	st->pid = slot->pid;
+	st->query = slot->query;
 	st->started = slot->started;
 	st->busy = slot->busy;
 	st->last_error_at = slot->last_error_at;

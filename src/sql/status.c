@@ -56,7 +56,7 @@ pyroscope_compactor_wakeup(PG_FUNCTION_ARGS)
 }
 
 /*
- * pyroscope.http_worker_status(): one row per HTTP worker slot in use,
+ * pyroscope.http_worker_status(): one row per HTTP or query worker slot in use,
  * behind the pyroscope.http_workers view.
  */
 Datum
@@ -68,22 +68,23 @@ pyroscope_http_worker_status(PG_FUNCTION_ARGS)
 	for (int w = 0; w < HTTP_MAX_WORKERS; w++)
 	{
 		HttpWorkerStatus st;
-		Datum		values[8];
-		bool		nulls[8] = {false};
+		Datum		values[9];
+		bool		nulls[9] = {false};
 
 		if (!pyroscope_http_worker_get_status(w, &st))
 			continue;
 		values[0] = Int32GetDatum(w);
-		values[1] = Int32GetDatum(st.pid);
-		nulls[1] = st.pid == 0;
-		values[2] = CStringGetTextDatum(st.pid == 0 ? "stopped" : st.busy ? "busy" : "idle");
-		values[3] = TimestampTzGetDatum(st.started);
-		values[4] = Int64GetDatum((int64) st.requests);
-		values[5] = Int64GetDatum((int64) st.errors);
-		values[6] = CStringGetTextDatum(st.last_error);
-		nulls[6] = st.last_error[0] == '\0';
-		values[7] = TimestampTzGetDatum(st.last_error_at);
-		nulls[7] = st.last_error_at == 0;
+		values[1] = CStringGetTextDatum(st.query ? "query" : "http");
+		values[2] = Int32GetDatum(st.pid);
+		nulls[2] = st.pid == 0;
+		values[3] = CStringGetTextDatum(st.pid == 0 ? "stopped" : st.busy ? "busy" : "idle");
+		values[4] = TimestampTzGetDatum(st.started);
+		values[5] = Int64GetDatum((int64) st.requests);
+		values[6] = Int64GetDatum((int64) st.errors);
+		values[7] = CStringGetTextDatum(st.last_error);
+		nulls[7] = st.last_error[0] == '\0';
+		values[8] = TimestampTzGetDatum(st.last_error_at);
+		nulls[8] = st.last_error_at == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
