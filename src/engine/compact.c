@@ -386,6 +386,7 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	values[2] = TimestampTzGetDatum(u->start);
 	values[3] = TimestampTzGetDatum(Min(u->end, cutoff));
 	head_reader_init(&reader);
+	reader.for_compaction = true;
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT h.ctid, h.series_id, h.ts, h.profile,"
 									   "       h.pprof_id, h.part, h.total"

@@ -127,6 +127,14 @@ typedef struct HeadReader
 	struct PyroNormalized *n;	/* owned, or a pinned cache entry's */
 	struct HeadCacheEntry *pinned;
 	PyroProfile *pyp1;			/* a decoded profile value */
+
+	/*
+	 * Set by compaction: read stored pprofs with a new snapshot (the head
+	 * rows come from a FOR UPDATE cursor, whose snapshot is newer than the
+	 * transaction's), and keep nothing in the backend's cache (the rows are
+	 * about to be deleted).
+	 */
+	bool		for_compaction;
 } HeadReader;
 
 extern void head_reader_init(HeadReader *r);

@@ -261,7 +261,7 @@ head_reader_load(HeadReader *r, int64 pprof_id)
 			elog(ERROR, "could not prepare the head pprof query");
 		pprof_fetch_plan = plan;
 	}
-	if (SPI_execute_plan(pprof_fetch_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(pprof_fetch_plan, &arg, NULL, !r->for_compaction, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read stored pprof " INT64_FORMAT, pprof_id);
 	tt = SPI_tuptable;
 	if (SPI_processed != 1)
@@ -276,7 +276,7 @@ head_reader_load(HeadReader *r, int64 pprof_id)
 	key.hash = pyro_hash_bytes(VARDATA_ANY(data), key.len, 0x70707266);
 	r->pprof_id = pprof_id;
 
-	if ((e = head_cache_lookup(&key)) != NULL)
+	if (!r->for_compaction && (e = head_cache_lookup(&key)) != NULL)
 	{
 		e->pins++;
 		r->pinned = e;
@@ -304,7 +304,7 @@ head_reader_load(HeadReader *r, int64 pprof_id)
 	}
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(tt);
-	if ((e = head_cache_add(&key, cxt, r->n)) != NULL)
+	if (!r->for_compaction && (e = head_cache_add(&key, cxt, r->n)) != NULL)
 	{
 		e->pins++;
 		r->pinned = e;
