@@ -241,6 +241,21 @@ SELECT (SELECT count(*) FROM before_profiles WHERE ts >= '2030-01-02') AS day2_b
 							  EXCEPT ALL
 							  SELECT series_id, ts, total FROM pg_temp.profiles()) x) AS missing;
 
+-- A compaction unit over pyroscope.compaction_memory_limit fails with an
+-- error naming the limit and leaves the head as it was; with the limit
+-- back, the same unit compacts.
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'java'), '{"service_name": "big"}', 'cm',
+							  at => '2030-03-01 10:00+00') > 0 AS stored;
+SELECT count(*) AS head_rows FROM pyroscope.head WHERE tenant = 'cm';
+SET pyroscope.compaction_memory_limit = '64kB';
+SELECT pyroscope.compact('2030-03-02 00:00+00', 'cm');
+SELECT count(*) AS head_rows, (SELECT count(*) FROM pyroscope.blocks WHERE tenant = 'cm') AS blocks
+  FROM pyroscope.head WHERE tenant = 'cm';
+RESET pyroscope.compaction_memory_limit;
+SELECT (pyroscope.compact('2030-03-02 00:00+00', 'cm') ->> 'blocks_written')::int AS blocks_written;
+SELECT count(*) AS head_rows, (SELECT count(*) FROM pyroscope.blocks WHERE tenant = 'cm') AS blocks
+  FROM pyroscope.head WHERE tenant = 'cm';
+
 -- Compaction and retention delete data: not for everyone.
 CREATE ROLE regress_pyro_reader;
 GRANT USAGE ON SCHEMA pyroscope TO regress_pyro_reader;

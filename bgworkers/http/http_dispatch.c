@@ -52,7 +52,8 @@
 
 #define QUERY_MQ_SIZE		(256 * 1024)	/* the answer's queue */
 #define PEEK_INTERVAL_MS	100 /* how often a waiting client is checked */
-#define DEADLINE_GRACE_MS	1000	/* past the deadline, the HTTP worker gives up */
+#define DEADLINE_GRACE_MS	1000	/* past the deadline, the HTTP worker
+									 * gives up */
 #define SPURIOUS_RETRIES	3
 
 /* The request as the HTTP worker wrote it at the start of the segment. */

@@ -42,6 +42,7 @@ typedef struct QueryBudget
 	Size		used;
 	Size		peak;
 	Size		limit;			/* bytes, 0 = none */
+	bool		compaction;		/* a compaction unit's, not a query's */
 } QueryBudget;
 
 static QueryBudget budget;
@@ -78,6 +79,27 @@ pyroscope_budget_begin(void)
 	budget.used = 0;
 	budget.peak = 0;
 	budget.limit = (Size) pyroscope_query_memory_limit * 1024;
+	budget.compaction = false;
+}
+
+/* The same for one compaction unit, within pyroscope.compaction_memory_limit. */
+void
+pyroscope_budget_begin_compaction(void)
+{
+	pyroscope_budget_begin();
+	budget.limit = (Size) pyroscope_compaction_memory_limit * 1024;
+	budget.compaction = true;
+}
+
+/*
+ * What the head cache adopts stops counting as the query's: the cache is
+ * counted as a whole (see budget_charge).
+ */
+void
+pyroscope_budget_forget(Size bytes)
+{
+	if (budget.active)
+		budget.used = budget.used > bytes ? budget.used - bytes : 0;
 }
 
 void
@@ -98,7 +120,16 @@ budget_charge(void *p)
 {
 	Size		space = GetMemoryChunkSpace(p);
 
-	if (budget.limit > 0 && budget.used + space > budget.limit)
+	/*
+	 * The backend's head cache counts against the budget too: when the two do
+	 * not fit, unused cache entries go first.
+	 */
+	if (budget.limit > 0 &&
+		budget.used + pyroscope_head_cache_bytes() + space > budget.limit)
+		pyroscope_head_cache_shrink(budget.used + pyroscope_head_cache_bytes() + space -
+									budget.limit);
+	if (budget.limit > 0 &&
+		budget.used + pyroscope_head_cache_bytes() + space > budget.limit)
 	{
 		budget.exceeded = true;
 		pfree(p);
@@ -206,6 +237,12 @@ pyroscope_report(const PyroError *err, const char *context)
 {
 	int			sqlstate;
 
+	if (err->code == PYRO_ENOMEM && budget.exceeded && budget.compaction)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: compaction unit needs more than pyroscope.compaction_memory_limit (%d kB)",
+						context, pyroscope_compaction_memory_limit),
+				 errhint("Lower pyroscope.block_window, or raise pyroscope.compaction_memory_limit.")));
 	if (err->code == PYRO_ENOMEM && budget.exceeded)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

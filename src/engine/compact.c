@@ -746,6 +746,8 @@ retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 void
 pyroscope_compact_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 {
+	/* what the unit builds stays within pyroscope.compaction_memory_limit */
+	pyroscope_budget_begin_compaction();
 	switch (u->kind)
 	{
 		case COMPACT_HEAD:
@@ -758,6 +760,7 @@ pyroscope_compact_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 			retention_unit(u, now, c);
 			break;
 	}
+	pyroscope_budget_end();
 	c->units++;
 }
 

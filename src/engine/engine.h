@@ -77,7 +77,10 @@ extern void pyroscope_report(const PyroError *err, const char *context) pg_attri
  * which pyroscope_report turns into ERRCODE_PROGRAM_LIMIT_EXCEEDED.
  */
 extern int	pyroscope_query_memory_limit;	/* kB, 0 = none */
+extern int	pyroscope_compaction_memory_limit;	/* kB, 0 = none */
 extern void pyroscope_budget_begin(void);
+extern void pyroscope_budget_begin_compaction(void);
+extern void pyroscope_budget_forget(Size bytes);
 extern void pyroscope_budget_end(void);
 extern bool pyroscope_budget_exceeded(void);
 
@@ -118,6 +121,8 @@ extern void pyroscope_labels_from_jsonb(Jsonb *jb, struct PyroLabelSet *ls);
 
 /* head rows' profiles (head.c) */
 extern int	pyroscope_head_cache_size;	/* kB */
+extern Size pyroscope_head_cache_bytes(void);
+extern void pyroscope_head_cache_shrink(Size need);
 
 struct HeadCacheEntry;
 typedef struct HeadReader

@@ -23,8 +23,9 @@ int			pyroscope_max_profile_samples = 1000000;
 int			pyroscope_max_label_names = 30;
 int			pyroscope_max_label_name_length = 1024;
 int			pyroscope_max_label_value_length = 2048;
-int			pyroscope_head_cache_size = 128 * 1024; /* kB */
-int			pyroscope_query_memory_limit = 1024 * 1024; /* kB */
+int			pyroscope_head_cache_size = 64 * 1024;	/* kB */
+int			pyroscope_query_memory_limit = 160 * 1024;	/* kB */
+int			pyroscope_compaction_memory_limit = 160 * 1024; /* kB */
 
 /* compaction and retention */
 int			pyroscope_compact_after = 600;	/* s */
@@ -126,17 +127,24 @@ pyroscope_define_gucs(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pyroscope.query_memory_limit",
 							"Most memory one query may use for profiles, trees and merges.",
-							"Past it the query fails with an error instead of exhausting memory; 0 means no limit.",
+							"Past it the query fails with an error instead of exhausting memory; the backend's head cache counts in it; 0 means no limit.",
 							&pyroscope_query_memory_limit,
-							1024 * 1024, 0, INT_MAX,
+							160 * 1024, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.compaction_memory_limit",
+							"Most memory one compaction unit may use for the block it builds.",
+							"A unit past it fails with an error recorded in pyroscope.job_runs and is retried at the next run; 0 means no limit.",
+							&pyroscope_compaction_memory_limit,
+							160 * 1024, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pyroscope.head_cache_size",
 							"Memory each backend may keep of normalised head pprofs, for the next queries.",
 							"Queries over the head tier normalise the pprofs stored as sent; this many kB of the "
-							"results are kept per backend (the HTTP workers' repeated queries gain most); 0 keeps none.",
+							"results are kept per backend (the query workers' repeated queries gain most), within pyroscope.query_memory_limit; 0 keeps none.",
 							&pyroscope_head_cache_size,
-							128 * 1024, 0, INT_MAX / 1024,
+							64 * 1024, 0, INT_MAX / 1024,
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 

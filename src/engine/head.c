@@ -190,7 +190,25 @@ head_cache_add(const HeadCacheKey *key, MemoryContext cxt, PyroNormalized *n)
 	MemoryContextSetParent(cxt, head_cache_cxt);
 	dlist_push_head(&head_cache_lru, &e->lru);
 	head_cache_used += size;
+	pyroscope_budget_forget(size);	/* counted as the cache's from now on */
 	return e;
+}
+
+/* Memory the backend's head cache holds, counted in every memory budget. */
+Size
+pyroscope_head_cache_bytes(void)
+{
+	return head_cache_used;
+}
+
+/* Evict unused entries, least recently used first, to free need bytes. */
+void
+pyroscope_head_cache_shrink(Size need)
+{
+	Size		target = head_cache_used > need ? head_cache_used - need : 0;
+
+	if (head_cache != NULL)
+		head_cache_make_room(0, target, 0);
 }
 
 void
