@@ -7,6 +7,10 @@
 -- retention, with a per-tenant override, removes exactly the expired
 -- blocks, head rows and series.
 \getenv abs_srcdir PG_ABS_SRCDIR
+-- one-hour level-0 windows and a 10-minute head, as the expected block
+-- counts below were written for (the defaults are one minute since 1.3)
+SET pyroscope.block_window = '1h';
+SET pyroscope.compact_after = '10min';
 SET timezone = 'UTC';
 \set go :abs_srcdir '/test/data/pprof/go/cpu.pb.gz'
 \set java :abs_srcdir '/test/data/pprof/java/profile_java.pb.gz'
@@ -217,7 +221,7 @@ DELETE FROM pyroscope.head WHERE tenant = 'kt';
 DELETE FROM pyroscope.head_pprof WHERE tenant = 'kt';
 DELETE FROM pyroscope.series WHERE tenant = 'kt';
 DELETE FROM pyroscope.tenant_retention WHERE tenant = 'kt';
-RESET pyroscope.compact_after;
+SET pyroscope.compact_after = '10min';
 RESET pyroscope.retention;
 
 -- ct: the four day-1 blocks are gone, day 2's 18 remain; "legacy" only
@@ -240,6 +244,41 @@ SELECT (SELECT count(*) FROM before_profiles WHERE ts >= '2030-01-02') AS day2_b
 	   (SELECT count(*) FROM (SELECT * FROM before_profiles WHERE ts >= '2030-01-02'
 							  EXCEPT ALL
 							  SELECT series_id, ts, total FROM pg_temp.profiles()) x) AS missing;
+
+-- The default one-minute level-0 windows: 20 pprofs of one service in the
+-- first 20 minutes of an hour become 20 level-0 blocks, which the same run
+-- merges into one level-1 block, though the hour is still filling (8 or
+-- more blocks); three more minutes stay three level-0 blocks; once the
+-- hour is over, everything is one block.  The flame graph never changes.
+RESET pyroscope.block_window;
+SET pyroscope.compact_after = '1min';
+SELECT sum(pyroscope.ingest_pprof(pg_read_binary_file(:'go'), '{"service_name": "minutes"}', 'mw',
+								  at => '2030-04-01 10:00+00'::timestamptz + m * interval '1 minute')) > 0
+	   AS stored
+  FROM generate_series(0, 19) m;
+CREATE TEMP TABLE mw_before AS
+SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{service_name="minutes"}',
+							'2030-04-01 10:00+00', '2030-04-01 11:00+00', 0, 'mw')::text AS fg;
+SELECT pyroscope.compact('2030-04-01 10:21:30+00', 'mw') - 'peak_memory' AS compact;
+SELECT level, min_ts, max_ts, nprofiles FROM pyroscope.blocks WHERE tenant = 'mw' ORDER BY 1, 2;
+SELECT sum(pyroscope.ingest_pprof(pg_read_binary_file(:'go'), '{"service_name": "minutes"}', 'mw',
+								  at => '2030-04-01 10:20+00'::timestamptz + m * interval '1 minute')) > 0
+	   AS stored
+  FROM generate_series(1, 3) m;
+SELECT pyroscope.compact('2030-04-01 10:25:30+00', 'mw') - 'peak_memory' AS compact;
+SELECT level, min_ts, max_ts, nprofiles FROM pyroscope.blocks WHERE tenant = 'mw' ORDER BY 1, 2;
+SELECT pyroscope.compact('2030-04-01 11:01:30+00', 'mw') - 'peak_memory' AS compact;
+SELECT level, min_ts, max_ts, nprofiles FROM pyroscope.blocks WHERE tenant = 'mw' ORDER BY 1, 2;
+SELECT count(*) AS head_rows FROM pyroscope.head WHERE tenant = 'mw';
+-- the first 20 minutes answer as before compaction, and the hour has 23 pprofs' worth
+SELECT (SELECT fg FROM mw_before) =
+	   pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{service_name="minutes"}',
+							'2030-04-01 10:00+00', '2030-04-01 10:19:59+00', 0, 'mw')::text AS same_flamegraph;
+SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{service_name="minutes"}',
+							 '2030-04-01 10:00+00', '2030-04-01 11:00+00', 0, 'mw') ->> 'numTicks')::numeric /
+	   ((SELECT fg FROM mw_before)::jsonb ->> 'numTicks')::numeric * 20 AS pprofs_worth;
+SET pyroscope.block_window = '1h';
+SET pyroscope.compact_after = '10min';
 
 -- A compaction unit over pyroscope.compaction_memory_limit fails with an
 -- error naming the limit and leaves the head as it was; with the limit

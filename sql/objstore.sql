@@ -4,6 +4,10 @@
 -- deleting transaction committed), orphaned objects are swept, keys are
 -- checked.  Tenant "ot", year 2031, so other suites' data stays apart.
 \getenv abs_srcdir PG_ABS_SRCDIR
+-- one-hour level-0 windows and a 10-minute head, as the expected block
+-- counts below were written for (the defaults are one minute since 1.3)
+SET pyroscope.block_window = '1h';
+SET pyroscope.compact_after = '10min';
 SET timezone = 'UTC';
 \set go :abs_srcdir '/test/data/pprof/go/cpu.pb.gz'
 \set java :abs_srcdir '/test/data/pprof/java/profile_java.pb.gz'

@@ -3,6 +3,10 @@
 -- merged pprof and the individual profiles of select_profiles before and
 -- after compaction into blocks.
 \getenv abs_srcdir PG_ABS_SRCDIR
+-- one-hour level-0 windows and a 10-minute head, as the expected block
+-- counts below were written for (the defaults are one minute since 1.3)
+SET pyroscope.block_window = '1h';
+SET pyroscope.compact_after = '10min';
 \set cpu :abs_srcdir '/test/data/pprof/go/cpu.pb.gz'
 \set mux :abs_srcdir '/test/data/pprof/go/cpu-multi-mapping.pb.gz'
 \set labels :abs_srcdir '/test/data/pprof/go/cpu-labels.pb.gz'

@@ -21,6 +21,9 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pyroscope'
 pyroscope.http_listen_address = ''
 pyroscope.compactor = off
+# one-hour level-0 windows, as the units below are counted
+pyroscope.block_window = '1h'
+pyroscope.compact_after = '10min'
 });
 $node->start;
 

@@ -59,6 +59,12 @@ block_time(int64 ms)
 }
 
 
+/*
+ * Level-0 blocks of a window that is still filling are merged into one
+ * once there are this many of them (see pyroscope_compact_units).
+ */
+#define COMPACT_PARTIAL_MERGE	8
+
 /* The aligned window length of blocks of a level, in seconds. */
 static int
 level_window(int level)
@@ -149,9 +155,9 @@ pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now, const 
 	TimestampTz cutoff = now - (int64) pyroscope_compact_after * USECS_PER_SEC;
 	int			window = level_window(level);
 	List	   *units = NIL;
-	Oid			types[4] = {TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			types[5] = {TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID, BOOLOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	const char *sql;
 	int			rc;
 
@@ -162,6 +168,12 @@ pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now, const 
 		values[3] = CStringGetTextDatum(tenant);
 	else
 		nulls[3] = 'n';
+
+	/*
+	 * partial merges of the hour still filling with level-0 blocks shorter
+	 * than it
+	 */
+	values[4] = BoolGetDatum(level == 1 && level_window(0) < window);
 	switch (kind)
 	{
 		case COMPACT_HEAD:
@@ -173,6 +185,14 @@ pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now, const 
 				" GROUP BY 1, 2, 3 ORDER BY 3, 1, 2";
 			break;
 		case COMPACT_MERGE:
+
+			/*
+			 * A window wholly older than the cutoff is merged once it holds
+			 * two blocks; the window still filling (the current hour, of
+			 * level-0 blocks shorter than it) once it holds
+			 * COMPACT_PARTIAL_MERGE of them, so that a query of the newest
+			 * hour reads a few blocks, not one per level-0 window.
+			 */
 			sql = "SELECT tenant, service_name, w FROM ("
 				" SELECT tenant, service_name,"
 				"  pg_catalog.date_bin(pg_catalog.make_interval(secs => $2), min_ts,"
@@ -181,8 +201,11 @@ pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now, const 
 				"                      timestamptz '1970-01-01 00:00:00+00') AS w2"
 				"  FROM pyroscope.blocks WHERE level <= $3 AND object_key IS NULL"
 				"   AND ($4::text IS NULL OR tenant = $4)) b"
-				" WHERE w = w2 AND w + pg_catalog.make_interval(secs => $2) <= $1"
-				" GROUP BY 1, 2, 3 HAVING count(*) >= 2 ORDER BY 3, 1, 2";
+				" WHERE w = w2 AND (w + pg_catalog.make_interval(secs => $2) <= $1 OR $5)"
+				" GROUP BY 1, 2, 3"
+				" HAVING count(*) >= CASE WHEN w + pg_catalog.make_interval(secs => $2) <= $1"
+				"                    THEN 2 ELSE " CppAsString2(COMPACT_PARTIAL_MERGE) " END"
+				" ORDER BY 3, 1, 2";
 			break;
 		case COMPACT_RETENTION:
 		default:
@@ -192,7 +215,7 @@ pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now, const 
 	}
 
 	SPI_connect();
-	rc = SPI_execute_with_args(sql, 4, types, values, nulls, false, 0);
+	rc = SPI_execute_with_args(sql, 5, types, values, nulls, false, 0);
 	if (rc != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),

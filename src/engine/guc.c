@@ -28,8 +28,8 @@ int			pyroscope_query_memory_limit = 160 * 1024;	/* kB */
 int			pyroscope_compaction_memory_limit = 160 * 1024; /* kB */
 
 /* compaction and retention */
-int			pyroscope_compact_after = 600;	/* s */
-int			pyroscope_block_window = 3600;	/* s */
+int			pyroscope_compact_after = 60;	/* s */
+int			pyroscope_block_window = 60;	/* s */
 int			pyroscope_retention = 30 * 86400;	/* s, 0 = keep forever */
 int			pyroscope_compaction_test_delay = 0;	/* ms, tests only */
 int			pyroscope_query_test_delay = 0; /* ms, tests only */
@@ -153,14 +153,15 @@ pyroscope_define_gucs(void)
 							"Age after which head profiles are compacted into blocks.",
 							NULL,
 							&pyroscope_compact_after,
-							600, 0, INT_MAX,
+							60, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pyroscope.block_window",
 							"Time window of a level-0 block; must divide one day.",
-							"Level 1 blocks cover one hour and level 2 blocks one day.",
+							"Level 1 blocks cover one hour and level 2 blocks one day; the level-0 blocks of the hour still "
+							"filling are merged into one every few windows, so the newest hour is read from a few blocks.",
 							&pyroscope_block_window,
-							3600, 60, 86400,
+							60, 60, 86400,
 							PGC_SUSET, GUC_UNIT_S,
 							check_block_window, NULL, NULL);
 	DefineCustomIntVariable("pyroscope.retention",
