@@ -5,7 +5,9 @@
 #
 #   bench/http.sh [--seconds S] [--clients C] [DIR]
 #
-# Starts its own throw-away cluster with 2 HTTP workers; run as root.
+# Starts its own throw-away cluster with 2 HTTP workers, fsync on; run as
+# root.  Env: INGEST_ROUNDS (10: passes over the files per ingest phase),
+# PAIRS (3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +21,8 @@ while [ $# -gt 0 ]; do
 done
 DIR=${DIR:-test/data/pprof}
 
-if [ -z "${NO_BUILD:-}" ]; then
-	make -s with_llvm=no >/dev/null && make -s with_llvm=no install >/dev/null
-fi
+. bench/lib.sh
+bench_require_install
 
 . scripts/cluster.sh
 BENCH_DIR=$(mktemp -d /tmp/pyroscope-httpbench.XXXXXX)
@@ -32,8 +33,10 @@ cluster_start "$BENCH_DIR" $PORT
 cat >> "$BENCH_DIR/data/postgresql.conf" <<CONF
 pyroscope.http_port = $HTTP_PORT
 pyroscope.http_workers = 2
+fsync = on
+synchronous_commit = on
 CONF
-runuser -u postgres -- $PG_BIN/pg_ctl -D "$BENCH_DIR/data" -l "$BENCH_DIR/log" -w restart >/dev/null
+as_postgres $PG_BIN/pg_ctl -D "$BENCH_DIR/data" -l "$BENCH_DIR/log" -w restart >/dev/null
 psql -X -q -h "$BENCH_DIR" -p $PORT -U postgres -d postgres -c "CREATE EXTENSION pyroscope"
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$HTTP_PORT/ready" >/dev/null && break; sleep 0.1; done
 

@@ -1,14 +1,16 @@
 // HTTP benchmark of the extension's Pyroscope API (driven by bench/http.sh):
-//   1. ingest: the same pprof files pushed by C concurrent clients to
-//      /ingest?format=pprof for S seconds, against pyroscope.ingest_pprof()
-//      of the same files in one SQL backend in the same run (ratio printed);
+//   1. durable ingest: the same pprof files pushed by C concurrent clients
+//      to /ingest?format=pprof, against pyroscope.ingest_pprof() of the same
+//      files by as many SQL backends as there are HTTP workers, one
+//      transaction per profile, fsync on, as interleaved pairs with wall
+//      and CPU time (ratios printed);
 //   2. push-to-queryable latency: push a fresh profile, then query until
 //      it is visible (p50 / p99, goal <= 1 s);
 //   3. query: SelectMergeStacktraces requests/s over an hour of data;
 //   4. the same over an hour of real pprof, in head and then in blocks.
 //
 //   node bench/http_bench.mjs HTTP_PORT PGHOST PGPORT FILE... (env: BENCH_SECONDS, CLIENTS)
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 
@@ -39,42 +41,79 @@ function request(path, body, headers = {}) {
 const profiles = files.map((f) => fs.readFileSync(f));
 const totalBytes = profiles.reduce((s, p) => s + p.length, 0);
 
-// 1a. HTTP ingest with CLIENTS concurrent clients
-let sent = 0;
-let bytes = 0;
-let errors = 0;
-const deadline = Date.now() + SECONDS * 1000;
-const t0 = process.hrtime.bigint();
-await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
-  let i = c;
-  while (Date.now() < deadline) {
-    const p = profiles[i++ % profiles.length];
-    const r = await request(`/ingest?name=bench.http${c}&format=pprof`, p);
-    if (r.status !== 200) errors++;
-    sent++;
-    bytes += p.length;
-  }
-}));
-const httpSecs = Number(process.hrtime.bigint() - t0) / 1e9;
-const httpMB = bytes / 1e6 / httpSecs;
-
-// 1b. the same files through SQL in one backend, same run
-psql("CREATE TABLE IF NOT EXISTS bench_http_files (data bytea)");
+// 1. durable ingest (fsync on), as interleaved pairs: the same profiles
+// pushed over HTTP by CLIENTS clients to the 2 HTTP workers, then stored
+// by 2 SQL backends (autocommit: one transaction per profile, as a push
+// is), then HTTP again, ...  Wall time of each phase, and CPU time of the
+// server processes doing the work (the HTTP workers; the SQL backends).
+function schedstat(pid) {
+  return Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e9;
+}
+const httpPids = psql("SELECT string_agg(pid::text, ',') FROM pyroscope.http_workers WHERE kind = 'http'")
+  .split(",").map(Number);
+psql("CREATE TABLE IF NOT EXISTS bench_http_files (id int, data bytea)");
 psql("TRUNCATE bench_http_files");
-for (const p of profiles)
-  psql(`INSERT INTO bench_http_files VALUES ('\\x${p.toString("hex")}')`);
-const rounds = Math.max(1, Math.round(sent / profiles.length / CLIENTS));
-const t1 = process.hrtime.bigint();
-psql(`SELECT count(pyroscope.ingest_pprof(data, '{"service_name":"bench.sql"}')) ` +
-  `FROM bench_http_files, generate_series(1, ${rounds})`);
-const sqlSecs = Number(process.hrtime.bigint() - t1) / 1e9;
-const sqlMB = (totalBytes * rounds) / 1e6 / sqlSecs;
+profiles.forEach((p, i) => psql(`INSERT INTO bench_http_files VALUES (${i}, '\\x${p.toString("hex")}')`));
+const ROUNDS = Number(process.env.INGEST_ROUNDS || 10);
+const PAIRS = Number(process.env.PAIRS || 3);
+const M = profiles.length * ROUNDS;
 
-console.log(`HTTP ingest (${CLIENTS} clients, ${files.length} files, ${SECONDS} s)`);
-console.log(`  profiles/s                   : ${(sent / httpSecs).toFixed(1)}${errors ? `  (${errors} errors)` : ""}`);
-console.log(`  MB/s (bytes as sent)         : ${httpMB.toFixed(2)}`);
-console.log(`  SQL ingest_pprof, 1 backend  : ${((profiles.length * rounds) / sqlSecs).toFixed(1)} profiles/s, ${sqlMB.toFixed(2)} MB/s`);
-console.log(`  ratio HTTP / SQL             : ${(httpMB / sqlMB).toFixed(2)}`);
+async function httpPhase() {
+  const cpu0 = httpPids.reduce((s, p) => s + schedstat(p), 0);
+  let next = 0, errors = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+    for (let k = next++; k < M; k = next++) {
+      const r = await request(`/ingest?name=bench.http${c}&format=pprof`, profiles[k % profiles.length]);
+      if (r.status !== 200) errors++;
+    }
+  }));
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { wall, cpu: httpPids.reduce((s, p) => s + schedstat(p), 0) - cpu0, errors };
+}
+
+function sqlPhase() {
+  const BACKENDS = httpPids.length;
+  const t0 = process.hrtime.bigint();
+  const runs = Array.from({ length: BACKENDS }, (_, b) => new Promise((resolve, reject) => {
+    let script = "SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1);\n";
+    for (let k = b; k < M; k += BACKENDS)
+      script += `SELECT pyroscope.ingest_pprof(data, '{"service_name":"bench.sql${b}"}') FROM bench_http_files WHERE id = ${k % profiles.length};\n`;
+    script += "SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1);\n";
+    const child = spawn("psql", ["-XAtq", "-v", "ON_ERROR_STOP=1", "-h", pgHost, "-p", pgPort,
+      "-U", "postgres", "-d", "postgres", "-f", "-"]);
+    let out = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`psql failed: ${code}`));
+      const lines = out.trim().split("\n");
+      resolve((Number(lines[lines.length - 1]) - Number(lines[0])) / 1e9);
+    });
+    child.stdin.end(script);
+  }));
+  return Promise.all(runs).then((cpus) => ({
+    wall: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpus.reduce((s, c) => s + c, 0) }));
+}
+
+const pairs = [];
+let httpErrors = 0;
+for (let i = 0; i < PAIRS; i++) {
+  const h = await httpPhase();
+  const q = await sqlPhase();
+  httpErrors += h.errors;
+  pairs.push({ h, q });
+}
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
+const hWall = median(pairs.map((p) => p.h.wall)), qWall = median(pairs.map((p) => p.q.wall));
+const hCpu = median(pairs.map((p) => p.h.cpu)), qCpu = median(pairs.map((p) => p.q.cpu));
+const mb = (totalBytes * ROUNDS) / 1e6;
+console.log(`durable ingest (fsync on): ${M} profiles (${mb.toFixed(1)} MB as sent) per phase, ${PAIRS} interleaved pairs`);
+console.log(`  HTTP /ingest, ${CLIENTS} clients, ${httpPids.length} HTTP workers : ${(M / hWall).toFixed(1)} profiles/s, ` +
+  `${(mb / hWall).toFixed(2)} MB/s, workers' CPU ${hCpu.toFixed(2)} s${httpErrors ? `  (${httpErrors} errors)` : ""}`);
+console.log(`  SQL ingest_pprof, ${httpPids.length} backends, autocommit   : ${(M / qWall).toFixed(1)} profiles/s, ` +
+  `${(mb / qWall).toFixed(2)} MB/s, backends' CPU ${qCpu.toFixed(2)} s`);
+console.log(`  ratio HTTP / SQL throughput : wall ${median(pairs.map((p) => p.q.wall / p.h.wall)).toFixed(2)} ` +
+  `(goal >= 0.8), CPU ${median(pairs.map((p) => p.q.cpu / p.h.cpu)).toFixed(2)}  (median of pair ratios)`);
 
 // 2. push-to-queryable latency
 const lat = [];

@@ -880,5 +880,6 @@ pyroscope_http_query_worker_main(Datum arg)
 		run_query(slot, handle);
 		free_slot(slot);
 		executor_slot = -1;
+		pyroscope_release_memory();
 	}
 }

@@ -359,3 +359,18 @@ pyroscope_test_sleep(int ms)
 		ResetLatch(MyLatch);
 	}
 }
+
+/*
+ * Give memory freed by a finished unit of work back to the kernel.  Large
+ * chunks (a block being built, a tree being merged) come from malloc;
+ * once freed, glibc keeps the top of its heap mapped, so a worker's
+ * resident memory would stay at its largest unit's.  Called by the
+ * workers between units of work.
+ */
+void
+pyroscope_release_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
