@@ -80,7 +80,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	db=$("${P[@]}" -c "SELECT bench_fg('db', $DB_DAY)")
 	cold
 	mkdir -p "$DIR/cache-$r" && chown postgres "$DIR/cache-$r"
-	read -r objc objw < <("${P[@]}" -F ' ' <<SQL | paste -sd ' '
+	IFS='|' read -r objc objw < <("${P[@]}" <<SQL | paste -sd '|'
 SET pyroscope.cache_dir = '$DIR/cache-$r';
 SELECT bench_fg('obj', $OBJ_DAY);
 SELECT bench_fg('obj', $OBJ_DAY);
@@ -97,8 +97,6 @@ for line in open(sys.argv[1]):
     if len(parts) != 3:
         continue
     a = [p.split() for p in parts]
-    if len(a[1]) == 8:	# psql printed the two warm/cold answers on one line
-        a = [a[0], a[1][:4], a[1][4:]]
     rows.append([[float(x) for x in v] for v in a])
 med = statistics.median
 print('cold_query: 24 h flame graph of one service (%s), %s rounds' % (sys.argv[3], sys.argv[2]))

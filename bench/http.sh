@@ -7,7 +7,7 @@
 #
 # Starts its own throw-away cluster with 2 HTTP workers, fsync on; run as
 # root.  Env: INGEST_ROUNDS (10: passes over the files per ingest phase),
-# PAIRS (3).
+# PAIRS (3), QUERY_WORKERS (2; 0 runs queries in the HTTP workers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,7 @@ cluster_start "$BENCH_DIR" $PORT
 cat >> "$BENCH_DIR/data/postgresql.conf" <<CONF
 pyroscope.http_port = $HTTP_PORT
 pyroscope.http_workers = 2
+pyroscope.http_query_workers = ${QUERY_WORKERS:-2}
 fsync = on
 synchronous_commit = on
 CONF

@@ -115,7 +115,7 @@ pyroscope_compactor_main(Datum arg)
 			pgstat_report_stat(true);
 			MemoryContextSwitchTo(long_cxt);
 			MemoryContextReset(iter_cxt);
-			pyroscope_release_memory();
+			pyroscope_release_memory(true);
 		}
 
 		{

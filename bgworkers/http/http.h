@@ -207,6 +207,7 @@ typedef struct HttpQueryQueue
 	uint64		next_gen;
 	uint64		next_seq;
 	struct Latch *executor_latch[HTTP_MAX_WORKERS]; /* NULL: not running */
+	bool		executor_busy[HTTP_MAX_WORKERS];	/* running a query */
 	HttpQuerySlot slots[HTTP_MAX_QUERY_SLOTS];
 	pg_atomic_uint64 dispatched;
 	pg_atomic_uint64 rejected;	/* queue full: 429 */

@@ -105,7 +105,10 @@ http_dispatch_shmem_init(HttpQueryQueue *q)
 	q->next_gen = 1;
 	q->next_seq = 1;
 	for (int i = 0; i < HTTP_MAX_WORKERS; i++)
+	{
 		q->executor_latch[i] = NULL;
+		q->executor_busy[i] = false;
+	}
 	for (int i = 0; i < HTTP_MAX_QUERY_SLOTS; i++)
 	{
 		q->slots[i].state = QS_FREE;
@@ -211,20 +214,26 @@ take_slot(dsm_handle handle, uint64 *gen)
 	return free_slot;
 }
 
+/*
+ * Wake one idle query worker for a newly queued query (a busy one looks at
+ * the queue again when its query is done).
+ */
 static void
 wake_executors(void)
 {
 	HttpQueryQueue *q = get_queue();
-	struct Latch *latches[HTTP_MAX_WORKERS];
-	int			n = 0;
+	struct Latch *latch = NULL;
 
 	SpinLockAcquire(&q->mutex);
-	for (int i = 0; i < HTTP_MAX_WORKERS; i++)
-		if (q->executor_latch[i])
-			latches[n++] = q->executor_latch[i];
+	for (int i = 0; i < HTTP_MAX_WORKERS && latch == NULL; i++)
+		if (q->executor_latch[i] && !q->executor_busy[i])
+		{
+			latch = q->executor_latch[i];
+			q->executor_busy[i] = true; /* taken for this query */
+		}
 	SpinLockRelease(&q->mutex);
-	for (int i = 0; i < n; i++)
-		SetLatch(latches[i]);
+	if (latch)
+		SetLatch(latch);
 }
 
 /*
@@ -610,6 +619,7 @@ next_query(dsm_handle *handle)
 		if (q->slots[i].state == QS_QUEUED &&
 			(best < 0 || q->slots[i].seq < q->slots[best].seq))
 			best = i;
+	q->executor_busy[executor_index] = best >= 0;
 	if (best >= 0)
 	{
 		HttpQuerySlot *s = &q->slots[best];
@@ -663,6 +673,7 @@ executor_exit(int code, Datum arg)
 		return;
 	SpinLockAcquire(&q->mutex);
 	q->executor_latch[executor_index] = NULL;
+	q->executor_busy[executor_index] = false;
 	if (executor_slot >= 0 && q->slots[executor_slot].executor_pid == MyProcPid)
 	{
 		q->slots[executor_slot].state = QS_FREE;
@@ -880,6 +891,6 @@ pyroscope_http_query_worker_main(Datum arg)
 		run_query(slot, handle);
 		free_slot(slot);
 		executor_slot = -1;
-		pyroscope_release_memory();
+		pyroscope_release_memory(false);
 	}
 }

@@ -368,9 +368,15 @@ pyroscope_test_sleep(int ms)
  * workers between units of work.
  */
 void
-pyroscope_release_memory(void)
+pyroscope_release_memory(bool always)
 {
 #ifdef __GLIBC__
-	malloc_trim(0);
+	/*
+	 * Trimming is not free (the next unit faults its pages in again, and
+	 * glibc walks its free lists): after a query, only when it needed more
+	 * than 32 MB.
+	 */
+	if (always || budget.peak > 32 * 1024 * 1024)
+		malloc_trim(0);
 #endif
 }
