@@ -41,10 +41,10 @@ function request(path, body, headers = {}) {
 const profiles = files.map((f) => fs.readFileSync(f));
 const totalBytes = profiles.reduce((s, p) => s + p.length, 0);
 
-// 1. durable ingest (fsync on), as interleaved pairs: the same profiles
+// 1. durable ingest (fsync on), as interleaved rounds: the same profiles
 // pushed over HTTP by CLIENTS clients to the 2 HTTP workers, then stored
 // by 2 SQL backends (autocommit: one transaction per profile, as a push
-// is), then HTTP again, ...  Wall time of each phase, and CPU time of the
+// is), then by 2 SQL backends in one transaction each, then HTTP again, ...  Wall time of each phase, and CPU time of the
 // server processes doing the work (the HTTP workers; the SQL backends).
 function schedstat(pid) {
   return Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e9;
@@ -72,13 +72,17 @@ async function httpPhase() {
   return { wall, cpu: httpPids.reduce((s, p) => s + schedstat(p), 0) - cpu0, errors };
 }
 
-function sqlPhase() {
+// autocommit: one transaction per profile, as a push; else one
+// transaction per backend for all its profiles
+function sqlPhase(autocommit) {
   const BACKENDS = httpPids.length;
   const t0 = process.hrtime.bigint();
   const runs = Array.from({ length: BACKENDS }, (_, b) => new Promise((resolve, reject) => {
     let script = "SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1);\n";
+    if (!autocommit) script += "BEGIN;\n";
     for (let k = b; k < M; k += BACKENDS)
       script += `SELECT pyroscope.ingest_pprof(data, '{"service_name":"bench.sql${b}"}') FROM bench_http_files WHERE id = ${k % profiles.length};\n`;
+    if (!autocommit) script += "COMMIT;\n";
     script += "SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1);\n";
     const child = spawn("psql", ["-XAtq", "-v", "ON_ERROR_STOP=1", "-h", pgHost, "-p", pgPort,
       "-U", "postgres", "-d", "postgres", "-f", "-"]);
@@ -99,21 +103,27 @@ const pairs = [];
 let httpErrors = 0;
 for (let i = 0; i < PAIRS; i++) {
   const h = await httpPhase();
-  const q = await sqlPhase();
+  const q = await sqlPhase(true);
+  const t = await sqlPhase(false);
   httpErrors += h.errors;
-  pairs.push({ h, q });
+  pairs.push({ h, q, t });
 }
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
 const hWall = median(pairs.map((p) => p.h.wall)), qWall = median(pairs.map((p) => p.q.wall));
 const hCpu = median(pairs.map((p) => p.h.cpu)), qCpu = median(pairs.map((p) => p.q.cpu));
+const tWall = median(pairs.map((p) => p.t.wall)), tCpu = median(pairs.map((p) => p.t.cpu));
 const mb = (totalBytes * ROUNDS) / 1e6;
 console.log(`durable ingest (fsync on): ${M} profiles (${mb.toFixed(1)} MB as sent) per phase, ${PAIRS} interleaved pairs`);
 console.log(`  HTTP /ingest, ${CLIENTS} clients, ${httpPids.length} HTTP workers : ${(M / hWall).toFixed(1)} profiles/s, ` +
   `${(mb / hWall).toFixed(2)} MB/s, workers' CPU ${hCpu.toFixed(2)} s${httpErrors ? `  (${httpErrors} errors)` : ""}`);
 console.log(`  SQL ingest_pprof, ${httpPids.length} backends, autocommit   : ${(M / qWall).toFixed(1)} profiles/s, ` +
   `${(mb / qWall).toFixed(2)} MB/s, backends' CPU ${qCpu.toFixed(2)} s`);
-console.log(`  ratio HTTP / SQL throughput : wall ${median(pairs.map((p) => p.q.wall / p.h.wall)).toFixed(2)} ` +
+console.log(`  SQL ingest_pprof, ${httpPids.length} backends, one transaction each : ${(M / tWall).toFixed(1)} profiles/s, ` +
+  `${(mb / tWall).toFixed(2)} MB/s, backends' CPU ${tCpu.toFixed(2)} s`);
+console.log(`  ratio HTTP / SQL autocommit throughput      : wall ${median(pairs.map((p) => p.q.wall / p.h.wall)).toFixed(2)} ` +
   `(goal >= 0.8), CPU ${median(pairs.map((p) => p.q.cpu / p.h.cpu)).toFixed(2)}  (median of pair ratios)`);
+console.log(`  ratio HTTP / SQL one-transaction throughput : wall ${median(pairs.map((p) => p.t.wall / p.h.wall)).toFixed(2)} ` +
+  `(goal >= 0.8), CPU ${median(pairs.map((p) => p.t.cpu / p.h.cpu)).toFixed(2)}  (median of pair ratios)`);
 
 // 2. push-to-queryable latency
 const lat = [];

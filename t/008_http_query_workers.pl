@@ -130,6 +130,12 @@ reload(q{ALTER SYSTEM RESET pyroscope.query_test_delay});
 	headers => ['Content-Type: application/json'], body => $req);
 is($st, 200, 'the next query is answered');
 like($body, qr/"total":"[1-9]/, 'with the flame graph');
+# a request larger than a slot's shared area travels in a segment of its own
+(my $big = $req) =~ s/^\{/'{' . (' ' x 100_000)/e;
+($st, $body) = http($node, 'POST', '/querier.v1.QuerierService/SelectMergeStacktraces',
+	headers => ['Content-Type: application/json'], body => $big);
+is($st, 200, 'a 100 kB query request is answered');
+like($body, qr/"total":"[1-9]/, 'with the flame graph');
 is(worker_pids($node) . ';' . worker_pids($node, 'query'), $pids, 'no worker restarted');
 
 # -- with pyroscope.http_query_workers = 0 the HTTP workers run queries themselves --

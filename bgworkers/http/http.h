@@ -186,6 +186,7 @@ typedef struct HttpRouteStats
 typedef enum HttpQuerySlotState
 {
 	QS_FREE = 0,
+	QS_FILLING,					/* taken, its request being written */
 	QS_QUEUED,
 	QS_RUNNING
 } HttpQuerySlotState;
@@ -195,8 +196,11 @@ typedef struct HttpQuerySlot
 	HttpQuerySlotState state;
 	uint64		gen;			/* new every time the slot is taken */
 	uint64		seq;			/* queue order */
-	uint32		handle;			/* dsm_handle of the request */
+	bool		in_dsm;			/* the request is in a segment of its own */
+	uint32		handle;			/* dsm_handle of that segment */
 	bool		cancel;			/* the HTTP worker gave up on it */
+	bool		receiver_done;	/* the HTTP worker let go of it */
+	bool		sender_done;	/* the query worker let go of it */
 	int			executor_pid;	/* query worker running it */
 	TimestampTz queued_at;
 } HttpQuerySlot;
@@ -255,7 +259,9 @@ extern bool http_dispatch_ready(HttpRequest *req);
 extern bool http_dispatch_abandoned(HttpRequest *req);
 extern long http_dispatch_poll(bool *resumed);
 extern void http_dispatch_release(HttpRequest *req);
+extern Size http_dispatch_shmem_size(void);
 extern void http_dispatch_shmem_init(HttpQueryQueue *q);
+extern void http_dispatch_areas_attach(void);
 extern void http_dispatch_metrics(StringInfo b);
 
 /* -------- http_connect.c -------- */

@@ -46,11 +46,14 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shm_mq.h"
+#include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#define QUERY_MQ_SIZE		(256 * 1024)	/* the answer's queue */
+#define QUERY_MQ_SIZE		(64 * 1024) /* the answer's queue */
+#define QUERY_AREA_REQ		(64 * 1024) /* a slot's room for its request */
+#define QUERY_AREA_SIZE		(QUERY_AREA_REQ + QUERY_MQ_SIZE)
 #define PEEK_INTERVAL_MS	100 /* how often a waiting client is checked */
 #define DEADLINE_GRACE_MS	1000	/* past the deadline, the HTTP worker
 									 * gives up */
@@ -90,6 +93,37 @@ typedef struct HttpDispatch
 } HttpDispatch;
 
 static HttpQueryQueue *queue = NULL;
+
+/*
+ * Each slot of the queue has an area of main shared memory, mapped once by
+ * every process: its request and the queue of its answer.  A request that
+ * does not fit goes to a segment of its own.  Mapping and unmapping a
+ * segment per request cost more than the query itself for small queries
+ * (page tables, TLB shootdowns).
+ */
+static char *query_areas = NULL;
+
+Size
+http_dispatch_shmem_size(void)
+{
+	return mul_size(Min(pyroscope_http_query_queue, HTTP_MAX_QUERY_SLOTS), QUERY_AREA_SIZE);
+}
+
+void
+http_dispatch_areas_attach(void)
+{
+	bool		found;
+	Size		size = http_dispatch_shmem_size();
+
+	if (size > 0)
+		query_areas = ShmemInitStruct("pyroscope http query areas", size, &found);
+}
+
+static char *
+slot_area(int slot)
+{
+	return query_areas + (Size) slot * QUERY_AREA_SIZE;
+}
 
 /* requests of this HTTP worker in a query worker's hands */
 static dlist_head inflight = DLIST_STATIC_INIT(inflight);
@@ -179,9 +213,9 @@ collect_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
 	return MHD_YES;
 }
 
-/* Take a free slot for handle; -1 when pyroscope.http_query_queue are taken. */
+/* Take a free slot (to be filled); -1 when pyroscope.http_query_queue are taken. */
 static int
-take_slot(dsm_handle handle, uint64 *gen)
+take_slot(uint64 *gen)
 {
 	HttpQueryQueue *q = get_queue();
 	int			used = 0;
@@ -200,18 +234,35 @@ take_slot(dsm_handle handle, uint64 *gen)
 	{
 		HttpQuerySlot *s = &q->slots[free_slot];
 
-		s->state = QS_QUEUED;
+		s->state = QS_FILLING;
 		s->gen = *gen = q->next_gen++;
-		s->seq = q->next_seq++;
-		s->handle = handle;
+		s->in_dsm = false;
+		s->handle = 0;
 		s->cancel = false;
+		s->receiver_done = false;
+		s->sender_done = false;
 		s->executor_pid = 0;
-		s->queued_at = GetCurrentTimestamp();
 	}
 	else
 		free_slot = -1;
 	SpinLockRelease(&q->mutex);
 	return free_slot;
+}
+
+/* A filled slot joins the queue. */
+static void
+queue_slot(int slot, bool in_dsm, dsm_handle handle)
+{
+	HttpQueryQueue *q = get_queue();
+	HttpQuerySlot *s = &q->slots[slot];
+
+	SpinLockAcquire(&q->mutex);
+	s->in_dsm = in_dsm;
+	s->handle = handle;
+	s->seq = q->next_seq++;
+	s->queued_at = GetCurrentTimestamp();
+	s->state = QS_QUEUED;
+	SpinLockRelease(&q->mutex);
 }
 
 /*
@@ -237,11 +288,12 @@ wake_executors(void)
 }
 
 /*
- * Cancel a dispatched query: a queued one leaves the queue, a running one
- * is marked and its query worker interrupted.
+ * The HTTP worker lets go of a slot (it has detached from its area):
+ * a queued query leaves the queue; a running one is freed by whichever
+ * side lets go last, and with cancel its query worker is interrupted.
  */
 static void
-cancel_slot(int slot, uint64 gen)
+release_slot(int slot, uint64 gen, bool cancel)
 {
 	HttpQueryQueue *q = get_queue();
 	HttpQuerySlot *s = &q->slots[slot];
@@ -250,12 +302,21 @@ cancel_slot(int slot, uint64 gen)
 	SpinLockAcquire(&q->mutex);
 	if (s->gen == gen)
 	{
-		if (s->state == QS_QUEUED)
+		if (s->state == QS_QUEUED || s->state == QS_FILLING)
 			s->state = QS_FREE;
 		else if (s->state == QS_RUNNING)
 		{
-			s->cancel = true;
-			pid = s->executor_pid;
+			s->receiver_done = true;
+			if (s->sender_done)
+			{
+				s->state = QS_FREE;
+				s->executor_pid = 0;
+			}
+			else if (cancel)
+			{
+				s->cancel = true;
+				pid = s->executor_pid;
+			}
 		}
 	}
 	SpinLockRelease(&q->mutex);
@@ -263,17 +324,30 @@ cancel_slot(int slot, uint64 gen)
 		kill(pid, SIGINT);
 }
 
-/* Let go of the segment and the queue of a dispatched request. */
+/* Let go of the area (or segment) and the slot of a dispatched request. */
 static void
-dispatch_detach(HttpDispatch *d)
+dispatch_detach(HttpDispatch *d, bool cancel)
 {
 	if (d->seg)
-	{
 		dsm_detach(d->seg);		/* also detaches the message queue */
-		d->seg = NULL;
-		d->mqh = NULL;
-	}
+	else if (d->mqh)
+		shm_mq_detach(d->mqh);
+	d->seg = NULL;
+	d->mqh = NULL;
+	release_slot(d->slot, d->gen, cancel);
 	dlist_delete(&d->node);
+}
+
+/* On exit: let go of every request still in a query worker's hands. */
+static void
+dispatch_exit(int code, Datum arg)
+{
+	dlist_mutable_iter it;
+
+	if (get_queue() == NULL)
+		return;
+	dlist_foreach_modify(it, &inflight)
+		dispatch_detach(dlist_container(HttpDispatch, node, it.cur), true);
 }
 
 /*
@@ -283,22 +357,40 @@ dispatch_detach(HttpDispatch *d)
 bool
 http_dispatch(HttpRequest *req)
 {
-	MemoryContext old = MemoryContextSwitchTo(req->cxt);
+	static bool exit_registered = false;
+	MemoryContext old;
 	StringInfoData strings;
 	KvCollect	hc,
 				ac;
 	Size		strings_off,
 				body_off,
-				mq_off,
-				total;
-	dsm_segment *seg;
+				mq_off;
+	dsm_segment *seg = NULL;
 	QueryRequest *qr;
 	char	   *base;
 	shm_mq	   *mq;
 	HttpDispatch *d;
 	int			slot;
 	uint64		gen = 0;
+	bool		in_dsm;
 
+	slot = take_slot(&gen);
+	if (slot < 0)
+	{
+		pg_atomic_fetch_add_u64(&get_queue()->rejected, 1);
+		http_error(req, 429, "resource_exhausted",
+				   "too many queries are queued or running (pyroscope.http_query_queue = %d); retry later",
+				   pyroscope_http_query_queue);
+		http_add_header(req, "Retry-After", "1");
+		return false;
+	}
+	if (!exit_registered)
+	{
+		before_shmem_exit(dispatch_exit, (Datum) 0);
+		exit_registered = true;
+	}
+
+	old = MemoryContextSwitchTo(req->cxt);
 	initStringInfo(&strings);
 	appendBinaryStringInfo(&strings, req->method, strlen(req->method) + 1);
 	appendBinaryStringInfo(&strings, req->url, strlen(req->url) + 1);
@@ -310,18 +402,26 @@ http_dispatch(HttpRequest *req)
 	strings_off = MAXALIGN(sizeof(QueryRequest));
 	body_off = MAXALIGN(strings_off + strings.len);
 	mq_off = MAXALIGN(body_off + req->body_len);
-	total = mq_off + QUERY_MQ_SIZE;
-
-	seg = dsm_create(total, DSM_CREATE_NULL_IF_MAXSEGMENTS);
-	if (seg == NULL)
+	in_dsm = mq_off > QUERY_AREA_REQ;
+	if (!in_dsm)
 	{
-		MemoryContextSwitchTo(old);
-		pg_atomic_fetch_add_u64(&get_queue()->rejected, 1);
-		http_error(req, 503, "unavailable", "no shared memory segment is free for the query; retry later");
-		http_add_header(req, "Retry-After", "1");
-		return false;
+		base = slot_area(slot);
+		mq_off = QUERY_AREA_REQ;
 	}
-	base = dsm_segment_address(seg);
+	else
+	{
+		seg = dsm_create(mq_off + QUERY_MQ_SIZE, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+		if (seg == NULL)
+		{
+			MemoryContextSwitchTo(old);
+			release_slot(slot, gen, false);
+			pg_atomic_fetch_add_u64(&get_queue()->rejected, 1);
+			http_error(req, 503, "unavailable", "no shared memory segment is free for the query; retry later");
+			http_add_header(req, "Retry-After", "1");
+			return false;
+		}
+		base = dsm_segment_address(seg);
+	}
 	qr = (QueryRequest *) base;
 	qr->route = http_route_index(req->route);
 	qr->json = req->json;
@@ -348,25 +448,15 @@ http_dispatch(HttpRequest *req)
 	d->mqh = shm_mq_attach(mq, seg, NULL);
 	d->deadline = qr->deadline;
 	d->next_peek = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PEEK_INTERVAL_MS);
-	pfree(strings.data);
-	MemoryContextSwitchTo(old);
-
-	slot = take_slot(dsm_segment_handle(seg), &gen);
-	if (slot < 0)
-	{
-		dsm_detach(seg);
-		pg_atomic_fetch_add_u64(&get_queue()->rejected, 1);
-		http_error(req, 429, "resource_exhausted",
-				   "too many queries are queued or running (pyroscope.http_query_queue = %d); retry later",
-				   pyroscope_http_query_queue);
-		http_add_header(req, "Retry-After", "1");
-		return false;
-	}
 	d->slot = slot;
 	d->gen = gen;
 	d->suspended = true;
+	pfree(strings.data);
+	MemoryContextSwitchTo(old);
+
 	req->dispatch = d;
 	dlist_push_tail(&inflight, &d->node);
+	queue_slot(slot, in_dsm, seg ? dsm_segment_handle(seg) : 0);
 	pg_atomic_fetch_add_u64(&get_queue()->dispatched, 1);
 	wake_executors();
 	return true;
@@ -429,12 +519,15 @@ bad:
 	http_error(req, 500, "internal", "malformed answer from a query worker");
 }
 
-/* The request is answered (or abandoned): let MHD have the connection. */
+/*
+ * The request is answered (or abandoned, then with cancel): let MHD have
+ * the connection.
+ */
 static void
-dispatch_finish(HttpDispatch *d)
+dispatch_finish(HttpDispatch *d, bool cancel)
 {
 	d->ready = true;
-	dispatch_detach(d);
+	dispatch_detach(d, cancel);
 	if (d->suspended)
 	{
 		d->suspended = false;
@@ -489,7 +582,7 @@ http_dispatch_poll(bool *resumed)
 		if (r == SHM_MQ_SUCCESS)
 		{
 			take_answer(d, data, nbytes);
-			dispatch_finish(d);
+			dispatch_finish(d, false);
 			*resumed = true;
 			continue;
 		}
@@ -497,19 +590,18 @@ http_dispatch_poll(bool *resumed)
 		{
 			http_error(req, 503, "unavailable", "the query worker running this query exited; retry");
 			http_add_header(req, "Retry-After", "1");
-			dispatch_finish(d);
+			dispatch_finish(d, false);
 			*resumed = true;
 			continue;
 		}
 		if (d->deadline != 0 &&
 			now >= TimestampTzPlusMilliseconds(d->deadline, DEADLINE_GRACE_MS))
 		{
-			cancel_slot(d->slot, d->gen);
 			pg_atomic_fetch_add_u64(&get_queue()->timed_out, 1);
 			http_error(req, 504, "deadline_exceeded",
 					   "the query did not finish within pyroscope.http_request_timeout (%d ms)",
 					   req->timeout_ms);
-			dispatch_finish(d);
+			dispatch_finish(d, true);
 			*resumed = true;
 			continue;
 		}
@@ -518,10 +610,9 @@ http_dispatch_poll(bool *resumed)
 			d->next_peek = TimestampTzPlusMilliseconds(now, PEEK_INTERVAL_MS);
 			if (client_gone(req))
 			{
-				cancel_slot(d->slot, d->gen);
 				pg_atomic_fetch_add_u64(&get_queue()->cancelled, 1);
 				d->abandoned = true;
-				dispatch_finish(d);
+				dispatch_finish(d, true);
 				*resumed = true;
 				continue;
 			}
@@ -539,10 +630,9 @@ http_dispatch_release(HttpRequest *req)
 
 	if (d == NULL || d->ready)
 		return;
-	cancel_slot(d->slot, d->gen);
 	d->ready = true;
 	d->suspended = false;
-	dispatch_detach(d);
+	dispatch_detach(d, true);
 }
 
 /* The queue's gauges and counters for /metrics. */
@@ -608,7 +698,7 @@ http_dispatch_metrics(StringInfo b)
 
 /* Take the oldest queued query; -1 when there is none. */
 static int
-next_query(dsm_handle *handle)
+next_query(bool *in_dsm, dsm_handle *handle)
 {
 	HttpQueryQueue *q = get_queue();
 	int			best = -1;
@@ -626,6 +716,7 @@ next_query(dsm_handle *handle)
 
 		s->state = QS_RUNNING;
 		s->executor_pid = MyProcPid;
+		*in_dsm = s->in_dsm;
 		*handle = s->handle;
 		queued_at = s->queued_at;
 	}
@@ -656,10 +747,16 @@ static void
 free_slot(int slot)
 {
 	HttpQueryQueue *q = get_queue();
+	HttpQuerySlot *s = &q->slots[slot];
 
+	/* the side that lets go last frees the slot (see release_slot) */
 	SpinLockAcquire(&q->mutex);
-	q->slots[slot].state = QS_FREE;
-	q->slots[slot].executor_pid = 0;
+	s->sender_done = true;
+	if (s->receiver_done)
+	{
+		s->state = QS_FREE;
+		s->executor_pid = 0;
+	}
 	SpinLockRelease(&q->mutex);
 }
 
@@ -676,8 +773,14 @@ executor_exit(int code, Datum arg)
 	q->executor_busy[executor_index] = false;
 	if (executor_slot >= 0 && q->slots[executor_slot].executor_pid == MyProcPid)
 	{
-		q->slots[executor_slot].state = QS_FREE;
-		q->slots[executor_slot].executor_pid = 0;
+		HttpQuerySlot *s = &q->slots[executor_slot];
+
+		s->sender_done = true;
+		if (s->receiver_done)
+		{
+			s->state = QS_FREE;
+			s->executor_pid = 0;
+		}
 	}
 	SpinLockRelease(&q->mutex);
 }
@@ -756,20 +859,25 @@ answer_message(HttpRequest *req, StringInfo m)
 
 /* Run the query of one slot and send its answer. */
 static void
-run_query(int slot, dsm_handle handle)
+run_query(int slot, bool in_dsm, dsm_handle handle)
 {
 	MemoryContext cxt;
-	dsm_segment *seg;
+	dsm_segment *volatile seg = NULL;
 	char	   *base;
 	QueryRequest *qr;
 	HttpRequest *req;
 	shm_mq_handle *mqh;
 	StringInfoData m;
 
-	seg = dsm_attach(handle);
-	if (seg == NULL)
-		return;					/* the HTTP worker gave up already */
-	base = dsm_segment_address(seg);
+	if (in_dsm)
+	{
+		seg = dsm_attach(handle);
+		if (seg == NULL)
+			return;				/* the HTTP worker gave up already */
+		base = dsm_segment_address(seg);
+	}
+	else
+		base = slot_area(slot);
 	qr = (QueryRequest *) base;
 	cxt = AllocSetContextCreate(TopMemoryContext, "pyroscope http query",
 								ALLOCSET_DEFAULT_SIZES);
@@ -830,7 +938,10 @@ run_query(int slot, dsm_handle handle)
 		QueryCancelPending = false;
 	}
 	pyroscope_http_worker_count(req->status >= 400);
-	dsm_detach(seg);
+	if (seg)
+		dsm_detach(seg);		/* also detaches the message queue */
+	else
+		shm_mq_detach(mqh);
 	MemoryContextDelete(cxt);
 }
 
@@ -868,6 +979,7 @@ pyroscope_http_query_worker_main(Datum arg)
 	for (;;)
 	{
 		dsm_handle	handle;
+		bool		in_dsm;
 		int			slot;
 
 		/* a SIGINT between queries is for a query that has ended */
@@ -879,7 +991,7 @@ pyroscope_http_query_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		slot = next_query(&handle);
+		slot = next_query(&in_dsm, &handle);
 		if (slot < 0)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -888,7 +1000,7 @@ pyroscope_http_query_worker_main(Datum arg)
 			continue;
 		}
 		executor_slot = slot;
-		run_query(slot, handle);
+		run_query(slot, in_dsm, handle);
 		free_slot(slot);
 		executor_slot = -1;
 		pyroscope_release_memory(false);

@@ -76,7 +76,7 @@ static const double latency_bounds[HTTP_LATENCY_BUCKETS] = {
 Size
 http_shmem_size(void)
 {
-	return MAXALIGN(sizeof(HttpShared));
+	return add_size(MAXALIGN(sizeof(HttpShared)), http_dispatch_shmem_size());
 }
 
 /* Attach the counters (the caller holds AddinShmemInitLock). */
@@ -106,6 +106,7 @@ http_shmem_init(void)
 		pg_atomic_init_u64(&s->series_written, 0);
 		http_dispatch_shmem_init(&s->queue);
 	}
+	http_dispatch_areas_attach();
 }
 
 static int
