@@ -109,4 +109,5 @@ for i, name in enumerate(('in database, cold', 'object store, cold cache', 'obje
     rc = med([r[i][1] / max(r[0][1], 1e-6) for r in rows])
     print('  %-26s %8.1f ms %8.1f ms %6.2fx/%5.2fx %12.0f B' % (name, w * 1e3, c * 1e3, rw, rc, b))
 print('  cold = page cache dropped, server restarted, new connection (object store: empty cache directory)')
+print('  CPU = the backend\'s /proc/self/schedstat, which lags by up to one scheduler tick (4 ms at HZ=250)')
 PY

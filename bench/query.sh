@@ -230,6 +230,8 @@ print('  %.2f bytes/sample   %.0f bytes/stored profile   %.0f bytes/pprof    gzi
 print()
 print('flame graph of $CPU_TYPE vs pprof -proto on the same files: median of $PAIRS interleaved pairs;')
 print('ratio = pprof / ours (higher is better for us), by wall time and by CPU time of the working process')
+print('our CPU time is the backend\'s /proc/self/schedstat, which lags by up to one scheduler tick (4 ms at HZ=250):')
+print('below ~20 ms read the wall time')
 print('cold: %s, server restarted, new connection; warm: same connection, files in page cache'
       % ('page cache dropped' if head.get('drop_caches') else 'page cache NOT dropped (not permitted)'))
 print('  %-11s %6s | %-41s | %-41s' % ('', '', 'cold: ours wall/cpu  pprof wall   ratio w/c', 'warm: ours wall/cpu  pprof wall   ratio w/c'))
