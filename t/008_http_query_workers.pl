@@ -125,6 +125,25 @@ ok(wait_metric('pyroscope_http_queries_cancelled_total', 1, 10), 'its query was 
 ok(wait_metric('pyroscope_http_queries_running', 0, 10),
 	'and the query worker let it go long before the 60 s delay');
 
+# -- a query worker that exits mid-query: the client hears at once --
+my ($q4, $q4out) = start_query();
+ok(wait_metric('pyroscope_http_queries_running', 1, 10), 'a long query is running');
+my $qpid = worker_pids($node, 'query');
+sql("SELECT pg_terminate_backend($qpid)");
+my $t0 = time();
+$q4->finish;
+is($$q4out, '503', 'its client gets 503 unavailable when the query worker exits');
+ok(time() - $t0 < 30, 'long before the query would have ended');
+my $back;
+for (1 .. 100)
+{
+	my $now = worker_pids($node, 'query');
+	if ($now ne '' && $now ne $qpid) { $back = 1; last; }
+	usleep(100_000);
+}
+ok($back, 'and the query worker is restarted');
+$pids = worker_pids($node) . ';' . worker_pids($node, 'query');
+
 reload(q{ALTER SYSTEM RESET pyroscope.query_test_delay});
 ($st, $body) = http($node, 'POST', '/querier.v1.QuerierService/SelectMergeStacktraces',
 	headers => ['Content-Type: application/json'], body => $req);

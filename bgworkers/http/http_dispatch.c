@@ -131,6 +131,7 @@ static dlist_head inflight = DLIST_STATIC_INIT(inflight);
 /* in a query worker: its index among them, and the query it runs */
 static int	executor_index = -1;
 static int	executor_slot = -1;
+static shm_mq_handle *executor_mqh = NULL;	/* the answer's queue, in a slot's area */
 
 void
 http_dispatch_shmem_init(HttpQueryQueue *q)
@@ -768,6 +769,10 @@ executor_exit(int code, Datum arg)
 
 	if (q == NULL || executor_index < 0)
 		return;
+	/* the HTTP worker waiting for the answer learns at once that none comes */
+	if (executor_mqh)
+		shm_mq_detach(executor_mqh);
+	executor_mqh = NULL;
 	SpinLockAcquire(&q->mutex);
 	q->executor_latch[executor_index] = NULL;
 	q->executor_busy[executor_index] = false;
@@ -884,6 +889,8 @@ run_query(int slot, bool in_dsm, dsm_handle handle)
 	req = request_from_segment(base, cxt);
 	shm_mq_set_sender((shm_mq *) (base + qr->mq_off), MyProc);
 	mqh = shm_mq_attach((shm_mq *) (base + qr->mq_off), seg, NULL);
+	if (seg == NULL)
+		executor_mqh = mqh;		/* a segment detaches it by itself */
 
 	for (int attempt = 0;; attempt++)
 	{
@@ -941,7 +948,10 @@ run_query(int slot, bool in_dsm, dsm_handle handle)
 	if (seg)
 		dsm_detach(seg);		/* also detaches the message queue */
 	else
+	{
+		executor_mqh = NULL;
 		shm_mq_detach(mqh);
+	}
 	MemoryContextDelete(cxt);
 }
 
