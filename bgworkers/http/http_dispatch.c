@@ -131,7 +131,7 @@ static dlist_head inflight = DLIST_STATIC_INIT(inflight);
 /* in a query worker: its index among them, and the query it runs */
 static int	executor_index = -1;
 static int	executor_slot = -1;
-static shm_mq_handle *executor_mqh = NULL;	/* the answer's queue, in a slot's area */
+static shm_mq_handle *executor_mqh = NULL;	/* the answer queue, in an area */
 
 void
 http_dispatch_shmem_init(HttpQueryQueue *q)
