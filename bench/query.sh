@@ -107,8 +107,6 @@ read -r HEAD_ROWS HEAD_SAMPLES GZ_IN RAW_IN < <("${PSQL[@]}" -F ' ' -c "
 	SELECT (SELECT count(*) FROM pyroscope.head), (SELECT sum(nsamples) FROM pyroscope.head),
 		   (SELECT sum(b.gz_size) FROM bench_sched j JOIN bench_src b USING (src)),
 		   (SELECT sum(length(b.body) + length(j.tail) / 2) FROM bench_sched j JOIN bench_src b USING (src))")
-# samples of the rows compaction will take (older than the last hour)
-HEAD_CMP_SAMPLES=$("${PSQL[@]}" -c "SELECT sum(nsamples) FROM pyroscope.head WHERE ts < to_timestamp($END_S - 3600)")
 CPU_TYPE=$("${PSQL[@]}" -c "SELECT t FROM pyroscope.profile_types('bench') t
 	WHERE t LIKE 'process_cpu:cpu:nanoseconds:%' LIMIT 1")
 [ -n "$CPU_TYPE" ] || { say "no CPU profile type"; exit 1; }

@@ -30,24 +30,14 @@ import sys
 import threading
 import time
 
+from query_data import varint	# bench/query_data.py, beside this file
+
 cfg = json.loads(sys.argv[1])
 PORT = cfg["port"]
 DURATION = cfg["seconds"]
 stop_at = time.time() + DURATION
 lock = threading.Lock()
 stats = {"push": [], "probe": [], "heavy": [], "series": [], "errors": {}}
-
-
-def varint(v):
-	out = bytearray()
-	while True:
-		b = v & 0x7F
-		v >>= 7
-		if v:
-			out.append(b | 0x80)
-		else:
-			out.append(b)
-			return bytes(out)
 
 
 def field(num, data):

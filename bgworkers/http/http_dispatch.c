@@ -86,7 +86,6 @@ typedef struct HttpDispatch
 	shm_mq_handle *mqh;
 	bool		ready;			/* the answer is in req */
 	bool		abandoned;		/* the client went away */
-	bool		suspended;		/* the connection waits for us */
 	TimestampTz deadline;		/* 0 = none */
 	TimestampTz next_peek;
 	dlist_node	node;
@@ -193,7 +192,6 @@ typedef struct KvCollect
 {
 	StringInfo	buf;
 	int			n;
-	bool		args;			/* values may be NULL */
 } KvCollect;
 
 /* append "name\0" and "1value\0" (or "0\0" for a NULL value) */
@@ -451,7 +449,6 @@ http_dispatch(HttpRequest *req)
 	d->next_peek = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PEEK_INTERVAL_MS);
 	d->slot = slot;
 	d->gen = gen;
-	d->suspended = true;
 	pfree(strings.data);
 	MemoryContextSwitchTo(old);
 
@@ -522,18 +519,14 @@ bad:
 
 /*
  * The request is answered (or abandoned, then with cancel): let MHD have
- * the connection.
+ * its connection, suspended since the request was dispatched.
  */
 static void
 dispatch_finish(HttpDispatch *d, bool cancel)
 {
 	d->ready = true;
 	dispatch_detach(d, cancel);
-	if (d->suspended)
-	{
-		d->suspended = false;
-		MHD_resume_connection(d->req->conn);
-	}
+	MHD_resume_connection(d->req->conn);
 }
 
 /* Whether the client of a suspended connection has closed it. */
@@ -632,7 +625,6 @@ http_dispatch_release(HttpRequest *req)
 	if (d == NULL || d->ready)
 		return;
 	d->ready = true;
-	d->suspended = false;
 	dispatch_detach(d, true);
 }
 

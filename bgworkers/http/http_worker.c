@@ -93,11 +93,26 @@ lock_http_port(void)
  * Register the workers.  Called from _PG_init; does nothing unless the
  * library is being preloaded, since workers only make sense then.
  */
-void
-pyroscope_http_register_workers(void)
+static void
+register_worker(const char *function, const char *type, int index)
 {
 	BackgroundWorker worker;
 
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pyroscope");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s %d", type, index);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+	worker.bgw_main_arg = Int32GetDatum(index);
+	RegisterBackgroundWorker(&worker);
+}
+
+void
+pyroscope_http_register_workers(void)
+{
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	if (pyroscope_http_listen_address == NULL || pyroscope_http_listen_address[0] == '\0')
@@ -106,18 +121,7 @@ pyroscope_http_register_workers(void)
 	if (pyroscope_http_workers > 0 && !lock_http_port())
 		return;
 	for (int i = 0; i < pyroscope_http_workers; i++)
-	{
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = 1;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, "pyroscope");
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "pyroscope_http_worker_main");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "pyroscope http worker %d", i);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "pyroscope http worker");
-		worker.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&worker);
-	}
+		register_worker("pyroscope_http_worker_main", "pyroscope http worker", i);
 	if (pyroscope_http_workers == 0)
 		return;
 	if (pyroscope_http_workers + pyroscope_http_query_workers > HTTP_MAX_WORKERS)
@@ -127,18 +131,7 @@ pyroscope_http_register_workers(void)
 						HTTP_MAX_WORKERS)));
 	for (int i = 0; i < pyroscope_http_query_workers &&
 		 pyroscope_http_workers + i < HTTP_MAX_WORKERS; i++)
-	{
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = 1;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, "pyroscope");
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "pyroscope_http_query_worker_main");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "pyroscope http query worker %d", i);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "pyroscope http query worker");
-		worker.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&worker);
-	}
+		register_worker("pyroscope_http_query_worker_main", "pyroscope http query worker", i);
 }
 
 /*
