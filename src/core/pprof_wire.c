@@ -228,6 +228,7 @@ typedef struct Wire
 	/* summary mode: no stacks; what the full decode would intern, checked */
 	bool		summary;
 	bool		all_utf8;		/* every string is valid: nothing to check */
+	bool		count_locpos;	/* count sample location ids, do not keep them */
 	uint8_t    *str_checked;
 	uint8_t    *map_checked;
 	uint8_t    *fn_checked;
@@ -466,6 +467,52 @@ bad_location(Wire *w, size_t sample, uint64_t id)
 }
 
 /*
+ * What push_location_ids does when a summary needs no frames (every string
+ * is valid UTF-8, so no frame can fail): check that each id is a known
+ * location and count it in w->nlocpos, keeping nothing.  1 ok, 0 malformed.
+ */
+static int
+check_location_ids(Wire *w, const PyroPbField *f, size_t sample)
+{
+	const WIdMap *m = &w->location_ids;
+
+	if (f->wt == 0)
+	{
+		if (idmap_get(m, f->v) == NONE)
+			bad_location(w, sample, f->v);
+		w->nlocpos++;
+		return 1;
+	}
+	if (f->wt == 2)
+	{
+		const uint8_t *p = f->data;
+		const uint8_t *end = p + f->len;
+		size_t		n = 0;
+
+		while (p < end)
+		{
+			uint64_t	id;
+
+			if (p[0] < 0x80)
+				id = *p++;
+			else if (end - p >= 2 && p[1] < 0x80)
+			{
+				id = (uint64_t) (p[0] & 0x7F) | ((uint64_t) p[1] << 7);
+				p += 2;
+			}
+			else if ((p = pyro_pb_varint(p, end, &id)) == NULL)
+				return 0;
+			if (idmap_get(m, id) == NONE)
+				bad_location(w, sample, id);
+			n++;
+		}
+		w->nlocpos += n;
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Append the location ids of one Sample.location_id occurrence (packed or
  * not) to w->locpos as location positions.  1 ok, 0 malformed, -1 OOM.
  */
@@ -474,6 +521,8 @@ push_location_ids(Wire *w, const PyroPbField *f, size_t sample)
 {
 	const WIdMap *m = &w->location_ids;
 
+	if (w->count_locpos)
+		return check_location_ids(w, f, sample);
 	if (f->wt == 0)
 	{
 		uint32_t   *slot = W_PUSH(w->locpos, w->nlocpos, w->locpos_cap);
@@ -942,7 +991,8 @@ parse_nested(Wire *w)
 		/* a guess that avoids most regrowth: about one id per byte / 2 */
 		for (size_t i = 0; i < w->nsample; i++)
 			bytes += w->sample_r[i].len;
-		if (!pyro_grow((void **) &w->locpos, &w->locpos_cap, bytes / 2 + 16,
+		if (!w->count_locpos &&
+			!pyro_grow((void **) &w->locpos, &w->locpos_cap, bytes / 2 + 16,
 					   sizeof(uint32_t)))
 			return w_oom(w);
 	}
@@ -1662,6 +1712,19 @@ decode(const uint8_t *data, size_t len, const PyroPprofLimits *limits, bool summ
 	st = pyro_pprof_prepare_input(&data, &len, limits, &raw, err);
 	if (st == PYRO_OK)
 		st = scan_top(&w, data ? data : (const uint8_t *) "", len);
+	if (st == PYRO_OK && summary)
+	{
+		/*
+		 * A summary checks frames only for their strings' UTF-8: when every
+		 * string of the table is valid (the rule), no frame can fail, and
+		 * neither the samples' location ids nor the marks of what was checked
+		 * are needed.
+		 */
+		w.all_utf8 = true;
+		for (size_t i = 0; i < w.nstrings && w.all_utf8; i++)
+			w.all_utf8 = pyro_utf8_valid(w.strings[i].p, w.strings[i].len);
+		w.count_locpos = w.all_utf8;
+	}
 	if (st == PYRO_OK)
 		st = parse_nested(&w);
 	if (st == PYRO_OK)
@@ -1684,14 +1747,6 @@ decode(const uint8_t *data, size_t len, const PyroPprofLimits *limits, bool summ
 	w.summary = summary;
 	if (summary)
 	{
-		/*
-		 * Frames are checked only for their strings' UTF-8: when every string
-		 * of the table is valid (the rule), none can fail, and the marks of
-		 * what was checked are not needed.
-		 */
-		w.all_utf8 = true;
-		for (size_t i = 0; i < w.nstrings && w.all_utf8; i++)
-			w.all_utf8 = pyro_utf8_valid(w.strings[i].p, w.strings[i].len);
 		if (!w.all_utf8)
 		{
 			w.str_checked = pyro_calloc(w.nstrings, 1);
