@@ -129,7 +129,7 @@ BEGIN
 END \$\$;
 SQL
 SVC=$(awk -F"\t" 'NR == 1 { print $2; exit }' "$DATA/schedule.tsv")
-RESTART="cd / && runuser -u postgres -- $PG_BIN/pg_ctl -D $BENCH_DIR/data -l $BENCH_DIR/log -w restart || { tail -n 20 $BENCH_DIR/log >&2; false; }"
+RESTART="cd / && runuser -u postgres -- env GLIBC_TUNABLES=$PG_MALLOC_TUNABLES $PG_BIN/pg_ctl -D $BENCH_DIR/data -l $BENCH_DIR/log -w restart || { tail -n 20 $BENCH_DIR/log >&2; false; }"
 timing() {	# JSON list of queries -> JSON result
 	python3 bench/query_time.py "$(python3 -c 'import json, sys; print(json.dumps({
 		"psql": sys.argv[1].split(), "restart": sys.argv[2], "pprof": sys.argv[3], "data": sys.argv[4],

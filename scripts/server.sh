@@ -24,7 +24,8 @@ LOG=$(dirname "$PYRO_DATA")/postgresql.log
 CONF=$PYRO_DATA/postgresql.conf
 # run as postgres from a directory it may enter (the checkout may be under
 # /root, which postgres cannot enter)
-as_pg() { (cd / && runuser -u postgres -- "$@"); }
+# glibc's malloc.hugetlb: see scripts/cluster.sh
+as_pg() { (cd / && runuser -u postgres -- env GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" "$@"); }
 
 # set NAME = VALUE in postgresql.conf (the line server.sh wrote, or a new one)
 set_conf() {

@@ -161,6 +161,7 @@ http_selection(HttpRequest *req, ProfileSelection *sel, const char *profile_type
 	sel->selector = selector && selector[0] ? selector : "{}";
 	sel->start = pyroscope_ms_to_timestamptz(start);
 	sel->end = pyroscope_ms_to_timestamptz(end);
+	sel->require_type = false;
 }
 
 /* The call tree of a selection, filtered by spans and call site. */

@@ -161,12 +161,19 @@ typedef struct ProfileSelection
 	const char *selector;
 	TimestampTz start;
 	TimestampTz end;
+
+	/*
+	 * Error out when no series matches and the tenant has no series of the
+	 * profile type (pyroscope_selection_require_type)
+	 */
+	bool		require_type;
 } ProfileSelection;
 
 /* called once per stored profile (decoded) of a selection */
 typedef void (*ProfileVisitor) (PyroProfile *p, void *arg);
 
 extern void pyroscope_check_profile_type(const char *tenant, const char *profile_type);
+extern void pyroscope_selection_require_type(ProfileSelection *sel);
 extern PyroTree *pyroscope_selection_tree(const ProfileSelection *sel);
 extern PyroTree *pyroscope_selection_tree_filtered(const ProfileSelection *sel, char **spans,
 												   size_t nspans,

@@ -208,6 +208,19 @@ pyroscope_check_profile_type(const char *tenant, const char *profile_type)
 						 tenant)));
 }
 
+/*
+ * Make a selection error out, like pyroscope_check_profile_type, when its
+ * profile type was never stored for the tenant.  The syntax is checked now;
+ * the lookup happens only if no series matches (a type with a matching
+ * series exists), which spares the common query a statement.
+ */
+void
+pyroscope_selection_require_type(ProfileSelection *sel)
+{
+	check_profile_type_syntax(sel->profile_type);
+	sel->require_type = true;
+}
+
 /* The ids of the series of a selection, ascending. */
 static int64 *
 selection_series_ids(const ProfileSelection *sel, int *n)
@@ -232,6 +245,8 @@ selection_series_ids(const ProfileSelection *sel, int *n)
 	}
 	*n = (int) SPI_processed;
 	SPI_finish();
+	if (*n == 0 && sel->require_type && sel->profile_type)
+		pyroscope_check_profile_type(sel->tenant, sel->profile_type);
 	return ids;
 }
 

@@ -36,6 +36,7 @@ selection_from_args(ProfileSelection *sel, FunctionCallInfo fcinfo,
 	sel->start = PG_GETARG_TIMESTAMPTZ(start_arg);
 	sel->end = PG_GETARG_TIMESTAMPTZ(end_arg);
 	sel->tenant = text_to_cstring(PG_GETARG_TEXT_PP(tenant_arg));
+	sel->require_type = false;
 }
 
 static void
@@ -96,7 +97,7 @@ pyroscope_flamegraph(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 5);
-	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	pyroscope_selection_require_type(&sel);
 	pyroscope_budget_begin();
 	result = pyroscope_selection_flamegraph(&sel, max_nodes);
 	pyroscope_budget_end();
@@ -110,7 +111,7 @@ pyroscope_top_functions(PG_FUNCTION_ARGS)
 	PyroTree   *t;
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
-	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	pyroscope_selection_require_type(&sel);
 	pyroscope_budget_begin();
 	t = pyroscope_selection_tree(&sel);
 	sql_return_top(fcinfo, t);
@@ -125,7 +126,7 @@ pyroscope_stacks(PG_FUNCTION_ARGS)
 	PyroTree   *t;
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
-	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	pyroscope_selection_require_type(&sel);
 	pyroscope_budget_begin();
 	t = pyroscope_selection_tree(&sel);
 	sql_return_stacks(fcinfo, t);
@@ -140,7 +141,7 @@ pyroscope_merge_pprof(PG_FUNCTION_ARGS)
 	bytea	   *result;
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
-	pyroscope_check_profile_type(sel.tenant, sel.profile_type);
+	pyroscope_selection_require_type(&sel);
 	pyroscope_budget_begin();
 	result = pyroscope_selection_pprof(&sel);
 	pyroscope_budget_end();
@@ -161,7 +162,7 @@ pyroscope_diff(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_nodes must not be negative")));
-	pyroscope_check_profile_type(left.tenant, left.profile_type);
+	pyroscope_selection_require_type(&left);
 	pyroscope_budget_begin();
 	result = pyroscope_selection_diff(&left, &right, max_nodes);
 	pyroscope_budget_end();
