@@ -2,7 +2,8 @@
 # Runs the TAP suites in t/ (HTTP workers against real clusters started by
 # PostgreSQL::Test::Cluster).  TAP tests refuse root, so the suites and the
 # test data are copied to a postgres-owned directory and prove runs as
-# postgres.  The extension must already be installed.
+# postgres.  The extension must already be installed.  The open-file limit
+# is raised to the hard one (t/012 opens thousands of connections).
 #
 #   scripts/tap.sh [t/NNN_name.pl ...]
 #   PG_BIN=DIR scripts/tap.sh      against another (relocated) PostgreSQL 15
@@ -42,6 +43,7 @@ fi
 	PYRO_S3RVER_DIR="$WORK/test/objstore" PYRO_SKIP_S3="${PYRO_SKIP_S3:-}" \
 	${CORPUS:+PYRO_PPROF_CORPUS="$CORPUS"} \
 	PG_REGRESS=$PG_BIN/../lib/pgxs/src/test/regress/pg_regress \
+	bash -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"' prove \
 	prove --timer "${tests[@]}"
 status=$?
 if [ $status -ne 0 ]; then

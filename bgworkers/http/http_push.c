@@ -53,26 +53,50 @@ http_handle_push(HttpRequest *req)
 		Push__V1__RawProfileSeries *rs = pr->series[s];
 		PyroLabelSet client;
 
+		const char *dup;
+		bool		oom;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * The series' own labels are counted against the limit before
+		 * anything looks at them (the count can only grow from here), and
+		 * duplicates are found on a sorted copy: no step is quadratic in what
+		 * a client sends.
+		 */
+		if (pyroscope_max_label_names > 0 && rs->n_labels > (size_t) pyroscope_max_label_names)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("series %zu has %zu labels, more than the limit of %d",
+							s, rs->n_labels, pyroscope_max_label_names),
+					 errhint("The limit is pyroscope.max_label_names.")));
 		pyro_labels_init(&client);
 		for (size_t l = 0; l < rs->n_labels; l++)
 		{
 			const char *name = rs->labels[l]->name;
 
+			CHECK_FOR_INTERRUPTS();
 			if (name == NULL || name[0] == '\0')
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("series %zu has a label with an empty name", s)));
-			if (pyro_labels_get(&client, name) != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("duplicate label name \"%s\" in series %zu", name, s)));
-			set_label(&client, name, rs->labels[l]->value ? rs->labels[l]->value : "");
+			if (!pyro_labels_append(&client, name,
+									rs->labels[l]->value ? rs->labels[l]->value : ""))
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		}
+		dup = pyro_labels_duplicate(&client, &oom);
+		if (oom)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		if (dup)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("duplicate label name \"%s\" in series %zu", dup, s)));
 		for (size_t i = 0; i < rs->n_samples; i++)
 		{
 			ProtobufCBinaryData *raw = &rs->samples[i]->raw_profile;
 			uint64		n;
 
+			CHECK_FOR_INTERRUPTS();
 			if (raw->len == 0)
 				continue;
 			written += pyroscope_store_pprof(pyroscope_pprof_bytea(raw->data, raw->len),
@@ -336,6 +360,13 @@ http_handle_ingest(HttpRequest *req)
 				   fmt[0] ? fmt : ct);
 		pyro_app_name_free(&p.app);
 		return;
+	}
+	if (req->body_len == 0)
+	{
+		pyro_app_name_free(&p.app);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the request body is empty: there is no profile to store")));
 	}
 	if (strcmp(fmt, "lines") == 0)
 		ingest_text(req, &p, true);

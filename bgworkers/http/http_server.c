@@ -19,6 +19,7 @@
 #include "http.h"
 
 #include <netdb.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
 
@@ -26,12 +27,14 @@
 #include "access/xlog.h"
 #include "lib/ilist.h"
 #include "replication/syncrep.h"
+#include "storage/fd.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/timeout.h"
 
 #include "base64.h"
@@ -147,12 +150,36 @@ http_route_index(const HttpRoute *route)
 const char *
 http_header(HttpRequest *req, const char *name)
 {
+	const char *v = NULL;
+	size_t		len;
+	char	   *copy;
+
 	if (req->conn)
-		return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-	for (int i = 0; i < req->nheaders; i++)
-		if (pg_strcasecmp(req->kv_name[i], name) == 0)
-			return req->kv_value[i];
-	return NULL;
+		v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+	else
+	{
+		for (int i = 0; i < req->nheaders && v == NULL; i++)
+			if (pg_strcasecmp(req->kv_name[i], name) == 0)
+				v = req->kv_value[i];
+	}
+	if (v == NULL)
+		return NULL;
+
+	/*
+	 * Whitespace around a field value is not part of it (RFC 9110 5.5):
+	 * libmicrohttpd drops it before the value, we drop it after.
+	 */
+	len = strlen(v);
+	if (len == 0 || (v[len - 1] != ' ' && v[len - 1] != '\t'))
+		return v;
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	copy = MemoryContextAllocExtended(req->cxt, len + 1, MCXT_ALLOC_NO_OOM);
+	if (copy == NULL)
+		return v;
+	memcpy(copy, v, len);
+	copy[len] = '\0';
+	return copy;
 }
 
 const char *
@@ -295,8 +322,13 @@ http_ereport_status(int sqlerrcode, int *status, const char **code)
 			*code = "invalid_argument";
 			return;
 		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+		case ERRCODE_EXTERNAL_ROUTINE_EXCEPTION:	/* object storage */
 			*status = 503;
 			*code = "unavailable";
+			return;
+		case ERRCODE_STATEMENT_TOO_COMPLEX: /* input nested too deeply */
+			*status = 400;
+			*code = "invalid_argument";
 			return;
 	}
 	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
@@ -615,6 +647,12 @@ http_process(HttpRequest *req)
 		}
 		if (route->id == ROUTE_READY)
 			http_set_body(req, 503, "text/plain", edata->message, strlen(edata->message));
+		else if (edata->sqlerrcode == ERRCODE_EXTERNAL_ROUTINE_EXCEPTION)
+		{
+			/* the details name the object store's endpoint: log them only */
+			http_error(req, status, code,
+					   "object storage is unavailable, try again later (details in the server log)");
+		}
 		else if (over_budget && edata->hint)
 			http_error(req, status, code, "%s (%s)", edata->message, edata->hint);
 		else
@@ -887,13 +925,69 @@ completed_handler(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * libmicrohttpd's messages (a client that went away mid-request, a
+ * connection refused over a limit, ...): at most one LOG line every
+ * MHD_LOG_INTERVAL seconds, saying how many were held back; the others at
+ * DEBUG1.  A client cannot flood the server log.
+ */
+#define MHD_LOG_INTERVAL 10
+
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+	static TimestampTz last_logged = 0;
+	static uint64 held_back = 0;
 	char		buf[512];
+	TimestampTz now = GetCurrentTimestamp();
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	ereport(LOG, (errmsg("pyroscope http: %s", buf)));
+	if (last_logged != 0 &&
+		!TimestampDifferenceExceeds(last_logged, now, MHD_LOG_INTERVAL * 1000))
+	{
+		held_back++;
+		ereport(DEBUG1, (errmsg_internal("pyroscope http: %s", buf)));
+		return;
+	}
+	if (held_back > 0)
+		ereport(LOG,
+				(errmsg("pyroscope http: %s", buf),
+				 errdetail("%llu more such messages in the last %d s were logged at DEBUG1.",
+						   (unsigned long long) held_back, MHD_LOG_INTERVAL)));
+	else
+		ereport(LOG, (errmsg("pyroscope http: %s", buf)));
+	last_logged = now;
+	held_back = 0;
+}
+
+/*
+ * How many connections this worker may hold: pyroscope.http_max_connections,
+ * within what its file-descriptor limit leaves after PostgreSQL's own files.
+ * The soft limit is raised to the hard one first (up to 65536).
+ */
+static unsigned int
+connection_limit(void)
+{
+	struct rlimit rl;
+	long		room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return (unsigned int) Min(pyroscope_http_max_connections, 64);
+	if (rl.rlim_cur != RLIM_INFINITY && (rl.rlim_max == RLIM_INFINITY || rl.rlim_cur < rl.rlim_max))
+	{
+		struct rlimit want = rl;
+
+		want.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 65536 : Min(rl.rlim_max, 65536);
+		if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return (unsigned int) pyroscope_http_max_connections;
+	/* PostgreSQL may keep max_safe_fds files open, plus 10 it reserves */
+	room = (long) rl.rlim_cur - max_safe_fds - 10 - 32;
+	if (room < 16)
+		room = 16;
+	return (unsigned int) Min((long) pyroscope_http_max_connections, room);
 }
 
 /*
@@ -932,8 +1026,10 @@ http_server_start(MemoryContext daemon_cxt)
 						 MHD_OPTION_SOCK_ADDR, res->ai_addr,
 						 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
 						 MHD_OPTION_NOTIFY_COMPLETED, completed_handler, NULL,
-						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 120,
-						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 1000,
+						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) pyroscope_http_idle_timeout,
+						 MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+						 MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						 (unsigned int) pyroscope_http_max_connections_per_ip,
 						 MHD_OPTION_END);
 	freeaddrinfo(res);
 	if (d == NULL)

@@ -13,6 +13,10 @@
 
 #include "gen/settings.pb-c.h"
 
+/* Longest setting value and name accepted (Drilldown's settings are small) */
+#define MAX_SETTING_VALUE (1024 * 1024)
+#define MAX_SETTING_NAME 1024
+
 /* Get: every setting of the tenant, by name. */
 void
 http_handle_settings_get(HttpRequest *req)
@@ -53,6 +57,15 @@ http_handle_settings_set(HttpRequest *req)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a setting with a name is required")));
+	if (r->setting->value && strlen(r->setting->value) > MAX_SETTING_VALUE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the value of setting \"%s\" is %zu bytes long, more than the limit of %d",
+						r->setting->name, strlen(r->setting->value), MAX_SETTING_VALUE)));
+	if (strlen(r->setting->name) > MAX_SETTING_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a setting name is at most %d bytes long", MAX_SETTING_NAME)));
 	if (r->setting->modifiedat <= 0)
 		r->setting->modifiedat = pyroscope_timestamptz_to_ms(GetCurrentTimestamp());
 	if (!pyroscope_setting_put(req->tenant, r->setting->name,

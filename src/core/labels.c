@@ -60,6 +60,43 @@ labels_append(PyroLabelSet *ls, const char *name, size_t name_len,
 	return true;
 }
 
+bool
+pyro_labels_append(PyroLabelSet *ls, const char *name, const char *value)
+{
+	return labels_append(ls, name, strlen(name), value, strlen(value));
+}
+
+static int
+name_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+const char *
+pyro_labels_duplicate(const PyroLabelSet *ls, bool *oom)
+{
+	const char **names;
+	const char *dup = NULL;
+
+	*oom = false;
+	if (ls->n < 2)
+		return NULL;
+	names = pyro_malloc(ls->n * sizeof(const char *));
+	if (names == NULL)
+	{
+		*oom = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < ls->n; i++)
+		names[i] = ls->labels[i].name;
+	qsort(names, ls->n, sizeof(const char *), name_ptr_cmp);
+	for (size_t i = 1; i < ls->n && dup == NULL; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			dup = names[i];
+	pyro_free(names);
+	return dup;
+}
+
 /*
  * Copy src into dst.  dst is (re)initialised first, so it must not hold
  * labels of its own.  Duplicate names in src are kept (validation reports

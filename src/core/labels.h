@@ -43,6 +43,15 @@ extern bool pyro_labels_set(PyroLabelSet *ls, const char *name, const char *valu
 extern bool pyro_labels_set_n(PyroLabelSet *ls, const char *name, size_t name_len,
 							  const char *value, size_t value_len);
 
+/* append without looking for the name; returns false on OOM */
+extern bool pyro_labels_append(PyroLabelSet *ls, const char *name, const char *value);
+
+/*
+ * A name that occurs more than once in ls (NULL if none), found in
+ * O(n log n); NULL too when out of memory and *oom is then set.
+ */
+extern const char *pyro_labels_duplicate(const PyroLabelSet *ls, bool *oom);
+
 /* add only if absent */
 extern bool pyro_labels_add_missing(PyroLabelSet *ls, const char *name, const char *value);
 extern const char *pyro_labels_get(const PyroLabelSet *ls, const char *name);

@@ -66,6 +66,9 @@ extern int	pyroscope_http_request_timeout; /* ms, 0 = none */
 extern bool pyroscope_multitenancy;
 extern int	pyroscope_http_max_query_length;	/* s, 0 = none */
 extern int	pyroscope_http_auth;	/* HttpAuthMode */
+extern int	pyroscope_http_max_connections; /* per HTTP worker */
+extern int	pyroscope_http_max_connections_per_ip;	/* per worker, 0 = none */
+extern int	pyroscope_http_idle_timeout;	/* s */
 
 /* core bridge (bridge.c) */
 extern void pyroscope_install_allocator(void);

@@ -52,6 +52,9 @@ int			pyroscope_http_request_timeout = 60000; /* ms */
 bool		pyroscope_multitenancy = false;
 int			pyroscope_http_max_query_length = 86400;	/* s */
 int			pyroscope_http_auth = HTTP_AUTH_NONE;
+int			pyroscope_http_max_connections = 1000;
+int			pyroscope_http_max_connections_per_ip = 256;
+int			pyroscope_http_idle_timeout = 60;
 
 static const struct config_enum_entry auth_options[] = {
 	{"none", HTTP_AUTH_NONE, false},
@@ -367,6 +370,27 @@ pyroscope_define_gucs(void)
 								 HTTP_AUTH_NONE, auth_options,
 								 PGC_SIGHUP, 0,
 								 NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_max_connections",
+								"Most open connections of one HTTP worker.",
+								"Lowered to what the worker's file-descriptor limit leaves; connections past it are closed at once.",
+								&pyroscope_http_max_connections,
+								1000, 16, 1000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_max_connections_per_ip",
+								"Most open connections of one HTTP worker from one client address; 0 disables the limit.",
+								"Connections past it are closed at once, so that one client cannot take every connection.",
+								&pyroscope_http_max_connections_per_ip,
+								256, 0, 1000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_idle_timeout",
+								"Longest time an HTTP connection may stay silent (no request, or a request not sent on).",
+								NULL,
+								&pyroscope_http_idle_timeout,
+								60, 1, 86400,
+								PGC_POSTMASTER, GUC_UNIT_S,
+								NULL, NULL, NULL);
 	}
 
 	MarkGUCPrefixReserved("pyroscope");

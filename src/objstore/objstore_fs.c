@@ -17,7 +17,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -235,6 +237,27 @@ objstore_fs_delete(const ObjStoreConfig *c, const char *key, ObjStoreError *e)
 }
 
 /* Walk dir (relative key rel) recursively, reporting keys under prefix. */
+/*
+ * Remove the temporary file of an upload that can no longer finish: its
+ * process (the pid after TMP_MARK) is gone, or it is over an hour old (the
+ * pid may have been reused).  Listings find them, so the offloader's orphan
+ * sweep clears what killed uploads left.
+ */
+static void
+sweep_temp_file(const char *full, const char *pid_str)
+{
+	struct stat st;
+	char	   *end;
+	long		pid = strtol(pid_str, &end, 10);
+	bool		gone;
+
+	if (end == pid_str || *end != '\0' || pid <= 0 || stat(full, &st) != 0 || !S_ISREG(st.st_mode))
+		return;
+	gone = kill((pid_t) pid, 0) != 0 && errno == ESRCH;
+	if (gone || time(NULL) - st.st_mtime > 3600)
+		(void) unlink(full);
+}
+
 static ObjStoreStatus
 list_dir(const char *root, const char *rel, const char *prefix, ObjStoreListFn fn,
 		 void *arg, bool *stop, int depth, ObjStoreError *e)
@@ -260,8 +283,14 @@ list_dir(const char *root, const char *rel, const char *prefix, ObjStoreListFn f
 		struct stat st;
 		size_t		klen;
 
-		if (de->d_name[0] == '.' || strstr(de->d_name, TMP_MARK) != NULL)
+		if (de->d_name[0] == '.')
 			continue;
+		if (strstr(de->d_name, TMP_MARK) != NULL)
+		{
+			snprintf(full, sizeof(full), "%s/%s", path, de->d_name);
+			sweep_temp_file(full, strstr(de->d_name, TMP_MARK) + strlen(TMP_MARK));
+			continue;
+		}
 		if (snprintf(key, sizeof(key), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) >= (int) sizeof(key))
 			continue;
 		snprintf(full, sizeof(full), "%s/%s", root, key);
