@@ -4,7 +4,8 @@
 # pg_ctl stop -m fast; thousands of idle connections from one address do
 # not lock other clients out; an overflowing time range is refused; auth
 # and header whitespace rules; an empty /ingest body, an oversized
-# setting and a deeply nested sample_type_config are 400s; clients that
+# setting, a deeply nested sample_type_config, NUL bytes and invalid
+# UTF-8 in strings are 400s; clients that
 # vanish mid-request do not flood the log; temporary files of killed
 # uploads are swept.
 use strict;
@@ -223,6 +224,21 @@ my $mp = "--XX\r\nContent-Disposition: form-data; name=\"profile\"; filename=\"p
 ($st, $body) = http($node, 'POST', "/ingest?name=deep&from=" . int($now),
 	headers => [ 'Content-Type: multipart/form-data; boundary=XX' ], body => $mp);
 is($st, 400, 'a sample_type_config nested 200,000 deep is a 400, not a 500');
+
+# NUL and invalid UTF-8 in strings are refused, not cut short
+($st, $body) = http($node, 'POST', '/push.v1.PusherService/Push', headers => $push_ct,
+	body => push_request([ 'service_name', "nul\0junk", '__name__', 'process_cpu' ], $pprof));
+is($st, 400, 'a label value with a NUL byte is refused');
+like($body, qr/NUL/, '... saying so');
+($st) = http($node, 'POST', '/push.v1.PusherService/Push', headers => $push_ct,
+	body => push_request([ 'service_name', "bad\xff", '__name__', 'process_cpu' ], $pprof));
+is($st, 400, 'a label value that is not UTF-8 is refused');
+($st) = http($node, 'POST', '/querier.v1.QuerierService/LabelValues',
+	headers => [ 'Content-Type: application/json' ],
+	body => '{"name":"service_name\u0000x","matchers":["{}"]}');
+is($st, 400, 'a JSON string with \\u0000 is refused');
+is(sql("SELECT count(*) FROM pyroscope.series WHERE service_name LIKE 'nul%' OR service_name LIKE 'bad%'"),
+	'0', 'nothing stored');
 
 # ---- 7. clients that vanish mid-request do not flood the log ----------------
 my $log_before = -s $node->logfile;

@@ -187,6 +187,15 @@ http_connect_decode(HttpRequest *req, const ProtobufCMessageDescriptor *d)
 					 errmsg("could not decode %s request: %s", d->name, err.msg)));
 		return m;
 	}
+	{
+		PyroError	err;
+
+		if (pyro_message_check_strings(d, (const uint8_t *) (req->body ? req->body : ""),
+									   req->body_len, &err) != PYRO_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("could not decode %s request: %s", d->name, err.msg)));
+	}
 	m = protobuf_c_message_unpack(d, HTTP_PBC_ALLOC, req->body_len,
 								  (const uint8_t *) (req->body ? req->body : ""));
 	if (m == NULL)

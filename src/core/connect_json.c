@@ -22,6 +22,7 @@
 
 #include "connect_json.h"
 #include "pbc_alloc.h"
+#include "pbwire.h"
 
 #define MEMBER_PTR(msg, off)	((void *) ((char *) (msg) + (off)))
 #define CMEMBER_PTR(msg, off)	((const void *) ((const char *) (msg) + (off)))
@@ -249,6 +250,8 @@ parse_string(JParser *jp)
 						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 						jp->p += 6;
 					}
+					if (cp == 0)
+						return jp_fail(jp, "\\u0000 is not allowed in a string");
 					append_utf8(b, cp);
 					jp->p += 6;
 					break;
@@ -1489,4 +1492,53 @@ pyro_message_to_json(const ProtobufCMessage *m, PyroBuf *out)
 	if (st != PYRO_OK)
 		return st;
 	return out->oom ? PYRO_ENOMEM : PYRO_OK;
+}
+
+/* ----------------------------------------------------------------
+ * Strings of binary messages
+ * ----------------------------------------------------------------
+ */
+#define CHECK_MAX_DEPTH 32
+
+static PyroStatus
+check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
+			  int depth, PyroError *err)
+{
+	PyroPbField f;
+
+	while (p < end)
+	{
+		const ProtobufCFieldDescriptor *fd;
+
+		if ((p = pyro_pb_next(p, end, &f)) == NULL)
+			return PYRO_OK;		/* malformed: the decoder says so */
+		if (f.wt != 2 || (fd = protobuf_c_message_descriptor_get_field(d, f.field)) == NULL)
+			continue;
+		if (fd->type == PROTOBUF_C_TYPE_STRING)
+		{
+			if (memchr(f.data, '\0', f.len) != NULL)
+				return pyro_error_set(err, PYRO_EINVAL, "field %s.%s holds a NUL byte",
+									  d->short_name, fd->name);
+			if (!pyro_utf8_valid((const char *) f.data, f.len))
+				return pyro_error_set(err, PYRO_EINVAL, "field %s.%s is not valid UTF-8",
+									  d->short_name, fd->name);
+		}
+		else if (fd->type == PROTOBUF_C_TYPE_MESSAGE && depth < CHECK_MAX_DEPTH)
+		{
+			PyroStatus	st = check_strings(fd->descriptor, f.data, f.data + f.len,
+										   depth + 1, err);
+
+			if (st != PYRO_OK)
+				return st;
+		}
+	}
+	return PYRO_OK;
+}
+
+PyroStatus
+pyro_message_check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
+						   PyroError *err)
+{
+	pyro_error_clear(err);
+	return check_strings(d, data, data + len, 0, err);
 }

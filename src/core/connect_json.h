@@ -52,4 +52,14 @@ extern PyroStatus pyro_json_to_message(const ProtobufCMessageDescriptor *d,
  */
 extern PyroStatus pyro_message_to_json(const ProtobufCMessage *m, PyroBuf *out);
 
+/*
+ * Check every string field of the binary message data (of type d, nested
+ * messages included) for what protobuf-c lets through: a NUL byte (which
+ * would cut the C string short) and invalid UTF-8 (proto3 strings must be
+ * valid).  PYRO_EINVAL names the field; bytes that are not a well-formed
+ * message pass, for the decoder to refuse.
+ */
+extern PyroStatus pyro_message_check_strings(const ProtobufCMessageDescriptor *d,
+											 const uint8_t *data, size_t len, PyroError *err);
+
 #endif							/* PYRO_CONNECT_JSON_H */

@@ -26,6 +26,8 @@ check_one(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size)
 	uint8_t    *p1,
 			   *p2;
 
+	/* the input as a binary message: the string check must not crash */
+	(void) pyro_message_check_strings(d, data, size, &err);
 	if (pyro_json_to_message(d, (const char *) data, size, &m1, &err) != PYRO_OK)
 	{
 		if (m1 != NULL || err.msg[0] == '\0')
@@ -47,6 +49,12 @@ check_one(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size)
 	p2 = malloc(n2 + 1);
 	protobuf_c_message_pack(m1, p1);
 	protobuf_c_message_pack(m2, p2);
+	/* strings that came through JSON are valid UTF-8 without NUL */
+	if (pyro_message_check_strings(d, p1, n1, &err) != PYRO_OK)
+	{
+		fprintf(stderr, "string check refused a message made from JSON: %s\n", err.msg);
+		abort();
+	}
 	if (n1 != n2 || memcmp(p1, p2, n1) != 0)
 	{
 		fprintf(stderr, "packings differ after a JSON round trip\n%.*s\n",
