@@ -4,7 +4,8 @@
 # server stopped in the middle, each leave every block in exactly one
 # place and the next run finishes the job; answers are the same after
 # offload; retention removes the objects; an unreachable or silent store
-# gives a clear error or the statement timeout, never a hang.
+# gives a clear error or the statement timeout, never a hang; over HTTP
+# an unreachable store is 503 unavailable and names no endpoint.
 use strict;
 use warnings;
 
@@ -15,6 +16,9 @@ use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PyroHttp;
 
 # Skipped only when asked (scripts/test.sh --skip s3); a missing s3rver fails.
 my $s3dir = $ENV{PYRO_S3RVER_DIR} // 'test/objstore';
@@ -62,10 +66,14 @@ END { local $?; s3_stop(); }
 s3_start();
 
 my $node = PostgreSQL::Test::Cluster->new('objstore');
+my $http_port = PostgreSQL::Test::Cluster::get_free_port();
+$node->{http_port} = $http_port;
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pyroscope'
-pyroscope.http_listen_address = ''
+pyroscope.http_port = $http_port
+pyroscope.http_workers = 1
+pyroscope.http_query_workers = 1
 pyroscope.compactor = off
 pyroscope.offload_after = 0
 pyroscope.offload_interval = 1s
@@ -245,6 +253,25 @@ s3_stop();
 isnt($ret, 0, 'unreachable store: the read fails');
 like($err, qr/could not read block \d+: could not read block \d+ \(object "blocks\/[^"]+"\) from object store "s3:\/\/pyro\/t\/ at http:\/\/127\.0\.0\.1:\d+"/,
 	'unreachable store: the error names the block and the store');
+
+# ... and over HTTP: 503 unavailable, and the endpoint is not shown
+sql(q{ALTER SYSTEM SET pyroscope.cache_size = 0});
+sql('SELECT pg_reload_conf()');
+select(undef, undef, undef, 0.5);
+{
+	my $type = sql(q{SELECT profile_type FROM pyroscope.series s
+		WHERE EXISTS (SELECT 1 FROM pyroscope.blocks b WHERE s.series_id = ANY (b.series_ids)) LIMIT 1});
+	my $end = sql(q{SELECT (extract(epoch FROM max(max_ts)) * 1000)::bigint + 1 FROM pyroscope.blocks});
+	my ($st, $body) = http($node, 'POST', '/querier.v1.QuerierService/SelectMergeStacktraces',
+		headers => [ 'Content-Type: application/json' ],
+		body => sprintf('{"profileTypeID":"%s","labelSelector":"{}","start":%d,"end":%d}',
+			$type, $end - 3_600_000, $end));
+	is($st, 503, 'unreachable store over HTTP: 503');
+	like($body, qr/"code":"unavailable"/, '... Connect code unavailable');
+	unlike($body, qr/127\.0\.0\.1|$s3port|s3:/, '... and the body names no endpoint');
+}
+sql(q{ALTER SYSTEM RESET pyroscope.cache_size});
+sql('SELECT pg_reload_conf()');
 
 # 7. a store that accepts connections and never answers: statement_timeout wins
 {

@@ -240,6 +240,44 @@ is($st, 400, 'a JSON string with \\u0000 is refused');
 is(sql("SELECT count(*) FROM pyroscope.series WHERE service_name LIKE 'nul%' OR service_name LIKE 'bad%'"),
 	'0', 'nothing stored');
 
+# the documented answer to each lenient input (issue 17 item 6; where the
+# spec follows upstream's accepting behaviour, the test pins that down)
+my $q = sub { return sprintf('{"profileTypeID":"%s","labelSelector":"{}","start":%d,"end":%d%s}',
+	$_[0], ($now - 600) * 1000, ($now + 60) * 1000, $_[1] // ''); };
+my @matrix = (
+	[ 'AnalyzeQuery with a query that does not parse', 400,
+	  '/querier.v1.QuerierService/AnalyzeQuery', '{"query":"{{garbage","start":1,"end":2}' ],
+	[ 'AnalyzeQuery with a query that parses', 200,
+	  '/querier.v1.QuerierService/AnalyzeQuery', qq({"query":"$type\{\}","start":1,"end":2}) ],
+	[ 'an unknown format enum', 400,
+	  '/querier.v1.QuerierService/SelectMergeStacktraces', $q->($type, ',"format":77') ],
+	[ 'a profile type id of 6 parts (the 6th, historically :delta, ignored: spec 14.4)', 200,
+	  '/querier.v1.QuerierService/SelectMergeStacktraces', $q->("$type:delta") ],
+	[ 'a profile type id of 7 parts', 400,
+	  '/querier.v1.QuerierService/SelectMergeStacktraces', $q->("$type:a:b") ],
+	[ 'Diff of two different profile types (not required equal: spec, Diff)', 200,
+	  '/querier.v1.QuerierService/Diff',
+	  sprintf('{"left":%s,"right":%s}', $q->($type), $q->('memory:alloc_space:bytes:space:bytes')) ],
+);
+for my $c (@matrix)
+{
+	my ($what, $want, $path, $json) = @$c;
+	my ($s, $b) = http($node, 'POST', $path, headers => [ 'Content-Type: application/json' ],
+		body => $json);
+	is($s, $want, "$what: $want");
+	like($b, qr/"code":"invalid_argument"/, "... invalid_argument") if $want == 400;
+}
+($st) = http($node, 'POST', '/push.v1.PusherService/Push', headers => $push_ct,
+	body => push_request([ 'service_name', 'odd-names', '__name__', 'process_cpu', 'a-b c{}', 'x' ],
+		$pprof));
+is($st, 200, 'a UTF-8 label name outside the legacy set is accepted (spec 14.6)');
+($st) = http($node, 'POST', '/push.v1.PusherService/Push', headers => $push_ct,
+	body => push_request([ 'service_name', '', '__name__', 'process_cpu', 'which', 'empty-svc' ],
+		$pprof));
+is($st, 200, 'an empty service_name is accepted (spec 14.5) ...');
+is(sql(q{SELECT DISTINCT service_name FROM pyroscope.series WHERE labels ->> 'which' = 'empty-svc'}),
+	'unknown_service', '... and stored as unknown_service');
+
 # ---- 7. clients that vanish mid-request do not flood the log ----------------
 my $log_before = -s $node->logfile;
 for (1 .. 30)

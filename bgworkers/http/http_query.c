@@ -430,6 +430,11 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 				break;
 			}
 		default:
+			if (protobuf_c_enum_descriptor_get_value(&querier__v1__profile_format__descriptor,
+													 (int) r->format) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown profile format %d", (int) r->format)));
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("profile format %d is not supported", (int) r->format)));
@@ -454,6 +459,11 @@ http_handle_select_merge_span_profile(HttpRequest *req)
 	max_nodes = http_max_nodes(r->opt_max_nodes_case ==
 							   QUERIER__V1__SELECT_MERGE_SPAN_PROFILE_REQUEST__OPT_MAX_NODES_MAX_NODES,
 							   r->max_nodes);
+	if (protobuf_c_enum_descriptor_get_value(&querier__v1__profile_format__descriptor,
+											 (int) r->format) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown profile format %d", (int) r->format)));
 	t = http_selection_tree(&sel, r->span_selector, r->n_span_selector, NULL);
 	if (r->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_TREE)
 	{
@@ -621,12 +631,30 @@ http_handle_get_profile_stats(HttpRequest *req)
 	http_connect_reply(req, &resp.base);
 }
 
-/* AnalyzeQuery: an empty answer, as upstream v2 gives. */
+/*
+ * AnalyzeQuery: an empty answer, as upstream v2 gives, for a query that
+ * parses (<profile type>{selector}); one that does not is invalid_argument.
+ */
 void
 http_handle_analyze_query(HttpRequest *req)
 {
 	Querier__V1__AnalyzeQueryResponse resp = QUERIER__V1__ANALYZE_QUERY_RESPONSE__INIT;
+	Querier__V1__AnalyzeQueryRequest *r;
 
-	(void) http_connect_decode(req, &querier__v1__analyze_query_request__descriptor);
+	r = (Querier__V1__AnalyzeQueryRequest *)
+		http_connect_decode(req, &querier__v1__analyze_query_request__descriptor);
+	if (r->query && r->query[0] != '\0')
+	{
+		PyroSelector *ps;
+		PyroError	err;
+
+		if (pyro_selector_parse(r->query, strlen(r->query), &ps, &err) != PYRO_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid query \"%s\": %s", r->query, err.msg)));
+		if (ps->metric_name && strchr(ps->metric_name, ':'))
+			(void) http_check_profile_type(ps->metric_name);
+		pyro_selector_free(ps);
+	}
 	http_connect_reply(req, &resp.base);
 }
