@@ -480,6 +480,14 @@ parse_matcher(SelParser *p, PyroSelector *sel, size_t *cap)
 		return st;
 	}
 
+	if (sel->nmatchers >= PYRO_SELECTOR_MAX_MATCHERS)
+	{
+		pyro_free(name);
+		pyro_free(value);
+		return pyro_error_set(p->err, PYRO_ELIMIT,
+							  "label selector has more than %d matchers",
+							  PYRO_SELECTOR_MAX_MATCHERS);
+	}
 	if (!pyro_grow((void **) &sel->matchers, cap, sel->nmatchers + 1,
 				   sizeof(PyroMatcher)))
 	{

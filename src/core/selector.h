@@ -14,6 +14,9 @@
 
 #include "common.h"
 
+/* most matchers one selector may have (each becomes a condition of a query) */
+#define PYRO_SELECTOR_MAX_MATCHERS 256
+
 typedef enum PyroMatchOp
 {
 	PYRO_MATCH_EQ,				/* = */

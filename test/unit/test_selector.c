@@ -461,18 +461,28 @@ TEST(selector_large_input_is_linear)
 	PyroError	err;
 	size_t		n = 100000;
 
-	/* 100k matchers: a quadratic parser would take minutes here */
+	/* as many matchers as allowed parse */
 	pyro_buf_init(&in);
 	pyro_buf_append_byte(&in, '{');
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < PYRO_SELECTOR_MAX_MATCHERS; i++)
 		pyro_buf_append_str(&in, "a=\"x\\u00e9\",");
 	pyro_buf_append_byte(&in, '}');
 	REQUIRE(!in.oom);
 	CHECK_EQ_INT(pyro_selector_parse((const char *) in.data, in.len, &sel, &err), PYRO_OK);
 	REQUIRE(sel != NULL);
-	CHECK_EQ_INT(sel->nmatchers, n);
-	CHECK_EQ_STR(sel->matchers[n - 1].value, "x\xC3\xA9");
+	CHECK_EQ_INT(sel->nmatchers, PYRO_SELECTOR_MAX_MATCHERS);
+	CHECK_EQ_STR(sel->matchers[PYRO_SELECTOR_MAX_MATCHERS - 1].value, "x\xC3\xA9");
 	pyro_selector_free(sel);
+
+	/* 100k matchers: refused at the limit, without reading the rest */
+	in.len = 0;
+	pyro_buf_append_byte(&in, '{');
+	for (size_t i = 0; i < n; i++)
+		pyro_buf_append_str(&in, "a=\"x\\u00e9\",");
+	pyro_buf_append_byte(&in, '}');
+	REQUIRE(!in.oom);
+	CHECK_EQ_INT(pyro_selector_parse((const char *) in.data, in.len, &sel, &err), PYRO_ELIMIT);
+	CHECK_EQ_STR(err.msg, "label selector has more than 256 matchers");
 
 	/* a long run of backslash pairs inside one literal */
 	in.len = 0;
