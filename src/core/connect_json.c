@@ -1504,7 +1504,7 @@ static PyroStatus
 check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
 			  int depth, PyroError *err)
 {
-	PyroPbField f;
+	PyroPbField f = {0};
 
 	while (p < end)
 	{
