@@ -63,13 +63,15 @@ fuzz: $(FUZZ_TARGETS)
 
 # Replay each target's corpus (test/fuzz/corpus/<target>/), then fuzz it for
 # FUZZ_SECONDS into a scratch copy so the committed corpus stays as it is.
+# test/fuzz/<target>.options holds extra libFuzzer flags (e.g. -max_len).
 fuzz-run: $(FUZZ_TARGETS)
 	@set -eo pipefail; for t in $(FUZZ_TARGETS); do \
 		n=$$(basename $$t); corpus=test/fuzz/corpus/$$n; scratch=$(BUILD)/corpus-$$n; \
 		mkdir -p $$scratch; [ -d $$corpus ] && cp -r $$corpus/. $$scratch/ || true; \
 		echo "== $$n: replay + $(FUZZ_SECONDS)s"; \
 		$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
-			-print_final_stats=0 $$scratch $$( [ -f test/fuzz/$$n.dict ] && echo -dict=test/fuzz/$$n.dict ) 2>&1 | tail -n 3; \
+			-print_final_stats=0 $$scratch $$( [ -f test/fuzz/$$n.dict ] && echo -dict=test/fuzz/$$n.dict ) \
+			$$( [ -f test/fuzz/$$n.options ] && cat test/fuzz/$$n.options ) 2>&1 | tail -n 3; \
 	done
 
 # benchmarks of the core (optimised, no sanitizers)
