@@ -7,7 +7,8 @@
 # setting, a deeply nested sample_type_config, NUL bytes and invalid
 # UTF-8 in strings are 400s; clients that
 # vanish mid-request do not flood the log; temporary files of killed
-# uploads are swept.
+# uploads are swept; past pyroscope.http_max_connections a request is
+# answered 503 with Retry-After.
 use strict;
 use warnings;
 
@@ -313,6 +314,33 @@ sql("SELECT pyroscope.offload()");
 ok(!-e $dead, 'a temporary file of a process that is gone is swept');
 ok(-e $alive, 'a temporary file of a live process is kept');
 unlink $alive, $live;
+
+# ---- 9. past pyroscope.http_max_connections: a clean 503, then service again
+$node->append_conf('postgresql.conf',
+	"pyroscope.http_max_connections = 16\npyroscope.http_max_connections_per_ip = 0\n");
+$node->restart;
+wait_ready($node);
+for (1 .. 80)
+{
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $node->{http_port},
+		Proto => 'tcp');
+	push @idle, $s if $s;
+}
+usleep(300_000);
+my ($st503, $b503, $h503) = http($node, 'GET', '/ready');
+is($st503, 503, '80 idle connections, 16 served per worker: a new request is answered 503');
+like($b503, qr/too many connections/, '... saying why');
+like($h503, qr/^Retry-After: 1\r?$/mi, '... with Retry-After');
+close $_ for @idle;
+@idle = ();
+my $served = 0;
+for (1 .. 50)
+{
+	($st) = http($node, 'GET', '/ready');
+	if ($st == 200) { $served = 1; last; }
+	usleep(100_000);
+}
+ok($served, 'once they close, requests are served again');
 
 my $restarts = () = slurp_file($node->logfile) =~ /terminated by signal/g;
 is($restarts, 0, 'no backend crashed');

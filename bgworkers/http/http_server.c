@@ -800,6 +800,8 @@ set_deadline(HttpRequest *req)
 	req->timeout_ms = pyroscope_http_request_timeout;
 }
 
+static bool over_connection_limit(HttpRequest *req);
+
 static enum MHD_Result
 access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			   const char *method, const char *version, const char *upload_data,
@@ -830,6 +832,17 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		INSTR_TIME_SET_CURRENT(req->started);
 		set_deadline(req);
 		*con_cls = req;
+
+		/* past pyroscope.http_max_connections: 503, and close */
+		if (over_connection_limit(req))
+		{
+			http_error(req, 503, "unavailable",
+					   "too many connections (pyroscope.http_max_connections = %d per worker), try again",
+					   pyroscope_http_max_connections);
+			http_add_header(req, "Retry-After", "1");
+			http_add_header(req, "Connection", "close");
+			return http_send(req);
+		}
 
 		/* a declared body over the limit is refused before it is sent */
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -961,33 +974,57 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 }
 
 /*
- * How many connections this worker may hold: pyroscope.http_max_connections,
- * within what its file-descriptor limit leaves after PostgreSQL's own files.
- * The soft limit is raised to the hard one first (up to 65536).
+ * How many connections this worker serves: pyroscope.http_max_connections,
+ * within what its file-descriptor limit leaves after PostgreSQL's own files
+ * (the soft limit is raised to the hard one first, up to 65536).  Up to
+ * OVER_LIMIT_ANSWERED connections past it are still accepted, to be answered
+ * 503 at their first request; past those, libmicrohttpd closes new ones.
  */
+#define OVER_LIMIT_ANSWERED 256
+
+static unsigned int served_limit;
+
 static unsigned int
 connection_limit(void)
 {
 	struct rlimit rl;
-	long		room;
+	long		room = 64;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return (unsigned int) Min(pyroscope_http_max_connections, 64);
-	if (rl.rlim_cur != RLIM_INFINITY && (rl.rlim_max == RLIM_INFINITY || rl.rlim_cur < rl.rlim_max))
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 	{
-		struct rlimit want = rl;
+		if (rl.rlim_cur != RLIM_INFINITY &&
+			(rl.rlim_max == RLIM_INFINITY || rl.rlim_cur < rl.rlim_max))
+		{
+			struct rlimit want = rl;
 
-		want.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 65536 : Min(rl.rlim_max, 65536);
-		if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0)
-			rl = want;
+			want.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 65536 : Min(rl.rlim_max, 65536);
+			if (want.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) == 0)
+				rl = want;
+		}
+		/* PostgreSQL may keep max_safe_fds files open, plus 10 it reserves */
+		room = rl.rlim_cur == RLIM_INFINITY ? 1000000 :
+			(long) rl.rlim_cur - max_safe_fds - 10 - 32;
 	}
-	if (rl.rlim_cur == RLIM_INFINITY)
-		return (unsigned int) pyroscope_http_max_connections;
-	/* PostgreSQL may keep max_safe_fds files open, plus 10 it reserves */
-	room = (long) rl.rlim_cur - max_safe_fds - 10 - 32;
 	if (room < 16)
 		room = 16;
-	return (unsigned int) Min((long) pyroscope_http_max_connections, room);
+	served_limit = (unsigned int) Min((long) pyroscope_http_max_connections, room);
+	return (unsigned int) Min((long) served_limit + OVER_LIMIT_ANSWERED, room);
+}
+
+/* Whether the connection of req is one past pyroscope.http_max_connections. */
+static bool
+over_connection_limit(HttpRequest *req)
+{
+	const union MHD_ConnectionInfo *ci;
+	const union MHD_DaemonInfo *di;
+
+	if (req->conn == NULL || served_limit == 0)
+		return false;
+	ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_DAEMON);
+	if (ci == NULL)
+		return false;
+	di = MHD_get_daemon_info(ci->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return di != NULL && di->num_connections > served_limit;
 }
 
 /*

@@ -259,7 +259,7 @@ ingest_text(const uint8_t *body, size_t len, bool lines)
 	PyroProfile *prof;
 	PyroError	err;
 	PyroStatus	st = lines ? pyro_lines_to_profile((const char *) body, len, &prof, &err)
-		: pyro_folded_to_profile((const char *) body, len, &prof, &err);
+	: pyro_folded_to_profile((const char *) body, len, &prof, &err);
 
 	if (st == PYRO_OK)
 		pyro_profile_free(prof);
