@@ -145,6 +145,29 @@ $took = time() - $t0;
 ok($took < 15, sprintf('pg_ctl stop -m fast finished in %.1f s under a stuck request', $took));
 $h->finish;
 $node->start;
+# the postmaster killed under a long request: the worker notices and leaves
+($h, $out) = start_query();
+ok(wait_running(), 'a query worker held by a 5-minute request, once more');
+$qpid = worker_pids($node, 'query');
+kill 'KILL', $node->{_pid};
+$t0 = time();
+my $gone = 0;
+for (1 .. 100)
+{
+	if (!kill(0, $qpid)) { $gone = 1; last; }
+	usleep(100_000);
+}
+ok($gone, sprintf('the postmaster killed: the query worker left within %.1f s', time() - $t0));
+$h->finish;
+unlink($node->data_dir . '/postmaster.pid');	# stale: its process is gone
+$node->_update_pid(0);
+my $started = 0;
+for (1 .. 20)		# until every old child has left the shared memory
+{
+	if ($node->start(fail_ok => 1)) { $started = 1; last; }
+	usleep(500_000);
+}
+ok($started, 'the cluster starts again');
 reload("ALTER SYSTEM RESET pyroscope.http_request_timeout; "
 	  . "ALTER SYSTEM RESET pyroscope.query_test_delay");
 wait_ready($node);

@@ -56,7 +56,7 @@ http_handle_push(HttpRequest *req)
 		const char *dup;
 		bool		oom;
 
-		CHECK_FOR_INTERRUPTS();
+		pyroscope_check_interrupts();
 
 		/*
 		 * The series' own labels are counted against the limit before
@@ -75,7 +75,7 @@ http_handle_push(HttpRequest *req)
 		{
 			const char *name = rs->labels[l]->name;
 
-			CHECK_FOR_INTERRUPTS();
+			pyroscope_check_interrupts();
 			if (name == NULL || name[0] == '\0')
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -96,7 +96,7 @@ http_handle_push(HttpRequest *req)
 			ProtobufCBinaryData *raw = &rs->samples[i]->raw_profile;
 			uint64		n;
 
-			CHECK_FOR_INTERRUPTS();
+			pyroscope_check_interrupts();
 			if (raw->len == 0)
 				continue;
 			written += pyroscope_store_pprof(pyroscope_pprof_bytea(raw->data, raw->len),
@@ -146,7 +146,7 @@ config_display_names(Jsonb *config, size_t *n)
 	it = JsonbIteratorInit(&config->root);
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
-		CHECK_FOR_INTERRUPTS();
+		pyroscope_check_interrupts();
 		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
 			depth++;
 		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)

@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -335,9 +336,26 @@ pyroscope_spi_run(const char *what, const char *sql, int nargs, Oid *types, Datu
 }
 
 /*
+ * CHECK_FOR_INTERRUPTS, and leave if the postmaster has died: a long
+ * request in a worker must not hold the shared memory a restart needs
+ * (PostgreSQL itself notices postmaster death only while waiting).  Called
+ * by the loops of a request that grow with its input.
+ */
+void
+pyroscope_check_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (!PostmasterIsAlive())
+		ereport(FATAL,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("terminating pyroscope worker because the postmaster died")));
+}
+
+/*
  * Testing only: sleep ms milliseconds (the *_test_delay settings), waking
  * for interrupts, so that a cancel, a statement timeout or SIGTERM ends
- * the wait at once.
+ * the wait at once; postmaster death is noticed the way the loops of a
+ * request notice it (pyroscope_check_interrupts).
  */
 void
 pyroscope_test_sleep(int ms)
@@ -351,10 +369,10 @@ pyroscope_test_sleep(int ms)
 	{
 		long		left = (long) ((until - GetCurrentTimestamp()) / 1000);
 
-		CHECK_FOR_INTERRUPTS();
+		pyroscope_check_interrupts();
 		if (left <= 0)
 			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH,
 						 Min(left, 100), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}

@@ -218,6 +218,7 @@ extern int	pyroscope_retention;	/* s, 0 = keep forever */
 extern int	pyroscope_compaction_test_delay;	/* ms, tests only */
 extern int	pyroscope_query_test_delay; /* ms, tests only */
 extern void pyroscope_test_sleep(int ms);
+extern void pyroscope_check_interrupts(void);
 extern void pyroscope_release_memory(bool always);
 
 #define COMPACT_MAX_LEVEL 2		/* 0: block_window, 1: hour, 2: day */

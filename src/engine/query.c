@@ -318,7 +318,7 @@ scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, voi
 			}
 			pyro_block_close(r);
 			count++;
-			CHECK_FOR_INTERRUPTS();
+			pyroscope_check_interrupts();
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -425,7 +425,7 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 			MemoryContextSwitchTo(caller);
 			head_row(p, tt->vals[i], tt->tupdesc, arg);
 			count++;
-			CHECK_FOR_INTERRUPTS();
+			pyroscope_check_interrupts();
 		}
 		SPI_freetuptable(tt);
 	}
