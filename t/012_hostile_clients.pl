@@ -339,9 +339,32 @@ ok(-e $alive, 'a temporary file of a live process is kept');
 unlink $alive, $live;
 
 # ---- 9. past pyroscope.http_max_connections: a clean 503, then service again
+# (and queries in the HTTP workers, to hold one of them in a long request)
 $node->append_conf('postgresql.conf',
-	"pyroscope.http_max_connections = 16\npyroscope.http_max_connections_per_ip = 0\n");
+	"pyroscope.http_max_connections = 16\npyroscope.http_max_connections_per_ip = 0\n"
+	  . "pyroscope.http_query_workers = 0\n");
 $node->restart;
+wait_ready($node);
+
+# an HTTP worker in a long request stops at pg_terminate_backend
+reload("ALTER SYSTEM SET pyroscope.http_request_timeout = '5min'; "
+	  . "ALTER SYSTEM SET pyroscope.query_test_delay = '5min'");
+($h, $out) = start_query();
+my $busy;
+for (1 .. 100)
+{
+	$busy = sql("SELECT pid FROM pyroscope.http_workers WHERE kind = 'http' AND state = 'busy'");
+	last if $busy;
+	usleep(100_000);
+}
+ok($busy, 'an HTTP worker is held by a 5-minute request');
+$t0 = time();
+sql("SELECT pg_terminate_backend($busy)");
+$h->finish;
+$took = time() - $t0;
+ok($took < 10, sprintf('pg_terminate_backend of the HTTP worker ended the request in %.1f s', $took));
+reload("ALTER SYSTEM RESET pyroscope.http_request_timeout; "
+	  . "ALTER SYSTEM RESET pyroscope.query_test_delay");
 wait_ready($node);
 for (1 .. 80)
 {
