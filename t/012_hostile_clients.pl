@@ -2,7 +2,8 @@
 # while /ready keeps answering, also with the label limit off; a worker
 # stuck in a long request stops at pg_terminate_backend and under
 # pg_ctl stop -m fast; thousands of idle connections from one address do
-# not lock other clients out; an overflowing time range is refused; auth
+# not lock other clients out; headers sent a byte at a time are cut off
+# at pyroscope.http_header_timeout; an overflowing time range is refused; auth
 # and header whitespace rules; an empty /ingest body, an oversized
 # setting, a deeply nested sample_type_config, NUL bytes and invalid
 # UTF-8 in strings are 400s; clients that
@@ -192,6 +193,44 @@ for (1 .. 20)
 is($ok, 20, 'a client at another address is served during the flood (20 of 20 pushes)');
 close $_ for @idle;
 @idle = ();
+
+# ---- 3b. headers sent a byte at a time: closed at pyroscope.http_header_timeout
+reload("ALTER SYSTEM SET pyroscope.http_header_timeout = '2s'");
+{
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $node->{http_port},
+		Proto => 'tcp') or die "connect: $!";
+	my $idle = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $node->{http_port},
+		Proto => 'tcp') or die "connect: $!";
+	local $SIG{PIPE} = 'IGNORE';
+	$s->autoflush(1);
+	print $s "GET /ready HTTP/1.1\r\nHost: x\r\n";
+	my $t0 = time();
+	my $closed = 0;
+	while (time() - $t0 < 15)
+	{
+		last unless print $s "X";
+		usleep(200_000);
+		my $rin = '';
+		vec($rin, fileno($s), 1) = 1;
+		if (select(my $rout = $rin, undef, undef, 0) > 0)
+		{
+			my $got = sysread($s, my $buf, 4096);
+			if (!$got) { $closed = 1; last; }
+		}
+	}
+	my $took = time() - $t0;
+	ok($closed && $took < 8, sprintf('headers trickling in were cut off after %.1f s', $took));
+	my $rin = '';
+	vec($rin, fileno($idle), 1) = 1;
+	my $ready = select(my $rout = $rin, undef, undef, 5);
+	my $got = $ready > 0 ? sysread($idle, my $buf, 10) : undef;
+	ok($ready > 0 && !$got, 'a connection that sends nothing is closed too');
+	close $s;
+	close $idle;
+}
+($st) = http($node, 'GET', '/ready');
+is($st, 200, 'an ordinary request is served');
+reload("ALTER SYSTEM RESET pyroscope.http_header_timeout");
 
 # ---- 4. time ranges that overflow are refused -------------------------------
 for my $r ([ '-9223372036854775808', '9223372036854775807' ],

@@ -241,6 +241,7 @@ extern int	http_worker_index;
 extern struct MHD_Daemon *http_server_start(MemoryContext daemon_cxt);
 extern void http_process(HttpRequest *req);
 extern bool http_flush_commits(void);
+extern long http_close_slow_connections(void);
 extern const HttpRoute *http_route_at(int index);
 extern int	http_route_index(const HttpRoute *route);
 extern const char *http_header(HttpRequest *req, const char *name);

@@ -101,6 +101,22 @@ static const HttpRoute not_found_route = {
 
 static MemoryContext daemon_context = NULL;
 
+/*
+ * New connections that have not yet sent their first request's headers,
+ * oldest first: past pyroscope.http_header_timeout they are shut down
+ * (http_close_slow_connections), so that a client sending its headers a
+ * byte at a time cannot hold a connection.
+ */
+typedef struct NewConnection
+{
+	dlist_node	node;
+	struct MHD_Connection *conn;
+	TimestampTz started;
+	bool		waiting;		/* in awaiting_headers */
+} NewConnection;
+
+static dlist_head awaiting_headers = DLIST_STATIC_INIT(awaiting_headers);
+
 /* Whether url looks like a Connect procedure path: /pkg.Service/Method. */
 static bool
 is_connect_path(const char *url)
@@ -802,6 +818,78 @@ set_deadline(HttpRequest *req)
 
 static bool over_connection_limit(HttpRequest *req);
 
+/* libmicrohttpd's connection start and end: track new connections */
+static void
+notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+				  enum MHD_ConnectionNotificationCode code)
+{
+	NewConnection *nc = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		nc = MemoryContextAllocExtended(daemon_context, sizeof(NewConnection),
+										MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO);
+		if (nc == NULL)
+			return;
+		nc->conn = conn;
+		nc->started = GetCurrentTimestamp();
+		nc->waiting = true;
+		dlist_push_tail(&awaiting_headers, &nc->node);
+		*socket_context = nc;
+	}
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED && nc != NULL)
+	{
+		if (nc->waiting)
+			dlist_delete(&nc->node);
+		pfree(nc);
+		*socket_context = NULL;
+	}
+}
+
+/* The headers of conn's first request are in: no deadline any more. */
+static void
+headers_arrived(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	NewConnection *nc;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (nc = ci->socket_context) == NULL || !nc->waiting)
+		return;
+	dlist_delete(&nc->node);
+	nc->waiting = false;
+}
+
+/*
+ * Shut down the sockets of connections past pyroscope.http_header_timeout
+ * without their first request's headers (libmicrohttpd then sees the end
+ * of the stream and closes them).  Returns the milliseconds until the next
+ * such deadline, or -1 when no connection is waiting.
+ */
+long
+http_close_slow_connections(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	dlist_mutable_iter it;
+
+	dlist_foreach_modify(it, &awaiting_headers)
+	{
+		NewConnection *nc = dlist_container(NewConnection, node, it.cur);
+		TimestampTz deadline = TimestampTzPlusMilliseconds(nc->started,
+														   pyroscope_http_header_timeout * 1000L);
+		const union MHD_ConnectionInfo *ci;
+
+		if (now < deadline)
+			return (long) ((deadline - now) / 1000) + 1;	/* the oldest waits */
+		ci = MHD_get_connection_info(nc->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci != NULL)
+			(void) shutdown(ci->connect_fd, SHUT_RDWR);
+		dlist_delete(&nc->node);
+		nc->waiting = false;
+	}
+	return -1;
+}
+
 static enum MHD_Result
 access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			   const char *method, const char *version, const char *upload_data,
@@ -813,6 +901,8 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	{
 		MemoryContext cxt;
 		const char *cl;
+
+		headers_arrived(conn);
 
 		/* first call: headers only; record state, answer nothing yet */
 		cxt = AllocSetContextCreate(daemon_context, "pyroscope http request",
@@ -1063,6 +1153,7 @@ http_server_start(MemoryContext daemon_cxt)
 						 MHD_OPTION_SOCK_ADDR, res->ai_addr,
 						 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
 						 MHD_OPTION_NOTIFY_COMPLETED, completed_handler, NULL,
+						 MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) pyroscope_http_idle_timeout,
 						 MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
 						 MHD_OPTION_PER_IP_CONNECTION_LIMIT,

@@ -181,12 +181,16 @@ pyroscope_http_worker_main(Datum arg)
 		WaitEvent	ev[3];
 		MHD_UNSIGNED_LONG_LONG mhd_timeout;
 		long		timeout = -1;
+		long		header_wait;
 		int			n;
 
 		if (MHD_get_timeout(daemon, &mhd_timeout) == MHD_YES)
 			timeout = mhd_timeout > (MHD_UNSIGNED_LONG_LONG) INT_MAX ? INT_MAX : (long) mhd_timeout;
 		if (poll_wait >= 0 && (timeout < 0 || poll_wait < timeout))
 			timeout = poll_wait;
+		header_wait = http_close_slow_connections();
+		if (header_wait >= 0 && (timeout < 0 || header_wait < timeout))
+			timeout = header_wait;
 
 		n = WaitEventSetWait(wes, timeout, ev, lengthof(ev), PG_WAIT_EXTENSION);
 		for (int i = 0; i < n; i++)

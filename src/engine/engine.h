@@ -69,6 +69,7 @@ extern int	pyroscope_http_auth;	/* HttpAuthMode */
 extern int	pyroscope_http_max_connections; /* per HTTP worker */
 extern int	pyroscope_http_max_connections_per_ip;	/* per worker, 0 = none */
 extern int	pyroscope_http_idle_timeout;	/* s */
+extern int	pyroscope_http_header_timeout;	/* s */
 
 /* core bridge (bridge.c) */
 extern void pyroscope_install_allocator(void);

@@ -55,6 +55,7 @@ int			pyroscope_http_auth = HTTP_AUTH_NONE;
 int			pyroscope_http_max_connections = 1000;
 int			pyroscope_http_max_connections_per_ip = 256;
 int			pyroscope_http_idle_timeout = 60;
+int			pyroscope_http_header_timeout = 10;
 
 static const struct config_enum_entry auth_options[] = {
 	{"none", HTTP_AUTH_NONE, false},
@@ -390,6 +391,13 @@ pyroscope_define_gucs(void)
 								&pyroscope_http_idle_timeout,
 								60, 1, 86400,
 								PGC_POSTMASTER, GUC_UNIT_S,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.http_header_timeout",
+								"Longest time a new HTTP connection may take to send its first request's headers.",
+								"A connection that has not sent them by then is closed, however slowly it keeps sending.",
+								&pyroscope_http_header_timeout,
+								10, 1, 3600,
+								PGC_SIGHUP, GUC_UNIT_S,
 								NULL, NULL, NULL);
 	}
 
