@@ -67,6 +67,16 @@ check_range(int64 *start, int64 *end, bool allow_empty)
 						pyroscope_http_max_query_length)));
 }
 
+/* An enum value the schema does not define is invalid_argument. */
+static void
+check_enum(const ProtobufCEnumDescriptor *d, int value, const char *what)
+{
+	if (protobuf_c_enum_descriptor_get_value(d, value) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown %s %d", what, value)));
+}
+
 /* Parse a profile type id; returns the canonical 5-part id. */
 char *
 http_check_profile_type(const char *id)
@@ -430,11 +440,8 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 				break;
 			}
 		default:
-			if (protobuf_c_enum_descriptor_get_value(&querier__v1__profile_format__descriptor,
-													 (int) r->format) == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown profile format %d", (int) r->format)));
+			check_enum(&querier__v1__profile_format__descriptor, (int) r->format,
+					   "profile format");
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("profile format %d is not supported", (int) r->format)));
@@ -459,11 +466,7 @@ http_handle_select_merge_span_profile(HttpRequest *req)
 	max_nodes = http_max_nodes(r->opt_max_nodes_case ==
 							   QUERIER__V1__SELECT_MERGE_SPAN_PROFILE_REQUEST__OPT_MAX_NODES_MAX_NODES,
 							   r->max_nodes);
-	if (protobuf_c_enum_descriptor_get_value(&querier__v1__profile_format__descriptor,
-											 (int) r->format) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown profile format %d", (int) r->format)));
+	check_enum(&querier__v1__profile_format__descriptor, (int) r->format, "profile format");
 	t = http_selection_tree(&sel, r->span_selector, r->n_span_selector, NULL);
 	if (r->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_TREE)
 	{
@@ -521,6 +524,10 @@ http_handle_select_series(HttpRequest *req)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("step must be at least 0.001 seconds")));
+	check_enum(&types__v1__exemplar_type__descriptor, (int) r->exemplar_type, "exemplar type");
+	if (r->opt_aggregation_case == QUERIER__V1__SELECT_SERIES_REQUEST__OPT_AGGREGATION_AGGREGATION)
+		check_enum(&types__v1__time_series_aggregation_type__descriptor, (int) r->aggregation,
+				   "aggregation type");
 	if (r->exemplar_type == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_SPAN)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
