@@ -322,6 +322,15 @@ my @matrix = (
 	  '/querier.v1.QuerierService/SelectSeries', $q->($type, ',"step":15,"exemplarType":9') ],
 	[ 'a known aggregation in SelectSeries', 200,
 	  '/querier.v1.QuerierService/SelectSeries', $q->($type, ',"step":15,"aggregation":1') ],
+	[ 'a profile_id_selector (profiles are not kept apart: refused, not answered for all)', 501,
+	  '/querier.v1.QuerierService/SelectMergeStacktraces', $q->($type, ',"profileIdSelector":["x"]'),
+	  qr/profile_id_selector is not supported/ ],
+	[ 'a call site with the PPROF format (refused, not ignored)', 501,
+	  '/querier.v1.QuerierService/SelectMergeStacktraces',
+	  $q->($type, ',"format":4,"stackTraceSelector":{"callSite":[{"name":"main"}]}'),
+	  qr/stack_trace_selector is not supported with the PPROF format/ ],
+	[ 'the PPROF format without a call site', 200,
+	  '/querier.v1.QuerierService/SelectMergeStacktraces', $q->($type, ',"format":4') ],
 	[ 'an unknown format enum', 400,
 	  '/querier.v1.QuerierService/SelectMergeStacktraces', $q->($type, ',"format":77') ],
 	[ 'a profile type id of 6 parts (the 6th, historically :delta, ignored: spec 14.4)', 200,
@@ -334,11 +343,12 @@ my @matrix = (
 );
 for my $c (@matrix)
 {
-	my ($what, $want, $path, $json) = @$c;
+	my ($what, $want, $path, $json, $says) = @$c;
 	my ($s, $b) = http($node, 'POST', $path, headers => [ 'Content-Type: application/json' ],
 		body => $json);
 	is($s, $want, "$what: $want");
 	like($b, qr/"code":"invalid_argument"/, "... invalid_argument") if $want == 400;
+	like($b, $says, "... saying why") if $says;
 }
 ($st) = http($node, 'POST', '/push.v1.PusherService/Push', headers => $push_ct,
 	body => push_request([ 'service_name', 'odd-names', '__name__', 'process_cpu', 'a-b c{}', 'x' ],

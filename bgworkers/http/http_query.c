@@ -382,6 +382,30 @@ check_span_selectors(size_t ntrace, size_t nspan)
 				 errdetail("Trace ids of samples are not stored; use span_selector.")));
 }
 
+/*
+ * A profile_id_selector asks for individual profiles, which are not kept
+ * apart yet: refuse it rather than answer for the whole selection.
+ */
+static void
+check_profile_id_selector(size_t n)
+{
+	if (n > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("profile_id_selector is not supported"),
+				 errdetail("Profiles are not stored individually; the answer would be for the whole selection.")));
+}
+
+/*
+ * Whether a stack trace selector names a call site (go_pgo alone only trims
+ * a pprof for Go's PGO; the whole pprof is still valid input for it).
+ */
+static bool
+has_call_site(const Types__V1__StackTraceSelector *sts)
+{
+	return sts != NULL && sts->n_call_site > 0;
+}
+
 /* SelectMergeStacktraces: flame graph, tree bytes or pprof of a selection. */
 void
 http_handle_select_merge_stacktraces(HttpRequest *req)
@@ -399,6 +423,13 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 							   QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST__OPT_MAX_NODES_MAX_NODES,
 							   r->max_nodes);
 	check_span_selectors(r->n_trace_id_selector, r->n_span_selector);
+	check_profile_id_selector(r->n_profile_id_selector);
+	if (r->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF &&
+		has_call_site(r->stack_trace_selector))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("stack_trace_selector is not supported with the PPROF format"),
+				 errdetail("The flame graph and tree formats apply it.")));
 
 	switch (r->format)
 	{
@@ -496,7 +527,8 @@ http_handle_select_merge_profile(HttpRequest *req)
 		http_connect_decode(req, &querier__v1__select_merge_profile_request__descriptor);
 	http_selection(req, &sel, r->profile_typeid, r->label_selector, r->start, r->end);
 	check_span_selectors(r->n_trace_id_selector, 0);
-	if (r->stack_trace_selector && r->stack_trace_selector->n_call_site > 0)
+	check_profile_id_selector(r->n_profile_id_selector);
+	if (has_call_site(r->stack_trace_selector))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("stack_trace_selector is not supported by SelectMergeProfile")));
