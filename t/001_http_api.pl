@@ -259,6 +259,22 @@ is_deeply(decode_json_body($body),
 	{ settings => [ { name => 'pluginSettings', value => '{}', modifiedAt => '1000' } ] },
 	'settings Get');
 
+# the small services Grafana probes (API-2.md 3.6)
+($st, $body) = json_post('/capabilities.v1.FeatureFlagsService/GetFeatureFlags', '{}');
+is($st, 200, 'GetFeatureFlags');
+my $flags = decode_json_body($body)->{featureFlags};
+is_deeply([ map { $_->{name} } @$flags ],
+	[qw(functionProjections pyroscopeRuler pyroscopeRulerFunctions utf8LabelNames v2StorageLayer)],
+	"upstream's flags and Drilldown's functionProjections, sorted by name");
+is(scalar(grep { $_->{enabled} } @$flags), 0, 'none enabled: none of those features is served');
+($st, $body) = http($node, 'POST', '/capabilities.v1.FeatureFlagsService/GetFeatureFlags',
+	headers => [ 'Content-Type: application/proto' ], body => '');
+is($st, 200, 'GetFeatureFlags in proto');
+ok(index($body, 'functionProjections') >= 0, '... carries the flag names');
+($st, $body) = json_post('/version.v1.Version/Version', '{}');
+is($st, 200, 'Version');
+is_deeply(decode_json_body($body), { QuerierAPI => '1' }, 'querier API version 1, as upstream');
+
 # gzip responses when accepted
 ($st, $body, my $hdrs) = http($node, 'GET', "/pyroscope/render?query=$cpu%7B%7D&from=$start_ms&until=$end_ms",
 	headers => ['Accept-Encoding: gzip']);

@@ -66,6 +66,8 @@ typedef enum HttpRouteId
 	ROUTE_SETTINGS_GET,
 	ROUTE_SETTINGS_SET,
 	ROUTE_SETTINGS_DELETE,
+	ROUTE_FEATURE_FLAGS,
+	ROUTE_VERSION,
 	ROUTE_RENDER,
 	ROUTE_RENDER_DIFF,
 	ROUTE_LEGACY_LABEL_VALUES,
@@ -301,6 +303,8 @@ extern void http_handle_select_series(HttpRequest *req);
 extern void http_handle_diff(HttpRequest *req);
 extern void http_handle_get_profile_stats(HttpRequest *req);
 extern void http_handle_analyze_query(HttpRequest *req);
+extern void http_handle_feature_flags(HttpRequest *req);
+extern void http_handle_version(HttpRequest *req);
 struct Types__V1__StackTraceSelector;
 extern char *http_check_profile_type(const char *id);
 extern int64 http_max_nodes(bool set, int64 v);

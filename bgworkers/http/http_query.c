@@ -20,8 +20,10 @@
 #include "utils/builtins.h"
 
 #include "gen/pprof.pb-c.h"
+#include "gen/capabilities.pb-c.h"
 #include "gen/querier.pb-c.h"
 #include "gen/types.pb-c.h"
+#include "gen/version.pb-c.h"
 #include "labels.h"
 #include "pprof.h"
 #include "engine.h"
@@ -695,5 +697,55 @@ http_handle_analyze_query(HttpRequest *req)
 			(void) http_check_profile_type(ps->metric_name);
 		pyro_selector_free(ps);
 	}
+	http_connect_reply(req, &resp.base);
+}
+
+/*
+ * capabilities.v1.FeatureFlagsService/GetFeatureFlags (API-2.md 3.6):
+ * upstream's flags, sorted by name, each enabled only if the feature works
+ * here, and functionProjections, which Profiles Drilldown reads (server-side
+ * function projections need PROFILE_FORMAT_FUNCTION_TREE, not served).
+ */
+void
+http_handle_feature_flags(HttpRequest *req)
+{
+	static const struct
+	{
+		const char *name;
+		const char *description;
+	}			flags[] = {
+		{"functionProjections", "Server-side function projections (PROFILE_FORMAT_FUNCTION_TREE)."},
+		{"pyroscopeRuler", "Recording rules (the Pyroscope ruler)."},
+		{"pyroscopeRulerFunctions", "Function-level recording rules."},
+		{"utf8LabelNames", "UTF-8 label names in the read and write APIs."},
+		{"v2StorageLayer", "Pyroscope 2.x storage and query features (heatmaps, exemplars)."},
+	};
+	Capabilities__V1__GetFeatureFlagsResponse resp =
+	CAPABILITIES__V1__GET_FEATURE_FLAGS_RESPONSE__INIT;
+
+	(void) http_connect_decode(req, &capabilities__v1__get_feature_flags_request__descriptor);
+	resp.n_feature_flags = lengthof(flags);
+	resp.feature_flags = palloc(sizeof(Capabilities__V1__FeatureFlag *) * lengthof(flags));
+	for (size_t i = 0; i < lengthof(flags); i++)
+	{
+		Capabilities__V1__FeatureFlag *f = palloc(sizeof(Capabilities__V1__FeatureFlag));
+
+		capabilities__v1__feature_flag__init(f);
+		f->name = (char *) flags[i].name;
+		f->enabled = false;
+		f->description = (char *) flags[i].description;
+		resp.feature_flags[i] = f;
+	}
+	http_connect_reply(req, &resp.base);
+}
+
+/* version.v1.Version/Version: the querier API version, 1 as upstream's. */
+void
+http_handle_version(HttpRequest *req)
+{
+	Version__V1__VersionResponse resp = VERSION__V1__VERSION_RESPONSE__INIT;
+
+	(void) http_connect_decode(req, &version__v1__version_request__descriptor);
+	resp.querierapi = 1;
 	http_connect_reply(req, &resp.base);
 }
