@@ -673,8 +673,11 @@ http_handle_get_profile_stats(HttpRequest *req)
 }
 
 /*
- * AnalyzeQuery: an empty answer, as upstream v2 gives, for a query that
- * parses (<profile type>{selector}); one that does not is invalid_argument.
+ * AnalyzeQuery: what the query (<profile type>{selector}) would read over
+ * start..end, per tier (head as upstream's "Short term storage", blocks as
+ * "Long term storage"), as upstream v1 answers; without a time range an
+ * empty answer, as upstream v2 gives.  A query that does not parse is
+ * invalid_argument.
  */
 void
 http_handle_analyze_query(HttpRequest *req)
@@ -696,6 +699,44 @@ http_handle_analyze_query(HttpRequest *req)
 		if (ps->metric_name && strchr(ps->metric_name, ':'))
 			(void) http_check_profile_type(ps->metric_name);
 		pyro_selector_free(ps);
+	}
+	if (r->start != 0 || r->end != 0)
+	{
+		ProfileSelection sel;
+		SelectionScope tiers[2];
+		const char *const names[2] = {"Short term storage", "Long term storage"};
+		uint64		nseries;
+
+		check_range(&r->start, &r->end, false);
+		sel.tenant = req->tenant;
+		sel.profile_type = NULL;
+		sel.selector = r->query && r->query[0] ? r->query : "{}";
+		sel.start = pyroscope_ms_to_timestamptz(r->start);
+		sel.end = pyroscope_ms_to_timestamptz(r->end);
+		sel.require_type = false;
+		nseries = pyroscope_selection_analyze(&sel, &tiers[0], &tiers[1]);
+
+		resp.n_query_scopes = 2;
+		resp.query_scopes = palloc(sizeof(Querier__V1__QueryScope *) * 2);
+		for (int i = 0; i < 2; i++)
+		{
+			Querier__V1__QueryScope *qs = palloc(sizeof(Querier__V1__QueryScope));
+
+			querier__v1__query_scope__init(qs);
+			qs->component_type = (char *) names[i];
+			qs->component_count = 1;
+			qs->block_count = tiers[i].blocks;
+			qs->series_count = tiers[i].series;
+			qs->profile_count = tiers[i].profiles;
+			qs->sample_count = tiers[i].samples;
+			qs->profile_bytes = tiers[i].bytes;
+			resp.query_scopes[i] = qs;
+		}
+		resp.query_impact = palloc(sizeof(Querier__V1__QueryImpact));
+		querier__v1__query_impact__init(resp.query_impact);
+		resp.query_impact->total_bytes_in_time_range = tiers[0].bytes + tiers[1].bytes;
+		resp.query_impact->total_queried_series = nseries;
+		resp.query_impact->deduplication_needed = false;
 	}
 	http_connect_reply(req, &resp.base);
 }

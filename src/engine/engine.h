@@ -190,6 +190,22 @@ extern bytea *pyroscope_selection_pprof(const ProfileSelection *sel);
 extern Datum pyroscope_selection_diff(const ProfileSelection *left,
 									  const ProfileSelection *right, int32 max_nodes);
 
+/*
+ * What a query would read (AnalyzeQuery): per tier, the series, profiles,
+ * samples, blocks and bytes within the selection.
+ */
+typedef struct SelectionScope
+{
+	uint64		series;
+	uint64		profiles;
+	uint64		samples;
+	uint64		blocks;			/* blocks tier only */
+	uint64		bytes;
+} SelectionScope;
+
+extern uint64 pyroscope_selection_analyze(const ProfileSelection *sel, SelectionScope *head,
+										  SelectionScope *blocks);
+
 /* (series_id, profile_type, labels) of a series */
 typedef void (*SeriesRowVisitor) (Datum *values, bool *nulls, void *arg);
 extern void pyroscope_selection_series(const ProfileSelection *sel, SeriesRowVisitor visit,

@@ -683,6 +683,74 @@ pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type, int64 ti
 }
 
 
+static uint64
+column_u64(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0 : (uint64) DatumGetInt64(d);
+}
+
+/*
+ * What a query over sel would read, per tier (head and blocks), without
+ * reading it; returns the number of series the selection matches.
+ */
+uint64
+pyroscope_selection_analyze(const ProfileSelection *sel, SelectionScope *head,
+							SelectionScope *blocks)
+{
+	Datum		args[4];
+	Oid			types[4] = SCAN_ARG_TYPES;
+	int64	   *ids;
+	int			nids;
+
+	memset(head, 0, sizeof(*head));
+	memset(blocks, 0, sizeof(*blocks));
+	pyroscope_check_time_range(sel->start, sel->end);
+	ids = selection_series_ids(sel, &nids);
+	if (nids == 0)
+		return 0;
+	args[0] = int8_array(ids, nids);
+	args[1] = TimestampTzGetDatum(sel->start);
+	args[2] = TimestampTzGetDatum(sel->end);
+	args[3] = CStringGetTextDatum(sel->tenant);
+	SPI_connect();
+	if (SPI_execute_with_args("WITH h AS (SELECT h.series_id, h.nsamples, h.pprof_id,"
+							  "   pg_column_size(h.profile) AS size FROM pyroscope.head h"
+							  "  WHERE h.series_id = ANY ($1) AND h.ts >= $2 AND h.ts <= $3)"
+							  " SELECT count(DISTINCT series_id)::int8, count(*)::int8,"
+							  "   coalesce(sum(nsamples), 0)::int8,"
+							  "   (coalesce(sum(size), 0) + coalesce((SELECT sum(pg_column_size(p.data))"
+							  "      FROM pyroscope.head_pprof p WHERE p.pprof_id IN"
+							  "      (SELECT pprof_id FROM h)), 0))::int8"
+							  " FROM h",
+							  4, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not analyse the head of a selection");
+	head->series = column_u64(1);
+	head->profiles = column_u64(2);
+	head->samples = column_u64(3);
+	head->bytes = column_u64(4);
+	if (SPI_execute_with_args("SELECT count(*)::int8, coalesce(sum(b.nprofiles), 0)::int8,"
+							  "   coalesce(sum(b.nsamples), 0)::int8, coalesce(sum(b.size), 0)::int8,"
+							  "   (SELECT count(DISTINCT s)::int8 FROM pyroscope.blocks c, unnest(c.series_ids) s"
+							  "     WHERE c.tenant = $4 AND c.series_ids && $1 AND c.min_ts <= $3"
+							  "       AND c.max_ts >= $2 AND s = ANY ($1))"
+							  " FROM pyroscope.blocks b"
+							  " WHERE b.tenant = $4 AND b.series_ids && $1"
+							  "   AND b.min_ts <= $3 AND b.max_ts >= $2",
+							  4, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not analyse the blocks of a selection");
+	blocks->blocks = column_u64(1);
+	blocks->profiles = column_u64(2);
+	blocks->samples = column_u64(3);
+	blocks->bytes = column_u64(4);
+	blocks->series = column_u64(5);
+	SPI_finish();
+	pfree(ids);
+	return (uint64) nids;
+}
+
 /*
  * The series of a selection (profile_type NULL: of any type), in series id
  * order, to visit as (series_id, profile_type, labels) values.
