@@ -282,6 +282,25 @@ is($aq->{queryImpact}{totalQueriedSeries},
 ($st, $body) = json_post('/querier.v1.QuerierService/AnalyzeQuery', sprintf('{"query":"%s{}"}', $cpu));
 is_deeply(decode_json_body($body), {}, 'without a time range: the empty answer, as upstream v2');
 
+# ... and once compacted, the blocks tier: the blocks the query reads, whole
+sql(qq{SET pyroscope.compact_after = '0'; SELECT pyroscope.compact(now() + interval '2 hours')});
+($st, $body) = json_post('/querier.v1.QuerierService/AnalyzeQuery',
+	sprintf('{"query":"%s{}","start":"%d","end":"%d"}', $cpu, $start_ms, $end_ms));
+$aq = decode_json_body($body);
+my ($want_blocks, $want_bprofiles, $want_bsamples, $want_bytes) = split /\|/, sql(qq{
+	SELECT count(*), sum(b.nprofiles), sum(b.nsamples), sum(b.size) FROM pyroscope.blocks b
+	 WHERE b.tenant = 'anonymous' AND b.min_ts <= to_timestamp($end_ms / 1000.0)
+	   AND b.max_ts >= to_timestamp($start_ms / 1000.0)
+	   AND b.series_ids && (SELECT array_agg(series_id) FROM pyroscope.series
+							 WHERE tenant = 'anonymous' AND profile_type = '$cpu')});
+ok($want_blocks > 0, "compacted into $want_blocks blocks");
+is($aq->{queryScopes}[1]{componentType}, 'Long term storage', 'the blocks tier second');
+is($aq->{queryScopes}[1]{blockCount}, $want_blocks, '... its block count');
+is($aq->{queryScopes}[1]{profileCount}, $want_bprofiles, '... the profiles of those blocks');
+is($aq->{queryScopes}[1]{sampleCount}, $want_bsamples, '... their samples');
+is($aq->{queryScopes}[1]{profileBytes}, $want_bytes, '... their bytes');
+is($aq->{queryScopes}[0]{profileCount} // 0, 0, 'nothing left in head');
+
 # the small services Grafana probes (API-2.md 3.6)
 ($st, $body) = json_post('/capabilities.v1.FeatureFlagsService/GetFeatureFlags', '{}');
 is($st, 200, 'GetFeatureFlags');
