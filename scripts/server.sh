@@ -22,10 +22,10 @@ PYRO_DATA=$(realpath -ms "${PYRO_DATA:-/var/lib/pyroscope-pg/data}")
 SOCK=$(realpath -ms "${PYRO_SOCKET_DIR:-/var/run/pyroscope-pg}")
 LOG=$(dirname "$PYRO_DATA")/postgresql.log
 CONF=$PYRO_DATA/postgresql.conf
-# run as postgres from a directory it may enter (the checkout may be under
-# /root, which postgres cannot enter)
-# glibc's malloc.hugetlb: see scripts/cluster.sh
-as_pg() { (cd / && runuser -u postgres -- env GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" "$@"); }
+# as_postgres: run as postgres from a directory it may enter, with the
+# malloc settings of the server's processes (scripts/cluster.sh)
+. scripts/cluster.sh
+as_pg() { as_postgres "$@"; }
 
 # set NAME = VALUE in postgresql.conf (the line server.sh wrote, or a new one)
 set_conf() {
