@@ -467,6 +467,26 @@ bad_location(Wire *w, size_t sample, uint64_t id)
 }
 
 /*
+ * One packed location id (a varint), with the common one- and two-byte
+ * forms inlined; NULL if malformed.
+ */
+static inline const uint8_t *
+location_id(const uint8_t *p, const uint8_t *end, uint64_t *id)
+{
+	if (p[0] < 0x80)
+	{
+		*id = p[0];
+		return p + 1;
+	}
+	if (end - p >= 2 && p[1] < 0x80)
+	{
+		*id = (uint64_t) (p[0] & 0x7F) | ((uint64_t) p[1] << 7);
+		return p + 2;
+	}
+	return pyro_pb_varint(p, end, id);
+}
+
+/*
  * What push_location_ids does when a summary needs no frames (every string
  * is valid UTF-8, so no frame can fail): check that each id is a known
  * location and count it in w->nlocpos, keeping nothing.  1 ok, 0 malformed.
@@ -493,14 +513,7 @@ check_location_ids(Wire *w, const PyroPbField *f, size_t sample)
 		{
 			uint64_t	id;
 
-			if (p[0] < 0x80)
-				id = *p++;
-			else if (end - p >= 2 && p[1] < 0x80)
-			{
-				id = (uint64_t) (p[0] & 0x7F) | ((uint64_t) p[1] << 7);
-				p += 2;
-			}
-			else if ((p = pyro_pb_varint(p, end, &id)) == NULL)
+			if ((p = location_id(p, end, &id)) == NULL)
 				return 0;
 			if (idmap_get(m, id) == NONE)
 				bad_location(w, sample, id);
@@ -545,19 +558,12 @@ push_location_ids(Wire *w, const PyroPbField *f, size_t sample)
 		out = w->locpos + w->nlocpos;
 		if (m->direct)
 		{
-			/* the common case, inlined: one-byte and two-byte varints */
+			/* the common case: ids mapped through a direct table */
 			while (p < end)
 			{
 				uint64_t	id;
 
-				if (p[0] < 0x80)
-					id = *p++;
-				else if (end - p >= 2 && p[1] < 0x80)
-				{
-					id = (uint64_t) (p[0] & 0x7F) | ((uint64_t) p[1] << 7);
-					p += 2;
-				}
-				else if ((p = pyro_pb_varint(p, end, &id)) == NULL)
+				if ((p = location_id(p, end, &id)) == NULL)
 					return 0;
 				if ((*out = id <= m->max ? m->direct[id] : NONE) == NONE)
 					bad_location(w, sample, id);
