@@ -702,19 +702,13 @@ pyroscope_selection_analyze(const ProfileSelection *sel, SelectionScope *head,
 {
 	Datum		args[4];
 	Oid			types[4] = SCAN_ARG_TYPES;
-	int64	   *ids;
-	int			nids;
+	PyroBlockQuery bq;
 
 	memset(head, 0, sizeof(*head));
 	memset(blocks, 0, sizeof(*blocks));
 	pyroscope_check_time_range(sel->start, sel->end);
-	ids = selection_series_ids(sel, &nids);
-	if (nids == 0)
+	if (!selection_scan_args(sel, args, &bq))
 		return 0;
-	args[0] = int8_array(ids, nids);
-	args[1] = TimestampTzGetDatum(sel->start);
-	args[2] = TimestampTzGetDatum(sel->end);
-	args[3] = CStringGetTextDatum(sel->tenant);
 	SPI_connect();
 	if (SPI_execute_with_args("WITH h AS (SELECT h.series_id, h.nsamples, h.pprof_id,"
 							  "   pg_column_size(h.profile) AS size FROM pyroscope.head h"
@@ -731,14 +725,14 @@ pyroscope_selection_analyze(const ProfileSelection *sel, SelectionScope *head,
 	head->profiles = column_u64(2);
 	head->samples = column_u64(3);
 	head->bytes = column_u64(4);
-	if (SPI_execute_with_args("SELECT count(*)::int8, coalesce(sum(b.nprofiles), 0)::int8,"
-							  "   coalesce(sum(b.nsamples), 0)::int8, coalesce(sum(b.size), 0)::int8,"
-							  "   (SELECT count(DISTINCT s)::int8 FROM pyroscope.blocks c, unnest(c.series_ids) s"
-							  "     WHERE c.tenant = $4 AND c.series_ids && $1 AND c.min_ts <= $3"
-							  "       AND c.max_ts >= $2 AND s = ANY ($1))"
-							  " FROM pyroscope.blocks b"
-							  " WHERE b.tenant = $4 AND b.series_ids && $1"
-							  "   AND b.min_ts <= $3 AND b.max_ts >= $2",
+	if (SPI_execute_with_args("WITH b AS (SELECT b.nprofiles, b.nsamples, b.size, b.series_ids"
+							  "   FROM pyroscope.blocks b WHERE b.tenant = $4 AND b.series_ids && $1"
+							  "   AND b.min_ts <= $3 AND b.max_ts >= $2)"
+							  " SELECT count(*)::int8, coalesce(sum(nprofiles), 0)::int8,"
+							  "   coalesce(sum(nsamples), 0)::int8, coalesce(sum(size), 0)::int8,"
+							  "   (SELECT count(DISTINCT s)::int8 FROM b, unnest(b.series_ids) s"
+							  "     WHERE s = ANY ($1))"
+							  " FROM b",
 							  4, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not analyse the blocks of a selection");
 	blocks->blocks = column_u64(1);
@@ -747,8 +741,7 @@ pyroscope_selection_analyze(const ProfileSelection *sel, SelectionScope *head,
 	blocks->bytes = column_u64(4);
 	blocks->series = column_u64(5);
 	SPI_finish();
-	pfree(ids);
-	return (uint64) nids;
+	return (uint64) bq.nseries;
 }
 
 /*
