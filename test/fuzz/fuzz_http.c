@@ -132,57 +132,44 @@ push(const ProtobufCMessage *m)
 	}
 }
 
-/* the selectors and profile type ids a querier or settings request carries */
+/*
+ * The profile type ids and selectors a querier request carries, in nested
+ * messages too (Diff's left and right), found by field name as the
+ * handlers read them: profile_typeID; label_selector, matchers, query.
+ */
 static void
-query(const ProtobufCMessage *m)
+query(const ProtobufCMessage *m, int depth)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
 
-	if (d == &querier__v1__select_merge_stacktraces_request__descriptor)
+	for (unsigned i = 0; i < d->n_fields; i++)
 	{
-		const Querier__V1__SelectMergeStacktracesRequest *r = (const void *) m;
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *member = (const char *) m + f->offset;
+		bool		selector = strcmp(f->name, "label_selector") == 0 ||
+		strcmp(f->name, "matchers") == 0 || strcmp(f->name, "query") == 0;
 
-		check_profile_type(r->profile_typeid);
-		check_selector(r->label_selector);
-	}
-	else if (d == &querier__v1__select_series_request__descriptor)
-	{
-		const Querier__V1__SelectSeriesRequest *r = (const void *) m;
-
-		check_profile_type(r->profile_typeid);
-		check_selector(r->label_selector);
-	}
-	else if (d == &querier__v1__select_merge_profile_request__descriptor)
-	{
-		const Querier__V1__SelectMergeProfileRequest *r = (const void *) m;
-
-		check_profile_type(r->profile_typeid);
-		check_selector(r->label_selector);
-	}
-	else if (d == &querier__v1__select_merge_span_profile_request__descriptor)
-	{
-		const Querier__V1__SelectMergeSpanProfileRequest *r = (const void *) m;
-
-		check_profile_type(r->profile_typeid);
-		check_selector(r->label_selector);
-	}
-	else if (d == &querier__v1__diff_request__descriptor)
-	{
-		const Querier__V1__DiffRequest *r = (const void *) m;
-
-		if (r->left)
+		if (f->type == PROTOBUF_C_TYPE_STRING && f->label == PROTOBUF_C_LABEL_REPEATED)
 		{
-			check_profile_type(r->left->profile_typeid);
-			check_selector(r->left->label_selector);
+			size_t		n = *(const size_t *) ((const char *) m + f->quantifier_offset);
+			char	  **v = *(char **const *) member;
+
+			for (size_t j = 0; j < n && selector; j++)
+				check_selector(v[j]);
 		}
-		if (r->right)
+		else if (f->type == PROTOBUF_C_TYPE_STRING)
 		{
-			check_profile_type(r->right->profile_typeid);
-			check_selector(r->right->label_selector);
+			const char *v = *(const char *const *) member;
+
+			if (strcmp(f->name, "profile_typeID") == 0)
+				check_profile_type(v);
+			else if (selector)
+				check_selector(v);
 		}
+		else if (f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED &&
+				 depth < 4 && *(ProtobufCMessage *const *) member != NULL)
+			query(*(ProtobufCMessage *const *) member, depth + 1);
 	}
-	else if (d == &querier__v1__analyze_query_request__descriptor)
-		check_selector(((const Querier__V1__AnalyzeQueryRequest *) m)->query);
 }
 
 static const ProtobufCMessageDescriptor *const requests[] = {
@@ -227,7 +214,7 @@ connect_request(const ProtobufCMessageDescriptor *d, bool json, const uint8_t *b
 	if (d == &push__v1__push_request__descriptor)
 		push(m);
 	else
-		query(m);
+		query(m, 0);
 	protobuf_c_message_free_unpacked(m, a);
 }
 
