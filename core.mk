@@ -33,7 +33,7 @@ src/core/gen/%.pb-c.c src/core/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p src/core/gen
 	protoc-c --c_out=src/core/gen -Iproto $<
 
-.PHONY: core-gen unit unit-build valgrind fuzz fuzz-run bench-build pprof-diff
+.PHONY: core-gen unit unit-build valgrind fuzz fuzz-run bench-build pprof-diff jfr-expected
 
 core-gen: $(GEN_C) $(GEN_H)
 
@@ -95,3 +95,14 @@ $(BUILD)/pprof_diff: test/tools/pprof_diff.c test/pprof_diff.h $(CORE_SRCS) $(RE
 
 pprof-diff: $(BUILD)/pprof_diff
 	$(BUILD)/pprof_diff $(PPROF_DIFF_DIR)
+
+# the JFR converter against upstream's expected outputs (the repository's
+# copy of the recordings when ../shared is not beside it)
+JFR_DIR ?= $(if $(wildcard ../shared/testdata/jfr),../shared/testdata/jfr,test/data/jfr)
+$(BUILD)/jfr_dump: test/tools/jfr_dump.c $(CORE_SRCS) $(wildcard src/core/*.h) $(GEN_H)
+	@mkdir -p $(BUILD)
+	$(CORE_CC) $(CORE_WARN) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+		$(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
+
+jfr-expected: $(BUILD)/jfr_dump
+	python3 scripts/jfr_expected.py $(BUILD)/jfr_dump $(JFR_DIR)

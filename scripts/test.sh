@@ -141,6 +141,7 @@ run_suite build build_extension
 run_suite format scripts/pgindent.sh
 run_suite unit make -s unit
 run_suite pprofdiff make -s -f core.mk pprof-diff
+run_suite jfrexpected make -s -f core.mk jfr-expected
 run_suite sigv4 test/objstore/run_unit.sh
 run_suite valgrind make -s valgrind
 run_suite fuzz make -s fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS

@@ -126,6 +126,9 @@ typedef struct HttpRequest
 	/* response */
 	bool		responded;		/* queued already */
 	int			status;
+	int			bad_input_status;	/* answers bad input (400) with this
+									 * status and code "unknown" instead, e.g.
+									 * 422 for a JFR upload; 0 = 400 */
 	const char *content_type;
 	char	   *resp;
 	size_t		resp_len;

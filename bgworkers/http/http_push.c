@@ -265,6 +265,77 @@ ingest_text(HttpRequest *req, const IngestParams *p, bool lines)
 	pyro_profile_free(prof);
 }
 
+/*
+ * Store a JFR recording sent to /ingest?format=jfr (spec API-2 §1.1): the
+ * whole body, or the "jfr" and "labels" parts of a form (what the Java
+ * agent sends).  Bad input is 422, as upstream answers it: the agent
+ * drops an upload on any 4xx but 429.
+ */
+static void
+ingest_jfr(HttpRequest *req, const IngestParams *p, const char *content_type)
+{
+	const uint8_t *jfr = (const uint8_t *) (req->body ? req->body : "");
+	size_t		jfr_len = req->body_len;
+	const uint8_t *labels = NULL;
+	size_t		labels_len = 0;
+	PyroMultipartPart *parts = NULL;
+	size_t		nparts = 0;
+	PyroJfrIngest opt;
+	PyroLabelSet ls;
+	uint64		profiles,
+				samples;
+	int			written;
+
+	req->bad_input_status = 422;
+	if (content_type && strstr(content_type, "multipart/form-data") != NULL)
+	{
+		const PyroMultipartPart *part;
+		PyroError	err;
+
+		if (pyro_multipart_parse(jfr, jfr_len, content_type, &parts, &nparts, &err) != PYRO_OK)
+		{
+			if (err.code == PYRO_ENOMEM)
+				pyroscope_report(&err, "could not parse multipart body");
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("could not parse multipart body: %s", err.msg)));
+		}
+		part = pyro_multipart_find(parts, nparts, "jfr");
+		if (part == NULL || part->len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("jfr field is required")));
+		jfr = part->data;
+		jfr_len = part->len;
+		part = pyro_multipart_find(parts, nparts, "labels");
+		if (part && part->len > 0)
+		{
+			labels = part->data;
+			labels_len = part->len;
+		}
+	}
+	memset(&opt, 0, sizeof(opt));
+	opt.sample_rate = p->sample_rate;
+	opt.has_time = true;
+	opt.at = pyroscope_ms_to_timestamptz(p->from_ms);
+	if (p->until_ms > p->from_ms)
+		opt.duration_nanos = (p->until_ms - p->from_ms) * 1000000;
+
+	/* the app name is service_name as it is (no suffix to strip) */
+	pyro_labels_init(&ls);
+	ingest_base_labels(p, &ls);
+	if (pyro_labels_get(&ls, "service_name") == NULL)
+		set_label(&ls, "service_name", p->app.name);
+	else
+		set_label(&ls, "app_name", p->app.name);
+	written = pyroscope_store_jfr(jfr, jfr_len, labels, labels_len, &ls, req->tenant, &opt,
+								  &profiles, &samples);
+	http_record_ingest(profiles, samples, written);
+	pyro_labels_free(&ls);
+	if (parts)
+		pyro_multipart_free(parts, nparts);
+}
+
 /* Store a multipart/form-data body (what pyroscope-go and -nodejs send). */
 static void
 ingest_multipart(HttpRequest *req, const IngestParams *p, const char *content_type)
@@ -350,13 +421,12 @@ http_handle_ingest(HttpRequest *req)
 		p.sample_rate = 100;
 
 	fmt = p.format ? p.format : "";
-	if (strcmp(fmt, "trie") == 0 || strcmp(fmt, "tree") == 0 || strcmp(fmt, "jfr") == 0 ||
-		strcmp(fmt, "speedscope") == 0 ||
+	if (strcmp(fmt, "trie") == 0 || strcmp(fmt, "tree") == 0 || strcmp(fmt, "speedscope") == 0 ||
 		(ct && (pg_strncasecmp(ct, "binary/octet-stream+trie", 24) == 0 ||
 				pg_strncasecmp(ct, "binary/octet-stream+tree", 24) == 0)))
 	{
 		http_error(req, 415, "invalid_argument",
-				   "ingest format \"%s\" is not supported: send pprof, folded or lines",
+				   "ingest format \"%s\" is not supported: send pprof, jfr, folded or lines",
 				   fmt[0] ? fmt : ct);
 		pyro_app_name_free(&p.app);
 		return;
@@ -368,7 +438,9 @@ http_handle_ingest(HttpRequest *req)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the request body is empty: there is no profile to store")));
 	}
-	if (strcmp(fmt, "lines") == 0)
+	if (strcmp(fmt, "jfr") == 0)
+		ingest_jfr(req, &p, ct);
+	else if (strcmp(fmt, "lines") == 0)
 		ingest_text(req, &p, true);
 	else if (strcmp(fmt, "pprof") == 0)
 		ingest_pprof(req, &p, (const uint8_t *) req->body, req->body_len, NULL);

@@ -659,6 +659,11 @@ http_process(HttpRequest *req)
 		/* the handler may have set a body before failing: replace it */
 		req->nhdr = 0;
 		http_ereport_status(edata->sqlerrcode, &status, &code);
+		if (status == 400 && req->bad_input_status)
+		{
+			status = req->bad_input_status;
+			code = "unknown";
+		}
 		if (over_budget && edata->sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED)
 		{
 			/* a query over its memory budget: resource_exhausted */

@@ -35,6 +35,7 @@ extern int64 pyroscope_timestamptz_to_ms_ceil(TimestampTz ts);
 /* settings (guc.c: every pyroscope.* GUC; the object store's are its own) */
 extern void pyroscope_define_gucs(void);
 extern int	pyroscope_max_profile_size; /* bytes, decompressed */
+extern int	pyroscope_max_jfr_size; /* bytes, decompressed */
 extern int	pyroscope_max_profile_samples;
 extern int	pyroscope_max_label_names;
 extern int	pyroscope_max_label_name_length;
@@ -116,6 +117,21 @@ extern int	pyroscope_store_pprof(bytea *data, const struct PyroLabelSet *client,
 								  const char *tenant, const PyroIngestOptions *opt,
 								  uint64 *samples);
 extern bytea *pyroscope_pprof_bytea(const void *data, size_t len);
+
+/* how a JFR recording is ingested */
+typedef struct PyroJfrIngest
+{
+	int64		sample_rate;	/* Hz of cpu and wall samples */
+	bool		has_time;		/* at is the profiles' time, else the
+								 * recording's start */
+	TimestampTz at;
+	int64		duration_nanos;
+} PyroJfrIngest;
+
+extern int	pyroscope_store_jfr(const uint8_t *data, size_t len,
+								const uint8_t *labels_part, size_t labels_len,
+								const struct PyroLabelSet *client, const char *tenant,
+								const PyroJfrIngest *opt, uint64 *profiles, uint64 *samples);
 struct PyroTextType;
 extern int	pyroscope_store_text_profile(PyroProfile *prof, const struct PyroTextType *tt,
 										 int64 sample_rate, int64 time_ms,

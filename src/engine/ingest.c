@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 
 #include "ingest_params.h"
+#include "jfr.h"
 #include "labels.h"
 #include "pprof.h"
 
@@ -603,6 +604,136 @@ pyroscope_store_pprof(bytea *data, const PyroLabelSet *client, const char *tenan
 	if (samples)
 		*samples = count_samples(n);
 	pyro_normalized_free(n);
+	return written;
+}
+
+/*
+ * The bytes of an upload part, gunzipped when they start with gzip's magic,
+ * at most max bytes either way; what names the part in errors.
+ */
+static const uint8_t *
+part_bytes(const uint8_t *data, size_t len, size_t max, const char *what, PyroBuf *tmp,
+		   size_t *out_len)
+{
+	PyroError	err;
+
+	if (len > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s of %zu bytes exceeds its limit of %zu bytes", what, len, max)));
+	*out_len = len;
+	if (!pyro_is_gzip(data, len))
+		return data;
+	pyro_buf_init(tmp);
+	if (pyro_gunzip(data, len, max, tmp, &err) != PYRO_OK)
+	{
+		pyro_buf_free(tmp);
+		if (err.code == PYRO_ELIMIT)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s exceeds its limit of %zu bytes after decompression", what, max)));
+		pyroscope_report(&err, psprintf("could not decompress %s", what));
+	}
+	*out_len = tmp->len;
+	return tmp->data;
+}
+
+/*
+ * Ingest a JFR recording (raw or gzip) with the labels part of a Java
+ * agent upload (a LabelsSnapshot, raw or gzip; may be NULL) for a tenant
+ * with the client's labels (spec API-2 §1): every group of events becomes
+ * one pprof, labelled with its __name__ and the recording's jfr_event,
+ * stored through pyroscope_store_pprof like any other.  All of it or
+ * nothing (one transaction).  The recording must fit
+ * pyroscope.max_jfr_size before and after decompression, each profile
+ * made of it pyroscope.max_profile_size and _samples.  Returns the number
+ * of series written; *profiles the pprofs made, *samples their samples.
+ */
+int
+pyroscope_store_jfr(const uint8_t *data, size_t len, const uint8_t *labels_part,
+					size_t labels_len, const PyroLabelSet *client, const char *tenant,
+					const PyroJfrIngest *opt, uint64 *profiles, uint64 *samples)
+{
+	PyroBuf		jfr_buf,
+				labels_buf;
+	const uint8_t *jfr;
+	size_t		jfr_len;
+	PyroJfrLabels *snapshot = NULL;
+	PyroJfrOptions jopt;
+	PyroJfrResult res;
+	PyroPprofLimits limits;
+	PyroError	err;
+	PyroIngestOptions iopt;
+	volatile int written = 0;
+
+	check_tenant(tenant);
+	pyro_buf_init(&jfr_buf);
+	pyro_buf_init(&labels_buf);
+	jfr = part_bytes(data, len, (size_t) pyroscope_max_jfr_size, "JFR recording", &jfr_buf,
+					 &jfr_len);
+	if (labels_part && labels_len > 0)
+	{
+		const uint8_t *lb;
+		size_t		lb_len;
+
+		lb = part_bytes(labels_part, labels_len, (size_t) pyroscope_max_profile_size,
+						"JFR labels", &labels_buf, &lb_len);
+		if (pyro_jfr_labels_decode(lb, lb_len, &snapshot, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not decode JFR labels");
+		pyro_buf_free(&labels_buf);
+	}
+
+	pyro_pprof_limits_default(&limits);
+	memset(&jopt, 0, sizeof(jopt));
+	jopt.sample_rate = opt->sample_rate;
+	jopt.duration_nanos = opt->duration_nanos;
+	jopt.max_samples = (size_t) pyroscope_max_profile_samples;
+	jopt.max_stack_depth = limits.max_stack_depth;
+	if (pyro_jfr_convert(jfr, jfr_len, snapshot, &jopt, &res, &err) != PYRO_OK)
+	{
+		pyro_jfr_labels_free(snapshot);
+		pyro_buf_free(&jfr_buf);
+		pyroscope_report(&err, "could not convert JFR recording");
+	}
+	pyro_jfr_labels_free(snapshot);
+	pyro_buf_free(&jfr_buf);
+
+	memset(&iopt, 0, sizeof(iopt));
+	iopt.has_time = true;
+	iopt.at = opt->has_time ? opt->at
+		: profile_time_or(res.start_nanos, GetCurrentTransactionStartTimestamp());
+	*profiles = 0;
+	*samples = 0;
+	PG_TRY();
+	{
+		for (size_t i = 0; i < res.nprofiles; i++)
+		{
+			PyroJfrProfile *jp = &res.profiles[i];
+			PyroLabelSet ls;
+			PyroBuf		gz;
+			uint64		ns;
+
+			pyro_labels_init(&ls);
+			if (!pyro_labels_copy(&ls, client) ||
+				!pyro_labels_set(&ls, "__name__", jp->name) ||
+				(res.event[0] && !pyro_labels_set(&ls, "jfr_event", res.event)))
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+			pyro_buf_init(&gz);
+			if (pyro_gzip(jp->pprof.data, jp->pprof.len, 1, &gz, &err) != PYRO_OK)
+				pyroscope_report(&err, "could not compress profile");
+			written += pyroscope_store_pprof(pyroscope_pprof_bytea(gz.data, gz.len), &ls,
+											 tenant, &iopt, &ns);
+			pyro_buf_free(&gz);
+			pyro_labels_free(&ls);
+			*profiles += 1;
+			*samples += ns;
+		}
+	}
+	PG_FINALLY();
+	{
+		pyro_jfr_result_free(&res);
+	}
+	PG_END_TRY();
 	return written;
 }
 

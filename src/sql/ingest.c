@@ -15,6 +15,7 @@
 
 PG_FUNCTION_INFO_V1(pyroscope_ingest_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_head_profile);
+PG_FUNCTION_INFO_V1(pyroscope_ingest_jfr);
 
 /*
  * ingest_pprof(data, labels, tenant[, at]): NULL data, labels or tenant
@@ -40,6 +41,49 @@ pyroscope_ingest_pprof(PG_FUNCTION_ARGS)
 	pyroscope_labels_from_jsonb(PG_GETARG_JSONB_P(1), &client);
 	written = pyroscope_store_pprof(PG_GETARG_BYTEA_PP(0), &client,
 									text_to_cstring(PG_GETARG_TEXT_PP(2)), &opt, NULL);
+	pyro_labels_free(&client);
+	PG_RETURN_INT32(written);
+}
+
+/*
+ * ingest_jfr(data, labels_part, labels, tenant, sample_rate, at): NULL
+ * data, labels or tenant give NULL; a NULL labels_part is none, a NULL
+ * sample_rate 100, a NULL "at" the recording's start.
+ */
+Datum
+pyroscope_ingest_jfr(PG_FUNCTION_ARGS)
+{
+	PyroLabelSet client;
+	PyroJfrIngest opt;
+	bytea	   *data;
+	bytea	   *labels_part = NULL;
+	uint64		profiles,
+				samples;
+	int			written;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_NULL();
+	memset(&opt, 0, sizeof(opt));
+	opt.sample_rate = PG_ARGISNULL(4) ? 100 : PG_GETARG_INT32(4);
+	if (opt.sample_rate < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sample_rate must not be negative")));
+	if (!PG_ARGISNULL(5))
+	{
+		opt.has_time = true;
+		opt.at = PG_GETARG_TIMESTAMPTZ(5);
+	}
+	data = PG_GETARG_BYTEA_PP(0);
+	if (!PG_ARGISNULL(1))
+		labels_part = PG_GETARG_BYTEA_PP(1);
+	pyro_labels_init(&client);
+	pyroscope_labels_from_jsonb(PG_GETARG_JSONB_P(2), &client);
+	written = pyroscope_store_jfr((const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+								  labels_part ? (const uint8_t *) VARDATA_ANY(labels_part) : NULL,
+								  labels_part ? VARSIZE_ANY_EXHDR(labels_part) : 0,
+								  &client, text_to_cstring(PG_GETARG_TEXT_PP(3)), &opt,
+								  &profiles, &samples);
 	pyro_labels_free(&client);
 	PG_RETURN_INT32(written);
 }

@@ -1,0 +1,17 @@
+/* pyroscope--1.3--1.4.sql: JFR recordings ingested from SQL */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION pyroscope UPDATE TO '1.4'" to load this file. \quit
+
+CREATE FUNCTION @extschema@.ingest_jfr(data bytea,
+									   labels_part bytea DEFAULT NULL,
+									   labels jsonb DEFAULT '{}',
+									   tenant text DEFAULT 'anonymous',
+									   sample_rate integer DEFAULT 100,
+									   at timestamptz DEFAULT NULL)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'pyroscope_ingest_jfr'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.ingest_jfr(bytea, bytea, jsonb, text, integer, timestamptz) IS
+	'stores a JFR recording (gzip or raw; async-profiler, the Pyroscope Java agent or the JDK''s Flight Recorder) as the profiles upstream makes of it, one per group of events (process_cpu, wall, memory, mutex, block), and returns the number of series written; labels_part is the Java agent''s LabelsSnapshot (context labels), sample_rate the Hz of cpu and wall samples, "at" the profiles'' time (NULL: the recording''s start); NULL data, labels or tenant give NULL';
