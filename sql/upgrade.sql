@@ -2,7 +2,8 @@
 -- upgrade: a database made by version 1.0 (profile values in head rows)
 -- is brought to the current version (1.1: pprofs kept as sent; 1.2: a
 -- tenant retention of 0, ingest at a given time; 1.3: query workers on the
--- status board, stored pprofs not recompressed) by ALTER EXTENSION ...
+-- status board, stored pprofs not recompressed; 1.4: ingest_jfr) by ALTER
+-- EXTENSION ...
 -- UPDATE, and then stores and reads pprofs like a new one.  (A new
 -- database is made by the same scripts: pyroscope--1.0.sql and the
 -- updates after it.)
@@ -10,6 +11,7 @@
 \set regress_db :DBNAME
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set cpu :abs_srcdir '/test/data/pprof/go/cpu.pb.gz'
+\set jfr :abs_srcdir '/test/data/jfr/dump1.jfr.gz'
 CREATE DATABASE pyroscope_upgrade;
 \c pyroscope_upgrade
 SET client_min_messages = warning;
@@ -38,5 +40,7 @@ SELECT attstorage FROM pg_attribute
  WHERE attrelid = 'pyroscope.head_pprof'::regclass AND attname = 'data';
 SELECT array_agg(attname ORDER BY attnum) FROM pg_attribute
  WHERE attrelid = 'pyroscope.http_workers'::regclass AND attnum > 0;
+-- what 1.4 added: JFR recordings from SQL
+SELECT pyroscope.ingest_jfr(pg_read_binary_file(:'jfr'), labels => '{"service_name": "upgraded-jfr"}');
 \c :regress_db
 DROP DATABASE pyroscope_upgrade;
