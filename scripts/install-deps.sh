@@ -7,7 +7,8 @@
 #   scripts/install-deps.sh test    also everything the test suites need
 #                                   (README command 2): sanitizers, valgrind,
 #                                   Go's pprof, Perl TAP modules, protoc,
-#                                   pg_bsd_indent, and a Node.js >= 20 with npm
+#                                   pg_bsd_indent, a JDK 17 (a real JFR producer),
+#                                   and a Node.js >= 20 with npm
 #
 # Node.js: Debian 12 ships Node 18 and, as a package of its own, npm.  The
 # end-to-end suite needs Node >= 20, so when the `node` on PATH is older, the
@@ -35,6 +36,7 @@ TEST_PACKAGES=(
 	clang-14 libclang-rt-14-dev valgrind
 	golang-go golang-github-google-pprof-dev
 	python3 curl pg-bsd-indent
+	openjdk-17-jdk-headless
 )
 
 node_major() {
