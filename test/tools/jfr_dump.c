@@ -6,7 +6,10 @@
  * totals.  Used by test/jfr_expected.sh to compare with upstream's
  * expected outputs.
  *
- *	 jfr_dump [--labels FILE] [--sample-rate N] FILE
+ * With --pprof-out PREFIX it also writes each profile as a gzip pprof,
+ * PREFIX.N.pb.gz (what bench/jfr_ingest.sh compares JFR ingest with).
+ *
+ *	 jfr_dump [--labels FILE] [--sample-rate N] [--pprof-out PREFIX] FILE
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +205,7 @@ int
 main(int argc, char **argv)
 {
 	const char *labels_path = NULL;
+	const char *pprof_out = NULL;
 	PyroJfrOptions opt;
 	PyroJfrLabels *labels = NULL;
 	PyroJfrResult res;
@@ -215,6 +219,8 @@ main(int argc, char **argv)
 	{
 		if (strcmp(argv[i], "--labels") == 0)
 			labels_path = argv[++i];
+		else if (strcmp(argv[i], "--pprof-out") == 0)
+			pprof_out = argv[++i];
 		else if (strcmp(argv[i], "--sample-rate") == 0)
 			opt.sample_rate = atoll(argv[++i]);
 		else
@@ -222,7 +228,7 @@ main(int argc, char **argv)
 	}
 	if (i != argc - 1)
 	{
-		fprintf(stderr, "usage: jfr_dump [--labels FILE] [--sample-rate N] FILE\n");
+		fprintf(stderr, "usage: jfr_dump [--labels FILE] [--sample-rate N] [--pprof-out PREFIX] FILE\n");
 		return 2;
 	}
 	if (labels_path)
@@ -252,7 +258,27 @@ main(int argc, char **argv)
 	}
 	printf("# chunks %zu event \"%s\" profiles %zu\n", res.nchunks, res.event, res.nprofiles);
 	for (size_t k = 0; k < res.nprofiles; k++)
+	{
 		dump(&res.profiles[k]);
+		if (pprof_out)
+		{
+			char		path[4096];
+			PyroBuf		gz;
+			FILE	   *f;
+
+			snprintf(path, sizeof(path), "%s.%zu.pb.gz", pprof_out, k);
+			pyro_buf_init(&gz);
+			if (pyro_gzip(res.profiles[k].pprof.data, res.profiles[k].pprof.len, 1, &gz, &err) != PYRO_OK ||
+				(f = fopen(path, "wb")) == NULL)
+			{
+				fprintf(stderr, "%s: could not write\n", path);
+				return 1;
+			}
+			fwrite(gz.data, 1, gz.len, f);
+			fclose(f);
+			pyro_buf_free(&gz);
+		}
+	}
 	pyro_jfr_result_free(&res);
 	pyro_jfr_labels_free(labels);
 	pyro_buf_free(&data);
