@@ -1617,7 +1617,8 @@ pb_bytes_field(PyroBuf *b, uint32_t field, const void *data, size_t len)
 static void
 pb_value_type(PyroBuf *b, PyroBuf *tmp, uint32_t field, uint32_t type, uint32_t unit)
 {
-	tmp->len = 0;
+	tmp		  ->len = 0;
+
 	pb_varint_field(tmp, 1, type);
 	pb_varint_field(tmp, 2, unit);
 	pb_bytes_field(b, field, tmp->data, tmp->len);
@@ -1629,7 +1630,7 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 	const GroupDef *d = &group_defs[g - p->groups];
 	uint32_t	types[2][2];
 	uint32_t	period[2] = {0, 0};
-	PyroBuf		tmp,
+	PyroBuf tmp ,
 				tmp2;
 	PyroBuf    *b = &out->pprof;
 
@@ -1651,7 +1652,8 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 	{
 		const GSample *s = &g->samples[i];
 
-		tmp.len = 0;
+		tmp.		len = 0;
+
 		if (s->nloc)
 		{
 			tmp2.len = 0;
@@ -1673,13 +1675,15 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 		pb_bytes_field(b, 2, tmp.data, tmp.len);
 	}
 	/* one mapping, with functions */
-	tmp.len = 0;
+	tmp.		len = 0;
+
 	pb_varint_field(&tmp, 1, 1);
 	pb_varint_field(&tmp, 7, 1);
 	pb_bytes_field(b, 3, tmp.data, tmp.len);
 	for (size_t i = 0; i < g->nloc; i++)
 	{
-		tmp.len = 0;
+		tmp.		len = 0;
+
 		pb_varint_field(&tmp, 1, i + 1);
 		pb_varint_field(&tmp, 2, 1);
 		tmp2.len = 0;
@@ -1691,7 +1695,8 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 	}
 	for (size_t i = 0; i < g->nfn; i++)
 	{
-		tmp.len = 0;
+		tmp.		len = 0;
+
 		pb_varint_field(&tmp, 1, i + 1);
 		pb_varint_field(&tmp, 2, g->fn_name[i]);
 		pb_bytes_field(b, 5, tmp.data, tmp.len);
@@ -2097,8 +2102,8 @@ pyro_jfr_labels_decode(const uint8_t *data, size_t len, PyroJfrLabels **out, Pyr
 	end = copy + len;
 	while (p < end)
 	{
-		PyroPbField f,
-					val;
+		PyroPbField f = {0},
+					val = {0};
 		uint64_t	key;
 		bool		has_val;
 
@@ -2138,8 +2143,8 @@ pyro_jfr_labels_decode(const uint8_t *data, size_t len, PyroJfrLabels **out, Pyr
 			qend = has_val ? val.data + val.len : NULL;
 			while (q && q < qend)
 			{
-				PyroPbField lf,
-							lv;
+				PyroPbField lf = {0},
+							lv = {0};
 				uint64_t	lk;
 				bool		lhas;
 				uint64_t	t[3];

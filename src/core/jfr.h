@@ -57,8 +57,8 @@ typedef struct PyroJfrResult
 	PyroJfrProfile profiles[PYRO_JFR_MAX_PROFILES];
 	size_t		nprofiles;		/* groups with at least one sample */
 	char	   *event;			/* the recording's "event" setting (async-
-								 * profiler's engine: cpu, itimer, wall,
-								 * ...), "" when it has none (JDK) */
+								 * profiler's engine: cpu, itimer, wall, ...),
+								 * "" when it has none (JDK) */
 	int64_t		start_nanos;	/* start of the first chunk, Unix ns */
 	size_t		nchunks;
 } PyroJfrResult;

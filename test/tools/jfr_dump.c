@@ -68,12 +68,13 @@ dump(const PyroJfrProfile *prof)
 	uint64_t	types[2][2];
 	int			ntypes = 0;
 	int64_t		totals[2] = {0, 0};
-	PyroPbField f;
+	PyroPbField f = {0};
 
 	/* first pass: strings, functions, locations, types */
 	for (const uint8_t *q = p; q < end;)
 	{
-		q = pyro_pb_next(q, end, &f);
+		if ((q = pyro_pb_next(q, end, &f)) == NULL)
+			break;
 		if (q == NULL)
 		{
 			fprintf(stderr, "bad pprof\n");
@@ -92,18 +93,20 @@ dump(const PyroJfrProfile *prof)
 
 			for (const uint8_t *r = f.data; r < e;)
 			{
-				PyroPbField g;
+				PyroPbField g = {0};
 
-				r = pyro_pb_next(r, e, &g);
+				if ((r = pyro_pb_next(r, e, &g)) == NULL)
+					break;
 				if (g.field == 4 && f.field == 4)
 				{
 					const uint8_t *le = g.data + g.len;
 
 					for (const uint8_t *s = g.data; s < le;)
 					{
-						PyroPbField h;
+						PyroPbField h = {0};
 
-						s = pyro_pb_next(s, le, &h);
+						if ((s = pyro_pb_next(s, le, &h)) == NULL)
+							break;
 						if (h.field <= 2)
 							v[h.field] = h.v;
 					}
@@ -140,21 +143,24 @@ dump(const PyroJfrProfile *prof)
 		char		labels[4096] = "";
 		size_t		ll = 0;
 
-		q = pyro_pb_next(q, end, &f);
+		if ((q = pyro_pb_next(q, end, &f)) == NULL)
+			break;
 		if (f.field != 2)
 			continue;
 		for (const uint8_t *r = f.data, *e = f.data + f.len; r < e;)
 		{
-			PyroPbField g;
+			PyroPbField g = {0};
 
-			r = pyro_pb_next(r, e, &g);
+			if ((r = pyro_pb_next(r, e, &g)) == NULL)
+				break;
 			if (g.field == 1 || g.field == 2)
 			{
 				for (const uint8_t *s = g.data, *se = g.data + g.len; s < se;)
 				{
-					uint64_t	v;
+					uint64_t	v = 0;
 
-					s = pyro_pb_varint(s, se, &v);
+					if ((s = pyro_pb_varint(s, se, &v)) == NULL)
+						break;
 					if (g.field == 1 && nlocs < 4096)
 						locs[nlocs++] = v;
 					else if (g.field == 2 && nvals < 2)
@@ -167,9 +173,10 @@ dump(const PyroJfrProfile *prof)
 
 				for (const uint8_t *s = g.data, *se = g.data + g.len; s < se;)
 				{
-					PyroPbField h;
+					PyroPbField h = {0};
 
-					s = pyro_pb_next(s, se, &h);
+					if ((s = pyro_pb_next(s, se, &h)) == NULL)
+						break;
 					if (h.field <= 2)
 						kv[h.field - 1] = h.v;
 				}
