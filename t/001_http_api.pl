@@ -79,7 +79,8 @@ my @bad = (
 	[ 'name=bad%24name', "a 1\n", 400, 'invalid character in app name' ],
 	[ 'from=now', "a 1\n", 400, 'missing name' ],
 	[ 'name=x&format=pprof', 'garbage', 400, 'malformed pprof' ],
-	[ 'name=x&format=jfr', 'garbage', 415, 'JFR not supported' ],);
+	[ 'name=x&format=jfr', 'garbage', 422, 'malformed JFR (422, as upstream)' ],
+	[ 'name=x&format=speedscope', '{}', 415, 'speedscope not supported' ],);
 for my $b (@bad)
 {
 	($st, $body) = http($node, 'POST', "/ingest?$b->[0]", body => $b->[1]);
