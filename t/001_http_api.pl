@@ -80,7 +80,8 @@ my @bad = (
 	[ 'from=now', "a 1\n", 400, 'missing name' ],
 	[ 'name=x&format=pprof', 'garbage', 400, 'malformed pprof' ],
 	[ 'name=x&format=jfr', 'garbage', 422, 'malformed JFR (422, as upstream)' ],
-	[ 'name=x&format=speedscope', '{}', 415, 'speedscope not supported' ],);
+	[ 'name=x&format=speedscope', '{}', 422, 'malformed speedscope (422, as upstream)' ],
+	[ 'name=x&format=trie', 'x', 415, 'trie not supported' ],);
 for my $b (@bad)
 {
 	($st, $body) = http($node, 'POST', "/ingest?$b->[0]", body => $b->[1]);

@@ -336,6 +336,35 @@ ingest_jfr(HttpRequest *req, const IngestParams *p, const char *content_type)
 		pyro_multipart_free(parts, nparts);
 }
 
+/*
+ * Store a speedscope document sent to /ingest?format=speedscope (spec
+ * API-2 §4): the body is the JSON document.  Bad input is 422, as upstream
+ * answers it.
+ */
+static void
+ingest_speedscope(HttpRequest *req, const IngestParams *p)
+{
+	PyroSpeedscopeIngest opt;
+	PyroLabelSet ls;
+	uint64		profiles,
+				samples;
+	int			written;
+
+	req->bad_input_status = 422;
+	memset(&opt, 0, sizeof(opt));
+	opt.suffix = p->app.suffix;
+	opt.sample_rate = p->sample_rate;
+	opt.time_ms = p->from_ms;
+	opt.app_name = p->app.name;
+	opt.app_base = p->app.base;
+	pyro_labels_init(&ls);
+	ingest_base_labels(p, &ls);
+	written = pyroscope_store_speedscope(req->body ? req->body : "", req->body_len, &opt, &ls,
+										 req->tenant, &profiles, &samples);
+	http_record_ingest(profiles, samples, written);
+	pyro_labels_free(&ls);
+}
+
 /* Store a multipart/form-data body (what pyroscope-go and -nodejs send). */
 static void
 ingest_multipart(HttpRequest *req, const IngestParams *p, const char *content_type)
@@ -421,12 +450,12 @@ http_handle_ingest(HttpRequest *req)
 		p.sample_rate = 100;
 
 	fmt = p.format ? p.format : "";
-	if (strcmp(fmt, "trie") == 0 || strcmp(fmt, "tree") == 0 || strcmp(fmt, "speedscope") == 0 ||
+	if (strcmp(fmt, "trie") == 0 || strcmp(fmt, "tree") == 0 ||
 		(ct && (pg_strncasecmp(ct, "binary/octet-stream+trie", 24) == 0 ||
 				pg_strncasecmp(ct, "binary/octet-stream+tree", 24) == 0)))
 	{
 		http_error(req, 415, "invalid_argument",
-				   "ingest format \"%s\" is not supported: send pprof, jfr, folded or lines",
+				   "ingest format \"%s\" is not supported: send pprof, jfr, speedscope, folded or lines",
 				   fmt[0] ? fmt : ct);
 		pyro_app_name_free(&p.app);
 		return;
@@ -440,6 +469,8 @@ http_handle_ingest(HttpRequest *req)
 	}
 	if (strcmp(fmt, "jfr") == 0)
 		ingest_jfr(req, &p, ct);
+	else if (strcmp(fmt, "speedscope") == 0)
+		ingest_speedscope(req, &p);
 	else if (strcmp(fmt, "lines") == 0)
 		ingest_text(req, &p, true);
 	else if (strcmp(fmt, "pprof") == 0)

@@ -139,6 +139,23 @@ extern int	pyroscope_store_text_profile(PyroProfile *prof, const struct PyroText
 										 const char *tenant);
 extern void pyroscope_labels_from_jsonb(Jsonb *jb, struct PyroLabelSet *ls);
 
+/* how a speedscope document is ingested */
+typedef struct PyroSpeedscopeIngest
+{
+	const char *suffix;			/* profile type of a single profile, as
+								 * /ingest's app name suffix ("" = cpu) */
+	int64		sample_rate;	/* Hz of a "none" unit sample (0: counts) */
+	int64		time_ms;
+	const char *app_name;		/* /ingest's app name and its base: label the
+								 * series like /ingest; NULL = no */
+	const char *app_base;
+} PyroSpeedscopeIngest;
+
+extern int	pyroscope_store_speedscope(const char *json, size_t len,
+									   const PyroSpeedscopeIngest *opt,
+									   const struct PyroLabelSet *client, const char *tenant,
+									   uint64 *profiles, uint64 *samples);
+
 /* head rows' profiles (head.c) */
 extern int	pyroscope_head_cache_size;	/* kB */
 extern Size pyroscope_head_cache_bytes(void);

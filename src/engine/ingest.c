@@ -26,6 +26,7 @@
 
 #include "ingest_params.h"
 #include "jfr.h"
+#include "speedscope.h"
 #include "labels.h"
 #include "pprof.h"
 
@@ -800,4 +801,89 @@ pyroscope_store_text_profile(PyroProfile *prof, const PyroTextType *tt, int64 sa
 	n.series = &sp;
 	n.nseries = 1;
 	return pyroscope_store_normalized(&n, client, tenant);
+}
+
+/*
+ * Ingest a speedscope document (spec API-2 §4) for a tenant with the
+ * client's labels: every profile of it (after upstream's merge of equal
+ * ones) is stored like a folded profile of /ingest, labelled with its
+ * profile_name.  With several profiles, each one's unit names its profile
+ * type (as upstream appends it to the app name); a single one takes
+ * opt->suffix.  Time values arrive in nanoseconds; "none" units count a
+ * sample at opt->sample_rate.  All or nothing (one transaction).  Returns
+ * the number of series written.
+ */
+int
+pyroscope_store_speedscope(const char *json, size_t len, const PyroSpeedscopeIngest *opt,
+						   const PyroLabelSet *client, const char *tenant, uint64 *profiles,
+						   uint64 *samples)
+{
+	PyroSpeedscope *s;
+	PyroError	err;
+	volatile int written = 0;
+
+	check_tenant(tenant);
+	if (len > (size_t) pyroscope_max_profile_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("speedscope document of %zu bytes exceeds pyroscope.max_profile_size (%d bytes)",
+						len, pyroscope_max_profile_size)));
+	if (pyro_speedscope_parse(json, len,
+							  opt->sample_rate > 0 ? INT64CONST(1000000000) / opt->sample_rate : 0,
+							  &s, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not convert speedscope document");
+	*profiles = 0;
+	*samples = 0;
+	PG_TRY();
+	{
+		bool		multi = s->nprofiles > 1;
+
+		for (size_t i = 0; i < s->nprofiles; i++)
+		{
+			PyroSpeedscopeProfile *sp = &s->profiles[i];
+			const char *suffix = multi ? sp->unit : opt->suffix;
+			const PyroTextType *tt = pyro_text_type(suffix);
+			bool		bytes = strcmp(sp->unit, "bytes") == 0;
+			bool		counts = strcmp(sp->unit, "none") == 0 && opt->sample_rate <= 0;
+			PyroLabelSet ls;
+			size_t		n = sp->prof->nsamples;
+
+			if (tt == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("speedscope profile \"%s\" of unit \"%s\" has no profile type",
+								sp->name, sp->unit),
+						 errhint("A document of several profiles needs time or bytes units; name the type of a single one like app.cpu or app.wall.")));
+			pyro_labels_init(&ls);
+			if (!pyro_labels_copy(&ls, client) ||
+				(sp->name[0] && !pyro_labels_set(&ls, "profile_name", sp->name)))
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+			if (opt->app_name)
+			{
+				/*
+				 * the app name, its type suffix stripped ("<app>.<unit>" with
+				 * several)
+				 */
+				const char *app = multi ? opt->app_name : opt->app_base;
+
+				if (!pyro_labels_set(&ls, pyro_labels_get(client, "service_name") ? "app_name"
+									 : "service_name", app))
+					ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+			}
+			written += pyroscope_store_text_profile(sp->prof, tt,
+													tt->cpu_like && !bytes && !counts
+													? INT64CONST(1000000000) : 0,
+													opt->time_ms, &ls, tenant);
+			pyro_labels_free(&ls);
+			if (n)
+				*profiles += 1;
+			*samples += n;
+		}
+	}
+	PG_FINALLY();
+	{
+		pyro_speedscope_free(s);
+	}
+	PG_END_TRY();
+	return written;
 }

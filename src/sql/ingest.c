@@ -8,14 +8,17 @@
  */
 #include "engine.h"
 
+#include "access/xact.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
+#include "ingest_params.h"
 #include "labels.h"
 
 PG_FUNCTION_INFO_V1(pyroscope_ingest_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_head_profile);
 PG_FUNCTION_INFO_V1(pyroscope_ingest_jfr);
+PG_FUNCTION_INFO_V1(pyroscope_ingest_speedscope);
 
 /*
  * ingest_pprof(data, labels, tenant[, at]): NULL data, labels or tenant
@@ -84,6 +87,48 @@ pyroscope_ingest_jfr(PG_FUNCTION_ARGS)
 								  labels_part ? VARSIZE_ANY_EXHDR(labels_part) : 0,
 								  &client, text_to_cstring(PG_GETARG_TEXT_PP(3)), &opt,
 								  &profiles, &samples);
+	pyro_labels_free(&client);
+	PG_RETURN_INT32(written);
+}
+
+/*
+ * ingest_speedscope(data, labels, tenant, kind, sample_rate, at): NULL
+ * data, labels or tenant give NULL; kind is the profile type of a single
+ * profile as /ingest's app name suffix (NULL or '' = cpu); a NULL "at" is
+ * now.
+ */
+Datum
+pyroscope_ingest_speedscope(PG_FUNCTION_ARGS)
+{
+	PyroLabelSet client;
+	PyroSpeedscopeIngest opt;
+	bytea	   *data;
+	uint64		profiles,
+				samples;
+	int			written;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	memset(&opt, 0, sizeof(opt));
+	opt.suffix = PG_ARGISNULL(3) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (pyro_text_type(opt.suffix) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown profile kind \"%s\"", opt.suffix),
+				 errhint("Use what /ingest accepts as an application name suffix: cpu, wall, alloc_space, ...")));
+	opt.sample_rate = PG_ARGISNULL(4) ? 100 : PG_GETARG_INT32(4);
+	if (opt.sample_rate < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sample_rate must not be negative")));
+	opt.time_ms = pyroscope_timestamptz_to_ms(PG_ARGISNULL(5) ? GetCurrentTransactionStartTimestamp()
+											  : PG_GETARG_TIMESTAMPTZ(5));
+	data = PG_GETARG_BYTEA_PP(0);
+	pyro_labels_init(&client);
+	pyroscope_labels_from_jsonb(PG_GETARG_JSONB_P(1), &client);
+	written = pyroscope_store_speedscope(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &opt, &client,
+										 text_to_cstring(PG_GETARG_TEXT_PP(2)), &profiles,
+										 &samples);
 	pyro_labels_free(&client);
 	PG_RETURN_INT32(written);
 }

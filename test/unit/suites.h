@@ -30,6 +30,7 @@ extern const UnitTest canonical_tests[];
 extern const UnitTest block_tests[];
 extern const UnitTest symmap_tests[];
 extern const UnitTest sample_acc_tests[];
+extern const UnitTest speedscope_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -49,6 +50,7 @@ static const UnitSuite all_suites[] = {
 	{"block", block_tests},
 	{"symmap", symmap_tests},
 	{"sample_acc", sample_acc_tests},
+	{"speedscope", speedscope_tests},
 };
 
 #endif
