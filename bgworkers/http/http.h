@@ -52,6 +52,7 @@ typedef enum HttpRouteId
 	ROUTE_BUILDINFO,
 	ROUTE_INGEST,
 	ROUTE_PUSH,
+	ROUTE_OTLP,
 	ROUTE_PROFILE_TYPES,
 	ROUTE_LABEL_NAMES,
 	ROUTE_LABEL_VALUES,
@@ -293,6 +294,7 @@ extern void http_record_ingest(uint64 profiles, uint64 samples, uint64 series);
 /* -------- http_push.c -------- */
 extern void http_handle_push(HttpRequest *req);
 extern void http_handle_ingest(HttpRequest *req);
+extern void http_handle_otlp(HttpRequest *req);
 
 /* -------- http_query.c -------- */
 extern void http_handle_profile_types(HttpRequest *req);

@@ -38,6 +38,7 @@ static const char *const route_labels[HTTP_NROUTES] = {
 	[ROUTE_BUILDINFO] = "/api/v1/status/buildinfo",
 	[ROUTE_INGEST] = "/ingest",
 	[ROUTE_PUSH] = "/push.v1.PusherService/Push",
+	[ROUTE_OTLP] = "/v1development/profiles",
 	[ROUTE_PROFILE_TYPES] = "/querier.v1.QuerierService/ProfileTypes",
 	[ROUTE_LABEL_NAMES] = "/querier.v1.QuerierService/LabelNames",
 	[ROUTE_LABEL_VALUES] = "/querier.v1.QuerierService/LabelValues",

@@ -23,6 +23,7 @@
 
 #include "gen/push.pb-c.h"
 #include "ingest_params.h"
+#include "otlp.h"
 #include "labels.h"
 #include "pprof.h"
 #include "engine.h"
@@ -481,4 +482,81 @@ http_handle_ingest(HttpRequest *req)
 		ingest_text(req, &p, false);
 	pyro_app_name_free(&p.app);
 	http_set_body(req, 200, NULL, "", 0);
+}
+
+/*
+ * POST /v1development/profiles (and ProfilesService/Export over HTTP/1.1):
+ * an OTLP ExportProfilesServiceRequest, binary or JSON, gzip or not (spec
+ * API-2 §2.1).  Answers an ExportProfilesServiceResponse in the request's
+ * encoding, with partial_success when some profiles were not stored.  gRPC
+ * (HTTP/2) is not served: collectors use the otlphttp exporter.
+ */
+void
+http_handle_otlp(HttpRequest *req)
+{
+	const char *ct = http_header(req, "Content-Type");
+	const char *ce = http_header(req, "Content-Encoding");
+	char		media[64];
+	size_t		n = 0;
+	bool		json;
+	const uint8_t *body = (const uint8_t *) (req->body ? req->body : "");
+	size_t		len = req->body_len;
+	PyroBuf		raw;
+	PyroBuf		resp;
+	PyroError	err;
+	PyroOtlpIngest res;
+
+	/* the media type, parameters and case aside */
+	while (ct && ct[n] && ct[n] != ';' && n < sizeof(media) - 1)
+	{
+		media[n] = pg_ascii_tolower((unsigned char) ct[n]);
+		n++;
+	}
+	while (n > 0 && (media[n - 1] == ' ' || media[n - 1] == '\t'))
+		n--;
+	media[n] = '\0';
+	if (strcmp(media, "application/x-protobuf") == 0 || strcmp(media, "application/protobuf") == 0)
+		json = false;
+	else if (strcmp(media, "application/json") == 0)
+		json = true;
+	else
+	{
+		http_error(req, 415, "invalid_argument",
+				   "Unsupported Content-Type: %s (send application/x-protobuf or application/json; gRPC is not served, use the otlphttp exporter)",
+				   ct ? ct : "none");
+		return;
+	}
+	pyro_buf_init(&raw);
+	if ((ce && pg_strcasecmp(ce, "gzip") == 0) || pyro_is_gzip(body, len))
+	{
+		if (pyro_gunzip(body, len, (size_t) pyroscope_max_otlp_size, &raw, &err) != PYRO_OK)
+		{
+			pyro_buf_free(&raw);
+			if (err.code == PYRO_ELIMIT)
+				http_error(req, 413, "resource_exhausted",
+						   "the request exceeds pyroscope.max_otlp_size (%d bytes) after decompression",
+						   pyroscope_max_otlp_size);
+			else
+				http_error(req, 400, "invalid_argument", "could not decompress the request: %s",
+						   err.msg);
+			return;
+		}
+		body = raw.data;
+		len = raw.len;
+	}
+	if (len > (size_t) pyroscope_max_otlp_size)
+	{
+		pyro_buf_free(&raw);
+		http_error(req, 413, "resource_exhausted",
+				   "the request exceeds pyroscope.max_otlp_size (%d bytes)", pyroscope_max_otlp_size);
+		return;
+	}
+	pyroscope_store_otlp(body ? body : (const uint8_t *) "", len, json, req->tenant, &res);
+	pyro_buf_free(&raw);
+	http_record_ingest(res.profiles, res.samples, res.written);
+	if (pyro_otlp_response(res.rejected, res.rejected_msg, json, &resp, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not encode the response");
+	http_set_body(req, 200, json ? "application/json" : "application/x-protobuf",
+				  (const char *) (resp.data ? resp.data : (const uint8_t *) ""), resp.len);
+	pyro_buf_free(&resp);
 }

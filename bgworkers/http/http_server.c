@@ -49,6 +49,10 @@ static const HttpRoute routes[] = {
 	http_handle_buildinfo, false},
 	{"/ingest", ROUTE_INGEST, HTTP_KIND_LEGACY_POST, "/ingest", http_handle_ingest, true},
 	{"/pyroscope/ingest", ROUTE_INGEST, HTTP_KIND_LEGACY_POST, "/ingest", http_handle_ingest, true},
+	{"/v1development/profiles", ROUTE_OTLP, HTTP_KIND_LEGACY_POST, "/v1development/profiles",
+	http_handle_otlp, true},
+	{"/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export", ROUTE_OTLP,
+	HTTP_KIND_LEGACY_POST, "/v1development/profiles", http_handle_otlp, true},
 	{"/push.v1.PusherService/Push", ROUTE_PUSH, HTTP_KIND_CONNECT,
 	"/push.v1.PusherService/Push", http_handle_push, true},
 	{"/querier.v1.QuerierService/ProfileTypes", ROUTE_PROFILE_TYPES, HTTP_KIND_CONNECT,
@@ -565,7 +569,8 @@ http_process(HttpRequest *req)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile bool in_xact = false;
 	volatile bool budgeted = false;
-	bool		group_commit = (route->id == ROUTE_PUSH || route->id == ROUTE_INGEST) &&
+	bool		group_commit = (route->id == ROUTE_PUSH || route->id == ROUTE_INGEST ||
+								route->id == ROUTE_OTLP) &&
 	group_commit_applies();
 
 	pyroscope_http_worker_set_state(true, NULL);
@@ -603,7 +608,7 @@ http_process(HttpRequest *req)
 			if (route->kind != HTTP_KIND_OPS)
 				http_resolve_tenant(req);
 			/* queries run within pyroscope.query_memory_limit, as in SQL */
-			if (route->id != ROUTE_INGEST && route->id != ROUTE_PUSH)
+			if (route->id != ROUTE_INGEST && route->id != ROUTE_PUSH && route->id != ROUTE_OTLP)
 			{
 				budgeted = true;
 				pyroscope_budget_begin();

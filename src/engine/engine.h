@@ -36,6 +36,7 @@ extern int64 pyroscope_timestamptz_to_ms_ceil(TimestampTz ts);
 extern void pyroscope_define_gucs(void);
 extern int	pyroscope_max_profile_size; /* bytes, decompressed */
 extern int	pyroscope_max_jfr_size; /* bytes, decompressed */
+extern int	pyroscope_max_otlp_size;	/* bytes, decompressed */
 extern int	pyroscope_max_profile_samples;
 extern int	pyroscope_max_label_names;
 extern int	pyroscope_max_label_name_length;
@@ -155,6 +156,19 @@ extern int	pyroscope_store_speedscope(const char *json, size_t len,
 									   const PyroSpeedscopeIngest *opt,
 									   const struct PyroLabelSet *client, const char *tenant,
 									   uint64 *profiles, uint64 *samples);
+
+/* OTLP profiles: what was stored, what was rejected (partial success) */
+typedef struct PyroOtlpIngest
+{
+	int			written;		/* series */
+	uint64		profiles;		/* pprofs stored */
+	uint64		samples;
+	int64		rejected;		/* Profiles that map to no profile type */
+	char	   *rejected_msg;	/* palloc'd, or NULL */
+} PyroOtlpIngest;
+
+extern void pyroscope_store_otlp(const uint8_t *data, size_t len, bool json, const char *tenant,
+								 PyroOtlpIngest *res);
 
 /* head rows' profiles (head.c) */
 extern int	pyroscope_head_cache_size;	/* kB */

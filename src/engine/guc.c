@@ -21,6 +21,7 @@
 int			pyroscope_max_profile_size = 16 * 1024 * 1024;
 int			pyroscope_max_profile_samples = 1000000;
 int			pyroscope_max_jfr_size = 64 * 1024 * 1024;
+int			pyroscope_max_otlp_size = 64 * 1024 * 1024;
 int			pyroscope_max_label_names = 30;
 int			pyroscope_max_label_name_length = 1024;
 int			pyroscope_max_label_value_length = 2048;
@@ -106,6 +107,13 @@ pyroscope_define_gucs(void)
 							"Largest accepted JFR recording, after decompression.",
 							"Recordings are larger than the profiles made of them; each profile made of one still obeys pyroscope.max_profile_size.",
 							&pyroscope_max_jfr_size,
+							64 * 1024 * 1024, 1024, MaxAllocSize,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.max_otlp_size",
+							"Largest accepted OTLP profiles request, after decompression.",
+							"Each profile made of one still obeys pyroscope.max_profile_size.",
+							&pyroscope_max_otlp_size,
 							64 * 1024 * 1024, 1024, MaxAllocSize,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);

@@ -26,6 +26,7 @@
 
 #include "ingest_params.h"
 #include "jfr.h"
+#include "otlp.h"
 #include "speedscope.h"
 #include "labels.h"
 #include "pprof.h"
@@ -886,4 +887,63 @@ pyroscope_store_speedscope(const char *json, size_t len, const PyroSpeedscopeIng
 	}
 	PG_END_TRY();
 	return written;
+}
+
+/*
+ * Ingest an OTLP ExportProfilesServiceRequest (binary protobuf, or
+ * protobuf-JSON with json; gzip or not, at most pyroscope.max_otlp_size
+ * either way) for a tenant (spec API-2
+ * §2): every Profile, split by its samples' service.name, is stored as a
+ * pprof through pyroscope_store_pprof, labelled with its resource and scope
+ * attributes.  A malformed request stores nothing (22023); Profiles that
+ * map to no profile type are counted in res->rejected and the rest is
+ * stored (OTLP's partial success).
+ */
+void
+pyroscope_store_otlp(const uint8_t *data, size_t len, bool json, const char *tenant,
+					 PyroOtlpIngest *res)
+{
+	PyroOtlpResult r;
+	PyroError	err;
+	PyroBuf		raw;
+
+	check_tenant(tenant);
+	memset(res, 0, sizeof(*res));
+	pyro_buf_init(&raw);
+	data = part_bytes(data, len, (size_t) pyroscope_max_otlp_size, "OTLP profiles request", &raw,
+					  &len);
+	if (pyro_otlp_convert(data, len, json, &r, &err) != PYRO_OK)
+	{
+		pyro_buf_free(&raw);
+		pyroscope_report(&err, "could not decode OTLP profiles");
+	}
+	pyro_buf_free(&raw);
+	PG_TRY();
+	{
+		PyroIngestOptions opt;
+
+		memset(&opt, 0, sizeof(opt));
+		for (size_t i = 0; i < r.nseries; i++)
+		{
+			PyroBuf		gz;
+			uint64		ns;
+
+			pyro_buf_init(&gz);
+			if (pyro_gzip(r.series[i].pprof.data, r.series[i].pprof.len, 1, &gz, &err) != PYRO_OK)
+				pyroscope_report(&err, "could not compress profile");
+			res->written += pyroscope_store_pprof(pyroscope_pprof_bytea(gz.data, gz.len),
+												  &r.series[i].labels, tenant, &opt, &ns);
+			pyro_buf_free(&gz);
+			res->profiles++;
+			res->samples += ns;
+		}
+		res->rejected = r.rejected;
+		if (r.rejected_msg)
+			res->rejected_msg = pstrdup(r.rejected_msg);
+	}
+	PG_FINALLY();
+	{
+		pyro_otlp_result_free(&r);
+	}
+	PG_END_TRY();
 }

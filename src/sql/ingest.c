@@ -19,6 +19,7 @@ PG_FUNCTION_INFO_V1(pyroscope_ingest_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_head_profile);
 PG_FUNCTION_INFO_V1(pyroscope_ingest_jfr);
 PG_FUNCTION_INFO_V1(pyroscope_ingest_speedscope);
+PG_FUNCTION_INFO_V1(pyroscope_ingest_otlp);
 
 /*
  * ingest_pprof(data, labels, tenant[, at]): NULL data, labels or tenant
@@ -131,6 +132,41 @@ pyroscope_ingest_speedscope(PG_FUNCTION_ARGS)
 										 &samples);
 	pyro_labels_free(&client);
 	PG_RETURN_INT32(written);
+}
+
+/*
+ * ingest_otlp(data, tenant, json): NULL data or tenant give NULL; a NULL
+ * json looks at the data (JSON starts with '{').  Profiles the request
+ * carries that map to no profile type are reported in a WARNING.
+ */
+Datum
+pyroscope_ingest_otlp(PG_FUNCTION_ARGS)
+{
+	bytea	   *data;
+	bool		json;
+	PyroOtlpIngest res;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	data = PG_GETARG_BYTEA_PP(0);
+	if (!PG_ARGISNULL(2))
+		json = PG_GETARG_BOOL(2);
+	else
+	{
+		const char *p = VARDATA_ANY(data);
+		size_t		n = VARSIZE_ANY_EXHDR(data);
+
+		while (n > 0 && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+			p++, n--;
+		json = n > 0 && *p == '{';
+	}
+	pyroscope_store_otlp((const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), json,
+						 text_to_cstring(PG_GETARG_TEXT_PP(1)), &res);
+	if (res.rejected > 0)
+		ereport(WARNING,
+				(errmsg("%lld profile(s) of the OTLP request were not stored: %s",
+						(long long) res.rejected, res.rejected_msg ? res.rejected_msg : "")));
+	PG_RETURN_INT32(res.written);
 }
 
 /*
