@@ -9,6 +9,7 @@
  */
 #include "labels.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
@@ -553,6 +554,41 @@ pyro_series_labels(const PyroLabelSet *client,
 	{
 		if (!pyro_labels_set(&ls, "__name__", "process_cpu"))
 			goto oom;
+	}
+
+	/*
+	 * The Go SDK's __session_id__ (a new one per process): deleted, or kept
+	 * modulo max_sessions_per_series so that restarts do not multiply series.
+	 * The value is 16 hex digits of a little-endian uint64.
+	 */
+	v = pyro_labels_get(&ls, "__session_id__");
+	if (v)
+	{
+		uint64_t	id = 0;
+		bool		ok = strlen(v) == 16 && limits->max_sessions_per_series > 0;
+
+		for (int i = 0; ok && i < 8; i++)
+		{
+			unsigned int byte;
+
+			if (sscanf(v + 2 * i, "%2x", &byte) != 1 || !isxdigit((unsigned char) v[2 * i]) ||
+				!isxdigit((unsigned char) v[2 * i + 1]))
+				ok = false;
+			else
+				id |= (uint64_t) byte << (8 * i);
+		}
+		if (!ok)
+			pyro_labels_remove(&ls, "__session_id__");
+		else
+		{
+			char		hex[17];
+
+			id %= limits->max_sessions_per_series;
+			for (int i = 0; i < 8; i++)
+				snprintf(hex + 2 * i, 3, "%02x", (unsigned int) ((id >> (8 * i)) & 0xFF));
+			if (!pyro_labels_set(&ls, "__session_id__", hex))
+				goto oom;
+		}
 	}
 
 	st = validate_labels(&ls, limits, err);

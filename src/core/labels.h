@@ -32,6 +32,9 @@ typedef struct PyroLabelLimits
 	size_t		max_label_names;	/* per series, default 30 */
 	size_t		max_name_length;	/* default 1024 */
 	size_t		max_value_length;	/* default 2048 */
+	uint64_t	max_sessions_per_series;	/* __session_id__: 0 deletes it, N
+											 * keeps id mod N (spec API-2
+											 * §5.3) */
 } PyroLabelLimits;
 
 extern void pyro_labels_init(PyroLabelSet *ls);

@@ -41,6 +41,7 @@ extern int	pyroscope_max_profile_samples;
 extern int	pyroscope_max_label_names;
 extern int	pyroscope_max_label_name_length;
 extern int	pyroscope_max_label_value_length;
+extern int	pyroscope_max_sessions_per_series;
 extern bool pyroscope_compactor_enabled;
 extern int	pyroscope_compaction_interval;	/* s */
 extern int	pyroscope_offload_after;	/* s, 0 = never offload */

@@ -25,6 +25,7 @@ int			pyroscope_max_otlp_size = 64 * 1024 * 1024;
 int			pyroscope_max_label_names = 30;
 int			pyroscope_max_label_name_length = 1024;
 int			pyroscope_max_label_value_length = 2048;
+int			pyroscope_max_sessions_per_series = 0;
 int			pyroscope_head_cache_size = 64 * 1024;	/* kB */
 int			pyroscope_query_memory_limit = 160 * 1024;	/* kB */
 int			pyroscope_compaction_memory_limit = 160 * 1024; /* kB */
@@ -144,6 +145,13 @@ pyroscope_define_gucs(void)
 							&pyroscope_max_label_value_length,
 							2048, 1, 65535,
 							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.max_sessions_per_series",
+							"Variants of a series by the Go SDK's __session_id__ label.",
+							"0 (upstream's default) deletes the label, so that process restarts do not multiply series; N keeps the session id modulo N.",
+							&pyroscope_max_sessions_per_series,
+							0, 0, INT_MAX,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pyroscope.query_memory_limit",
 							"Most memory one query may use for profiles, trees and merges.",

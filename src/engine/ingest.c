@@ -420,6 +420,7 @@ series_of(const PyroNormalized *n, size_t i, const PyroLabelSet *client,
 	limits.max_label_names = pyroscope_max_label_names;
 	limits.max_name_length = pyroscope_max_label_name_length;
 	limits.max_value_length = pyroscope_max_label_value_length;
+	limits.max_sessions_per_series = (uint64_t) pyroscope_max_sessions_per_series;
 	pyro_labels_init(&labels);
 	if (pyro_series_labels(client, &sp->sample_labels, n->default_name,
 						   n->sample_types[sp->type_index],

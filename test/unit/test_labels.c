@@ -415,7 +415,47 @@ TEST(series_labels_invalid)
 	pyro_labels_free(&client);
 }
 
+/* the Go SDK's __session_id__: deleted by default, else kept modulo N */
+static const char *
+session_after(const char *session, uint64_t max_sessions)
+{
+	static char value[64];
+	PyroLabelSet client,
+				out;
+	PyroLabelLimits limits = default_limits;
+	char	   *id;
+	PyroError	err;
+	const char *v;
+
+	limits.max_sessions_per_series = max_sessions;
+	pyro_labels_init(&client);
+	pyro_labels_set(&client, "service_name", "app");
+	pyro_labels_set(&client, "__session_id__", session);
+	if (pyro_series_labels(&client, NULL, "process_cpu", "cpu", "nanoseconds", "cpu",
+						   "nanoseconds", &limits, &out, &id, &err) != PYRO_OK)
+		return "error";
+	v = pyro_labels_get(&out, "__session_id__");
+	snprintf(value, sizeof(value), "%s", v ? v : "(none)");
+	pyro_labels_free(&client);
+	pyro_labels_free(&out);
+	pyro_free(id);
+	return value;
+}
+
+TEST(series_labels_session_id)
+{
+	CHECK_EQ_STR(session_after("4f1c2a3b5d6e7f80", 0), "(none)");
+	/* little-endian: 0x807f6e5d3b2a1c4f % 10 = 1 */
+	CHECK_EQ_STR(session_after("4f1c2a3b5d6e7f80", 10), "0100000000000000");
+	CHECK_EQ_STR(session_after("0500000000000000", 10), "0500000000000000");
+	/* the top bit set: unsigned, so the result stays below N */
+	CHECK_EQ_STR(session_after("ffffffffffffffff", 7), "0100000000000000");
+	CHECK_EQ_STR(session_after("not-hex-at-all!!", 10), "(none)");
+	CHECK_EQ_STR(session_after("abc", 10), "(none)");
+}
+
 const UnitTest labels_tests[] = {
+	UNIT_ENTRY(series_labels_session_id),
 	UNIT_ENTRY(labels_set_get_remove_sort),
 	UNIT_ENTRY(labels_fingerprint_unambiguous),
 	UNIT_ENTRY(labels_json_sorted_and_escaped),
