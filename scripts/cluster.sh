@@ -28,6 +28,9 @@ unix_socket_directories = '$dir'
 shared_preload_libraries = 'pyroscope'
 pyroscope.compactor = off
 fsync = off
+# the suites and benchmarks store recorded profiles at their own (old) times
+pyroscope.reject_older_than = 0
+pyroscope.reject_newer_than = 0
 CONF
 	as_postgres $PG_BIN/pg_ctl -D "$dir/data" -l "$dir/log" -w start >/dev/null ||
 		{ cat "$dir/log"; return 1; }

@@ -16,6 +16,8 @@ my $data = File::Spec->rel2abs($ENV{PYRO_TEST_DATA} // 'test/data');
 my $node = PostgreSQL::Test::Cluster->new('compactor');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
+pyroscope.reject_older_than = 0
+pyroscope.reject_newer_than = 0
 shared_preload_libraries = 'pyroscope'
 pyroscope.http_listen_address = ''
 pyroscope.compactor = off

@@ -18,6 +18,8 @@ my $java = "$data/pprof/java/profile_java.pb.gz";
 my $node = PostgreSQL::Test::Cluster->new('concurrency');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
+pyroscope.reject_older_than = 0
+pyroscope.reject_newer_than = 0
 shared_preload_libraries = 'pyroscope'
 pyroscope.http_listen_address = ''
 pyroscope.compactor = off

@@ -70,6 +70,8 @@ my $http_port = PostgreSQL::Test::Cluster::get_free_port();
 $node->{http_port} = $http_port;
 $node->init;
 $node->append_conf('postgresql.conf', qq{
+pyroscope.reject_older_than = 0
+pyroscope.reject_newer_than = 0
 shared_preload_libraries = 'pyroscope'
 pyroscope.http_port = $http_port
 pyroscope.http_workers = 1

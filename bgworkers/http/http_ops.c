@@ -107,6 +107,11 @@ http_shmem_init(void)
 		pg_atomic_init_u64(&s->profiles_ingested, 0);
 		pg_atomic_init_u64(&s->samples_ingested, 0);
 		pg_atomic_init_u64(&s->series_written, 0);
+		for (int i = 0; i < HTTP_NDISCARD; i++)
+		{
+			pg_atomic_init_u64(&s->discarded_profiles[i], 0);
+			pg_atomic_init_u64(&s->discarded_bytes[i], 0);
+		}
 		http_dispatch_shmem_init(&s->queue);
 	}
 	http_dispatch_areas_attach();
@@ -163,6 +168,42 @@ http_record_ingest(uint64 profiles, uint64 samples, uint64 series)
 	pg_atomic_fetch_add_u64(&pyroscope_http_shared->profiles_ingested, profiles);
 	pg_atomic_fetch_add_u64(&pyroscope_http_shared->samples_ingested, samples);
 	pg_atomic_fetch_add_u64(&pyroscope_http_shared->series_written, series);
+}
+
+static const char *const discard_names[HTTP_NDISCARD] = {
+	[HTTP_DISCARD_WINDOW] = "not_in_ingestion_window",
+	[HTTP_DISCARD_LIMIT] = "limit",
+	[HTTP_DISCARD_MALFORMED] = "malformed",
+	[HTTP_DISCARD_NO_TYPE] = "no_profile_type",
+	[HTTP_DISCARD_OTHER] = "other",
+};
+
+/* The discard reason of an upload that failed with sqlerrcode. */
+HttpDiscardReason
+http_discard_reason(int sqlerrcode)
+{
+	if (sqlerrcode == ERRCODE_DATETIME_VALUE_OUT_OF_RANGE)
+		return HTTP_DISCARD_WINDOW;
+	if (sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+		sqlerrcode == ERRCODE_CONFIGURATION_LIMIT_EXCEEDED)
+		return HTTP_DISCARD_LIMIT;
+	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		sqlerrcode == ERRCODE_DATA_CORRUPTED || sqlerrcode == ERRCODE_STATEMENT_TOO_COMPLEX)
+		return HTTP_DISCARD_MALFORMED;
+	return HTTP_DISCARD_OTHER;
+}
+
+/*
+ * An upload refused: profiles (a request counts as one when its profiles
+ * were never counted) and the bytes of its body.
+ */
+void
+http_record_discard(HttpDiscardReason reason, uint64 profiles, uint64 bytes)
+{
+	if (pyroscope_http_shared == NULL)
+		return;
+	pg_atomic_fetch_add_u64(&pyroscope_http_shared->discarded_profiles[reason], profiles);
+	pg_atomic_fetch_add_u64(&pyroscope_http_shared->discarded_bytes[reason], bytes);
 }
 
 /* GET /ready: 200 "ready" once the database and the extension are usable. */
@@ -286,6 +327,19 @@ http_handle_metrics(HttpRequest *req)
 					 pg_atomic_read_u64(&s->profiles_ingested),
 					 pg_atomic_read_u64(&s->samples_ingested),
 					 pg_atomic_read_u64(&s->series_written));
+
+	appendStringInfoString(&b,
+						   "# HELP pyroscope_discarded_profiles_total Uploads (pushes, /ingest, OTLP requests) refused, and OTLP profiles not stored, by reason.\n"
+						   "# TYPE pyroscope_discarded_profiles_total counter\n");
+	for (int i = 0; i < HTTP_NDISCARD; i++)
+		appendStringInfo(&b, "pyroscope_discarded_profiles_total{reason=\"%s\"} " UINT64_FORMAT "\n",
+						 discard_names[i], pg_atomic_read_u64(&s->discarded_profiles[i]));
+	appendStringInfoString(&b,
+						   "# HELP pyroscope_discarded_bytes_total Request bytes of the refused uploads, by reason.\n"
+						   "# TYPE pyroscope_discarded_bytes_total counter\n");
+	for (int i = 0; i < HTTP_NDISCARD; i++)
+		appendStringInfo(&b, "pyroscope_discarded_bytes_total{reason=\"%s\"} " UINT64_FORMAT "\n",
+						 discard_names[i], pg_atomic_read_u64(&s->discarded_bytes[i]));
 
 	for (int w = 0; w < HTTP_MAX_WORKERS; w++)
 	{

@@ -42,6 +42,8 @@ extern int	pyroscope_max_label_names;
 extern int	pyroscope_max_label_name_length;
 extern int	pyroscope_max_label_value_length;
 extern int	pyroscope_max_sessions_per_series;
+extern int	pyroscope_reject_older_than;	/* s, 0 = off */
+extern int	pyroscope_reject_newer_than;	/* s, 0 = off */
 extern bool pyroscope_compactor_enabled;
 extern int	pyroscope_compaction_interval;	/* s */
 extern int	pyroscope_offload_after;	/* s, 0 = never offload */

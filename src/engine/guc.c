@@ -26,6 +26,8 @@ int			pyroscope_max_label_names = 30;
 int			pyroscope_max_label_name_length = 1024;
 int			pyroscope_max_label_value_length = 2048;
 int			pyroscope_max_sessions_per_series = 0;
+int			pyroscope_reject_older_than = 3600; /* s */
+int			pyroscope_reject_newer_than = 600;	/* s */
 int			pyroscope_head_cache_size = 64 * 1024;	/* kB */
 int			pyroscope_query_memory_limit = 160 * 1024;	/* kB */
 int			pyroscope_compaction_memory_limit = 160 * 1024; /* kB */
@@ -145,6 +147,20 @@ pyroscope_define_gucs(void)
 							&pyroscope_max_label_value_length,
 							2048, 1, 65535,
 							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.reject_older_than",
+							"Profiles timestamped this long before now or earlier are refused.",
+							"The ingestion window of every ingest path (upstream's default, 1h); 0 accepts any age, e.g. SET for a backfill from SQL.",
+							&pyroscope_reject_older_than,
+							3600, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pyroscope.reject_newer_than",
+							"Profiles timestamped this long after now or later are refused.",
+							"The ingestion window of every ingest path (upstream's default, 10min); 0 accepts any future time.",
+							&pyroscope_reject_newer_than,
+							600, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pyroscope.max_sessions_per_series",
 							"Variants of a series by the Go SDK's __session_id__ label.",

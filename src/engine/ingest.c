@@ -405,6 +405,41 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 	return id;
 }
 
+/*
+ * Upstream's ingestion window (spec API-2 §5.1): a profile's time must be
+ * after now - pyroscope.reject_older_than and before now +
+ * pyroscope.reject_newer_than (each 0 = unbounded).  22008 otherwise,
+ * with upstream's message.
+ */
+static void
+check_ingest_window(TimestampTz ts, const PyroLabelSet *client)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz from = pyroscope_reject_older_than > 0 ?
+	now - (TimestampTz) pyroscope_reject_older_than * USECS_PER_SEC : DT_NOBEGIN;
+	TimestampTz to = pyroscope_reject_newer_than > 0 ?
+	now + (TimestampTz) pyroscope_reject_newer_than * USECS_PER_SEC : DT_NOEND;
+	PyroBuf		labels;
+	StringInfoData window;
+
+	if (ts > from && ts < to)
+		return;
+	pyro_buf_init(&labels);
+	pyro_labels_json(client, &labels);
+	initStringInfo(&window);
+	if (pyroscope_reject_older_than > 0)
+		appendStringInfo(&window, "the ingestion window starts at %s", timestamptz_to_str(from));
+	if (pyroscope_reject_newer_than > 0)
+		appendStringInfo(&window, "%sends at %s", window.len ? " and " : "the ingestion window ",
+						 timestamptz_to_str(to));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("profile with labels '%.*s' is outside of ingestion window (profile timestamp: %s, %s)",
+					(int) Min(labels.len, 1024), labels.data ? (char *) labels.data : "",
+					timestamptz_to_str(ts), window.data),
+			 errhint("pyroscope.reject_older_than and pyroscope.reject_newer_than set the window; 0 opens it.")));
+}
+
 /* The series id of series i of n (created if new), labelled per the GUCs. */
 static int64
 series_of(const PyroNormalized *n, size_t i, const PyroLabelSet *client,
@@ -446,6 +481,7 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 	int			written = 0;
 
 	check_tenant(tenant);
+	check_ingest_window(ts, client);
 	SPI_connect();
 	prepare_plans();
 	for (size_t i = 0; i < n->nseries; i++)
@@ -495,6 +531,7 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 	int64	   *series_ids;
 
 	check_tenant(tenant);
+	check_ingest_window(ts, client);
 	if (n->nseries == 0)
 		return 0;
 	if (n->nseries > PG_INT32_MAX)
