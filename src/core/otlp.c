@@ -315,7 +315,7 @@ typedef struct Out
 				nmap,
 				nloc;
 	size_t		nsamples;
-	PyroBuf		tmp,
+	PyroBuf tmp ,
 				tmp2;
 } Out;
 
@@ -1044,7 +1044,8 @@ fix_hex_ids(Request *req)
 		ids[1] = &d->link_table[i]->span_id;
 		for (int k = 0; k < 2; k++)
 		{
-			size_t		want = k == 0 ? 24 : 12;	/* base64 bytes of 32/16 hex */
+			size_t		want = k == 0 ? 24 : 12;	/* base64 bytes of 32/16
+													 * hex */
 			PyroBuf		b64;
 			bool		hex = true;
 
