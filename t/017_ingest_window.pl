@@ -119,4 +119,35 @@ is(sql("SELECT string_agg(s.labels->>'service_name' || '=' || t, ' ' ORDER BY 1)
 	  . "USING (series_id) WHERE s.labels->>'service_name' LIKE 'multi-%'"),
 	'multi-a=10 multi-b=50', 'both series stored, every profile of each');
 
+# ---- old scripting agents: "<filename> <function>" ---------------------------
+sub varint_b
+{
+	my ($v) = @_;
+	my $out = '';
+	while ($v >= 0x80) { $out .= chr(($v & 0x7f) | 0x80); $v >>= 7; }
+	return $out . chr($v);
+}
+sub fld { my ($n, $d) = @_; return varint_b(($n << 3) | 2) . varint_b(length $d) . $d; }
+sub vfld { my ($n, $v) = @_; return varint_b($n << 3) . varint_b($v); }
+my @strs = ('', 'cpu', 'nanoseconds', 'main', 'app.py', 'work', '/usr/lib/python3/lib.py');
+my $script_pprof = fld(1, vfld(1, 1) . vfld(2, 2))
+  . fld(2, fld(1, varint_b(2) . varint_b(1)) . fld(2, varint_b(7)))
+  . fld(4, vfld(1, 1) . fld(4, vfld(1, 1)))
+  . fld(4, vfld(1, 2) . fld(4, vfld(1, 2)))
+  . fld(5, vfld(1, 1) . vfld(2, 3) . vfld(4, 4))
+  . fld(5, vfld(1, 2) . vfld(2, 5) . vfld(4, 6))
+  . join('', map { fld(6, $_) } @strs)
+  . vfld(9, int($now) * 1_000_000_000);
+for my $spy ([ 'pyspy', 'app.py main;work' ], [ 'rbspy', 'app.py main;/usr/lib/python3/lib.py work' ],
+	[ 'gospy', 'main;work' ])
+{
+	my ($name, $want) = @$spy;
+	($st, $body) = http($node, 'POST', "/ingest?name=script-$name&format=pprof&spyName=$name&from=$now",
+		body => $script_pprof);
+	is($st, 200, "/ingest pprof from $name") or diag($body);
+	is(sql("SELECT array_to_string(stack, ';') FROM pyroscope.stacks('process_cpu:cpu:nanoseconds::', "
+		  . "'{service_name=\"script-$name\"}', '-infinity', 'infinity')"), $want,
+		"$name: function names as upstream makes them");
+}
+
 done_testing();

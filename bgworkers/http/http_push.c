@@ -211,6 +211,32 @@ ingest_pprof(HttpRequest *req, const IngestParams *p, const uint8_t *data, size_
 	ingest_base_labels(p, &ls);
 	if (pyro_labels_get(&ls, "service_name") == NULL)
 		set_label(&ls, "service_name", p->app.name);
+	if (strcmp(p->spy, "pyspy") == 0 || strcmp(p->spy, "rbspy") == 0 ||
+		strcmp(p->spy, "scripting") == 0)
+	{
+		/*
+		 * old scripting agents: "<filename> <function>", as upstream names
+		 * them
+		 */
+		PyroBuf		fixed;
+		PyroError	err;
+		bool		changed;
+
+		if (pyro_pprof_fix_script_names(data, len, strcmp(p->spy, "pyspy") == 0,
+										(size_t) pyroscope_max_profile_size, &fixed, &changed,
+										&err) != PYRO_OK)
+			pyroscope_report(&err, "could not decode pprof profile");
+		if (changed)
+		{
+			written = pyroscope_store_pprof(pyroscope_pprof_bytea(fixed.data, fixed.len), &ls,
+											req->tenant, &opt, &samples);
+			pyro_buf_free(&fixed);
+			http_record_ingest(1, samples, written);
+			pyro_labels_free(&ls);
+			return;
+		}
+		pyro_buf_free(&fixed);
+	}
 	written = pyroscope_store_pprof(pyroscope_pprof_bytea(data, len), &ls, req->tenant,
 									&opt, &samples);
 	http_record_ingest(1, samples, written);

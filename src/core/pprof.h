@@ -126,6 +126,16 @@ extern PyroStatus pyro_pprof_encode(const PyroProfile *p,
 									int64_t period, int64_t time_nanos,
 									PyroBuf *out, PyroError *err);
 
+/*
+ * pprof_fixup.c: the function names of old scripting-language agents
+ * (spyName pyspy, rbspy, scripting on /ingest) as upstream rewrites them:
+ * "<filename> <function>" (with pyspy, only for relative filenames).  out
+ * gets a raw pprof; *changed says whether any name changed.
+ */
+extern PyroStatus pyro_pprof_fix_script_names(const uint8_t *data, size_t len, bool pyspy,
+											  size_t max_decompressed, PyroBuf *out,
+											  bool *changed, PyroError *err);
+
 /* gzip.c: gzip is sniffed by magic bytes 1f 8b */
 static inline bool
 pyro_is_gzip(const uint8_t *data, size_t len)

@@ -40,6 +40,43 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (pyro_pprof_normalize(data, size, &lim, &n, &err) != PYRO_OK)
 		return 0;
+
+	/*
+	 * the scripting agents' rename keeps a good pprof good, with the same
+	 * series and totals
+	 */
+	{
+		PyroBuf		fixed;
+		bool		changed;
+		PyroNormalized *f = NULL;
+
+		if (pyro_pprof_fix_script_names(data, size, size & 1, 1 << 20, &fixed, &changed, &err) != PYRO_OK)
+		{
+			if (err.code != PYRO_ENOMEM)
+				abort();
+		}
+		else
+		{
+			if (pyro_pprof_normalize(fixed.data, fixed.len, &lim, &f, &err) != PYRO_OK)
+			{
+				if (err.code != PYRO_ENOMEM && err.code != PYRO_ELIMIT)
+				{
+					fprintf(stderr, "renamed pprof rejected: %s\n", err.msg);
+					abort();
+				}
+			}
+			else
+			{
+				if (f->nseries != n->nseries)
+					abort();
+				for (size_t i = 0; i < n->nseries; i++)
+					if (f->series[i].total != n->series[i].total)
+						abort();
+				pyro_normalized_free(f);
+			}
+			pyro_buf_free(&fixed);
+		}
+	}
 	for (size_t i = 0; i < n->nseries; i++)
 	{
 		const PyroSeriesProfile *sp = &n->series[i];
