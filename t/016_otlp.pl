@@ -84,6 +84,13 @@ is(sql("SELECT count(*) FROM pyroscope.series WHERE tenant = 'bin' AND NOT (labe
 	  . "OR labels->>'service_name' = labels->>'service.name')"), 0,
 	'service_name: service.name, else unknown_service[:executable]');
 
+# unsymbolized native frames are named as upstream names them
+is(sql("SELECT count(*) > 0 FROM (SELECT unnest(stack) f FROM pyroscope.stacks("
+	  . "'off_cpu:off_cpu:nanoseconds::', '{}', '-infinity', 'infinity', 'bin') UNION ALL "
+	  . "SELECT unnest(stack) FROM pyroscope.stacks('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', "
+	  . "'-infinity', 'infinity', 'bin')) s WHERE f ~ '^[^ ]+!0x[0-9a-f]+\$'"), 't',
+	'frames without symbols read <binary>!0x<address>');
+
 # partial success: a profile without a period type maps to no profile type
 my $two = '{"resourceProfiles":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"partial"}}]},'
   . '"scopeProfiles":[{"profiles":['

@@ -505,6 +505,7 @@ out_location(Out *o, int32_t idx)
 {
 	const Otlp__V1development__Location *l;
 	uint32_t	mapping;
+	uint32_t	synthetic = 0;
 
 	if (idx < 0 || (size_t) idx >= o->c->d->n_location_table || o->c->d->location_table[idx] == NULL)
 	{
@@ -520,6 +521,30 @@ out_location(Out *o, int32_t idx)
 	for (size_t i = 0; i < l->n_lines; i++)
 		if (out_function(o, l->lines[i]->function_index) == NONE)
 			return NONE;
+	if (l->n_lines == 0)
+	{
+		/*
+		 * An unsymbolized frame (a native one of the eBPF profiler): a
+		 * function named as upstream names it when it cannot symbolize,
+		 * "<binary>!0x<address>" ("unknown" without a file name).
+		 */
+		const char *file = "";
+		const char *base;
+		char		name[512];
+		uint32_t	ns;
+
+		if (l->mapping_index > 0 && (file = dstr(o->c, o->c->d->mapping_table[l->mapping_index]->filename_strindex)) == NULL)
+			return NONE;
+		base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+		snprintf(name, sizeof(name), "%s!0x%" PRIx64, base[0] ? base : "unknown", l->address);
+		if ((ns = out_cstr(o, name)) == NONE)
+			return NONE;
+		synthetic = ++o->nfn;
+		o->tmp.len = 0;
+		pb_varint(&o->tmp, 1, synthetic);
+		pb_varint(&o->tmp, 2, ns);
+		pb_bytes(&o->fns, 5, o->tmp.data, o->tmp.len);
+	}
 	{
 		PyroBuf		msg,
 					line;
@@ -535,6 +560,12 @@ out_location(Out *o, int32_t idx)
 			line.len = 0;
 			pb_varint(&line, 1, o->fn_map[l->lines[i]->function_index]);
 			pb_varint(&line, 2, (uint64_t) l->lines[i]->line);
+			pb_bytes(&msg, 4, line.data, line.len);
+		}
+		if (synthetic)
+		{
+			line.len = 0;
+			pb_varint(&line, 1, synthetic);
 			pb_bytes(&msg, 4, line.data, line.len);
 		}
 		pb_bytes(&o->locs, 4, msg.data, msg.len);
