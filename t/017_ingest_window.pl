@@ -76,6 +76,8 @@ my ($window) = $body =~ /^pyroscope_discarded_profiles_total\{reason="not_in_ing
 is($window, 8, 'pyroscope_discarded_profiles_total{reason="not_in_ingestion_window"} counts the refusals');
 like($body, qr/^pyroscope_discarded_bytes_total\{reason="not_in_ingestion_window"\} [1-9]\d*$/m,
 	'and their bytes');
+my ($wsamples) = $body =~ /^pyroscope_discarded_samples_total\{reason="not_in_ingestion_window"\} (\d+)$/m;
+ok(defined $wsamples && $wsamples >= 5, "and their samples ($wsamples)");
 
 # 0 opens the window
 sql("ALTER SYSTEM SET pyroscope.reject_older_than = 0");

@@ -247,6 +247,7 @@ typedef struct HttpShared
 	pg_atomic_uint64 series_written;
 	pg_atomic_uint64 discarded_profiles[HTTP_NDISCARD];
 	pg_atomic_uint64 discarded_bytes[HTTP_NDISCARD];
+	pg_atomic_uint64 discarded_samples[HTTP_NDISCARD];
 } HttpShared;
 
 extern HttpShared *pyroscope_http_shared;
@@ -303,7 +304,8 @@ extern void http_handle_buildinfo(HttpRequest *req);
 extern void http_handle_unimplemented(HttpRequest *req);
 extern void http_record_request(HttpRequest *req);
 extern void http_record_ingest(uint64 profiles, uint64 samples, uint64 series);
-extern void http_record_discard(HttpDiscardReason reason, uint64 profiles, uint64 bytes);
+extern void http_record_discard(HttpDiscardReason reason, uint64 profiles, uint64 samples,
+								uint64 bytes);
 extern HttpDiscardReason http_discard_reason(int sqlerrcode);
 
 /* -------- http_push.c -------- */

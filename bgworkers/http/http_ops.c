@@ -111,6 +111,7 @@ http_shmem_init(void)
 		{
 			pg_atomic_init_u64(&s->discarded_profiles[i], 0);
 			pg_atomic_init_u64(&s->discarded_bytes[i], 0);
+			pg_atomic_init_u64(&s->discarded_samples[i], 0);
 		}
 		http_dispatch_shmem_init(&s->queue);
 	}
@@ -195,14 +196,16 @@ http_discard_reason(int sqlerrcode)
 
 /*
  * An upload refused: profiles (a request counts as one when its profiles
- * were never counted) and the bytes of its body.
+ * were never counted), their samples where known, and the bytes of its
+ * body.
  */
 void
-http_record_discard(HttpDiscardReason reason, uint64 profiles, uint64 bytes)
+http_record_discard(HttpDiscardReason reason, uint64 profiles, uint64 samples, uint64 bytes)
 {
 	if (pyroscope_http_shared == NULL)
 		return;
 	pg_atomic_fetch_add_u64(&pyroscope_http_shared->discarded_profiles[reason], profiles);
+	pg_atomic_fetch_add_u64(&pyroscope_http_shared->discarded_samples[reason], samples);
 	pg_atomic_fetch_add_u64(&pyroscope_http_shared->discarded_bytes[reason], bytes);
 }
 
@@ -334,6 +337,12 @@ http_handle_metrics(HttpRequest *req)
 	for (int i = 0; i < HTTP_NDISCARD; i++)
 		appendStringInfo(&b, "pyroscope_discarded_profiles_total{reason=\"%s\"} " UINT64_FORMAT "\n",
 						 discard_names[i], pg_atomic_read_u64(&s->discarded_profiles[i]));
+	appendStringInfoString(&b,
+						   "# HELP pyroscope_discarded_samples_total Samples of the refused profiles, where the refusal knew them (the ingestion window, OTLP profiles without a type), by reason.\n"
+						   "# TYPE pyroscope_discarded_samples_total counter\n");
+	for (int i = 0; i < HTTP_NDISCARD; i++)
+		appendStringInfo(&b, "pyroscope_discarded_samples_total{reason=\"%s\"} " UINT64_FORMAT "\n",
+						 discard_names[i], pg_atomic_read_u64(&s->discarded_samples[i]));
 	appendStringInfoString(&b,
 						   "# HELP pyroscope_discarded_bytes_total Request bytes of the refused uploads, by reason.\n"
 						   "# TYPE pyroscope_discarded_bytes_total counter\n");

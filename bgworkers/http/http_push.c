@@ -581,7 +581,7 @@ http_handle_otlp(HttpRequest *req)
 	pyro_buf_free(&raw);
 	http_record_ingest(res.profiles, res.samples, res.written);
 	if (res.rejected > 0)
-		http_record_discard(HTTP_DISCARD_NO_TYPE, (uint64) res.rejected, 0);
+		http_record_discard(HTTP_DISCARD_NO_TYPE, (uint64) res.rejected, res.rejected_samples, 0);
 	if (pyro_otlp_response(res.rejected, res.rejected_msg, json, &resp, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not encode the response");
 	http_set_body(req, 200, json ? "application/json" : "application/x-protobuf",

@@ -665,7 +665,8 @@ http_process(HttpRequest *req)
 		req->nhdr = 0;
 		http_ereport_status(edata->sqlerrcode, &status, &code);
 		if (route->id == ROUTE_INGEST || route->id == ROUTE_PUSH || route->id == ROUTE_OTLP)
-			http_record_discard(http_discard_reason(edata->sqlerrcode), 1, req->body_len);
+			http_record_discard(http_discard_reason(edata->sqlerrcode), 1,
+								pyroscope_take_refused_samples(), req->body_len);
 		if (status == 400 && req->bad_input_status)
 		{
 			status = req->bad_input_status;

@@ -947,6 +947,7 @@ convert_request(Conv *c, const Request *req, PyroOtlpResult *out)
 				}
 				if (kind.name[0] == '\0')
 				{
+					out->rejected_samples += p->n_samples;
 					if (out->rejected++ == 0)
 					{
 						char		msg[512];

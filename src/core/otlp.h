@@ -27,6 +27,7 @@ typedef struct PyroOtlpResult
 	PyroOtlpSeries *series;
 	size_t		nseries;
 	int64_t		rejected;		/* Profiles that map to no profile type */
+	uint64_t	rejected_samples;	/* their samples */
 	char	   *rejected_msg;	/* why the first was rejected, or NULL */
 	bool		v19;			/* the request used the v1.8/v1.9 layout */
 } PyroOtlpResult;

@@ -121,6 +121,7 @@ extern int	pyroscope_store_pprof(bytea *data, const struct PyroLabelSet *client,
 								  const char *tenant, const PyroIngestOptions *opt,
 								  uint64 *samples);
 extern bytea *pyroscope_pprof_bytea(const void *data, size_t len);
+extern uint64 pyroscope_take_refused_samples(void);
 
 /* how a JFR recording is ingested */
 typedef struct PyroJfrIngest
@@ -167,6 +168,7 @@ typedef struct PyroOtlpIngest
 	uint64		profiles;		/* pprofs stored */
 	uint64		samples;
 	int64		rejected;		/* Profiles that map to no profile type */
+	uint64		rejected_samples;	/* their samples */
 	char	   *rejected_msg;	/* palloc'd, or NULL */
 } PyroOtlpIngest;
 

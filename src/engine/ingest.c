@@ -411,8 +411,24 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
  * pyroscope.reject_newer_than (each 0 = unbounded).  22008 otherwise,
  * with upstream's message.
  */
+static uint64 refused_samples = 0;
+static uint64 count_samples(const PyroNormalized *n);
+
+/*
+ * The samples of the profile the last ingest refused (for the HTTP
+ * layer's pyroscope_discarded_samples_total), 0 if unknown; resets it.
+ */
+uint64
+pyroscope_take_refused_samples(void)
+{
+	uint64		n = refused_samples;
+
+	refused_samples = 0;
+	return n;
+}
+
 static void
-check_ingest_window(TimestampTz ts, const PyroLabelSet *client)
+check_ingest_window(TimestampTz ts, const PyroLabelSet *client, uint64 samples)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz from = pyroscope_reject_older_than > 0 ?
@@ -424,6 +440,7 @@ check_ingest_window(TimestampTz ts, const PyroLabelSet *client)
 
 	if (ts > from && ts < to)
 		return;
+	refused_samples = samples;
 	pyro_buf_init(&labels);
 	pyro_labels_json(client, &labels);
 	initStringInfo(&window);
@@ -481,7 +498,13 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 	int			written = 0;
 
 	check_tenant(tenant);
-	check_ingest_window(ts, client);
+	{
+		uint64		samples = 0;
+
+		for (size_t i = 0; i < n->nseries; i++)
+			samples += n->series[i].profile ? n->series[i].profile->nsamples : 0;
+		check_ingest_window(ts, client, samples);
+	}
 	SPI_connect();
 	prepare_plans();
 	for (size_t i = 0; i < n->nseries; i++)
@@ -531,7 +554,7 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 	int64	   *series_ids;
 
 	check_tenant(tenant);
-	check_ingest_window(ts, client);
+	check_ingest_window(ts, client, count_samples(n));
 	if (n->nseries == 0)
 		return 0;
 	if (n->nseries > PG_INT32_MAX)
@@ -976,6 +999,7 @@ pyroscope_store_otlp(const uint8_t *data, size_t len, bool json, const char *ten
 			res->samples += ns;
 		}
 		res->rejected = r.rejected;
+		res->rejected_samples = r.rejected_samples;
 		if (r.rejected_msg)
 			res->rejected_msg = pstrdup(r.rejected_msg);
 	}
