@@ -653,8 +653,8 @@ convert_sampled(Build *b, const SProfile *sp)
 			return bfail(b, "invalid speedscope profile: %s", "samples or weights is not an array");
 		if ((samples == NONE ? 0 : d->nodes[samples].n) != (weights == NONE ? 0 : d->nodes[weights].n))
 			return bfail(b, "invalid speedscope profile: %s", "samples and weights differ in length");
-		if (samples == NONE)
-			continue;
+		if (samples == NONE || weights == NONE || d->nodes[samples].n == 0)
+			continue;			/* nothing to add (the lengths are equal) */
 		for (s = d->nodes[samples].first, w = d->nodes[weights].first; s != NONE;
 			 s = d->nodes[s].next, w = d->nodes[w].next)
 		{
