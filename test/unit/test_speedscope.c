@@ -188,7 +188,11 @@ TEST(speedscope_errors)
 		CHECK(strstr(parse_error(deep), "nested too deeply") != NULL);
 	}
 	CHECK(strcmp(parse_error(DOC("")), "") == 0);
-	/* no samples and no weights: an empty profile (fuzz_speedscope found this) */
+
+	/*
+	 * no samples and no weights: an empty profile (fuzz_speedscope found
+	 * this)
+	 */
 	CHECK(strcmp(parse_error(DOC("{\"type\":\"sampled\",\"name\":\"x\",\"unit\":\"seconds\","
 								 "\"samples\":[]}")), "") == 0);
 }
