@@ -278,6 +278,38 @@ pyro_buf_append_varint(PyroBuf *b, uint64_t v)
 }
 
 void
+pyro_buf_append_utf8(PyroBuf *b, uint32_t cp)
+{
+	uint8_t		u[4];
+
+	if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+		cp = 0xFFFD;
+	if (cp < 0x80)
+		pyro_buf_append_byte(b, (uint8_t) cp);
+	else if (cp < 0x800)
+	{
+		u[0] = (uint8_t) (0xC0 | (cp >> 6));
+		u[1] = (uint8_t) (0x80 | (cp & 0x3F));
+		pyro_buf_append(b, u, 2);
+	}
+	else if (cp < 0x10000)
+	{
+		u[0] = (uint8_t) (0xE0 | (cp >> 12));
+		u[1] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
+		u[2] = (uint8_t) (0x80 | (cp & 0x3F));
+		pyro_buf_append(b, u, 3);
+	}
+	else
+	{
+		u[0] = (uint8_t) (0xF0 | (cp >> 18));
+		u[1] = (uint8_t) (0x80 | ((cp >> 12) & 0x3F));
+		u[2] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
+		u[3] = (uint8_t) (0x80 | (cp & 0x3F));
+		pyro_buf_append(b, u, 4);
+	}
+}
+
+void
 pyro_buf_append_int64(PyroBuf *b, int64_t v)
 {
 	char tmp[	24];

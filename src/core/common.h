@@ -144,6 +144,9 @@ extern void pyro_buf_printf(PyroBuf *b, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 extern void pyro_buf_append_varint(PyroBuf *b, uint64_t v);
 
+/* append code point cp as UTF-8; surrogates and values past U+10FFFF become U+FFFD */
+extern void pyro_buf_append_utf8(PyroBuf *b, uint32_t cp);
+
 /* append s as a JSON string literal, quotes included; invalid UTF-8 bytes become U+FFFD */
 extern void pyro_buf_append_json_str(PyroBuf *b, const char *s, size_t len);
 extern void pyro_buf_append_int64(PyroBuf *b, int64_t v);

@@ -140,35 +140,6 @@ read_hex4(const unsigned char *p, const unsigned char *end, uint32_t *out)
 	return true;
 }
 
-static void
-append_utf8(PyroBuf *b, uint32_t cp)
-{
-	uint8_t		u[4];
-
-	if (cp < 0x80)
-		pyro_buf_append_byte(b, (uint8_t) cp);
-	else if (cp < 0x800)
-	{
-		u[0] = (uint8_t) (0xC0 | (cp >> 6));
-		u[1] = (uint8_t) (0x80 | (cp & 0x3F));
-		pyro_buf_append(b, u, 2);
-	}
-	else if (cp < 0x10000)
-	{
-		u[0] = (uint8_t) (0xE0 | (cp >> 12));
-		u[1] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (uint8_t) (0x80 | (cp & 0x3F));
-		pyro_buf_append(b, u, 3);
-	}
-	else
-	{
-		u[0] = (uint8_t) (0xF0 | (cp >> 18));
-		u[1] = (uint8_t) (0x80 | ((cp >> 12) & 0x3F));
-		u[2] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
-		u[3] = (uint8_t) (0x80 | (cp & 0x3F));
-		pyro_buf_append(b, u, 4);
-	}
-}
 
 /*
  * Decode the JSON string at jp->p (which must be '"') into jp->scratch,
@@ -252,7 +223,7 @@ parse_string(JParser *jp)
 					}
 					if (cp == 0)
 						return jp_fail(jp, "\\u0000 is not allowed in a string");
-					append_utf8(b, cp);
+					pyro_buf_append_utf8(b, cp);
 					jp->p += 6;
 					break;
 				}

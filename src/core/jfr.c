@@ -477,38 +477,6 @@ be64(const uint8_t *p)
 	return v;
 }
 
-/* append code point c as UTF-8 (surrogates and out-of-range become U+FFFD) */
-static void
-put_utf8(PyroBuf *b, uint32_t c)
-{
-	uint8_t		s[4];
-
-	if ((c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
-		c = 0xFFFD;
-	if (c < 0x80)
-		pyro_buf_append_byte(b, (uint8_t) c);
-	else if (c < 0x800)
-	{
-		s[0] = 0xC0 | (c >> 6);
-		s[1] = 0x80 | (c & 0x3F);
-		pyro_buf_append(b, s, 2);
-	}
-	else if (c < 0x10000)
-	{
-		s[0] = 0xE0 | (c >> 12);
-		s[1] = 0x80 | ((c >> 6) & 0x3F);
-		s[2] = 0x80 | (c & 0x3F);
-		pyro_buf_append(b, s, 3);
-	}
-	else
-	{
-		s[0] = 0xF0 | (c >> 18);
-		s[1] = 0x80 | ((c >> 12) & 0x3F);
-		s[2] = 0x80 | ((c >> 6) & 0x3F);
-		s[3] = 0x80 | (c & 0x3F);
-		pyro_buf_append(b, s, 4);
-	}
-}
 
 /*
  * Read a string value (spec §1.4.4) into *out (NULL: skip it); UTF-16 and
@@ -573,7 +541,7 @@ rd_string(Parser *p, JReader *r, PyroBuf *arena, JStr *out)
 						c = 0x10000 + ((c - 0xD800) << 10) + ((lo & 0xFFFF) - 0xDC00);
 					}
 				}
-				put_utf8(arena, (uint32_t) c);
+				pyro_buf_append_utf8(arena, (uint32_t) c);
 			}
 			if (out)
 			{

@@ -105,35 +105,6 @@ hex4(const char *p)
 	return v;
 }
 
-static void
-put_cp(PyroBuf *b, uint32_t c)
-{
-	uint8_t		s[4];
-
-	if (c < 0x80)
-		pyro_buf_append_byte(b, (uint8_t) c);
-	else if (c < 0x800)
-	{
-		s[0] = 0xC0 | (c >> 6);
-		s[1] = 0x80 | (c & 0x3F);
-		pyro_buf_append(b, s, 2);
-	}
-	else if (c < 0x10000)
-	{
-		s[0] = 0xE0 | (c >> 12);
-		s[1] = 0x80 | ((c >> 6) & 0x3F);
-		s[2] = 0x80 | (c & 0x3F);
-		pyro_buf_append(b, s, 3);
-	}
-	else
-	{
-		s[0] = 0xF0 | (c >> 18);
-		s[1] = 0x80 | ((c >> 12) & 0x3F);
-		s[2] = 0x80 | ((c >> 6) & 0x3F);
-		s[3] = 0x80 | (c & 0x3F);
-		pyro_buf_append(b, s, 4);
-	}
-}
 
 /* a string at d->p (the opening quote) into d->strs */
 static PyroStatus
@@ -210,7 +181,7 @@ parse_string(Doc *d, size_t *off, uint32_t *len)
 					}
 					if (c >= 0xD800 && c <= 0xDFFF)
 						c = 0xFFFD;
-					put_cp(&d->strs, (uint32_t) c);
+					pyro_buf_append_utf8(&d->strs, (uint32_t) c);
 					break;
 				}
 			default:
