@@ -32,7 +32,10 @@ $node->start;
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
 sql('CREATE EXTENSION pyroscope');
+# The placed hours are fixed once, so a run that crosses an hour boundary
+# counts them the same.
 sql(qq{
+CREATE TABLE base AS SELECT date_trunc('hour', now()) - interval '6 hours' AS h0;
 CREATE FUNCTION ingest_at(path text, labels jsonb, at timestamptz) RETURNS integer
 LANGUAGE plpgsql AS \$\$
 DECLARE n integer;
@@ -40,15 +43,14 @@ BEGIN
 	n := pyroscope.ingest_pprof(pg_read_binary_file(path), labels);
 	-- the rows just written are the only ones outside the placed hours
 	UPDATE pyroscope.head SET ts = at
-	 WHERE ts < date_trunc('hour', now()) - interval '6 hours'
-		OR ts >= date_trunc('hour', now()) - interval '4 hours';
+	 WHERE ts < (SELECT h0 FROM base)
+		OR ts >= (SELECT h0 FROM base) + interval '2 hours';
 	RETURN n;
 END \$\$;
 -- checkout (2 sample types) and ledger (1), one push in each of 2 hours:
 -- 4 level-0 units, 6 head rows
 SELECT ingest_at(f.path, jsonb_build_object('service_name', f.service, 'pod', 'p1'),
-				 date_trunc('hour', now()) - interval '6 hours' + h * interval '1 hour'
-				 + interval '10 min')
+				 (SELECT h0 FROM base) + h * interval '1 hour' + interval '10 min')
   FROM (VALUES ('$go', 'checkout'), ('$java', 'ledger')) f(path, service),
 	   generate_series(0, 1) h;
 CREATE TABLE expected AS SELECT series_id, ts, total FROM pyroscope.head;
@@ -75,9 +77,9 @@ ok( $node->poll_query_until('postgres', q{
 my $t0 = time();
 sql(qq{SET statement_timeout = '2s';
 SELECT ingest_at('$go', '{"service_name": "checkout", "pod": "p1"}',
-				 date_trunc('hour', now()) - interval '6 hours' + interval '20 min');
+				 (SELECT h0 FROM base) + interval '20 min');
 INSERT INTO expected SELECT h.series_id, h.ts, h.total FROM pyroscope.head h
- WHERE h.ts = date_trunc('hour', now()) - interval '6 hours' + interval '20 min';});
+ WHERE h.ts = (SELECT h0 FROM base) + interval '20 min';});
 ok(time() - $t0 < 2, 'ingest into the held window did not wait');
 
 # Session B skips the unit A holds and does the other three at once.
@@ -92,9 +94,9 @@ $a->quit;
 is(sql(q{SELECT string_agg(j.head_rows_compacted::text, ' ' ORDER BY j.run_id)
 		   FROM pyroscope.job_runs j WHERE j.job = 'compaction'}),
 	'2 4', 'A compacted only its own unit\'s 2 rows, B the other 4');
-is(sql(q{SELECT count(*) || ' ' || min(ts - date_trunc('hour', now()))
+is(sql(q{SELECT count(*) || ' ' || min(ts - (SELECT h0 FROM base))
 		   FROM pyroscope.head}),
-	'2 -05:40:00', 'the 2 profiles ingested meanwhile are still in head');
+	'2 00:20:00', 'the 2 profiles ingested meanwhile are still in head');
 
 sql('SELECT pyroscope.compact()');
 is(sql('SELECT count(*) FROM pyroscope.head'), '0', 'the next run compacts them');
