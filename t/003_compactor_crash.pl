@@ -32,7 +32,10 @@ sql('CREATE EXTENSION pyroscope');
 
 # 3 services x 2 pods, one push per pod in each of 8 hours, the newest
 # about 4 hours old: 24 level-0 units (one per service and hour).
+# The placed hours are fixed once, so a run crossing an hour boundary
+# places and finds them the same.
 sql(qq{
+CREATE TABLE base AS SELECT date_trunc('hour', now()) AS h0;
 CREATE FUNCTION ingest_at(path text, labels jsonb, at timestamptz) RETURNS integer
 LANGUAGE plpgsql AS \$\$
 DECLARE n integer;
@@ -40,12 +43,12 @@ BEGIN
 	n := pyroscope.ingest_pprof(pg_read_binary_file(path), labels);
 	-- the rows just written are the only ones outside the 8 placed hours
 	UPDATE pyroscope.head SET ts = at
-	 WHERE ts < date_trunc('hour', now()) - interval '12 hours'
-		OR ts >= date_trunc('hour', now()) - interval '4 hours';
+	 WHERE ts < (SELECT h0 FROM base) - interval '12 hours'
+		OR ts >= (SELECT h0 FROM base) - interval '4 hours';
 	RETURN n;
 END \$\$;
 SELECT ingest_at(f.path, jsonb_build_object('service_name', f.service, 'pod', p.pod),
-				 date_trunc('hour', now()) - interval '12 hours' + h * interval '1 hour' + p.off)
+				 (SELECT h0 FROM base) - interval '12 hours' + h * interval '1 hour' + p.off)
   FROM (VALUES ('$data/pprof/go/cpu.pb.gz', 'checkout'),
 			   ('$data/pprof/java/profile_java.pb.gz', 'ledger'),
 			   ('$data/pprof/python/profile_python_small.pb.gz', 'search')) f(path, service),
@@ -88,7 +91,7 @@ ok( $node->poll_query_until('postgres', q{
 sql(q{
 SET statement_timeout = '5s';
 SELECT ingest_at(:'go', '{"service_name": "checkout", "pod": "p3"}',
-				 date_trunc('hour', now()) - interval '12 hours' + h * interval '1 hour'
+				 (SELECT h0 FROM base) - interval '12 hours' + h * interval '1 hour'
 				 + interval '30 min')
   FROM generate_series(0, 7) h;
 INSERT INTO expected SELECT h.series_id, h.ts, h.total FROM pyroscope.head h
@@ -166,7 +169,7 @@ CREATE TRIGGER fail_search BEFORE INSERT ON pyroscope.blocks
 sql(qq{
 BEGIN;
 SELECT ingest_at(f.path, jsonb_build_object('service_name', f.service, 'pod', 'p4'),
-				 date_trunc('hour', now()) - interval '11 hours' + interval '40 min')
+				 (SELECT h0 FROM base) - interval '11 hours' + interval '40 min')
   FROM (VALUES ('$data/pprof/java/profile_java.pb.gz', 'ledger'),
 			   ('$data/pprof/python/profile_python_small.pb.gz', 'search')) f(path, service);
 INSERT INTO expected SELECT h.series_id, h.ts, h.total FROM pyroscope.head h
@@ -199,7 +202,7 @@ is(sql(q{SELECT (SELECT count(*) FROM (SELECT * FROM expected EXCEPT ALL SELECT 
 sql(q{ALTER SYSTEM SET pyroscope.compaction_test_delay = '60s'});
 sql('SELECT pg_reload_conf()');
 sql(q{SELECT ingest_at('} . "$data/pprof/go/cpu.pb.gz" . q{', '{"service_name": "checkout", "pod": "p5"}',
-				 date_trunc('hour', now()) - interval '10 hours')});
+				 (SELECT h0 FROM base) - interval '10 hours')});
 ok( $node->poll_query_until('postgres', q{
 	SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 				    WHERE backend_type = 'pyroscope compactor' AND backend_xid IS NOT NULL)}),
@@ -221,7 +224,7 @@ sql(q{ALTER SYSTEM SET pyroscope.compaction_interval = '1h'});
 sql('SELECT pg_reload_conf()');
 sleep(2);	# let the worker reload and finish any run in progress
 sql(q{SELECT ingest_at('} . "$data/pprof/go/cpu.pb.gz" . q{', '{"service_name": "checkout", "pod": "p6"}',
-				 date_trunc('hour', now()) - interval '10 hours')});
+				 (SELECT h0 FROM base) - interval '10 hours')});
 is(sql('SELECT pyroscope.compactor_wakeup()'), 't', 'wakeup reaches the worker');
 ok($node->poll_query_until('postgres', 'SELECT NOT EXISTS (SELECT 1 FROM pyroscope.head)'),
 	'woken worker compacted the new profiles');
