@@ -37,10 +37,16 @@
  * A map from 64-bit keys to 32-bit values (open addressing).
  * ---------------------------------------------------------------------
  */
+typedef struct MapEntry
+{
+	uint64_t	key;
+	uint32_t	val;			/* NONE = empty slot */
+} MapEntry;
+
+/* keys beside their values: one cache miss per probe of a big map */
 typedef struct Map
 {
-	uint64_t   *keys;
-	uint32_t   *vals;			/* NONE = empty slot */
+	MapEntry   *e;
 	size_t		cap;			/* power of two, or 0 */
 	size_t		n;
 } Map;
@@ -54,22 +60,29 @@ map_slot(uint64_t key, size_t cap)
 static void
 map_free(Map *m)
 {
-	pyro_free(m->keys);
-	pyro_free(m->vals);
+	pyro_free(m->e);
 	memset(m, 0, sizeof(*m));
 }
 
-static uint32_t
+static void
+map_clear(Map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		m->e[i].val = NONE;
+	m->n = 0;
+}
+
+static inline uint32_t
 map_get(const Map *m, uint64_t key)
 {
 	if (m->cap == 0)
 		return NONE;
 	for (size_t i = map_slot(key, m->cap);; i = (i + 1) & (m->cap - 1))
 	{
-		if (m->vals[i] == NONE)
+		if (m->e[i].val == NONE)
 			return NONE;
-		if (m->keys[i] == key)
-			return m->vals[i];
+		if (m->e[i].key == key)
+			return m->e[i].val;
 	}
 }
 
@@ -82,43 +95,37 @@ map_put(Map *m, uint64_t key, uint32_t val)
 	if ((m->n + 1) * 2 > m->cap)
 	{
 		size_t		ncap = m->cap ? m->cap * 2 : 64;
-		uint64_t   *nk = pyro_malloc(ncap * sizeof(uint64_t));
-		uint32_t   *nv = pyro_malloc(ncap * sizeof(uint32_t));
+		MapEntry   *ne;
 
-		if (nk == NULL || nv == NULL || ncap > (SIZE_MAX / 16))
-		{
-			pyro_free(nk);
-			pyro_free(nv);
+		if (ncap > SIZE_MAX / 2 / sizeof(MapEntry) ||
+			(ne = pyro_malloc(ncap * sizeof(MapEntry))) == NULL)
 			return false;
-		}
-		memset(nv, 0xFF, ncap * sizeof(uint32_t));
+		for (size_t j = 0; j < ncap; j++)
+			ne[j].val = NONE;
 		for (size_t j = 0; j < m->cap; j++)
 		{
-			if (m->vals[j] == NONE)
+			if (m->e[j].val == NONE)
 				continue;
-			for (i = map_slot(m->keys[j], ncap); nv[i] != NONE; i = (i + 1) & (ncap - 1))
+			for (i = map_slot(m->e[j].key, ncap); ne[i].val != NONE; i = (i + 1) & (ncap - 1))
 				;
-			nk[i] = m->keys[j];
-			nv[i] = m->vals[j];
+			ne[i] = m->e[j];
 		}
-		pyro_free(m->keys);
-		pyro_free(m->vals);
-		m->keys = nk;
-		m->vals = nv;
+		pyro_free(m->e);
+		m->e = ne;
 		m->cap = ncap;
 	}
 	for (i = map_slot(key, m->cap);; i = (i + 1) & (m->cap - 1))
 	{
-		if (m->vals[i] == NONE)
+		if (m->e[i].val == NONE)
 		{
-			m->keys[i] = key;
-			m->vals[i] = val;
+			m->e[i].key = key;
+			m->e[i].val = val;
 			m->n++;
 			return true;
 		}
-		if (m->keys[i] == key)
+		if (m->e[i].key == key)
 		{
-			m->vals[i] = val;
+			m->e[i].val = val;
 			return true;
 		}
 	}
@@ -185,6 +192,8 @@ typedef struct JClass
 	uint8_t		prim;
 	uint32_t	first_field;
 	uint32_t	nfields;
+	bool		flat;			/* a struct of integers and pool references
+								 * only: read by read_flat() */
 } JClass;
 
 typedef struct JField
@@ -193,6 +202,7 @@ typedef struct JField
 	uint32_t	type;			/* class index, NONE when undeclared */
 	bool		array;
 	bool		cp;
+	bool		one_byte;		/* a boolean or byte, not a pool reference */
 	int8_t		slot;			/* -1: not read */
 } JField;
 
@@ -285,6 +295,10 @@ typedef struct Group
 	uint32_t   *str_slots;
 	size_t		str_slots_cap;
 	Map			fn_of_str;		/* name string -> function index */
+	uint32_t   *fn_of_name;		/* this chunk's method name index (of
+								 * method_name()) -> function index, NONE
+								 * until met */
+	size_t		fn_of_name_cap;
 	uint32_t   *fn_name;		/* function i's name string */
 	size_t		nfn;
 	size_t		fn_cap;
@@ -678,14 +692,28 @@ read_field(Parser *p, JReader *r, const JField *f, JVal *vals, int depth)
 		p->classes[f->type].prim == P_STRUCT)
 	{
 		/* the frames of a stack trace: collected into p->frames */
+		const JClass *fc = &p->classes[f->type];
+
 		cap->set = true;
 		cap->u = p->nframes;
+		/* every frame takes a byte at least, unless its class is empty */
+		if (fc->nfields > 0 && n <= (uint64_t) (r->end - r->p) &&
+			p->nframes + n > p->frames_cap &&
+			!pyro_grow((void **) &p->frames, &p->frames_cap, p->nframes + n, sizeof(JFrame)))
+			return oom(p);
 		for (uint64_t i = 0; i < n; i++)
 		{
 			JVal		fv[NSLOTS];
 			JFrame		fr;
 
-			memset(fv, 0, sizeof(fv));
+			if (fc->flat)
+			{
+				/* only the two slots read below need clearing */
+				fv[S_METHOD].set = false;
+				fv[S_LINENUMBER].u = 0;
+			}
+			else
+				memset(fv, 0, sizeof(fv));
 			if (p->budget-- == 0)
 				return bad(p, "too many values in a chunk");
 			if (!read_struct(p, r, f->type, fv, depth + 1))
@@ -704,6 +732,41 @@ read_field(Parser *p, JReader *r, const JField *f, JVal *vals, int depth)
 	return true;
 }
 
+/*
+ * A flat struct: one integer (a varint, or a byte for booleans and bytes)
+ * per field, no nesting.  Most pool entries and events are flat; reading
+ * them without the generic per-value dispatch is most of the decoding time
+ * saved.  Only the slots of vals that the fields map to are written.
+ */
+static inline bool
+read_flat(Parser *p, JReader *r, const JClass *c, JVal *vals)
+{
+	const JField *f = &p->fields[c->first_field];
+
+	if (p->budget < c->nfields)
+		return bad(p, "too many values in a chunk");
+	p->budget -= c->nfields;
+	for (uint32_t i = 0; i < c->nfields; i++, f++)
+	{
+		uint64_t	u;
+
+		if (f->one_byte)
+		{
+			if (r->p >= r->end)
+				return bad(p, "truncated value");
+			u = *r->p++;
+		}
+		else if (!rd_varint(r, &u))
+			return bad(p, "truncated integer");
+		if (vals && f->slot >= 0)
+		{
+			vals[f->slot].set = true;
+			vals[f->slot].u = u;
+		}
+	}
+	return true;
+}
+
 static bool
 read_struct(Parser *p, JReader *r, uint32_t cls, JVal *vals, int depth)
 {
@@ -714,6 +777,8 @@ read_struct(Parser *p, JReader *r, uint32_t cls, JVal *vals, int depth)
 	if (cls == NONE)
 		return bad(p, "value of an undeclared type");
 	c = &p->classes[cls];
+	if (c->flat)
+		return read_flat(p, r, c, vals);
 	if (c->prim != P_STRUCT)
 		return read_one(p, r, cls, false, vals ? &vals[S_VALUE] : NULL, depth);
 	for (uint32_t i = 0; i < c->nfields; i++)
@@ -895,7 +960,27 @@ parse_metadata(Parser *p, const uint8_t *chunk, size_t chunk_size, uint64_t off)
 
 	/* resolve field types; find the classes stacks are made of */
 	for (size_t i = 0; i < p->nfields; i++)
-		p->fields[i].type = map_get(&p->class_of_id, p->fields[i].type_id);
+	{
+		JField	   *f = &p->fields[i];
+
+		f->type = map_get(&p->class_of_id, f->type_id);
+		f->one_byte = !f->cp && f->type != NONE &&
+			(p->classes[f->type].prim == P_BOOL || p->classes[f->type].prim == P_BYTE);
+	}
+	for (size_t i = 0; i < p->nclasses; i++)
+	{
+		JClass	   *c = &p->classes[i];
+
+		c->flat = c->prim == P_STRUCT && c->nfields > 0;
+		for (uint32_t j = 0; j < c->nfields && c->flat; j++)
+		{
+			const JField *f = &p->fields[c->first_field + j];
+			uint8_t		prim = f->type == NONE ? P_STRUCT : p->classes[f->type].prim;
+
+			c->flat = !f->array &&
+				(f->cp || (prim >= P_BOOL && prim <= P_LONG));
+		}
+	}
 	p->cls_symbol = class_named(p, "jdk.types.Symbol");
 	p->cls_string = class_named(p, "java.lang.String");
 	p->cls_class = class_named(p, "java.lang.Class");
@@ -1210,7 +1295,8 @@ symbol(const Parser *p, uint64_t key, size_t *len)
  * false when the method or its class is not in the pools.
  */
 static bool
-method_name(Parser *p, uint64_t key, const char **name, size_t *len, bool *ok)
+method_name(Parser *p, uint64_t key, const char **name, size_t *len, uint32_t *index,
+			bool *ok)
 {
 	uint32_t	i = map_get(&p->method_names, key);
 
@@ -1243,6 +1329,7 @@ method_name(Parser *p, uint64_t key, const char **name, size_t *len, bool *ok)
 	}
 	*name = (const char *) p->names.data + p->name_off[2 * i];
 	*len = p->name_off[2 * i + 1];
+	*index = i;
 	return true;
 }
 
@@ -1455,22 +1542,38 @@ group_flush(Parser *p, Group *g)
 			size_t		len = 0;
 			bool		ok;
 			uint32_t	s,
+						ni,
 						fn,
 						loc;
 			uint64_t	lk;
 
-			if (!method_name(p, fr->method, &name, &len, &ok))
+			if (!method_name(p, fr->method, &name, &len, &ni, &ok))
 				return false;
 			if (!ok)
 				continue;
-			if ((s = group_str(g, name, len)) == NONE)
-				return oom(p);
-			fn = map_get(&g->fn_of_str, s);
+			if (ni >= g->fn_of_name_cap)
+			{
+				size_t		old = g->fn_of_name_cap;
+
+				if (!pyro_grow((void **) &g->fn_of_name, &g->fn_of_name_cap, (size_t) ni + 1,
+							   sizeof(uint32_t)))
+					return oom(p);
+				memset(g->fn_of_name + old, 0xFF, (g->fn_of_name_cap - old) * sizeof(uint32_t));
+			}
+			fn = g->fn_of_name[ni];
 			if (fn == NONE)
 			{
-				fn = (uint32_t) g->nfn;
-				if (!map_put(&g->fn_of_str, s, fn) || !APPEND(g->fn_name, g->nfn, g->fn_cap, s))
+				if ((s = group_str(g, name, len)) == NONE)
 					return oom(p);
+				fn = map_get(&g->fn_of_str, s);
+				if (fn == NONE)
+				{
+					fn = (uint32_t) g->nfn;
+					if (!map_put(&g->fn_of_str, s, fn) ||
+						!APPEND(g->fn_name, g->nfn, g->fn_cap, s))
+						return oom(p);
+				}
+				g->fn_of_name[ni] = fn;
 			}
 			lk = ((uint64_t) fn << 32) | fr->line;
 			loc = map_get(&g->loc_of, lk);
@@ -1536,6 +1639,9 @@ group_flush(Parser *p, Group *g)
 	g->ncs = 0;
 	if (g->cs_slots)
 		memset(g->cs_slots, 0xFF, g->cs_slots_cap * sizeof(uint32_t));
+	/* the next chunk numbers its method names anew */
+	if (g->fn_of_name)
+		memset(g->fn_of_name, 0xFF, g->fn_of_name_cap * sizeof(uint32_t));
 	return true;
 }
 
@@ -1548,6 +1654,7 @@ group_free(Group *g)
 	pyro_free(g->str_off);
 	pyro_free(g->str_slots);
 	map_free(&g->fn_of_str);
+	pyro_free(g->fn_of_name);
 	pyro_free(g->fn_name);
 	map_free(&g->loc_of);
 	pyro_free(g->loc_key);
@@ -1792,8 +1899,9 @@ on_event(Parser *p, int kind, const JVal *v)
 	return true;
 }
 
+/* free what a chunk's parsing allocated */
 static void
-chunk_reset(Parser *p)
+chunk_free(Parser *p)
 {
 	pyro_buf_free(&p->arena);
 	pyro_buf_free(&p->meta);
@@ -1834,9 +1942,44 @@ chunk_reset(Parser *p)
 	p->nframes = p->frames_cap = 0;
 	p->name_off = NULL;
 	p->nname_off = p->name_off_cap = 0;
-	pyro_buf_init(&p->arena);
-	pyro_buf_init(&p->meta);
-	pyro_buf_init(&p->names);
+}
+
+static void
+buf_clear(PyroBuf *b)
+{
+	b->len = 0;
+	b->oom = false;
+}
+
+/*
+ * Empty the per-chunk state for the next chunk, keeping the memory: the
+ * chunks of one recording have pools of similar sizes, and growing them
+ * anew for each was a tenth of the time (page faults and copies).
+ */
+static void
+chunk_reset(Parser *p)
+{
+	buf_clear(&p->arena);
+	buf_clear(&p->meta);
+	buf_clear(&p->names);
+	map_clear(&p->class_of_id);
+	map_clear(&p->pool_symbol);
+	map_clear(&p->pool_string);
+	map_clear(&p->pool_state);
+	map_clear(&p->pool_class);
+	map_clear(&p->pool_method);
+	map_clear(&p->pool_stack);
+	map_clear(&p->method_names);
+	map_clear(&p->event_kind);
+	p->nmeta = 0;
+	p->nclasses = 0;
+	p->nfields = 0;
+	p->nstrs = 0;
+	p->nclass_names = 0;
+	p->nmethods = 0;
+	p->nstacks = 0;
+	p->nframes = 0;
+	p->nname_off = 0;
 }
 
 static bool
@@ -1894,10 +2037,7 @@ parse_chunk(Parser *p, const uint8_t *chunk, size_t chunk_size)
 static void
 parser_free(Parser *p)
 {
-	chunk_reset(p);
-	pyro_buf_free(&p->arena);
-	pyro_buf_free(&p->meta);
-	pyro_buf_free(&p->names);
+	chunk_free(p);
 	pyro_free(p->event_setting);
 	for (int g = 0; g < NGROUPS; g++)
 		group_free(&p->groups[g]);
