@@ -83,7 +83,11 @@ $(BUILD)/block_storage: bench/block_storage.c $(CORE_SRCS) $(wildcard src/core/*
 	@mkdir -p $(BUILD)
 	$(CORE_CC) $(CORE_WARN) -O2 -g $(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
 
-bench-build: $(BUILD)/ingest_core $(BUILD)/block_storage
+$(BUILD)/jfr_core: bench/jfr_core.c $(CORE_SRCS) $(wildcard src/core/*.h) $(GEN_H)
+	@mkdir -p $(BUILD)
+	$(CORE_CC) $(CORE_WARN) -O2 -g $(CORE_INC) $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
+
+bench-build: $(BUILD)/ingest_core $(BUILD)/block_storage $(BUILD)/jfr_core
 
 # differential test of the two pprof decoders over the shared test data
 # (the repository's copy of a part of it when ../shared is not beside it)

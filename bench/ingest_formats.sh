@@ -10,6 +10,13 @@
 # and the ratio of the format's samples/s to pprof's by CPU (median of the
 # pair ratios).  Goal: >= 0.5.
 #
+# For JFR it also times the core's parts of a round in one process
+# (build/jfr_core: gunzip of the recordings, conversion, gzip of the
+# produced pprofs) and prints the ceiling: the ratio a converter that took
+# no time at all would reach, pprof's round over (pprof's round + the
+# gunzip and gzip that JFR ingest does and pprof ingest does not, less the
+# pprof gunzip that JFR ingest saves).
+#
 #   bench/ingest_formats.sh [--seconds S] [--pairs N]
 #
 # Inputs: ../shared/testdata/{jfr,otlp} when present, else test/data/{jfr,otlp}.
@@ -30,6 +37,8 @@ DATA=$( [ -d ../shared/testdata/jfr ] && echo ../shared/testdata || echo test/da
 
 . bench/lib.sh
 bench_require_install
+make -s -f core.mk build/jfr_core CORE_WARN="-w" >/dev/null
+JFR_CORE=$(./build/jfr_core --seconds "$SECONDS_PER_PHASE" $(find "$DATA/jfr" -name '*.jfr.gz' | sort))
 
 . scripts/cluster.sh
 BENCH_DIR=$(mktemp -d /tmp/pyroscope-bench.XXXXXX)
@@ -112,8 +121,8 @@ for fmt in jfr otlp otlp-json; do
 	done
 done
 
-python3 - "$BENCH_DIR/pairs" "$DATA" <<'PY'
-import collections, statistics, sys
+python3 - "$BENCH_DIR/pairs" "$DATA" "$JFR_CORE" <<'PY'
+import collections, json, statistics, sys
 med = statistics.median
 by = collections.OrderedDict()
 for line in open(sys.argv[1]):
@@ -140,4 +149,18 @@ for fmt, d in by.items():
           % (fmt, med([r[0]['s_cpu'] / r[1]['s_cpu'] for r in rows]),
              med([r[0]['s_wall'] / r[1]['s_wall'] for r in rows]),
              ', '.join('%.2f' % (r[0]['s_cpu'] / r[1]['s_cpu']) for r in rows)))
+core = json.loads(sys.argv[3])
+d = by.get('jfr')
+if d:
+    pprof_ms = med([1e3 * d['samples'] / r[1]['s_cpu'] for r in d['rows']])
+    jfr_ms = med([1e3 * d['samples'] / r[0]['s_cpu'] for r in d['rows']])
+    extra = core['gunzip_ms'] + core['gzip_ms'] - core['pprof_gunzip_ms']
+    print('jfr round by CPU time: %.1f ms (pprof of the same profiles: %.1f ms); its core parts in one '
+          'process: gunzip %.1f ms (%.2f -> %.2f MB), convert %.1f ms, gzip of the pprofs %.1f ms '
+          '(%.2f -> %.2f MB), less the pprof gunzip it saves %.1f ms'
+          % (jfr_ms, pprof_ms, core['gunzip_ms'], core['sent_bytes'] / 1e6, core['raw_bytes'] / 1e6,
+             core['convert_ms'], core['gzip_ms'], core['pprof_bytes'] / 1e6,
+             core['pprof_gz_bytes'] / 1e6, core['pprof_gunzip_ms']))
+    print('  ceiling: a converter taking no time would reach %.2f (pprof %.1f ms / (%.1f + %.1f ms))'
+          % (pprof_ms / (pprof_ms + extra), pprof_ms, pprof_ms, extra))
 PY

@@ -625,9 +625,54 @@ count_samples(const PyroNormalized *n)
  * when given, else the pprof's own, else opt->fallback (0: now).  Returns
  * the number of series written; *samples (may be NULL) the samples.
  */
+static int	store_decoded(bytea *data, const uint8_t *raw, size_t raw_len,
+						  const PyroLabelSet *client, const char *tenant,
+						  const PyroIngestOptions *opt, uint64 *samples);
+
+/*
+ * Store a converter's raw (uncompressed) pprof: compressed for keeping,
+ * decoded from the raw bytes.
+ */
+static int
+store_raw_pprof(const PyroBuf *raw, const PyroLabelSet *labels, const char *tenant,
+				const PyroIngestOptions *opt, uint64 *samples)
+{
+	PyroBuf		gz;
+	PyroError	err;
+	volatile int written = 0;
+
+	pyro_buf_init(&gz);
+	if (pyro_gzip(raw->data, raw->len, 1, &gz, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not compress profile");
+	PG_TRY();
+	{
+		written = store_decoded(pyroscope_pprof_bytea(gz.data, gz.len), raw->data, raw->len,
+								labels, tenant, opt, samples);
+	}
+	PG_FINALLY();
+	{
+		pyro_buf_free(&gz);
+	}
+	PG_END_TRY();
+	return written;
+}
+
 int
 pyroscope_store_pprof(bytea *data, const PyroLabelSet *client, const char *tenant,
 					  const PyroIngestOptions *opt, uint64 *samples)
+{
+	return store_decoded(data, (const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+						 client, tenant, opt, samples);
+}
+
+/*
+ * Store the pprof "data" (gzip, as kept), decoding "raw", the same profile
+ * (gzip or not: converters pass the bytes they compressed, saving a
+ * gunzip).
+ */
+static int
+store_decoded(bytea *data, const uint8_t *raw, size_t raw_len, const PyroLabelSet *client,
+			  const char *tenant, const PyroIngestOptions *opt, uint64 *samples)
 {
 	size_t		len = VARSIZE_ANY_EXHDR(data);
 	PyroPprofLimits limits;
@@ -643,8 +688,7 @@ pyroscope_store_pprof(bytea *data, const PyroLabelSet *client, const char *tenan
 				 errmsg("profile of %zu bytes exceeds pyroscope.max_profile_size (%d bytes)",
 						len, pyroscope_max_profile_size)));
 	pprof_ingest_limits(&limits);
-	if (pyro_pprof_summarize((const uint8_t *) VARDATA_ANY(data), len, &limits, &n, &err)
-		!= PYRO_OK)
+	if (pyro_pprof_summarize(raw, raw_len, &limits, &n, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not decode pprof profile");
 	if (opt && opt->has_config)
 	{
@@ -773,7 +817,6 @@ pyroscope_store_jfr(const uint8_t *data, size_t len, const uint8_t *labels_part,
 		{
 			PyroJfrProfile *jp = &res.profiles[i];
 			PyroLabelSet ls;
-			PyroBuf		gz;
 			uint64		ns;
 
 			pyro_labels_init(&ls);
@@ -781,12 +824,7 @@ pyroscope_store_jfr(const uint8_t *data, size_t len, const uint8_t *labels_part,
 				!pyro_labels_set(&ls, "__name__", jp->name) ||
 				(res.event[0] && !pyro_labels_set(&ls, "jfr_event", res.event)))
 				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-			pyro_buf_init(&gz);
-			if (pyro_gzip(jp->pprof.data, jp->pprof.len, 1, &gz, &err) != PYRO_OK)
-				pyroscope_report(&err, "could not compress profile");
-			written += pyroscope_store_pprof(pyroscope_pprof_bytea(gz.data, gz.len), &ls,
-											 tenant, &iopt, &ns);
-			pyro_buf_free(&gz);
+			written += store_raw_pprof(&jp->pprof, &ls, tenant, &iopt, &ns);
 			pyro_labels_free(&ls);
 			*profiles += 1;
 			*samples += ns;
@@ -986,15 +1024,10 @@ pyroscope_store_otlp(const uint8_t *data, size_t len, bool json, const char *ten
 		memset(&opt, 0, sizeof(opt));
 		for (size_t i = 0; i < r.nseries; i++)
 		{
-			PyroBuf		gz;
 			uint64		ns;
 
-			pyro_buf_init(&gz);
-			if (pyro_gzip(r.series[i].pprof.data, r.series[i].pprof.len, 1, &gz, &err) != PYRO_OK)
-				pyroscope_report(&err, "could not compress profile");
-			res->written += pyroscope_store_pprof(pyroscope_pprof_bytea(gz.data, gz.len),
-												  &r.series[i].labels, tenant, &opt, &ns);
-			pyro_buf_free(&gz);
+			res->written += store_raw_pprof(&r.series[i].pprof, &r.series[i].labels, tenant,
+											&opt, &ns);
 			res->profiles++;
 			res->samples += ns;
 		}
