@@ -1542,7 +1542,7 @@ group_flush(Parser *p, Group *g)
 			size_t		len = 0;
 			bool		ok;
 			uint32_t	s,
-						ni,
+						ni = 0,
 						fn,
 						loc;
 			uint64_t	lk;
