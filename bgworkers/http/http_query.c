@@ -399,13 +399,33 @@ check_profile_id_selector(size_t n)
 }
 
 /*
- * Whether a stack trace selector names a call site (go_pgo alone only trims
- * a pprof for Go's PGO; the whole pprof is still valid input for it).
+ * A request's stack trace selector for the pprof outputs (call site, or
+ * go_pgo, which then wins), in out; NULL when it selects nothing.
  */
-static bool
-has_call_site(const Types__V1__StackTraceSelector *sts)
+static const PyroStackSelector *
+stack_selector(const Types__V1__StackTraceSelector *sts, PyroStackSelector *out)
 {
-	return sts != NULL && sts->n_call_site > 0;
+	memset(out, 0, sizeof(*out));
+	if (sts == NULL)
+		return NULL;
+	if (sts->go_pgo)
+	{
+		out->go_pgo = true;
+		out->keep_locations = sts->go_pgo->keep_locations;
+		out->aggregate_callees = sts->go_pgo->aggregate_callees;
+		return out;
+	}
+	if (sts->n_call_site == 0)
+		return NULL;
+	{
+		const char **names = palloc(sizeof(char *) * sts->n_call_site);
+
+		for (size_t i = 0; i < sts->n_call_site; i++)
+			names[i] = sts->call_site[i]->name ? sts->call_site[i]->name : "";
+		out->call_site = names;
+		out->ncall = sts->n_call_site;
+	}
+	return out;
 }
 
 /* SelectMergeStacktraces: flame graph, tree bytes or pprof of a selection. */
@@ -426,12 +446,6 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 							   r->max_nodes);
 	check_span_selectors(r->n_trace_id_selector, r->n_span_selector);
 	check_profile_id_selector(r->n_profile_id_selector);
-	if (r->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF &&
-		has_call_site(r->stack_trace_selector))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("stack_trace_selector is not supported with the PPROF format"),
-				 errdetail("The flame graph and tree formats apply it.")));
 
 	switch (r->format)
 	{
@@ -459,9 +473,11 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 		case QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF:
 			{
 				PyroBuf		raw;
+				PyroStackSelector ss;
 				Querier__V1__PprofProfile *pp = palloc(sizeof(Querier__V1__PprofProfile));
 
 				pyroscope_selection_pprof_raw(&sel, r->span_selector, r->n_span_selector,
+											  stack_selector(r->stack_trace_selector, &ss),
 											  r->end, &raw);
 				querier__v1__pprof_profile__init(pp);
 				pp->profile = (Perftools__Profiles__Profile *)
@@ -523,6 +539,7 @@ http_handle_select_merge_profile(HttpRequest *req)
 {
 	Querier__V1__SelectMergeProfileRequest *r;
 	ProfileSelection sel;
+	PyroStackSelector ss;
 	PyroBuf		raw;
 
 	r = (Querier__V1__SelectMergeProfileRequest *)
@@ -530,11 +547,8 @@ http_handle_select_merge_profile(HttpRequest *req)
 	http_selection(req, &sel, r->profile_typeid, r->label_selector, r->start, r->end);
 	check_span_selectors(r->n_trace_id_selector, 0);
 	check_profile_id_selector(r->n_profile_id_selector);
-	if (has_call_site(r->stack_trace_selector))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("stack_trace_selector is not supported by SelectMergeProfile")));
-	pyroscope_selection_pprof_raw(&sel, NULL, 0, r->end, &raw);
+	pyroscope_selection_pprof_raw(&sel, NULL, 0, stack_selector(r->stack_trace_selector, &ss),
+								  r->end, &raw);
 	http_connect_reply_packed(req, &perftools__profiles__profile__descriptor, raw.data, raw.len);
 }
 

@@ -24,6 +24,7 @@
 
 #include "common.h"
 #include "profile.h"
+#include "stack_select.h"
 #include "tree.h"
 
 /* time: Unix milliseconds to timestamptz and back (time.c) */
@@ -236,7 +237,8 @@ extern PyroTree *pyroscope_selection_tree_filtered(const ProfileSelection *sel, 
 												   const char *const *call_site,
 												   size_t ncall);
 extern void pyroscope_selection_pprof_raw(const ProfileSelection *sel, char **spans,
-										  size_t nspans, int64 end_ms, PyroBuf *raw);
+										  size_t nspans, const PyroStackSelector *stacks,
+										  int64 end_ms, PyroBuf *raw);
 extern Datum pyroscope_selection_flamegraph(const ProfileSelection *sel, int32 max_nodes);
 extern bytea *pyroscope_selection_pprof(const ProfileSelection *sel);
 extern Datum pyroscope_selection_diff(const ProfileSelection *left,

@@ -867,18 +867,30 @@ pyroscope_selection_tree_filtered(const ProfileSelection *sel, char **spans, siz
 }
 
 /*
- * The merged pprof of a selection (of the given spans only, when any), raw,
- * as upstream writes it (spec §7.4): the profile type's sample and period
- * types, the period guessed from its name, the time end_ms (0: none).
+ * The merged pprof of a selection (of the given spans only, when any; its
+ * stacks selected by call site or trimmed for Go's PGO when stacks says
+ * so), raw, as upstream writes it (spec §7.4): the profile type's sample
+ * and period types, the period guessed from its name, the time end_ms (0:
+ * none).
  */
 void
 pyroscope_selection_pprof_raw(const ProfileSelection *sel, char **spans, size_t nspans,
-							  int64 end_ms, PyroBuf *raw)
+							  const PyroStackSelector *stacks, int64 end_ms, PyroBuf *raw)
 {
 	const PyroProfile *p = pyroscope_selection_merge(sel, spans, nspans);
+	PyroProfile *selected = NULL;
 
+	if (stacks && (stacks->go_pgo || stacks->ncall > 0))
+	{
+		PyroError	err;
+
+		if (pyro_profile_select_stacks(p, stacks, &selected, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not select stacks");
+		p = selected;
+	}
 	encode_pprof(p, sel->profile_type, pyro_pprof_merged_period(sel->profile_type),
 				 end_ms * 1000000, raw);
+	pyro_profile_free(selected);
 }
 
 /*
@@ -891,7 +903,7 @@ pyroscope_selection_pprof(const ProfileSelection *sel)
 	PyroBuf		raw;
 	bytea	   *result;
 
-	pyroscope_selection_pprof_raw(sel, NULL, 0,
+	pyroscope_selection_pprof_raw(sel, NULL, 0, NULL,
 								  TIMESTAMP_NOT_FINITE(sel->end) ? 0 :
 								  pyroscope_timestamptz_to_ms(sel->end), &raw);
 	result = gzip_bytea(&raw);

@@ -160,6 +160,19 @@ function flameNodes(fg) {
   return nodes;
 }
 
+// The frame names from the root (excluded) down to node, as a call site.
+function pathOf(nodes, node) {
+  const names = [node.name];
+  let cur = node;
+  for (let d = node.depth - 1; d > 0; d--) {
+    cur = nodes.find((n) => n.depth === d && n.x <= cur.x && cur.x < n.x + n.total);
+    names.unshift(cur.name);
+  }
+  return names;
+}
+
+const pprofTotal = (prof) => prof.sample.reduce((s, x) => s + x.value[0], 0n);
+
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "pyroscope-e2e-"));
   fs.chmodSync(dir, 0o755);
@@ -274,6 +287,29 @@ for (const codec of ["proto", "json"]) {
     assert.equal(ptotal, pushedCpu, "merged pprof total equals the pushed total");
     const fnNames = prof.function.map((f) => prof.stringTable[Number(f.name)]);
     assert.ok(fnNames.some((n) => /hotFunctionE2E/.test(n)));
+
+    // Function details (Drilldown): the merged pprof at the hot function's
+    // call site holds exactly that node's total, whole stacks from the root
+    const callSite = pathOf(nodes, top).map((name) => ({ name }));
+    assert.ok(callSite.length >= 2, `a call site of ${callSite.length} frames`);
+    const atSite = await querier.selectMergeProfile({
+      profileTypeID: cpu.ID, labelSelector: selector, start, end,
+      stackTraceSelector: { callSite } });
+    assert.equal(pprofTotal(atSite), top.total, "call-site pprof total equals the node's total");
+    assert.ok(pprofTotal(atSite) < pushedCpu, "the call site selects a part of the profile");
+    const rootNames = new Set(atSite.sample.map((x) => {
+      const loc = atSite.location.find((l) => l.id === x.locationId[x.locationId.length - 1]);
+      return atSite.stringTable[Number(atSite.function.find((f) => f.id === loc.line[loc.line.length - 1].functionId).name)];
+    }));
+    assert.deepEqual([...rootNames], [callSite[0].name], "every kept stack starts at the real root");
+    const viaFormat = await querier.selectMergeStacktraces({
+      profileTypeID: cpu.ID, labelSelector: selector, start, end, format: 4,
+      stackTraceSelector: { callSite } });
+    assert.equal(pprofTotal(viaFormat.pprof.profile), top.total, "the same through the PPROF format");
+    const none = await querier.selectMergeProfile({
+      profileTypeID: cpu.ID, labelSelector: selector, start, end,
+      stackTraceSelector: { callSite: [{ name: "noSuchFunctionE2E" }] } });
+    assert.equal(pprofTotal(none), 0n, "a call site nobody calls selects nothing");
   });
 }
 

@@ -31,6 +31,7 @@ extern const UnitTest block_tests[];
 extern const UnitTest symmap_tests[];
 extern const UnitTest sample_acc_tests[];
 extern const UnitTest speedscope_tests[];
+extern const UnitTest stack_select_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -51,6 +52,7 @@ static const UnitSuite all_suites[] = {
 	{"symmap", symmap_tests},
 	{"sample_acc", sample_acc_tests},
 	{"speedscope", speedscope_tests},
+	{"stack_select", stack_select_tests},
 };
 
 #endif
