@@ -119,6 +119,14 @@ typedef struct PyroBlockQuery
 	bool		use_aggregates; /* allow pre-merged buckets inside [start,
 								 * end] */
 	bool		keep_spans;		/* keep span ids (aggregates hold none) */
+
+	/*
+	 * Only the profiles whose id is one of these (nids ids of
+	 * PYRO_PROFILE_ID_LEN bytes each, sorted by memcmp); NULL = any.  A block
+	 * without ids then selects nothing, and aggregates are not used.
+	 */
+	const uint8_t *ids;
+	size_t		nids;
 } PyroBlockQuery;
 
 /*
@@ -139,9 +147,13 @@ extern PyroStatus pyro_block_read_profiles(PyroBlockReader *r, const PyroBlockQu
 										   PyroBlockProfileVisitor visit, void *arg,
 										   PyroError *err);
 
-/* Series, time and total of every selected profile, without reading samples. */
+/*
+ * Series, time, total and id (NULL when the block keeps none for it) of
+ * every selected profile, without reading samples.
+ */
 typedef PyroStatus (*PyroBlockTotalVisitor) (void *arg, int64_t series_id, int64_t ts,
-											 int64_t total, PyroError *err);
+											 int64_t total, const uint8_t *id,
+											 PyroError *err);
 extern PyroStatus pyro_block_read_totals(PyroBlockReader *r, const PyroBlockQuery *q,
 										 PyroBlockTotalVisitor visit, void *arg,
 										 PyroError *err);

@@ -27,6 +27,11 @@
 #define PYB1_KIND_INDEX		2
 #define PYB1_KIND_SAMPLES	3
 #define PYB1_KIND_AGG		4
+#define PYB1_KIND_IDS		5	/* profile ids, beside each INDEX chunk */
+#define PYB1_NKINDS			6
+
+/* directory flags */
+#define PYB1_DIR_IDS		0x01	/* IDS entries present */
 
 /* sample chunk flags */
 #define PYB1_CHUNK_SPANS	0x01

@@ -31,6 +31,7 @@ typedef struct RIdx
 	int64_t		period;
 	int64_t		time_nanos;
 	int64_t		duration_nanos;
+	const uint8_t *id;			/* into PyroBlockReader.ids; NULL = none */
 } RIdx;
 
 bool		pyb1_fuzz_skip_checksums = false;
@@ -68,6 +69,9 @@ struct PyroBlockReader
 
 	RIdx	   *idx;			/* the current index chunk */
 	size_t		idx_cap;
+	bool		has_ids;		/* IDS entries beside the INDEX ones */
+	size_t	   *ids_entry;		/* per entry: its IDS entry (INDEX entries) */
+	uint8_t    *ids;			/* the current index chunk's ids */
 	RChunk		chunk;
 
 	/* read_merged accumulation */
@@ -186,6 +190,42 @@ ts_ok(int64_t t)
 }
 
 /* Parse the decompressed directory. */
+/*
+ * Pair each INDEX entry with the IDS entry of the same profiles: the two
+ * kinds must list the same (series, first, count) in the same order.
+ */
+static bool
+pair_ids(PyroBlockReader *r, PyroError *err)
+{
+	size_t		j = 0;
+
+	r->ids_entry = pyro_malloc((r->nentries ? r->nentries : 1) * sizeof(size_t));
+	if (r->ids_entry == NULL)
+	{
+		pyro_error_set(err, PYRO_ENOMEM, "out of memory opening a block");
+		return false;
+	}
+	for (size_t i = 0; i < r->nentries; i++)
+	{
+		const PyroBlockEntry *e = &r->entries[i];
+
+		r->ids_entry[i] = SIZE_MAX;
+		if (e->kind != PYB1_KIND_INDEX)
+			continue;
+		while (j < r->nentries && r->entries[j].kind != PYB1_KIND_IDS)
+			j++;
+		if (j == r->nentries || r->entries[j].series != e->series ||
+			r->entries[j].first != e->first || r->entries[j].count != e->count ||
+			r->entries[j].rawlen != e->count * PYRO_PROFILE_ID_LEN)
+		{
+			pyro_error_set(err, PYRO_ECORRUPT, "block profile ids do not match its index entry %zu", i);
+			return false;
+		}
+		r->ids_entry[i] = j++;
+	}
+	return true;
+}
+
 static bool
 parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 {
@@ -194,12 +234,14 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 	int64_t		sv;
 	uint64_t	next_idx = 0;
 	uint64_t	next_smp = 0;
+	uint64_t	next_ids = 0;
 	bool		have_sym = false;
-	const PyroBlockEntry *last[5] = {NULL, NULL, NULL, NULL, NULL};
+	const PyroBlockEntry *last[PYB1_NKINDS] = {NULL};
 
 	if (!pyb1_varint(d, &v))
 		return false;
-	if (v != 0)
+	r->has_ids = (v & PYB1_DIR_IDS) != 0;
+	if ((v & ~(uint64_t) PYB1_DIR_IDS) != 0)
 	{
 		pyro_error_set(d->err, PYRO_ECORRUPT, "block directory has unknown flags 0x%llx",
 					   (unsigned long long) v);
@@ -289,7 +331,8 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 			!pyb1_varint(d, &e->offset) || !pyb1_varint(d, &e->clen) ||
 			!pyb1_varint(d, &e->rawlen) || !pyb1_varint(d, &crc))
 			return false;
-		if (kind < PYB1_KIND_SYMBOLS || kind > PYB1_KIND_AGG)
+		if (kind < PYB1_KIND_SYMBOLS || kind > PYB1_KIND_IDS ||
+			(kind == PYB1_KIND_IDS && !r->has_ids))
 		{
 			pyro_error_set(d->err, PYRO_ECORRUPT, "block directory entry %zu has unknown kind %llu",
 						   i, (unsigned long long) kind);
@@ -362,8 +405,10 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 				break;
 			case PYB1_KIND_INDEX:
 			case PYB1_KIND_SAMPLES:
+			case PYB1_KIND_IDS:
 				{
-					uint64_t   *next = e->kind == PYB1_KIND_INDEX ? &next_idx : &next_smp;
+					uint64_t   *next = e->kind == PYB1_KIND_INDEX ? &next_idx :
+					e->kind == PYB1_KIND_IDS ? &next_ids : &next_smp;
 
 					if (e->first != *next || e->count == 0 ||
 						e->count > r->meta.nprofiles - *next)
@@ -388,7 +433,8 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 		pyro_error_set(d->err, PYRO_ECORRUPT, "block has no symbol section");
 		return false;
 	}
-	if (next_idx != r->meta.nprofiles || next_smp != r->meta.nprofiles)
+	if (next_idx != r->meta.nprofiles || next_smp != r->meta.nprofiles ||
+		(r->has_ids && next_ids != r->meta.nprofiles))
 	{
 		pyro_error_set(d->err, PYRO_ECORRUPT, "block chunks do not cover its %llu profiles",
 					   (unsigned long long) r->meta.nprofiles);
@@ -399,7 +445,7 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 		pyro_error_set(d->err, PYRO_ECORRUPT, "block directory has %zu trailing bytes", pyb1_left(d));
 		return false;
 	}
-	return true;
+	return !r->has_ids || pair_ids(r, d->err);
 }
 
 static PyroStatus
@@ -561,6 +607,8 @@ pyro_block_close(PyroBlockReader *r)
 	pyro_free(r->series);
 	pyro_free(r->entries);
 	pyro_free(r->idx);
+	pyro_free(r->ids_entry);
+	pyro_free(r->ids);
 	pyro_acc_free(&r->acc);
 	pyro_free(r);
 }
@@ -1203,6 +1251,26 @@ select_series(const PyroBlockReader *r, const PyroBlockQuery *q, uint8_t **sel, 
 typedef PyroStatus (*IdxVisit) (PyroBlockReader *r, void *arg, uint64_t o, uint32_t s,
 								const RIdx *x, PyroError *err);
 
+static int
+cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, PYRO_PROFILE_ID_LEN);
+}
+
+/* the ids of IDS entry ei into r->ids */
+static PyroStatus
+load_ids(PyroBlockReader *r, size_t ei, PyroError *err)
+{
+	uint8_t    *raw;
+	PyroStatus	s;
+
+	if ((s = load_section(r, &r->entries[ei], "profile ids", &raw, err)) != PYRO_OK)
+		return s;
+	pyro_free(r->ids);
+	r->ids = raw;
+	return PYRO_OK;
+}
+
 static PyroStatus
 walk_index(PyroBlockReader *r, const PyroBlockQuery *q, int64_t lo, int64_t hi,
 		   IdxVisit visit, void *arg, PyroError *err)
@@ -1218,11 +1286,21 @@ walk_index(PyroBlockReader *r, const PyroBlockQuery *q, int64_t lo, int64_t hi,
 
 		if (e->kind != PYB1_KIND_INDEX || !sel[e->series] || e->t_hi < lo || e->t_lo > hi)
 			continue;
-		if ((s = load_index(r, e, err)) != PYRO_OK)
+		if (q->ids && !r->has_ids)
+			continue;
+		if ((s = load_index(r, e, err)) != PYRO_OK ||
+			(r->has_ids && (s = load_ids(r, r->ids_entry[i], err)) != PYRO_OK))
 			break;
 		for (uint64_t k = 0; k < e->count && s == PYRO_OK; k++)
 		{
+			const uint8_t *id = r->has_ids ? r->ids + k * PYRO_PROFILE_ID_LEN : NULL;
+
 			if (r->idx[k].ts < lo || r->idx[k].ts > hi)
+				continue;
+			r->idx[k].id = (id && pyro_profile_id_set(id)) ? id : NULL;
+			if (q->ids && (r->idx[k].id == NULL ||
+						   bsearch(r->idx[k].id, q->ids, q->nids, PYRO_PROFILE_ID_LEN,
+								   cmp_id) == NULL))
 				continue;
 			s = visit(r, arg, e->first + k, e->series, &r->idx[k], err);
 		}
@@ -1249,7 +1327,7 @@ totals_visit(PyroBlockReader *r, void *arg, uint64_t o, uint32_t s, const RIdx *
 	TotalsArg  *t = arg;
 
 	(void) o;
-	return t->visit(t->arg, r->series[s], x->ts, x->total, err);
+	return t->visit(t->arg, r->series[s], x->ts, x->total, x->id, err);
 }
 
 PyroStatus
@@ -1324,6 +1402,10 @@ profiles_visit(PyroBlockReader *r, void *arg, uint64_t o, uint32_t s, const RIdx
 	}
 	p->nsamples = (size_t) n;
 	set_meta(p, x);
+	if (x->id)
+		memcpy(p->id, x->id, PYRO_PROFILE_ID_LEN);
+	else
+		memset(p->id, 0, PYRO_PROFILE_ID_LEN);
 	return a->visit(a->arg, r->series[s], x->ts, p, err);
 }
 
@@ -1692,7 +1774,9 @@ pyro_block_read_merged(PyroBlockReader *r, const PyroBlockQuery *q,
 		if (lo <= hi)
 		{
 			m.plan = plan;
-			m.nplan = make_plan(r, lo, hi + 1, q->use_aggregates && !q->keep_spans && r->nres > 0,
+			m.nplan = make_plan(r, lo, hi + 1,
+								q->use_aggregates && !q->keep_spans && q->ids == NULL &&
+								r->nres > 0,
 								plan);
 			s = walk_index(r, q, lo, hi, merged_visit, &m, err);
 			chunk_free(&r->chunk);

@@ -89,6 +89,7 @@ typedef struct WProf
 	int64_t		time_nanos;
 	int64_t		duration_nanos;
 	int64_t		total;
+	uint8_t		id[PYRO_PROFILE_ID_LEN];
 } WProf;
 
 /* Arena segment holding encoded samples. */
@@ -117,6 +118,7 @@ struct PyroBlockWriter
 	uint64_t	nsamples;
 	int64_t		min_ts;
 	int64_t		max_ts;
+	bool		any_id;			/* some profile has an id: write IDS */
 
 	/* maps input symbols into sym; add_shared keeps its mapping */
 	PyroSymMap	map;
@@ -268,6 +270,7 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 	wp.series_id = series_id;
 	wp.ts = ts;
 	wp.seq = w->nprofs;
+	memcpy(wp.id, p->id, PYRO_PROFILE_ID_LEN);
 	if ((wp.sample_type = pyro_symmap_string(sm, p->sample_type, "metadata", 0)) == PYRO_NO_INDEX ||
 		(wp.sample_unit = pyro_symmap_string(sm, p->sample_unit, "metadata", 1)) == PYRO_NO_INDEX ||
 		(wp.period_type = pyro_symmap_string(sm, p->period_type, "metadata", 2)) == PYRO_NO_INDEX ||
@@ -347,6 +350,8 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 		w->max_ts = ts;
 	w->profs[w->nprofs++] = wp;
 	w->nsamples += p->nsamples;
+	if (!w->any_id && pyro_profile_id_set(p->id))
+		w->any_id = true;
 	return PYRO_OK;
 
 fail:
@@ -573,6 +578,26 @@ write_index_chunk(FinishCtx *f, size_t a, size_t b)
 	}
 	for (size_t i = a; i < b; i++)
 		pyro_buf_append_varint(r, pyro_zigzag_enc(pr[i].duration_nanos));
+	return emit_section(f, &e);
+}
+
+/* Ids of profiles [a, b) of one series, beside their index chunk. */
+static PyroStatus
+write_ids_chunk(FinishCtx *f, size_t a, size_t b)
+{
+	const WProf *pr = f->w->profs;
+	PyroBlockEntry e;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = PYB1_KIND_IDS;
+	e.series = pr[a].series_idx;
+	e.t_lo = pr[a].ts;
+	e.t_hi = pr[b - 1].ts;
+	e.first = a;
+	e.count = b - a;
+	f->raw.len = 0;
+	for (size_t i = a; i < b; i++)
+		pyro_buf_append(&f->raw, pr[i].id, PYRO_PROFILE_ID_LEN);
 	return emit_section(f, &e);
 }
 
@@ -896,7 +921,7 @@ write_directory(FinishCtx *f, PyroBuf *d, const int64_t *series, uint32_t nserie
 {
 	PyroBlockWriter *w = f->w;
 
-	pyro_buf_append_varint(d, 0);	/* flags */
+	pyro_buf_append_varint(d, w->any_id ? PYB1_DIR_IDS : 0);	/* flags */
 	pyro_buf_append_varint(d, (uint64_t) w->opt.nagg_resolutions);
 	for (int i = 0; i < w->opt.nagg_resolutions; i++)
 		pyro_buf_append_varint(d, (uint64_t) w->opt.agg_resolutions[i]);
@@ -979,6 +1004,8 @@ finish_body(FinishCtx *f, int64_t **series_out, uint32_t *nseries_out, AggState 
 			   b - a < PYB1_INDEX_CHUNK_MAX)
 			b++;
 		if ((s = write_index_chunk(f, a, b)) != PYRO_OK)
+			return s;
+		if (w->any_id && (s = write_ids_chunk(f, a, b)) != PYRO_OK)
 			return s;
 		a = b;
 	}

@@ -123,6 +123,8 @@ typedef struct PyroSymbols
 
 #define PYRO_NO_INDEX	UINT32_MAX	/* returned by interning on failure */
 
+#define PYRO_PROFILE_ID_LEN 16
+
 /* One sample of a single-value profile. */
 typedef struct PyroSample
 {
@@ -153,7 +155,24 @@ typedef struct PyroProfile
 	int64_t		period;
 	int64_t		time_nanos;
 	int64_t		duration_nanos;
+
+	/*
+	 * The id of the ingested profile this one came from (a UUID shared by the
+	 * series profiles of one pprof), all zero when unknown.  Blocks keep it
+	 * per profile; the PYP1 codec and merges do not.
+	 */
+	uint8_t		id[PYRO_PROFILE_ID_LEN];
 } PyroProfile;
+
+/* whether a profile id is set (not all zero) */
+static inline bool
+pyro_profile_id_set(const uint8_t *id)
+{
+	for (int i = 0; i < PYRO_PROFILE_ID_LEN; i++)
+		if (id[i] != 0)
+			return true;
+	return false;
+}
 
 /* symbols.c */
 extern PyroSymbols *pyro_symbols_create(void);	/* with the 3 sentinels */

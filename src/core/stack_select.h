@@ -25,8 +25,8 @@ typedef struct PyroStackSelector
 	/*
 	 * go_pgo: keep only the keep_locations locations of each stack nearest
 	 * its leaf (0: all); with aggregate_callees, the leaf location's line
-	 * numbers (and address) are dropped, so that samples differing only
-	 * there become one.
+	 * numbers (and address) are dropped, so that samples differing only there
+	 * become one.
 	 */
 	bool		go_pgo;
 	uint32_t	keep_locations;

@@ -102,10 +102,12 @@ typedef struct TotalRows
 
 /* Collect without ereport: the visitor runs inside the block reader. */
 static PyroStatus
-collect_total(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroError *err)
+collect_total(void *arg, int64_t series_id, int64_t ts, int64_t total, const uint8_t *id,
+			  PyroError *err)
 {
 	TotalRows  *rows = (TotalRows *) arg;
 
+	(void) id;
 	if (rows->n == rows->cap)
 	{
 		size_t		cap = rows->cap ? rows->cap * 2 : 256;

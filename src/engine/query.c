@@ -498,11 +498,13 @@ typedef struct TotalsSink
 } TotalsSink;
 
 static PyroStatus
-totals_visitor(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroError *err)
+totals_visitor(void *arg, int64_t series_id, int64_t ts, int64_t total, const uint8_t *id,
+			   PyroError *err)
 {
 	TotalsSink *sink = (TotalsSink *) arg;
 	MemoryContext old = MemoryContextSwitchTo(sink->caller);
 
+	(void) id;
 	sink->visit(series_id, pyroscope_ms_to_timestamptz(ts), total, sink->arg);
 	MemoryContextSwitchTo(old);
 	return PYRO_OK;

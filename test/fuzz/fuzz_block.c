@@ -32,8 +32,10 @@ count_profile(void *arg, int64_t series_id, int64_t ts, const PyroProfile *p, Py
 }
 
 static PyroStatus
-count_total(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroError *err)
+count_total(void *arg, int64_t series_id, int64_t ts, int64_t total, const uint8_t *id,
+			PyroError *err)
 {
+	(void) id;
 	(void) series_id;
 	(void) ts;
 	(void) total;
@@ -94,8 +96,20 @@ one_pass(const uint8_t *data, size_t size, bool compare)
 	{
 		PyroBlockQuery q = {NULL, 0, INT64_MIN, INT64_MAX, false, true};
 
+		static const uint8_t ids[2][PYRO_PROFILE_ID_LEN] = {{0}, {0xA5,[15] = 1}};
+
 		(void) pyro_block_read_profiles(r, &q, count_profile, &n, &err);
 		(void) pyro_block_read_totals(r, &q, count_total, &n, &err);
+		/* selected by profile id */
+		q.ids = &ids[0][0];
+		q.nids = 2;
+		(void) pyro_block_read_totals(r, &q, count_total, &n, &err);
+		(void) pyro_block_read_profiles(r, &q, count_profile, &n, &err);
+		{
+			const PyroProfile *m;
+
+			(void) pyro_block_read_merged(r, &q, &m, &err);
+		}
 	}
 	pyro_block_close(r);
 }

@@ -497,10 +497,12 @@ typedef struct TotArg
 } TotArg;
 
 static PyroStatus
-tot_visit(void *arg, int64_t series_id, int64_t ts, int64_t total, PyroError *err)
+tot_visit(void *arg, int64_t series_id, int64_t ts, int64_t total, const uint8_t *id,
+		  PyroError *err)
 {
 	TotArg	   *t = arg;
 
+	(void) id;
 	(void) series_id;
 	(void) ts;
 	(void) err;
@@ -557,6 +559,139 @@ TEST(block_totals_and_series_filter)
 }
 
 /* span ids survive, and are dropped without keep_spans */
+/* ids of the inputs of block_profile_ids: every third profile has none */
+static void
+input_id(int i, uint8_t *id)
+{
+	memset(id, 0, PYRO_PROFILE_ID_LEN);
+	if (i % 3 == 0)
+		return;
+	id[0] = 0xA5;
+	id[14] = (uint8_t) (i >> 8);
+	id[15] = (uint8_t) i;
+}
+
+typedef struct IdArg
+{
+	int			visits;
+	int			with_id;
+	int			wrong;
+	int64_t		sum;
+} IdArg;
+
+/* a visited profile's id must be its input's (time_nanos = input * 1000) */
+static PyroStatus
+id_visit(void *arg, int64_t series_id, int64_t ts, const PyroProfile *p, PyroError *err)
+{
+	IdArg	   *a = arg;
+	uint8_t		want[PYRO_PROFILE_ID_LEN];
+
+	(void) series_id;
+	(void) ts;
+	(void) err;
+	input_id((int) (p->time_nanos / 1000), want);
+	a->visits++;
+	a->with_id += pyro_profile_id_set(p->id);
+	a->wrong += memcmp(want, p->id, PYRO_PROFILE_ID_LEN) != 0;
+	a->sum += pyro_profile_total(p);
+	return PYRO_OK;
+}
+
+static PyroStatus
+id_total_visit(void *arg, int64_t series_id, int64_t ts, int64_t total, const uint8_t *id,
+			   PyroError *err)
+{
+	IdArg	   *a = arg;
+
+	(void) series_id;
+	(void) ts;
+	(void) err;
+	a->visits++;
+	a->with_id += id != NULL;
+	a->sum += total;
+	return PYRO_OK;
+}
+
+TEST(block_profile_ids)
+{
+	PyroSymbols *src[NSRC];
+	Input	   *in;
+	PyroBuf		blk,
+				plain;
+	PyroBlockMeta meta;
+	PyroBlockReader *r;
+	PyroError	err;
+	PyroBlockQuery q = {NULL, 0, INT64_MIN / 4, INT64_MAX / 4, true, false, NULL, 0};
+	IdArg		a = {0};
+	uint8_t		pick[2][PYRO_PROFILE_ID_LEN];
+	const PyroProfile *merged;
+	KVList		l = {0};
+	char	   *want,
+			   *got;
+	int			nid = 0;
+
+	rng_state = 777;
+	in = make_inputs(src, 120, INT64_C(5000000));
+	REQUIRE(build_block(in, 120, NULL, &plain, &meta));
+	for (int i = 0; i < 120; i++)
+	{
+		input_id(i, in[i].p->id);
+		nid += i % 3 != 0;
+	}
+	REQUIRE(build_block(in, 120, NULL, &blk, &meta));
+	/* ids cost 16 bytes a profile, before zstd */
+	CHECK(blk.len > plain.len);
+
+	REQUIRE(pyro_block_open_memory(blk.data, blk.len, &r, &err) == PYRO_OK);
+	CHECK(pyro_block_read_profiles(r, &q, id_visit, &a, &err) == PYRO_OK);
+	CHECK_EQ_INT(a.visits, 120);
+	CHECK_EQ_INT(a.with_id, nid);
+	CHECK_EQ_INT(a.wrong, 0);
+	memset(&a, 0, sizeof(a));
+	CHECK(pyro_block_read_totals(r, &q, id_total_visit, &a, &err) == PYRO_OK);
+	CHECK_EQ_INT(a.visits, 120);
+	CHECK_EQ_INT(a.with_id, nid);
+
+	/* selecting two profiles by id (sorted), whatever their series */
+	input_id(4, pick[0]);
+	input_id(7, pick[1]);
+	q.ids = &pick[0][0];
+	q.nids = 2;
+	memset(&a, 0, sizeof(a));
+	CHECK(pyro_block_read_totals(r, &q, id_total_visit, &a, &err) == PYRO_OK);
+	CHECK_EQ_INT(a.visits, 2);
+	CHECK_EQ_INT(a.sum, pyro_profile_total(in[4].p) + pyro_profile_total(in[7].p));
+	memset(&a, 0, sizeof(a));
+	CHECK(pyro_block_read_profiles(r, &q, id_visit, &a, &err) == PYRO_OK);
+	CHECK_EQ_INT(a.visits, 2);
+	CHECK_EQ_INT(a.wrong, 0);
+	/* merged: the two profiles only, aggregates not used */
+	REQUIRE(pyro_block_read_merged(r, &q, &merged, &err) == PYRO_OK);
+	kv_add(&l, in[4].p, false);
+	kv_add(&l, in[7].p, false);
+	want = kv_render(&l, true);
+	got = render_profile(merged, true, false);
+	CHECK_EQ_STR(got, want);
+	free(want);
+	free(got);
+	pyro_block_close(r);
+
+	/* a block without ids (the old layout) selects nothing by id */
+	REQUIRE(pyro_block_open_memory(plain.data, plain.len, &r, &err) == PYRO_OK);
+	memset(&a, 0, sizeof(a));
+	CHECK(pyro_block_read_totals(r, &q, id_total_visit, &a, &err) == PYRO_OK);
+	CHECK_EQ_INT(a.visits, 0);
+	q.ids = NULL;
+	q.nids = 0;
+	CHECK(pyro_block_read_totals(r, &q, id_total_visit, &a, &err) == PYRO_OK);
+	CHECK_EQ_INT(a.visits, 120);
+	CHECK_EQ_INT(a.with_id, 0);
+	pyro_block_close(r);
+	pyro_buf_free(&blk);
+	pyro_buf_free(&plain);
+	free_inputs(in, 120, src);
+}
+
 TEST(block_spans)
 {
 	PyroSymbols *s = pyro_symbols_create();
@@ -1031,6 +1166,7 @@ const UnitTest block_tests[] = {
 	UNIT_ENTRY(block_round_trip),
 	UNIT_ENTRY(block_merged_aggregates),
 	UNIT_ENTRY(block_totals_and_series_filter),
+	UNIT_ENTRY(block_profile_ids),
 	UNIT_ENTRY(block_spans),
 	UNIT_ENTRY(block_empty),
 	UNIT_ENTRY(block_real_pprofs),

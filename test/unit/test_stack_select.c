@@ -100,12 +100,36 @@ TEST(stack_select_call_site)
 	lines[1] = s->lines[s->locations[a].first_line];
 	inl = pyro_sym_intern_location(s, 0, 0, lines, 2);
 
-	add(p, (uint32_t[]) {main_, a, b}, 3, 3);
-	add(p, (uint32_t[]) {main_, a}, 2, 2);
-	add(p, (uint32_t[]) {main_, c, a}, 3, 5);
-	add(p, (uint32_t[]) {other, a}, 2, 7);
-	add(p, (uint32_t[]) {main_}, 1, 11);
-	add(p, (uint32_t[]) {main_, inl, b}, 3, 13);
+	{
+		uint32_t	st1[] = {main_, a, b};
+
+		add(p, st1, 3, 3);
+	}
+	{
+		uint32_t	st2[] = {main_, a};
+
+		add(p, st2, 2, 2);
+	}
+	{
+		uint32_t	st3[] = {main_, c, a};
+
+		add(p, st3, 3, 5);
+	}
+	{
+		uint32_t	st4[] = {other, a};
+
+		add(p, st4, 2, 7);
+	}
+	{
+		uint32_t	st5[] = {main_};
+
+		add(p, st5, 1, 11);
+	}
+	{
+		uint32_t	st6[] = {main_, inl, b};
+
+		add(p, st6, 3, 13);
+	}
 
 	sel.call_site = site;
 	sel.ncall = 2;
@@ -146,9 +170,21 @@ TEST(stack_select_go_pgo)
 	PyroStackSelector sel = {0};
 	const char *site[] = {"nothing"};
 
-	add(p, (uint32_t[]) {main_, a, b10}, 3, 3);
-	add(p, (uint32_t[]) {main_, a, b11}, 3, 4);
-	add(p, (uint32_t[]) {main_, b10}, 2, 5);
+	{
+		uint32_t	st7[] = {main_, a, b10};
+
+		add(p, st7, 3, 3);
+	}
+	{
+		uint32_t	st8[] = {main_, a, b11};
+
+		add(p, st8, 3, 4);
+	}
+	{
+		uint32_t	st9[] = {main_, b10};
+
+		add(p, st9, 2, 5);
+	}
 
 	/* the call site is ignored with go_pgo */
 	sel.call_site = site;
