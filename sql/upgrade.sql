@@ -2,8 +2,8 @@
 -- upgrade: a database made by version 1.0 (profile values in head rows)
 -- is brought to the current version (1.1: pprofs kept as sent; 1.2: a
 -- tenant retention of 0, ingest at a given time; 1.3: query workers on the
--- status board, stored pprofs not recompressed; 1.4: ingest_jfr) by ALTER
--- EXTENSION ...
+-- status board, stored pprofs not recompressed; 1.4: ingest_jfr; 1.5:
+-- profile ids) by ALTER EXTENSION ...
 -- UPDATE, and then stores and reads pprofs like a new one.  (A new
 -- database is made by the same scripts: pyroscope--1.0.sql and the
 -- updates after it.)
@@ -19,8 +19,28 @@ CREATE EXTENSION pyroscope VERSION '1.0';
 SELECT a.attname, a.attnotnull
   FROM pg_attribute a WHERE a.attrelid = 'pyroscope.head'::regclass AND a.attnum > 0
  ORDER BY a.attnum;
+-- head rows of 1.4 (written by hand: this library writes 1.5's): one
+-- stored pprof split into two series, and a row of another
+ALTER EXTENSION pyroscope UPDATE TO '1.4';
+INSERT INTO pyroscope.series (tenant, profile_type, service_name, labels, fingerprint, first_seen, last_seen)
+	SELECT 'old', 't', 's', jsonb_build_object('n', i), i, now(), now() FROM generate_series(1, 2) i;
+INSERT INTO pyroscope.head_pprof (tenant, data) VALUES ('old', '\x00'), ('old', '\x01');
+INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, pprof_id, part)
+	SELECT s.series_id, 'old', now(), 1, 1, p.pprof_id, s.fingerprint - 1
+	  FROM pyroscope.series s, pyroscope.head_pprof p
+	 WHERE p.pprof_id = (SELECT min(pprof_id) FROM pyroscope.head_pprof)
+	UNION ALL
+	SELECT min(series_id), 'old', now(), 1, 1, max(pprof_id), 0 FROM pyroscope.series, pyroscope.head_pprof;
 ALTER EXTENSION pyroscope UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pyroscope';
+-- 1.5: each stored pprof's rows got one id
+SELECT pprof_id - (SELECT min(pprof_id) FROM pyroscope.head_pprof) AS pprof, count(*) AS rows,
+	   count(DISTINCT profile_id) AS ids
+  FROM pyroscope.head GROUP BY 1 ORDER BY 1;
+SELECT count(DISTINCT profile_id) AS distinct_ids FROM pyroscope.head;
+DELETE FROM pyroscope.head;
+DELETE FROM pyroscope.head_pprof;
+DELETE FROM pyroscope.series;
 -- the same columns, in the same order, as a new database
 SELECT a.attname, a.attnotnull
   FROM pg_attribute a WHERE a.attrelid = 'pyroscope.head'::regclass AND a.attnum > 0

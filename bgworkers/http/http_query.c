@@ -174,6 +174,8 @@ http_selection(HttpRequest *req, ProfileSelection *sel, const char *profile_type
 	sel->start = pyroscope_ms_to_timestamptz(start);
 	sel->end = pyroscope_ms_to_timestamptz(end);
 	sel->require_type = false;
+	sel->profile_ids = NULL;
+	sel->nprofile_ids = 0;
 }
 
 /* The call tree of a selection, filtered by spans and call site. */
@@ -384,18 +386,80 @@ check_span_selectors(size_t ntrace, size_t nspan)
 				 errdetail("Trace ids of samples are not stored; use span_selector.")));
 }
 
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /*
- * A profile_id_selector asks for individual profiles, which are not kept
- * apart yet: refuse it rather than answer for the whole selection.
+ * A profile id in any form Go's uuid.Parse accepts (API-2.md 3.2): 36
+ * characters with hyphens, 32 hex digits, either in braces, or after
+ * "urn:uuid:".  Anything else is invalid_argument.
  */
 static void
-check_profile_id_selector(size_t n)
+parse_profile_id(const char *s, pg_uuid_t *out)
 {
-	if (n > 0)
+	size_t		len = strlen(s);
+	int			k = 0;
+
+	if (len == 45 && pg_strncasecmp(s, "urn:uuid:", 9) == 0)
+	{
+		s += 9;
+		len -= 9;
+	}
+	else if ((len == 38 || len == 34) && s[0] == '{' && s[len - 1] == '}')
+	{
+		s++;
+		len -= 2;
+	}
+	if (len == 36 || len == 32)
+	{
+		for (size_t i = 0; i < len; i++)
+		{
+			int			hi,
+						lo;
+
+			if (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23))
+			{
+				if (s[i] != '-')
+					break;
+				continue;
+			}
+			if (i + 1 >= len || (hi = hex_digit(s[i])) < 0 || (lo = hex_digit(s[i + 1])) < 0)
+				break;
+			out->data[k++] = (unsigned char) (hi << 4 | lo);
+			i++;
+		}
+	}
+	if (k != UUID_LEN)
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("profile_id_selector is not supported"),
-				 errdetail("Profiles are not stored individually; the answer would be for the whole selection.")));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid profile id \"%s\"", s)));
+}
+
+/* Restrict a selection to the profiles a profile_id_selector names. */
+static void
+select_profile_ids(ProfileSelection *sel, char **ids, size_t n)
+{
+	pg_uuid_t  *v;
+
+	if (n == 0)
+		return;
+	if (n > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("profile_id_selector of %zu ids exceeds the limit of 100000", n)));
+	v = palloc(sizeof(pg_uuid_t) * n);
+	for (size_t i = 0; i < n; i++)
+		parse_profile_id(ids[i] ? ids[i] : "", &v[i]);
+	pyroscope_selection_set_profile_ids(sel, v, (int) n);
 }
 
 /*
@@ -445,7 +509,7 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 							   QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST__OPT_MAX_NODES_MAX_NODES,
 							   r->max_nodes);
 	check_span_selectors(r->n_trace_id_selector, r->n_span_selector);
-	check_profile_id_selector(r->n_profile_id_selector);
+	select_profile_ids(&sel, r->profile_id_selector, r->n_profile_id_selector);
 
 	switch (r->format)
 	{
@@ -546,7 +610,7 @@ http_handle_select_merge_profile(HttpRequest *req)
 		http_connect_decode(req, &querier__v1__select_merge_profile_request__descriptor);
 	http_selection(req, &sel, r->profile_typeid, r->label_selector, r->start, r->end);
 	check_span_selectors(r->n_trace_id_selector, 0);
-	check_profile_id_selector(r->n_profile_id_selector);
+	select_profile_ids(&sel, r->profile_id_selector, r->n_profile_id_selector);
 	pyroscope_selection_pprof_raw(&sel, NULL, 0, stack_selector(r->stack_trace_selector, &ss),
 								  r->end, &raw);
 	http_connect_reply_packed(req, &perftools__profiles__profile__descriptor, raw.data, raw.len);
@@ -728,6 +792,8 @@ http_handle_analyze_query(HttpRequest *req)
 		sel.start = pyroscope_ms_to_timestamptz(r->start);
 		sel.end = pyroscope_ms_to_timestamptz(r->end);
 		sel.require_type = false;
+		sel.profile_ids = NULL;
+		sel.nprofile_ids = 0;
 		nseries = pyroscope_selection_analyze(&sel, &tiers[0], &tiers[1]);
 
 		resp.n_query_scopes = 2;

@@ -36,6 +36,7 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/uuid.h"
 #include "utils/snapmgr.h"
 
 #include "block.h"
@@ -412,7 +413,7 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	reader.for_compaction = true;
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT h.ctid, h.series_id, h.ts, h.profile,"
-									   "       h.pprof_id, h.part, h.total"
+									   "       h.pprof_id, h.part, h.total, h.profile_id"
 									   " FROM pyroscope.head h"
 									   " WHERE h.tenant = $1 AND h.ts >= $3 AND h.ts < $4"
 									   "   AND h.series_id IN (SELECT s.series_id FROM pyroscope.series s"
@@ -461,6 +462,15 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 			 * context
 			 */
 			p = head_reader_get_row(&reader, tup, desc, 4);
+			{
+				Datum		id = SPI_getbinval(tup, desc, 8, &isnull);
+
+				/* the block keeps the id of the ingested profile */
+				if (isnull)
+					memset(p->id, 0, PYRO_PROFILE_ID_LEN);
+				else
+					memcpy(p->id, DatumGetUUIDP(id)->data, PYRO_PROFILE_ID_LEN);
+			}
 			MemoryContextSwitchTo(unit_cxt);
 			if (reader.pprof_id != 0 &&
 				(pprofs.n == 0 || pprofs.v[pprofs.n - 1] != reader.pprof_id))

@@ -21,6 +21,7 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "common.h"
 #include "profile.h"
@@ -224,7 +225,16 @@ typedef struct ProfileSelection
 	 * profile type (pyroscope_selection_require_type)
 	 */
 	bool		require_type;
+
+	/*
+	 * Only the profiles of these ingested profiles (ids sorted by memcmp, no
+	 * duplicates; pyroscope_selection_set_profile_ids); NULL = any.
+	 */
+	const pg_uuid_t *profile_ids;
+	int			nprofile_ids;
 } ProfileSelection;
+
+extern void pyroscope_selection_set_profile_ids(ProfileSelection *sel, pg_uuid_t *ids, int n);
 
 /* called once per stored profile (decoded) of a selection */
 typedef void (*ProfileVisitor) (PyroProfile *p, void *arg);
@@ -272,7 +282,9 @@ extern uint64 pyroscope_selection_profiles(const ProfileSelection *sel,
 										   StoredProfileVisitor visit, void *arg);
 
 /* series, time and total of a stored profile */
-typedef void (*ProfileTotalVisitor) (int64 series_id, TimestampTz ts, int64 total, void *arg);
+/* id: of the ingested profile, NULL when unknown (compacted before ids) */
+typedef void (*ProfileTotalVisitor) (int64 series_id, TimestampTz ts, int64 total,
+									 const pg_uuid_t *id, void *arg);
 extern void pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visit,
 									   void *arg);
 
@@ -422,7 +434,7 @@ extern void pyroscope_http_worker_count(bool error);
 extern bool pyroscope_http_worker_get_status(int index, HttpWorkerStatus *st);
 
 /* the extension version this library's queries are written for */
-#define PYROSCOPE_EXTENSION_VERSION "1.4"
+#define PYROSCOPE_EXTENSION_VERSION "1.5"
 extern bool pyroscope_extension_ready(void);
 extern char *pyroscope_extension_installed_version(void);
 extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);

@@ -23,6 +23,7 @@
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/uuid.h"
 
 #include "ingest_params.h"
 #include "jfr.h"
@@ -91,14 +92,15 @@ prepare_plans(void)
 	}
 	if (head_insert_plan == NULL)
 	{
-		Oid			t[6] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, InvalidOid};
+		Oid			t[7] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, InvalidOid,
+		UUIDOID};
 
 		t[5] = DatumGetObjectId(DirectFunctionCall1(regtypein,
 													CStringGetDatum("pyroscope.profile")));
 		head_insert_plan = prepare_kept(
-										"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, profile)"
-										" VALUES ($1, $2, $3, $4, $5, $6)",
-										6, t);
+										"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, profile, profile_id)"
+										" VALUES ($1, $2, $3, $4, $5, $6, $7)",
+										7, t);
 	}
 	if (pprof_insert_plan == NULL)
 	{
@@ -110,13 +112,32 @@ prepare_plans(void)
 	}
 	if (head_part_insert_plan == NULL)
 	{
-		Oid			t[7] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, INT8OID, INT4OID};
+		Oid			t[8] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, INT8OID, INT4OID,
+		UUIDOID};
 
 		head_part_insert_plan = prepare_kept(
-											 "INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, pprof_id, part)"
-											 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-											 7, t);
+											 "INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, pprof_id, part, profile_id)"
+											 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+											 8, t);
 	}
+}
+
+/*
+ * A new profile id: a random (version 4) UUID, one per ingested profile,
+ * as upstream's distributor assigns (API-2.md 3.1).
+ */
+static Datum
+new_profile_id(void)
+{
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+	if (!pg_strong_random(id->data, UUID_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random profile id")));
+	id->data[6] = (id->data[6] & 0x0F) | 0x40;
+	id->data[8] = (id->data[8] & 0x3F) | 0x80;
+	return UUIDPGetDatum(id);
 }
 
 static void
@@ -496,6 +517,7 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 {
 	TimestampTz ts = profile_time(n->time_nanos);
 	int			written = 0;
+	Datum		profile_id = new_profile_id();
 
 	check_tenant(tenant);
 	{
@@ -513,7 +535,7 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 		PyroError	err;
 		PyroBuf		enc;
 		int64		series_id;
-		Datum		args[6];
+		Datum		args[7];
 		ProfileValue *v;
 
 		series_id = series_of(n, i, client, tenant, ts);
@@ -530,6 +552,7 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 		args[3] = Int64GetDatum(pyro_profile_total(sp->profile));
 		args[4] = Int32GetDatum((int32) Min(sp->profile->nsamples, PG_INT32_MAX));
 		args[5] = PointerGetDatum(v);
+		args[6] = profile_id;
 		if (SPI_execute_plan(head_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert profile");
 		pfree(v);
@@ -548,7 +571,7 @@ static int
 store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 			const char *tenant, TimestampTz ts)
 {
-	Datum		args[7];
+	Datum		args[8];
 	bool		isnull;
 	int64		pprof_id;
 	int64	   *series_ids;
@@ -581,6 +604,7 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 	args[1] = CStringGetTextDatum(tenant);
 	args[2] = TimestampTzGetDatum(ts);
 	args[5] = Int64GetDatum(pprof_id);
+	args[7] = new_profile_id();
 	for (size_t i = 0; i < n->nseries; i++)
 	{
 		const PyroSeriesProfile *sp = &n->series[i];

@@ -326,6 +326,45 @@ scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, voi
 	return count;
 }
 
+/* the profile ids of a selection as a uuid[] (a NULL Datum without ids) */
+static Datum
+profile_ids_array(const ProfileSelection *sel)
+{
+	Datum	   *d;
+
+	if (sel->profile_ids == NULL)
+		return (Datum) 0;
+	d = palloc(sizeof(Datum) * Max(sel->nprofile_ids, 1));
+	for (int i = 0; i < sel->nprofile_ids; i++)
+		d[i] = UUIDPGetDatum(&sel->profile_ids[i]);
+	return PointerGetDatum(construct_array(d, sel->nprofile_ids, UUIDOID, UUID_LEN, false,
+										   TYPALIGN_CHAR));
+}
+
+static int
+profile_id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, UUID_LEN);
+}
+
+/*
+ * Restrict a selection to the profiles of the given ingested profiles (ids
+ * sorted and de-duplicated in place; n = 0 selects nothing).
+ */
+void
+pyroscope_selection_set_profile_ids(ProfileSelection *sel, pg_uuid_t *ids, int n)
+{
+	int			k = 0;
+
+	if (n > 0)
+		qsort(ids, n, sizeof(pg_uuid_t), profile_id_cmp);
+	for (int i = 0; i < n; i++)
+		if (k == 0 || memcmp(&ids[i], &ids[k - 1], UUID_LEN) != 0)
+			ids[k++] = ids[i];
+	sel->profile_ids = ids;
+	sel->nprofile_ids = k;
+}
+
 /* scan_blocks reader of pyroscope_scan_selection: one merged profile per block */
 /*
  * The arguments of the scans of a selection ($1 series ids, $2 start, $3
@@ -350,6 +389,11 @@ selection_scan_args(const ProfileSelection *sel, Datum *args, PyroBlockQuery *bq
 	memset(bq, 0, sizeof(*bq));
 	bq->series_ids = ids;
 	bq->nseries = nids;
+	if (sel->profile_ids)
+	{
+		bq->ids = (const uint8 *) sel->profile_ids;
+		bq->nids = sel->nprofile_ids;
+	}
 	bq->start = pyroscope_timestamptz_to_ms_ceil(sel->start);
 	bq->end = pyroscope_timestamptz_to_ms(sel->end);
 	return true;
@@ -401,13 +445,26 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 	MemoryContextSwitchTo(rowctx);
 	head_reader_init(&reader);
 	MemoryContextSwitchTo(caller);
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts"
-									   " FROM pyroscope.head h"
-									   " WHERE h.series_id = ANY ($1)"
-									   " AND h.ts >= $2 AND h.ts <= $3"
-									   " ORDER BY h.pprof_id",
-									   3, types, args, NULL, true, 0);
+	{
+		Datum		hargs[4];
+		Oid			htypes[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDARRAYOID};
+
+		memcpy(hargs, args, sizeof(Datum) * 3);
+		hargs[3] = profile_ids_array(sel);
+		portal = SPI_cursor_open_with_args(NULL,
+										   sel->profile_ids
+										   ? "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts"
+										   " FROM pyroscope.head h"
+										   " WHERE h.series_id = ANY ($1)"
+										   " AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($4)"
+										   " ORDER BY h.pprof_id"
+										   : "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts"
+										   " FROM pyroscope.head h"
+										   " WHERE h.series_id = ANY ($1)"
+										   " AND h.ts >= $2 AND h.ts <= $3"
+										   " ORDER BY h.pprof_id",
+										   sel->profile_ids ? 4 : 3, htypes, hargs, NULL, true, 0);
+	}
 	for (;;)
 	{
 		SPITupleTable *tt;
@@ -504,8 +561,8 @@ totals_visitor(void *arg, int64_t series_id, int64_t ts, int64_t total, const ui
 	TotalsSink *sink = (TotalsSink *) arg;
 	MemoryContext old = MemoryContextSwitchTo(sink->caller);
 
-	(void) id;
-	sink->visit(series_id, pyroscope_ms_to_timestamptz(ts), total, sink->arg);
+	sink->visit(series_id, pyroscope_ms_to_timestamptz(ts), total, (const pg_uuid_t *) id,
+				sink->arg);
 	MemoryContextSwitchTo(old);
 	return PYRO_OK;
 }
@@ -541,10 +598,21 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 		return;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT h.series_id, h.ts, h.total FROM pyroscope.head h"
-							  " WHERE h.series_id = ANY ($1) AND h.ts >= $2 AND h.ts <= $3",
-							  3, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read profile totals");
+	{
+		Datum		hargs[4];
+		Oid			htypes[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDARRAYOID};
+
+		memcpy(hargs, args, sizeof(Datum) * 3);
+		hargs[3] = profile_ids_array(sel);
+		if (SPI_execute_with_args(sel->profile_ids
+								  ? "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
+								  " WHERE h.series_id = ANY ($1) AND h.ts >= $2 AND h.ts <= $3"
+								  " AND h.profile_id = ANY ($4)"
+								  : "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
+								  " WHERE h.series_id = ANY ($1) AND h.ts >= $2 AND h.ts <= $3",
+								  sel->profile_ids ? 4 : 3, htypes, hargs, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read profile totals");
+	}
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -553,9 +621,10 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 		int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 		int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		Datum		id = SPI_getbinval(tup, desc, 4, &isnull);
 		MemoryContext old = MemoryContextSwitchTo(sink.caller);
 
-		visit(series_id, ts, total, arg);
+		visit(series_id, ts, total, isnull ? NULL : DatumGetUUIDP(id), arg);
 		MemoryContextSwitchTo(old);
 	}
 	SPI_freetuptable(SPI_tuptable);

@@ -12,6 +12,7 @@
 #include "engine.h"
 
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "sql_results.h"
@@ -24,6 +25,9 @@ PG_FUNCTION_INFO_V1(pyroscope_merge_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_diff);
 PG_FUNCTION_INFO_V1(pyroscope_profile_totals);
 PG_FUNCTION_INFO_V1(pyroscope_select_profiles);
+PG_FUNCTION_INFO_V1(pyroscope_list_profiles);
+PG_FUNCTION_INFO_V1(pyroscope_profiles_pprof);
+PG_FUNCTION_INFO_V1(pyroscope_profiles_flamegraph);
 
 /* Fill a selection from the usual (profile_type, selector, start, end, tenant) arguments. */
 static void
@@ -37,6 +41,8 @@ selection_from_args(ProfileSelection *sel, FunctionCallInfo fcinfo,
 	sel->end = PG_GETARG_TIMESTAMPTZ(end_arg);
 	sel->tenant = text_to_cstring(PG_GETARG_TEXT_PP(tenant_arg));
 	sel->require_type = false;
+	sel->profile_ids = NULL;
+	sel->nprofile_ids = 0;
 }
 
 static void
@@ -65,12 +71,13 @@ pyroscope_select_series(PG_FUNCTION_ARGS)
 
 /* pyroscope.profile_totals(...): one row per stored profile of a selection */
 static void
-totals_row(int64 series_id, TimestampTz ts, int64 total, void *arg)
+totals_row(int64 series_id, TimestampTz ts, int64 total, const pg_uuid_t *id, void *arg)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
+	(void) id;
 	values[0] = Int64GetDatum(series_id);
 	values[1] = TimestampTzGetDatum(ts);
 	values[2] = Int64GetDatum(total);
@@ -132,6 +139,94 @@ pyroscope_stacks(PG_FUNCTION_ARGS)
 	sql_return_stacks(fcinfo, t);
 	pyroscope_budget_end();
 	return (Datum) 0;
+}
+
+/* pyroscope.list_profiles(...): one row per stored profile, with its id */
+static void
+list_row(int64 series_id, TimestampTz ts, int64 total, const pg_uuid_t *id, void *arg)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[4];
+	bool		nulls[4] = {id == NULL, false, false, false};
+
+	if (id)
+	{
+		pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+		memcpy(copy, id, sizeof(pg_uuid_t));
+		values[0] = UUIDPGetDatum(copy);
+	}
+	else
+		values[0] = (Datum) 0;
+	values[1] = Int64GetDatum(series_id);
+	values[2] = TimestampTzGetDatum(ts);
+	values[3] = Int64GetDatum(total);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+Datum
+pyroscope_list_profiles(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
+	InitMaterializedSRF(fcinfo, 0);
+	pyroscope_selection_totals(&sel, list_row, fcinfo->resultinfo);
+	return (Datum) 0;
+}
+
+/* the selection's profile ids from a uuid[] argument (NULL elements refused) */
+static void
+selection_ids_from_arg(ProfileSelection *sel, FunctionCallInfo fcinfo, int arg)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(arg);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	pg_uuid_t  *ids;
+
+	deconstruct_array(a, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
+	ids = palloc(sizeof(pg_uuid_t) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("profile ids must not be null")));
+		memcpy(&ids[i], DatumGetUUIDP(elems[i]), sizeof(pg_uuid_t));
+	}
+	pyroscope_selection_set_profile_ids(sel, ids, n);
+}
+
+Datum
+pyroscope_profiles_pprof(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	bytea	   *result;
+
+	selection_from_args(&sel, fcinfo, 0, 2, 3, 4, 5);
+	selection_ids_from_arg(&sel, fcinfo, 1);
+	pyroscope_selection_require_type(&sel);
+	pyroscope_budget_begin();
+	result = pyroscope_selection_pprof(&sel);
+	pyroscope_budget_end();
+	PG_RETURN_BYTEA_P(result);
+}
+
+Datum
+pyroscope_profiles_flamegraph(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	int32		max_nodes = PG_GETARG_INT32(5);
+	Datum		result;
+
+	selection_from_args(&sel, fcinfo, 0, 2, 3, 4, 6);
+	selection_ids_from_arg(&sel, fcinfo, 1);
+	pyroscope_selection_require_type(&sel);
+	pyroscope_budget_begin();
+	result = pyroscope_selection_flamegraph(&sel, max_nodes);
+	pyroscope_budget_end();
+	PG_RETURN_DATUM(result);
 }
 
 Datum

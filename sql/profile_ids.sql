@@ -1,0 +1,77 @@
+-- Every ingested profile has an id (API-2.md 3.1): one per pprof, shared
+-- by the series it is split into; list_profiles lists the individual
+-- profiles of a selection with it, profiles_pprof and profiles_flamegraph
+-- give those profiles alone, and all of it is the same before and after
+-- compaction into blocks.
+\getenv abs_srcdir PG_ABS_SRCDIR
+SET pyroscope.block_window = '1h';
+SET pyroscope.compact_after = '10min';
+\set cpu :abs_srcdir '/test/data/pprof/go/cpu.pb.gz'
+\set labels :abs_srcdir '/test/data/pprof/go/cpu-labels.pb.gz'
+
+-- the same pprof three times (equal times: only the id tells them apart),
+-- and one whose samples carry labels (several series of one pprof)
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(f), jsonb_build_object('service_name', 'ids'), 'ids')
+  FROM (VALUES (:'cpu'), (:'cpu'), (:'cpu'), (:'labels')) v(f);
+
+CREATE TEMP TABLE listed AS
+SELECT * FROM pyroscope.list_profiles('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}',
+									  '-infinity', 'infinity', 'ids');
+-- one row per stored profile, each with an id; 4 ingested profiles
+SELECT count(*) = (SELECT count(*) FROM pyroscope.profile_totals('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'ids')) AS one_row_per_profile,
+	   count(profile_id) = count(*) AS all_have_ids,
+	   count(DISTINCT profile_id) AS ingested
+  FROM listed;
+-- ids are version 4 UUIDs, and the series of one pprof share theirs
+SELECT bool_and(substr(profile_id::text, 15, 1) = '4') AS v4 FROM listed;
+SELECT count(*) AS series_of_the_labelled_pprof
+  FROM listed WHERE profile_id = (SELECT profile_id FROM listed GROUP BY 1 HAVING count(*) > 1);
+
+-- one profile alone: the pprof as sent, not the three equal ones summed
+CREATE TEMP TABLE one AS SELECT profile_id, total FROM listed WHERE series_id =
+	(SELECT series_id FROM listed GROUP BY 1 HAVING count(*) = 3) ORDER BY profile_id LIMIT 1;
+SELECT (pyroscope.profiles_flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+									  ARRAY[(SELECT profile_id FROM one)], '{}', '-infinity', 'infinity', 0, 'ids')
+		->> 'numTicks')::bigint = (SELECT total FROM one) AS one_profile_flamegraph,
+	   (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{service_name="ids"}',
+							 '-infinity', 'infinity', 0, 'ids') ->> 'numTicks')::bigint
+	   > (SELECT total FROM one) AS whole_selection_is_more;
+
+CREATE TEMP TABLE before AS
+SELECT 'list' AS what, concat_ws(' ', profile_id, series_id, ts, total) AS answer FROM listed
+UNION ALL
+SELECT 'pprof ' || profile_id, md5(pyroscope.profiles_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+															ARRAY[profile_id], '{}', '-infinity', 'infinity', 'ids'))
+  FROM (SELECT DISTINCT profile_id FROM listed) d
+UNION ALL
+SELECT 'two', md5(pyroscope.profiles_flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+												(SELECT array_agg(profile_id ORDER BY profile_id) FROM (SELECT DISTINCT profile_id FROM listed ORDER BY 1 LIMIT 2) x),
+												'{}', '-infinity', 'infinity', 0, 'ids')::text);
+
+INSERT INTO pyroscope.tenant_retention VALUES ('ids', interval '100 years');
+SELECT (pyroscope.compact('2030-01-01', 'ids') ->> 'head_rows_compacted')::int > 0 AS compacted;
+SELECT count(*) AS head_rows FROM pyroscope.head WHERE tenant = 'ids';
+
+CREATE TEMP TABLE after AS
+SELECT 'list' AS what, concat_ws(' ', profile_id, series_id, ts, total) AS answer
+  FROM pyroscope.list_profiles('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'ids')
+UNION ALL
+SELECT 'pprof ' || profile_id, md5(pyroscope.profiles_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+															ARRAY[profile_id], '{}', '-infinity', 'infinity', 'ids'))
+  FROM (SELECT DISTINCT profile_id FROM listed) d
+UNION ALL
+SELECT 'two', md5(pyroscope.profiles_flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+												(SELECT array_agg(profile_id ORDER BY profile_id) FROM (SELECT DISTINCT profile_id FROM listed ORDER BY 1 LIMIT 2) x),
+												'{}', '-infinity', 'infinity', 0, 'ids')::text);
+
+-- blocks answer exactly as head did
+SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM after) x) AS missing,
+	   (SELECT count(*) FROM (SELECT * FROM after EXCEPT ALL SELECT * FROM before) x) AS extra,
+	   (SELECT count(*) FROM before) AS compared;
+
+-- an id nobody has selects nothing; a NULL element is an error
+SELECT (pyroscope.profiles_flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+									  ARRAY['00000000-0000-4000-8000-000000000000'::uuid], '{}',
+									  '-infinity', 'infinity', 0, 'ids') ->> 'numTicks')::bigint AS unknown_id_ticks;
+SELECT pyroscope.profiles_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', ARRAY[NULL::uuid], '{}',
+								'-infinity', 'infinity', 'ids');
