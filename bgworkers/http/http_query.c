@@ -616,6 +616,32 @@ http_handle_select_merge_profile(HttpRequest *req)
 	http_connect_reply_packed(req, &perftools__profiles__profile__descriptor, raw.data, raw.len);
 }
 
+/* the Exemplar message of a point's exemplar (API-2.md 3.4) */
+static void
+point_exemplar(Types__V1__Point *pt, const BucketExemplar *ex)
+{
+	Types__V1__Exemplar *e = palloc(sizeof(Types__V1__Exemplar));
+
+	types__v1__exemplar__init(e);
+	e->timestamp = ex->ts_ms;
+	e->profile_id = ex->profile_id;
+	e->value = ex->value;
+	e->n_labels = ex->nlabels;
+	e->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(ex->nlabels, 1));
+	for (int k = 0; k < ex->nlabels; k++)
+	{
+		Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
+
+		types__v1__label_pair__init(lp);
+		lp->name = ex->names[k];
+		lp->value = ex->values[k];
+		e->labels[k] = lp;
+	}
+	pt->n_exemplars = 1;
+	pt->exemplars = palloc(sizeof(Types__V1__Exemplar *));
+	pt->exemplars[0] = e;
+}
+
 /* SelectSeries: bucketed totals (spec §15.3). */
 void
 http_handle_select_series(HttpRequest *req)
@@ -643,7 +669,8 @@ http_handle_select_series(HttpRequest *req)
 	if (r->exemplar_type == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_SPAN)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("span exemplars are not supported")));
+				 errmsg("exemplar type span is not implemented"),
+				 errdetail("Span exemplars exist only in SelectHeatmap, as upstream's.")));
 	if (r->opt_limit_case == QUERIER__V1__SELECT_SERIES_REQUEST__OPT_LIMIT_LIMIT)
 		limit = r->limit;
 	step_ms = (int64) (r->step * 1000);
@@ -651,6 +678,9 @@ http_handle_select_series(HttpRequest *req)
 		r->aggregation == TYPES__V1__TIME_SERIES_AGGREGATION_TYPE__TIME_SERIES_AGGREGATION_TYPE_AVERAGE;
 	n = pyroscope_series_buckets(&sel, r->start, r->end, step_ms, r->group_by,
 								 (int) r->n_group_by, average, limit, &bs);
+	if (r->exemplar_type == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_INDIVIDUAL)
+		pyroscope_series_exemplars(&sel, r->start, r->end, step_ms, r->group_by,
+								   (int) r->n_group_by, bs, n);
 	resp.n_series = n;
 	resp.series = palloc(sizeof(Types__V1__Series *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -678,6 +708,8 @@ http_handle_select_series(HttpRequest *req)
 			types__v1__point__init(pt);
 			pt->timestamp = bs[i].ts_ms[j];
 			pt->value = bs[i].values_at[j];
+			if (bs[i].exemplars && bs[i].exemplars[j].set)
+				point_exemplar(pt, &bs[i].exemplars[j]);
 			s->points[j] = pt;
 		}
 		resp.series[i] = s;

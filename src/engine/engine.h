@@ -452,7 +452,21 @@ typedef struct BucketSeries
 	int64	   *ts_ms;			/* point timestamps, ascending */
 	double	   *values_at;		/* point values */
 	double		sum;			/* sum of the point values */
+	char	   *key;			/* the group-by values, as text: identity */
+	struct BucketExemplar *exemplars;	/* per point, or NULL */
 } BucketSeries;
+
+/* the exemplar of one point: one individual profile (API-2.md 3.4) */
+typedef struct BucketExemplar
+{
+	bool		set;
+	char	   *profile_id;
+	int64		ts_ms;			/* the profile's time, not the point's */
+	int64		value;			/* its total */
+	int			nlabels;		/* its series labels less the group-by ones */
+	char	  **names;
+	char	  **values;
+} BucketExemplar;
 
 /*
  * Series of per-profile totals of a selection (profile type, selector,
@@ -467,6 +481,17 @@ extern int	pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms,
 									 int64 end_ms, int64 step_ms,
 									 char **group_by, int ngroup_by, bool average,
 									 int64 limit, BucketSeries **out);
+
+/*
+ * Attach to the points of series (from pyroscope_series_buckets with the
+ * same arguments) the exemplar of each: of the individual profiles in the
+ * point's bucket, the one with the highest total (a profile split into
+ * several series of one output series counts once, its totals summed).
+ */
+extern void pyroscope_series_exemplars(const ProfileSelection *sel, int64 start_ms,
+									   int64 end_ms, int64 step_ms,
+									   char **group_by, int ngroup_by,
+									   BucketSeries *series, int nseries);
 
 
 

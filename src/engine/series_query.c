@@ -130,6 +130,7 @@ pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms, int64 end_
 			s->ts_ms = palloc(sizeof(int64) * (SPI_processed - r));
 			s->values_at = palloc(sizeof(double) * (SPI_processed - r));
 			prev_g = pstrdup(gtext);
+			s->key = prev_g;
 		}
 		s = &series[nseries - 1];
 		v = average && count > 0 ? sum / count : sum;
@@ -164,4 +165,146 @@ pyroscope_series_buckets(const ProfileSelection *sel, int64 start_ms, int64 end_
 		nseries = (int) limit;
 	*out = series;
 	return nseries;
+}
+
+static int
+series_key_cmp(const void *a, const void *b)
+{
+	return strcmp((*(BucketSeries *const *) a)->key, (*(BucketSeries *const *) b)->key);
+}
+
+static int
+ts_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+void
+pyroscope_series_exemplars(const ProfileSelection *sel, int64 start_ms, int64 end_ms,
+						   int64 step_ms, char **group_by, int ngroup_by,
+						   BucketSeries *series, int nseries)
+{
+	/*
+	 * Candidates are the individual profiles of each (series, bucket), merged
+	 * by (profile id, time): a pprof split into several series of one output
+	 * series is one candidate, its totals summed and its labels intersected.
+	 * The winner of a bucket has the highest total (then the earliest time,
+	 * then the smallest id, so that answers are stable).
+	 */
+	static const char *sql =
+	"WITH s AS (SELECT ss.series_id,"
+	"             ARRAY(SELECT ss.labels ->> u.n FROM unnest($6::text[]) WITH ORDINALITY u(n, o)"
+	"                   ORDER BY u.o) AS g"
+	"           FROM pyroscope.select_series($1, $2, $3, $4, $5) ss),"
+	" c AS (SELECT s.g, b.k, h.profile_id, h.ts, sum(h.total) AS v,"
+	"              array_agg(h.series_id) AS sids"
+	"         FROM s JOIN pyroscope.list_profiles($1, $2, $3, $4, $5) h ON h.series_id = s.series_id"
+	"         CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM h.ts) * 1000)::bigint AS t) t"
+	"         CROSS JOIN LATERAL (SELECT CASE WHEN t.t <= $7 THEN 0"
+	"                             ELSE (t.t - $7 + $9 - 1) / $9 END AS k) b"
+	"        WHERE h.profile_id IS NOT NULL AND h.ts >= $3 AND h.ts <= $4 AND $7 + b.k * $9 <= $8"
+	"        GROUP BY s.g, b.k, h.profile_id, h.ts),"
+	" w AS (SELECT DISTINCT ON (g, k) * FROM c ORDER BY g, k, v DESC, ts, profile_id)"
+	" SELECT w.g::text, w.k, w.profile_id::text, floor(extract(epoch FROM w.ts) * 1000)::bigint,"
+	"        w.v::bigint, l.keys, l.vals"
+	"   FROM w CROSS JOIN LATERAL"
+	"        (SELECT array_agg(x.key ORDER BY x.key) AS keys, array_agg(x.value ORDER BY x.key) AS vals"
+	"           FROM (SELECT e.key, e.value"
+	"                   FROM pyroscope.series ps, jsonb_each_text(ps.labels) e"
+	"                  WHERE ps.series_id = ANY (w.sids) AND e.key <> ALL ($6::text[])"
+	"                  GROUP BY 1, 2 HAVING count(*) = cardinality(w.sids)) x) l";
+	Oid			types[9] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
+	TEXTARRAYOID, INT8OID, INT8OID, INT8OID};
+	Datum		values[9];
+	Datum	   *gb;
+	MemoryContext caller = CurrentMemoryContext;
+	BucketSeries **byk;
+
+	if (nseries == 0)
+		return;
+	byk = palloc(sizeof(BucketSeries *) * nseries);
+	for (int i = 0; i < nseries; i++)
+	{
+		byk[i] = &series[i];
+		series[i].exemplars = palloc0(sizeof(BucketExemplar) * Max(series[i].npoints, 1));
+	}
+	qsort(byk, nseries, sizeof(BucketSeries *), series_key_cmp);
+
+	gb = palloc(sizeof(Datum) * Max(ngroup_by, 1));
+	for (int i = 0; i < ngroup_by; i++)
+		gb[i] = CStringGetTextDatum(group_by[i]);
+	values[0] = CStringGetTextDatum(sel->profile_type);
+	values[1] = CStringGetTextDatum(sel->selector);
+	values[2] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(start_ms - step_ms));
+	values[3] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(end_ms));
+	values[4] = CStringGetTextDatum(sel->tenant);
+	values[5] = PointerGetDatum(construct_array(gb, ngroup_by, TEXTOID, -1, false, TYPALIGN_INT));
+	values[6] = Int64GetDatum(start_ms);
+	values[7] = Int64GetDatum(end_ms);
+	values[8] = Int64GetDatum(step_ms);
+
+	SPI_connect();
+	if (SPI_execute_with_args(sql, 9, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not select exemplars");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *gtext = SPI_getvalue(tup, desc, 1);
+		int64		k = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		BucketSeries key;
+		BucketSeries *kp = &key;
+		BucketSeries **found;
+		int64		ts;
+		int64	   *pt;
+		BucketExemplar *ex;
+		MemoryContext old;
+
+		key.key = gtext;
+		found = bsearch(&kp, byk, nseries, sizeof(BucketSeries *), series_key_cmp);
+		if (found == NULL)
+			continue;			/* a series cut by the limit */
+		ts = start_ms + k * step_ms;
+		pt = bsearch(&ts, (*found)->ts_ms, (*found)->npoints, sizeof(int64), ts_cmp);
+		if (pt == NULL)
+			continue;
+		old = MemoryContextSwitchTo(caller);
+		ex = &(*found)->exemplars[pt - (*found)->ts_ms];
+		ex->set = true;
+		ex->profile_id = SPI_getvalue(tup, desc, 3);
+		ex->ts_ms = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		ex->value = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		{
+			Datum		kd = SPI_getbinval(tup, desc, 6, &isnull);
+
+			if (!isnull)
+			{
+				Datum	   *ke,
+						   *ve;
+				bool	   *kn,
+						   *vn;
+				int			nk,
+							nv;
+
+				deconstruct_array(DatumGetArrayTypeP(kd), TEXTOID, -1, false, TYPALIGN_INT,
+								  &ke, &kn, &nk);
+				deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
+								  TEXTOID, -1, false, TYPALIGN_INT, &ve, &vn, &nv);
+				ex->names = palloc(sizeof(char *) * Max(nk, 1));
+				ex->values = palloc(sizeof(char *) * Max(nk, 1));
+				for (int i = 0; i < nk && i < nv; i++)
+				{
+					ex->names[i] = TextDatumGetCString(ke[i]);
+					ex->values[i] = TextDatumGetCString(ve[i]);
+				}
+				ex->nlabels = Min(nk, nv);
+			}
+		}
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
 }

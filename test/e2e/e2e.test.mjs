@@ -145,6 +145,23 @@ function pushedTotal(sampleType) {
   return found ? total : null;
 }
 
+// The total of one sample type in each pushed pprof document.
+function pushedTotals(sampleType) {
+  const Profile = registry.getMessage("perftools.profiles.Profile");
+  const totals = [];
+  for (const p of pushed) {
+    const parts = multipartParts(p.body, p.contentType);
+    if (!parts.profile) continue;
+    let raw = parts.profile;
+    if (raw[0] === 0x1f && raw[1] === 0x8b) raw = zlib.gunzipSync(raw);
+    const prof = fromBinary(Profile, raw);
+    const idx = prof.sampleType.findIndex((t) => prof.stringTable[Number(t.type)] === sampleType);
+    if (idx < 0) continue;
+    totals.push(prof.sample.reduce((s, x) => s + (x.value[idx] > 0n ? x.value[idx] : 0n), 0n));
+  }
+  return totals;
+}
+
 // Decode a FlameGraph into nodes with absolute x, for self/total checks.
 function flameNodes(fg) {
   const nodes = [];
@@ -278,6 +295,38 @@ for (const codec of ["proto", "json"]) {
       sum += p.value;
     }
     assert.equal(BigInt(Math.round(sum)), pushedCpu, "series total equals the pushed total");
+
+    // exemplars (Drilldown 2.3, Grafana's "include exemplars"): one per
+    // point, an individual profile; clicking it opens that profile alone
+    const withEx = await querier.selectSeries({
+      profileTypeID: cpu.ID, labelSelector: selector, start, end, step: 15, groupBy: [],
+      exemplarType: 2 });
+    const perPush = pushedTotals("cpu");
+    const exemplars = withEx.series[0].points.flatMap((p) => {
+      assert.ok(p.exemplars.length <= 1, "at most one exemplar per point");
+      for (const e of p.exemplars) {
+        assert.ok(BigInt(Math.round(p.value)) >= e.value, "an exemplar is a part of its point");
+        assert.ok(e.timestamp <= p.timestamp && e.timestamp > p.timestamp - 15000n,
+          "the exemplar's own time lies in its point's bucket");
+      }
+      return p.exemplars;
+    });
+    assert.equal(exemplars.length, withEx.series[0].points.length, "every point has its exemplar");
+    assert.equal(new Set(exemplars.map((e) => e.profileId)).size, exemplars.length, "distinct profiles");
+    for (const e of exemplars) {
+      assert.match(e.profileId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.ok(perPush.includes(e.value), `exemplar value ${e.value} is one pushed profile's total`);
+      assert.ok(e.labels.some((l) => l.name === "service_name" && l.value === "e2e-node-app"));
+    }
+    const one = exemplars[0];
+    const single = await querier.selectMergeStacktraces({
+      profileTypeID: cpu.ID, labelSelector: selector, start, end,
+      profileIdSelector: [one.profileId], optMaxNodes: { case: "maxNodes", value: 16384n } });
+    assert.equal(single.flamegraph.total, one.value, "the exemplar's profile alone");
+    assert.ok(single.flamegraph.total < pushedCpu, "not the whole selection");
+    const singlePprof = await querier.selectMergeProfile({
+      profileTypeID: cpu.ID, labelSelector: selector, start, end, profileIdSelector: [one.profileId] });
+    assert.equal(pprofTotal(singlePprof), one.value, "the same as a pprof");
 
     // the merged pprof
     const prof = await querier.selectMergeProfile({
