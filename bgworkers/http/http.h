@@ -61,6 +61,7 @@ typedef enum HttpRouteId
 	ROUTE_SELECT_MERGE_SPAN_PROFILE,
 	ROUTE_SELECT_MERGE_PROFILE,
 	ROUTE_SELECT_SERIES,
+	ROUTE_SELECT_HEATMAP,
 	ROUTE_DIFF,
 	ROUTE_GET_PROFILE_STATS,
 	ROUTE_ANALYZE_QUERY,
@@ -322,6 +323,7 @@ extern void http_handle_select_merge_stacktraces(HttpRequest *req);
 extern void http_handle_select_merge_span_profile(HttpRequest *req);
 extern void http_handle_select_merge_profile(HttpRequest *req);
 extern void http_handle_select_series(HttpRequest *req);
+extern void http_handle_select_heatmap(HttpRequest *req);
 extern void http_handle_diff(HttpRequest *req);
 extern void http_handle_get_profile_stats(HttpRequest *req);
 extern void http_handle_analyze_query(HttpRequest *req);

@@ -47,6 +47,7 @@ static const char *const route_labels[HTTP_NROUTES] = {
 	[ROUTE_SELECT_MERGE_SPAN_PROFILE] = "/querier.v1.QuerierService/SelectMergeSpanProfile",
 	[ROUTE_SELECT_MERGE_PROFILE] = "/querier.v1.QuerierService/SelectMergeProfile",
 	[ROUTE_SELECT_SERIES] = "/querier.v1.QuerierService/SelectSeries",
+	[ROUTE_SELECT_HEATMAP] = "/querier.v1.QuerierService/SelectHeatmap",
 	[ROUTE_DIFF] = "/querier.v1.QuerierService/Diff",
 	[ROUTE_GET_PROFILE_STATS] = "/querier.v1.QuerierService/GetProfileStats",
 	[ROUTE_ANALYZE_QUERY] = "/querier.v1.QuerierService/AnalyzeQuery",

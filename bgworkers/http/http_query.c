@@ -717,6 +717,139 @@ http_handle_select_series(HttpRequest *req)
 	http_connect_reply(req, &resp.base);
 }
 
+/* the Exemplar message of a heatmap cell */
+static Types__V1__Exemplar *
+heatmap_exemplar(const HeatmapExemplar *ex)
+{
+	Types__V1__Exemplar *e = palloc(sizeof(Types__V1__Exemplar));
+
+	types__v1__exemplar__init(e);
+	e->timestamp = ex->ts_ms;
+	e->value = ex->value;
+	if (ex->profile_id)
+		e->profile_id = ex->profile_id;
+	if (ex->span_id)
+		e->span_id = ex->span_id;
+	e->n_labels = ex->nlabels;
+	e->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(ex->nlabels, 1));
+	for (int k = 0; k < ex->nlabels; k++)
+	{
+		Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
+
+		types__v1__label_pair__init(lp);
+		lp->name = ex->names[k];
+		lp->value = ex->values[k];
+		e->labels[k] = lp;
+	}
+	return e;
+}
+
+/*
+ * SelectHeatmap (API-2.md 3.5): the individual profiles (INDIVIDUAL) or
+ * the spans of their samples (SPAN) of a selection, counted by time slot
+ * and value bucket, with each cell's highest point as its exemplar.
+ */
+void
+http_handle_select_heatmap(HttpRequest *req)
+{
+	Querier__V1__SelectHeatmapRequest *r;
+	Querier__V1__SelectHeatmapResponse resp = QUERIER__V1__SELECT_HEATMAP_RESPONSE__INIT;
+	ProfileSelection sel;
+	HeatmapQuery q;
+	HeatmapResult hr;
+	int64		limit = 0;
+
+	r = (Querier__V1__SelectHeatmapRequest *)
+		http_connect_decode(req, &querier__v1__select_heatmap_request__descriptor);
+	if (!(r->step >= 0.001) || r->step > 1e9)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("step must be at least 0.001 seconds")));
+	if (r->opt_limit_case == QUERIER__V1__SELECT_HEATMAP_REQUEST__OPT_LIMIT_LIMIT)
+	{
+		if (r->limit < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("limit must not be negative")));
+		limit = r->limit;
+	}
+	if (r->start >= r->end)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the heatmap's start must be before its end")));
+	http_selection(req, &sel, r->profile_typeid, r->label_selector, r->start, r->end);
+	check_enum(&querier__v1__heatmap_query_type__descriptor, (int) r->query_type,
+			   "heatmap query type");
+	check_enum(&types__v1__exemplar_type__descriptor, (int) r->exemplar_type, "exemplar type");
+	if (r->query_type == QUERIER__V1__HEATMAP_QUERY_TYPE__HEATMAP_QUERY_TYPE_UNSPECIFIED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("valid heatmap query type must be specified")));
+	if ((r->exemplar_type == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_INDIVIDUAL &&
+		 r->query_type != QUERIER__V1__HEATMAP_QUERY_TYPE__HEATMAP_QUERY_TYPE_INDIVIDUAL) ||
+		(r->exemplar_type == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_SPAN &&
+		 r->query_type != QUERIER__V1__HEATMAP_QUERY_TYPE__HEATMAP_QUERY_TYPE_SPAN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("exemplar type %d does not go with heatmap query type %d",
+						(int) r->exemplar_type, (int) r->query_type)));
+
+	memset(&q, 0, sizeof(q));
+	q.sel = &sel;
+	q.start_ms = r->start;
+	q.end_ms = r->end;
+	q.step_ms = (int64) (r->step * 1000);
+	q.group_by = r->group_by;
+	q.ngroup_by = (int) r->n_group_by;
+	q.span = r->query_type == QUERIER__V1__HEATMAP_QUERY_TYPE__HEATMAP_QUERY_TYPE_SPAN;
+	q.exemplars = r->exemplar_type == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_INDIVIDUAL ||
+		r->exemplar_type == TYPES__V1__EXEMPLAR_TYPE__EXEMPLAR_TYPE_SPAN;
+	q.limit = limit;
+	pyroscope_heatmap(&q, &hr);
+
+	resp.n_series = hr.nseries;
+	resp.series = palloc(sizeof(Types__V1__HeatmapSeries *) * Max(hr.nseries, 1));
+	for (int i = 0; i < hr.nseries; i++)
+	{
+		const HeatmapSeries *hs = &hr.series[i];
+		Types__V1__HeatmapSeries *s = palloc(sizeof(Types__V1__HeatmapSeries));
+
+		types__v1__heatmap_series__init(s);
+		s->n_labels = hs->nlabels;
+		s->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(hs->nlabels, 1));
+		for (int j = 0; j < hs->nlabels; j++)
+		{
+			Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
+
+			types__v1__label_pair__init(lp);
+			lp->name = hs->names[j];
+			lp->value = hs->values[j];
+			s->labels[j] = lp;
+		}
+		s->n_slots = hs->nslots;
+		s->slots = palloc(sizeof(Types__V1__HeatmapSlot *) * Max(hs->nslots, 1));
+		for (int k = 0; k < hs->nslots; k++)
+		{
+			const HeatmapSlotOut *so = &hs->slots[k];
+			Types__V1__HeatmapSlot *sl = palloc(sizeof(Types__V1__HeatmapSlot));
+
+			types__v1__heatmap_slot__init(sl);
+			sl->timestamp = so->ts;
+			sl->n_y_min = lengthof(hr.y_min);
+			sl->y_min = hr.y_min;
+			sl->n_counts = lengthof(so->counts);
+			sl->counts = (int32_t *) so->counts;
+			sl->n_exemplars = so->nex;
+			sl->exemplars = palloc(sizeof(Types__V1__Exemplar *) * Max(so->nex, 1));
+			for (int e = 0; e < so->nex; e++)
+				sl->exemplars[e] = heatmap_exemplar(&so->ex[e]);
+			s->slots[k] = sl;
+		}
+		resp.series[i] = s;
+	}
+	http_connect_reply(req, &resp.base);
+}
+
 /* Diff: the diff flame graph of two selections (spec §8.5). */
 void
 http_handle_diff(HttpRequest *req)

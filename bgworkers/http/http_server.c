@@ -74,6 +74,8 @@ static const HttpRoute routes[] = {
 	http_handle_select_merge_profile, true, true},
 	{"/querier.v1.QuerierService/SelectSeries", ROUTE_SELECT_SERIES, HTTP_KIND_CONNECT,
 	"/querier.v1.QuerierService/SelectSeries", http_handle_select_series, true, true},
+	{"/querier.v1.QuerierService/SelectHeatmap", ROUTE_SELECT_HEATMAP, HTTP_KIND_CONNECT,
+	"/querier.v1.QuerierService/SelectHeatmap", http_handle_select_heatmap, true, true},
 	{"/querier.v1.QuerierService/Diff", ROUTE_DIFF, HTTP_KIND_CONNECT,
 	"/querier.v1.QuerierService/Diff", http_handle_diff, true, true},
 	{"/querier.v1.QuerierService/GetProfileStats", ROUTE_GET_PROFILE_STATS, HTTP_KIND_CONNECT,

@@ -285,6 +285,12 @@ extern uint64 pyroscope_selection_profiles(const ProfileSelection *sel,
 /* id: of the ingested profile, NULL when unknown (compacted before ids) */
 typedef void (*ProfileTotalVisitor) (int64 series_id, TimestampTz ts, int64 total,
 									 const pg_uuid_t *id, void *arg);
+
+/* one stored profile, apart; must not ereport (runs inside block readers) */
+typedef PyroStatus (*IndividualVisitor) (int64 series_id, int64 ts_ms, const PyroProfile *p,
+										 void *arg, PyroError *err);
+extern void pyroscope_scan_individual(const ProfileSelection *sel, IndividualVisitor visit,
+									  void *arg);
 extern void pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visit,
 									   void *arg);
 
@@ -494,6 +500,59 @@ extern void pyroscope_series_exemplars(const ProfileSelection *sel, int64 start_
 									   BucketSeries *series, int nseries);
 
 
+
+/* heatmaps (heatmap_query.c) */
+typedef struct HeatmapQuery
+{
+	const ProfileSelection *sel;	/* its start and end are replaced */
+	int64		start_ms;
+	int64		end_ms;
+	int64		step_ms;
+	char	  **group_by;
+	int			ngroup_by;
+	bool		span;			/* SPAN points, else INDIVIDUAL */
+	bool		exemplars;
+	int64		limit;			/* > 0: the series with the most points */
+} HeatmapQuery;
+
+typedef struct HeatmapExemplar
+{
+	int64		ts_ms;			/* the point's own time */
+	int64		value;
+	char	   *profile_id;		/* NULL: none */
+	char	   *span_id;		/* 16 hex digits, NULL: none */
+	int			nlabels;		/* series labels less the group-by ones */
+	char	  **names;
+	char	  **values;
+} HeatmapExemplar;
+
+typedef struct HeatmapSlotOut
+{
+	int64		ts;				/* right edge, ms */
+	int32		counts[20];
+	int			nex;
+	HeatmapExemplar *ex;
+} HeatmapSlotOut;
+
+typedef struct HeatmapSeries
+{
+	char	   *key;
+	int			nlabels;		/* the group-by labels it has */
+	char	  **names;
+	char	  **values;
+	int			nslots;
+	HeatmapSlotOut *slots;
+	int64		count;
+} HeatmapSeries;
+
+typedef struct HeatmapResult
+{
+	double		y_min[20];
+	int			nseries;
+	HeatmapSeries *series;
+} HeatmapResult;
+
+extern void pyroscope_heatmap(const HeatmapQuery *q, HeatmapResult *out);
 
 /* metadata, settings and credentials (metadata.c) */
 typedef struct PyroLabelRow

@@ -526,6 +526,60 @@ visit_block_merged(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err
 	return rc;
 }
 
+/* scan_tiers callbacks of pyroscope_scan_individual: every profile apart */
+typedef struct IndividualScan
+{
+	TierScanArg hdr;
+	IndividualVisitor visit;
+	void	   *arg;
+} IndividualScan;
+
+static void
+individual_head_row(PyroProfile *p, HeapTuple tup, TupleDesc desc, void *arg)
+{
+	IndividualScan *s = (IndividualScan *) arg;
+	bool		isnull;
+	int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+	TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
+	PyroError	err;
+
+	pyro_error_clear(&err);
+	if (s->visit(series_id, pyroscope_timestamptz_to_ms(ts), p, s->arg, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not read profile");
+}
+
+static PyroStatus
+individual_block_profile(void *arg, int64_t series_id, int64_t ts, const PyroProfile *p,
+						 PyroError *err)
+{
+	IndividualScan *s = (IndividualScan *) arg;
+
+	return s->visit(series_id, ts, p, s->arg, err);
+}
+
+static PyroStatus
+individual_block(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
+{
+	IndividualScan *s = (IndividualScan *) arg;
+
+	return pyro_block_read_profiles(r, s->hdr.bq, individual_block_profile, s, err);
+}
+
+/*
+ * Visit every stored profile of a selection apart (head rows and the
+ * profiles blocks keep), with their samples' span ids.  visit runs inside
+ * block readers: it must not ereport, and reports failure through err.
+ */
+void
+pyroscope_scan_individual(const ProfileSelection *sel, IndividualVisitor visit, void *arg)
+{
+	IndividualScan s;
+
+	s.visit = visit;
+	s.arg = arg;
+	(void) scan_tiers(sel, true, false, individual_head_row, individual_block, &s);
+}
+
 /*
  * Visit the stored profiles of a selection: each head row as one profile,
  * and each block as the merge of its selected profiles (read with its

@@ -362,6 +362,74 @@ for (const codec of ["proto", "json"]) {
   });
 }
 
+test("heatmaps: individual profiles and spans, with exemplars that open their flame graphs", async () => {
+  const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${httpPort}`,
+    httpVersion: "1.1", useBinaryFormat: false });
+  const querier = createClient(registry.getService("querier.v1.QuerierService"), transport);
+  const start = BigInt(startMs);
+  const end = BigInt(endMs);
+  const types = await querier.profileTypes({ start, end });
+  const cpu = types.profileTypes.find((t) => t.name === "process_cpu" && t.sampleType === "cpu");
+  const selector = '{service_name="e2e-node-app"}';
+  const seconds = Number(end - start) / 1000;
+  const step = Math.max(1, Math.ceil(seconds / 64));
+  const perPush = pushedTotals("cpu");
+
+  // INDIVIDUAL (Grafana's "include heatmap"): one point per pushed profile
+  const ind = await querier.selectHeatmap({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, step, groupBy: [], queryType: 1, exemplarType: 2 });
+  assert.equal(ind.series.length, 1);
+  const slots = ind.series[0].slots;
+  const points = slots.reduce((n, sl) => n + sl.counts.reduce((a, c) => a + c, 0), 0);
+  assert.equal(points, perPush.length, "one point per pushed profile");
+  let prev = -1n;
+  for (const sl of slots) {
+    assert.equal(sl.yMin.length, 20);
+    assert.equal(sl.counts.length, 20);
+    assert.ok(sl.timestamp > prev, "slots in time order");
+    prev = sl.timestamp;
+    assert.equal((sl.timestamp - start) % BigInt(step * 1000), 0n, "slots on the step grid");
+    assert.equal(sl.exemplars.length, sl.counts.filter((c) => c > 0).length, "one exemplar per cell");
+    for (const e of sl.exemplars) {
+      assert.ok(perPush.includes(e.value), "an exemplar is one pushed profile");
+      assert.ok(e.timestamp <= sl.timestamp && e.timestamp > sl.timestamp - BigInt(step * 1000));
+    }
+  }
+  assert.equal(Number(slots[0].yMin[0]), Number(perPush.reduce((a, b) => (b < a ? b : a))),
+    "the value axis starts at the smallest profile");
+  const ex = slots[0].exemplars[0];
+  const alone = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, profileIdSelector: [ex.profileId] });
+  assert.equal(alone.flamegraph.total, ex.value, "the exemplar's profile alone");
+
+  // SPAN (Drilldown's profiles-to-traces): one point per profile and span
+  const sp = await querier.selectHeatmap({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, step, groupBy: [], queryType: 2, exemplarType: 3 });
+  assert.equal(sp.series.length, 1);
+  const spans = sp.series[0].slots.flatMap((sl) => sl.exemplars);
+  assert.ok(spans.length > 0, "span exemplars");
+  for (const e of spans) {
+    assert.match(e.spanId, /^000000000000[0-9a-f]{4}$/, "the app's span ids");
+    assert.equal(e.profileId, "", "span points name no profile");
+    assert.ok(e.value > 0n);
+  }
+  // a span's flame graph holds at least that exemplar's samples, and only the app's work
+  const top = spans.reduce((a, b) => (b.value > a.value ? b : a));
+  const spanFg = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, spanSelector: [top.spanId], optMaxNodes: { case: "maxNodes", value: 16384n } });
+  assert.ok(spanFg.flamegraph.total >= top.value, "the span's flame graph holds the exemplar's samples");
+  assert.ok(spanFg.flamegraph.names.some((n) => /hotFunctionE2E|coldFunctionE2E|work/.test(n)));
+  const other = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, spanSelector: ["00000000000000ff"] });
+  assert.equal(other.flamegraph.total, 0n, "a span the app never had selects nothing");
+
+  // mismatched exemplar and query types are invalid_argument
+  await assert.rejects(querier.selectHeatmap({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, step, queryType: 1, exemplarType: 3 }), /invalid_argument|does not go with/);
+  await assert.rejects(querier.selectHeatmap({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, step }), /query type/);
+});
+
 test("the same flame graph through SQL and through HTTP", async () => {
   const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${httpPort}`,
     httpVersion: "1.1", useBinaryFormat: false });

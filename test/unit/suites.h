@@ -32,6 +32,7 @@ extern const UnitTest symmap_tests[];
 extern const UnitTest sample_acc_tests[];
 extern const UnitTest speedscope_tests[];
 extern const UnitTest stack_select_tests[];
+extern const UnitTest heatmap_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -53,6 +54,7 @@ static const UnitSuite all_suites[] = {
 	{"sample_acc", sample_acc_tests},
 	{"speedscope", speedscope_tests},
 	{"stack_select", stack_select_tests},
+	{"heatmap", heatmap_tests},
 };
 
 #endif

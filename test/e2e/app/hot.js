@@ -32,13 +32,21 @@ function coldFunctionE2E(n) {
 const end = Date.now() + seconds * 1000;
 let sink = 0;
 
-function slice() {
-  // run in slices so that the SDK's timers get to flush
+// every slice is a span, as a tracing integration would label it: its
+// samples carry the pprof label span_id (16 hex digits, from 0x1000 up)
+let spanNo = 0x1000;
+
+function work() {
   const stop = Date.now() + 50;
   while (Date.now() < stop) {
     sink += hotFunctionE2E(400000);
     if (Math.random() < 0.25) sink += coldFunctionE2E(400000);
   }
+}
+
+function slice() {
+  // run in slices so that the SDK's timers get to flush
+  Pyroscope.wrapWithLabels({ span_id: (spanNo++).toString(16).padStart(16, '0') }, work);
   if (Date.now() < end) setImmediate(slice);
   else Pyroscope.stop().then(() => { console.log('done', sink % 10); process.exit(0); });
 }
