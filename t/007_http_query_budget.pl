@@ -51,6 +51,17 @@ like($body, qr/"code":"resource_exhausted"/, 'Connect code resource_exhausted');
 like($body, qr/query_memory_limit.*raise pyroscope\.query_memory_limit/,
 	'the message names the limit and carries the hint');
 
+# heatmaps gather their points under the same budget
+for my $qt (1, 2)
+{
+	(my $hreq = $req) =~ s/}$/,"step":60,"queryType":$qt,"exemplarType":@{[$qt + 1]}}/;
+	($st, $body) = http($node, 'POST', '/querier.v1.QuerierService/SelectHeatmap',
+		headers => \@json, body => $hreq);
+	is($st, 429, "a heatmap (query type $qt) over the budget: 429");
+	like($body, qr/"code":"resource_exhausted".*query_memory_limit/,
+		'resource_exhausted, naming the limit');
+}
+
 ($st, $body) = http($node, 'POST', '/querier.v1.QuerierService/ProfileTypes',
 	headers => \@json, body => '{}');
 is($st, 200, 'the worker serves the next request');

@@ -872,6 +872,10 @@ http_handle_diff(HttpRequest *req)
 				   r->left->start, r->left->end);
 	http_selection(req, &rs, r->right->profile_typeid, r->right->label_selector,
 				   r->right->start, r->right->end);
+	check_span_selectors(r->left->n_trace_id_selector, r->left->n_span_selector);
+	check_span_selectors(r->right->n_trace_id_selector, r->right->n_span_selector);
+	select_profile_ids(&ls, r->left->profile_id_selector, r->left->n_profile_id_selector);
+	select_profile_ids(&rs, r->right->profile_id_selector, r->right->n_profile_id_selector);
 	max_nodes = Max(http_max_nodes(r->left->opt_max_nodes_case ==
 								   QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST__OPT_MAX_NODES_MAX_NODES,
 								   r->left->max_nodes),

@@ -116,10 +116,12 @@ individual_total(int64 series_id, TimestampTz ts, int64 total, const pg_uuid_t *
 	if (id)
 		c.id = *id;
 	if (!cand_add(&g->c, &c))
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory building a heatmap"),
-				 errhint("Narrow the time range or the selector, or raise pyroscope.query_memory_limit.")));
+	{
+		PyroError	err;
+
+		pyro_error_set(&err, PYRO_ENOMEM, "out of memory building a heatmap");
+		pyroscope_report(&err, "could not build heatmap");
+	}
 }
 
 /* SPAN: per profile, the sum of each span's samples */
