@@ -37,6 +37,7 @@ TEST_PACKAGES=(
 	golang-go golang-github-google-pprof-dev
 	python3 curl pg-bsd-indent
 	openjdk-17-jdk-headless
+	graphviz
 )
 
 node_major() {

@@ -243,9 +243,13 @@ is($st, 400, 'time range over a day is 400');
 ($st) = json_post('/querier.v1.QuerierService/SelectSeries',
 	qq({"profileTypeID":"$cpu","start":$start_ms,"end":$end_ms,"step":0}));
 is($st, 400, 'step 0 is 400');
-($st, $body) = json_post('/querier.v1.QuerierService/SelectHeatmap', '{}');
+($st, $body) = json_post('/adhocprofiles.v1.AdHocProfileService/Upload', '{}');
 is($st, 501, 'an unserved Connect method is 501');
 like($body, qr/"code":"unimplemented"/, 'unimplemented');
+($st, $body) = json_post('/querier.v1.QuerierService/SelectHeatmap',
+	qq({"profileTypeID":"$cpu","start":$start_ms,"end":$end_ms,"step":15}));
+is($st, 400, 'SelectHeatmap without a query type is 400');
+like($body, qr/valid heatmap query type must be specified/, 'as upstream says');
 ($st) = json_post('/querier.v1.QuerierService/LabelValues', '{"name":""}');
 is($st, 400, 'LabelValues without a name is 400');
 

@@ -212,9 +212,65 @@ append_flamebearer(StringInfo b, const PyroFlamegraph *fg)
 	pyro_buf_free(&pb);
 }
 
-/* GET /pyroscope/render: flame graph and timeline of one query. */
+/* a node limit of the DOT render: a positive integer, else none (100) */
+static int
+dot_nodes_param(HttpRequest *req, const char *name)
+{
+	const char *v = http_query_arg(req, name);
+	char	   *end;
+	long long	n;
+
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (*end != '\0' || errno != 0 || n <= 0)
+		return 0;
+	return (int) Min(n, PG_INT32_MAX);
+}
+
+/*
+ * GET /pyroscope/render?format=dot (API-2.md 3.7): the merged profile of
+ * the query as a DOT call graph of max-nodes (or maxNodes) nodes, 100 by
+ * default; an empty body when nothing was selected.
+ */
+static void
+render_dot(HttpRequest *req)
+{
+	RenderQuery q;
+	ProfileSelection sel;
+	int64		until_ms = time_param(req, "until", now_ms());
+	int64		from_ms = time_param(req, "from", until_ms - 3600000);
+	int			nodes = dot_nodes_param(req, "maxNodes");
+	PyroBuf		dot;
+
+	if (nodes == 0)
+		nodes = dot_nodes_param(req, "max-nodes");
+	parse_render_query(http_query_arg(req, "query"), &q);
+	http_selection(req, &sel, q.profile_type, q.selector, from_ms, until_ms);
+	pyroscope_selection_dot(&sel, NULL, 0, NULL, until_ms, nodes, &dot);
+	if (dot.oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	http_set_body(req, 200, dot.len > 0 ? "text/plain; charset=utf-8" : "text/plain",
+				  (const char *) dot.data, dot.len);
+}
+
+static void render_flamegraph(HttpRequest *req);
+
+/* GET /pyroscope/render: flame graph and timeline of one query, or DOT. */
 void
 http_handle_render(HttpRequest *req)
+{
+	const char *format = http_query_arg(req, "format");
+
+	if (format && strcmp(format, "dot") == 0)
+		render_dot(req);
+	else
+		render_flamegraph(req);
+}
+
+static void
+render_flamegraph(HttpRequest *req)
 {
 	RenderQuery q;
 	ProfileSelection sel;
@@ -234,10 +290,6 @@ http_handle_render(HttpRequest *req)
 
 	parse_render_query(http_query_arg(req, "query"), &q);
 	http_selection(req, &sel, q.profile_type, q.selector, from_ms, until_ms);
-	if (format && strcmp(format, "dot") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("format \"dot\" is not supported")));
 	if (format && format[0] && strcmp(format, "json") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

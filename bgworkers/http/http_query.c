@@ -534,6 +534,27 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 				resp.tree.len = tb.len;
 				break;
 			}
+		case QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_DOT:
+			{
+				PyroBuf		dot;
+				PyroStackSelector ss;
+
+				/* node limit: max_nodes when given and positive, else 100 */
+				pyroscope_selection_dot(&sel, r->span_selector, r->n_span_selector,
+										stack_selector(r->stack_trace_selector, &ss), r->end,
+										r->opt_max_nodes_case ==
+										QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST__OPT_MAX_NODES_MAX_NODES &&
+										r->max_nodes > 0 ? (int) Min(r->max_nodes, PG_INT32_MAX) : 0,
+										&dot);
+				if (dot.len > 0)
+				{
+					pyro_buf_append_byte(&dot, '\0');
+					if (dot.oom)
+						ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+					resp.dot = (char *) dot.data;
+				}
+				break;
+			}
 		case QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_PPROF:
 			{
 				PyroBuf		raw;

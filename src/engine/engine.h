@@ -249,6 +249,9 @@ extern PyroTree *pyroscope_selection_tree_filtered(const ProfileSelection *sel, 
 extern void pyroscope_selection_pprof_raw(const ProfileSelection *sel, char **spans,
 										  size_t nspans, const PyroStackSelector *stacks,
 										  int64 end_ms, PyroBuf *raw);
+extern void pyroscope_selection_dot(const ProfileSelection *sel, char **spans, size_t nspans,
+									const PyroStackSelector *stacks, int64 end_ms,
+									int max_nodes, PyroBuf *out);
 extern Datum pyroscope_selection_flamegraph(const ProfileSelection *sel, int32 max_nodes);
 extern bytea *pyroscope_selection_pprof(const ProfileSelection *sel);
 extern Datum pyroscope_selection_diff(const ProfileSelection *left,

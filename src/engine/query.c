@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 
 #include "block.h"
+#include "dot.h"
 #include "labels.h"
 #include "pprof.h"
 #include "selector.h"
@@ -1016,6 +1017,40 @@ pyroscope_selection_pprof_raw(const ProfileSelection *sel, char **spans, size_t 
 	encode_pprof(p, sel->profile_type, pyro_pprof_merged_period(sel->profile_type),
 				 end_ms * 1000000, raw);
 	pyro_profile_free(selected);
+}
+
+/*
+ * The DOT call graph (API-2.md 3.7) of a selection's merged profile (of
+ * the given spans only, its stacks selected when stacks says so), of at
+ * most max_nodes nodes (<= 0: 100), timed end_ms; out stays empty when
+ * nothing was selected.
+ */
+void
+pyroscope_selection_dot(const ProfileSelection *sel, char **spans, size_t nspans,
+						const PyroStackSelector *stacks, int64 end_ms, int max_nodes,
+						PyroBuf *out)
+{
+	const PyroProfile *p = pyroscope_selection_merge(sel, spans, nspans);
+	PyroProfile *selected = NULL;
+	PyroProfileType pt;
+	PyroError	err;
+
+	pyro_buf_init(out);
+	if (pyro_profile_type_parse(sel->profile_type, strlen(sel->profile_type), &pt, &err) != PYRO_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", err.msg)));
+	if (stacks && (stacks->go_pgo || stacks->ncall > 0))
+	{
+		if (pyro_profile_select_stacks(p, stacks, &selected, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not select stacks");
+		p = selected;
+	}
+	if (pyro_dot_render(p, pt.sample_type, pt.sample_unit, end_ms * 1000000, max_nodes, out,
+						&err) != PYRO_OK)
+		pyroscope_report(&err, "could not render the call graph");
+	pyro_profile_free(selected);
+	pyro_profile_type_free(&pt);
 }
 
 /*

@@ -430,6 +430,54 @@ test("heatmaps: individual profiles and spans, with exemplars that open their fl
     start, end, step }), /query type/);
 });
 
+test("DOT call graphs: Drilldown's explain-flame-graph render and the DOT format", async () => {
+  const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${httpPort}`,
+    httpVersion: "1.1", useBinaryFormat: false });
+  const querier = createClient(registry.getService("querier.v1.QuerierService"), transport);
+  const types = await querier.profileTypes({ start: BigInt(startMs), end: BigInt(endMs) });
+  const cpu = types.profileTypes.find((t) => t.name === "process_cpu" && t.sampleType === "cpu");
+  const query = encodeURIComponent(`${cpu.ID}{service_name="e2e-node-app"}`);
+  // what Drilldown's ProfileApiClient asks: ms times, max-nodes=100
+  const r = await fetch(`http://127.0.0.1:${httpPort}/pyroscope/render?query=${query}` +
+    `&from=${startMs}&until=${endMs}&format=dot&max-nodes=100`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get("content-type"), /^text\/plain/);
+  const dot = await r.text();
+  assert.match(dot, /^digraph "[^"]*" \{\nnode \[style=filled fillcolor="#f8f8f8"\]\n/);
+  assert.match(dot, /\n\}\n$/);
+  const nodes = dot.split("\n").filter((l) => /^N\d+ \[label="/.test(l));
+  const edges = dot.split("\n").filter((l) => /^N\d+ -> N\d+ \[/.test(l));
+  assert.ok(nodes.length > 3 && nodes.length <= 100, `${nodes.length} nodes`);
+  assert.ok(edges.length >= nodes.length - 1, "a connected graph");
+  const hot = nodes.find((l) => /hotFunctionE2E/.test(l));
+  assert.ok(hot, "the hot function is a node");
+  assert.match(hot, /\d(\.\d+)?s \(\d+(\.\d+)?%\)/, "its flat time in seconds and percent");
+  for (const e of edges) {
+    const [, a, b] = /^N(\d+) -> N(\d+)/.exec(e);
+    assert.ok(Number(a) <= nodes.length && Number(b) <= nodes.length, "edges join kept nodes");
+  }
+  // valid Graphviz: Graphviz's own dot lays it out (scripts/install-deps.sh installs it)
+  const laid = spawnSync("dot", ["-Tsvg"], { input: dot, encoding: "utf8" });
+  assert.equal(laid.error, undefined, `graphviz dot runs: ${laid.error}`);
+  assert.equal(laid.status, 0, `graphviz accepts the graph: ${laid.stderr}`);
+  assert.match(laid.stdout, /<svg[\s\S]*hotFunctionE2E/);
+  // a smaller limit keeps fewer nodes and says so
+  const small = await (await fetch(`http://127.0.0.1:${httpPort}/pyroscope/render?query=${query}` +
+    `&from=${startMs}&until=${endMs}&format=dot&maxNodes=3`)).text();
+  assert.equal(small.split("\n").filter((l) => /^N\d+ \[label="/.test(l)).length, 3);
+  assert.match(small, /Showing top 3 nodes out of \d+/);
+  // the DOT format of SelectMergeStacktraces is the same graph
+  const viaConnect = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID,
+    labelSelector: '{service_name="e2e-node-app"}', start: BigInt(startMs), end: BigInt(endMs),
+    format: 3, optMaxNodes: { case: "maxNodes", value: 100n } });
+  assert.equal(viaConnect.dot, dot);
+  // nothing selected: an empty answer
+  const none = await fetch(`http://127.0.0.1:${httpPort}/pyroscope/render?query=` +
+    encodeURIComponent(`${cpu.ID}{service_name="nobody"}`) + `&from=${startMs}&until=${endMs}&format=dot`);
+  assert.equal(none.status, 200);
+  assert.equal(await none.text(), "");
+});
+
 test("the same flame graph through SQL and through HTTP", async () => {
   const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${httpPort}`,
     httpVersion: "1.1", useBinaryFormat: false });

@@ -33,6 +33,7 @@ extern const UnitTest sample_acc_tests[];
 extern const UnitTest speedscope_tests[];
 extern const UnitTest stack_select_tests[];
 extern const UnitTest heatmap_tests[];
+extern const UnitTest dot_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -55,6 +56,7 @@ static const UnitSuite all_suites[] = {
 	{"speedscope", speedscope_tests},
 	{"stack_select", stack_select_tests},
 	{"heatmap", heatmap_tests},
+	{"dot", dot_tests},
 };
 
 #endif
