@@ -55,3 +55,34 @@ CREATE FUNCTION @extschema@.profiles_flamegraph(profile_type text,
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.profiles_flamegraph(text, uuid[], text, timestamptz, timestamptz, integer, text) IS
 	'the flame graph (flamebearer JSON) of the given ingested profiles only, of one profile type';
+
+CREATE FUNCTION @extschema@.heatmap(profile_type text,
+									selector text,
+									start timestamptz,
+									"end" timestamptz,
+									step interval,
+									query_type text DEFAULT 'individual',
+									group_by text[] DEFAULT '{}',
+									"limit" integer DEFAULT 0,
+									tenant text DEFAULT 'anonymous')
+	RETURNS TABLE (labels jsonb, slot timestamptz, bucket integer, y_min double precision,
+				   count integer, exemplar_ts timestamptz, exemplar_value bigint,
+				   exemplar_profile_id uuid, exemplar_span_id text, exemplar_labels jsonb)
+	AS 'MODULE_PATHNAME', 'pyroscope_heatmap_cells'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.heatmap(text, text, timestamptz, timestamptz, interval, text, text[], integer, text) IS
+	'SelectHeatmap in SQL: one row per non-empty cell (series of the group_by labels, time slot by its right edge, value bucket from y_min) with its count and exemplar, the highest point of the cell; query_type individual (a point per ingested profile, its total) or span (a point per profile and span id, the sum of the span''s samples); "limit" > 0 keeps the series with the most points';
+
+CREATE FUNCTION @extschema@.dot(profile_type text,
+								selector text,
+								start timestamptz,
+								"end" timestamptz,
+								max_nodes integer DEFAULT 100,
+								tenant text DEFAULT 'anonymous')
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'pyroscope_dot'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.dot(text, text, timestamptz, timestamptz, integer, text) IS
+	'the call graph of a selection in Graphviz DOT, as Google pprof''s dot report draws it, of at most max_nodes nodes (0 or less: 100); empty when nothing matches';

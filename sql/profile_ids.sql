@@ -37,6 +37,19 @@ SELECT (pyroscope.profiles_flamegraph('process_cpu:cpu:nanoseconds:cpu:nanosecon
 							 '-infinity', 'infinity', 0, 'ids') ->> 'numTicks')::bigint
 	   > (SELECT total FROM one) AS whole_selection_is_more;
 
+-- a heatmap of the individual profiles: one point per ingested profile
+CREATE TEMP TABLE win AS SELECT min(ts) - interval '1 hour' AS lo, max(ts) + interval '1 hour' AS hi FROM listed;
+SELECT sum(count) AS points, count(*) AS cells, bool_and(exemplar_profile_id IS NOT NULL) AS exemplars,
+	   max(exemplar_value) = (SELECT max(t) FROM (SELECT sum(total) t FROM listed GROUP BY profile_id) x)
+	   AS top_exemplar_is_the_biggest_profile
+  FROM pyroscope.heatmap('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', (SELECT lo FROM win),
+						 (SELECT hi FROM win), '10 minutes', 'individual', '{service_name}', 0, 'ids');
+-- the DOT call graph
+SELECT left(pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 5, 'ids'), 9) AS dot,
+	   pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 5, 'ids')
+	   LIKE '%Showing top 5 nodes out of%' AS limited,
+	   pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{service_name="none"}', '-infinity', 'infinity', 5, 'ids') AS nothing;
+
 CREATE TEMP TABLE before AS
 SELECT 'list' AS what, concat_ws(' ', profile_id, series_id, ts, total) AS answer FROM listed
 UNION ALL
@@ -46,7 +59,15 @@ SELECT 'pprof ' || profile_id, md5(pyroscope.profiles_pprof('process_cpu:cpu:nan
 UNION ALL
 SELECT 'two', md5(pyroscope.profiles_flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
 												(SELECT array_agg(profile_id ORDER BY profile_id) FROM (SELECT DISTINCT profile_id FROM listed ORDER BY 1 LIMIT 2) x),
-												'{}', '-infinity', 'infinity', 0, 'ids')::text);
+												'{}', '-infinity', 'infinity', 0, 'ids')::text)
+UNION ALL
+SELECT 'heatmap ' || query_type, concat_ws(' ', h.labels, h.slot, h.bucket, h.y_min, h.count, h.exemplar_ts,
+											h.exemplar_value, h.exemplar_profile_id, h.exemplar_span_id, h.exemplar_labels)
+  FROM (VALUES ('individual'), ('span')) q(query_type),
+	   pyroscope.heatmap('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', (SELECT lo FROM win),
+						 (SELECT hi FROM win), '10 minutes', q.query_type, '{service_name}', 0, 'ids') h
+UNION ALL
+SELECT 'dot', md5(pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 100, 'ids'));
 
 INSERT INTO pyroscope.tenant_retention VALUES ('ids', interval '100 years');
 SELECT (pyroscope.compact('2030-01-01', 'ids') ->> 'head_rows_compacted')::int > 0 AS compacted;
@@ -62,7 +83,15 @@ SELECT 'pprof ' || profile_id, md5(pyroscope.profiles_pprof('process_cpu:cpu:nan
 UNION ALL
 SELECT 'two', md5(pyroscope.profiles_flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
 												(SELECT array_agg(profile_id ORDER BY profile_id) FROM (SELECT DISTINCT profile_id FROM listed ORDER BY 1 LIMIT 2) x),
-												'{}', '-infinity', 'infinity', 0, 'ids')::text);
+												'{}', '-infinity', 'infinity', 0, 'ids')::text)
+UNION ALL
+SELECT 'heatmap ' || query_type, concat_ws(' ', h.labels, h.slot, h.bucket, h.y_min, h.count, h.exemplar_ts,
+											h.exemplar_value, h.exemplar_profile_id, h.exemplar_span_id, h.exemplar_labels)
+  FROM (VALUES ('individual'), ('span')) q(query_type),
+	   pyroscope.heatmap('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', (SELECT lo FROM win),
+						 (SELECT hi FROM win), '10 minutes', q.query_type, '{service_name}', 0, 'ids') h
+UNION ALL
+SELECT 'dot', md5(pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 100, 'ids'));
 
 -- blocks answer exactly as head did
 SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM after) x) AS missing,

@@ -520,6 +520,7 @@ typedef struct HeatmapQuery
 
 typedef struct HeatmapExemplar
 {
+	int			bucket;			/* the cell's value bucket */
 	int64		ts_ms;			/* the point's own time */
 	int64		value;
 	char	   *profile_id;		/* NULL: none */

@@ -466,6 +466,7 @@ pyroscope_heatmap(const HeatmapQuery *q, HeatmapResult *out)
 				if (!id_set(&c->id) && c->span == 0 && (lab == NULL || lab->n == 0))
 					continue;	/* no id and no labels: dropped */
 				e = &so->ex[so->nex++];
+				e->bucket = b;
 				e->ts_ms = c->ts;
 				e->value = c->value;
 				if (id_set(&c->id))

@@ -28,6 +28,8 @@ PG_FUNCTION_INFO_V1(pyroscope_select_profiles);
 PG_FUNCTION_INFO_V1(pyroscope_list_profiles);
 PG_FUNCTION_INFO_V1(pyroscope_profiles_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_profiles_flamegraph);
+PG_FUNCTION_INFO_V1(pyroscope_heatmap_cells);
+PG_FUNCTION_INFO_V1(pyroscope_dot);
 
 /* Fill a selection from the usual (profile_type, selector, start, end, tenant) arguments. */
 static void
@@ -227,6 +229,160 @@ pyroscope_profiles_flamegraph(PG_FUNCTION_ARGS)
 	result = pyroscope_selection_flamegraph(&sel, max_nodes);
 	pyroscope_budget_end();
 	PG_RETURN_DATUM(result);
+}
+
+/* a jsonb object of label pairs */
+static Datum
+labels_jsonb(int n, char **names, char **values)
+{
+	PyroBuf		b;
+
+	pyro_buf_init(&b);
+	pyro_buf_append_byte(&b, '{');
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			pyro_buf_append_byte(&b, ',');
+		pyro_buf_append_json_str(&b, names[i], strlen(names[i]));
+		pyro_buf_append_byte(&b, ':');
+		pyro_buf_append_json_str(&b, values[i], strlen(values[i]));
+	}
+	pyro_buf_append_byte(&b, '}');
+	pyro_buf_append_byte(&b, '\0');
+	return pyroscope_json_to_jsonb(&b);
+}
+
+/*
+ * pyroscope.heatmap(...): SelectHeatmap in SQL, one row per non-empty cell
+ * (series, slot, value bucket) with its exemplar.
+ */
+Datum
+pyroscope_heatmap_cells(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	Interval   *step = PG_GETARG_INTERVAL_P(4);
+	char	   *qt = text_to_cstring(PG_GETARG_TEXT_PP(5));
+	ArrayType  *gba = PG_GETARG_ARRAYTYPE_P(6);
+	int64		limit = PG_GETARG_INT32(7);
+	HeatmapQuery q;
+	HeatmapResult hr;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *gbe;
+	bool	   *gbn;
+	int			ngb;
+	int64		step_us;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 8);
+	pyroscope_selection_require_type(&sel);
+	step_us = step->time + (int64) step->day * USECS_PER_DAY + (int64) step->month * 30 * USECS_PER_DAY;
+	if (step_us < 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("step must be at least 1 millisecond")));
+	if (strcmp(qt, "individual") != 0 && strcmp(qt, "span") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("heatmap query type must be \"individual\" or \"span\", not \"%s\"", qt)));
+	if (limit < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("limit must not be negative")));
+	if (TIMESTAMP_NOT_FINITE(sel.start) || TIMESTAMP_NOT_FINITE(sel.end) || sel.start >= sel.end)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a heatmap needs a finite time range with start before end")));
+	deconstruct_array(gba, TEXTOID, -1, false, TYPALIGN_INT, &gbe, &gbn, &ngb);
+	memset(&q, 0, sizeof(q));
+	q.sel = &sel;
+	q.start_ms = pyroscope_timestamptz_to_ms(sel.start);
+	q.end_ms = pyroscope_timestamptz_to_ms(sel.end);
+	q.step_ms = step_us / 1000;
+	q.group_by = palloc(sizeof(char *) * Max(ngb, 1));
+	for (int i = 0; i < ngb; i++)
+	{
+		if (gbn[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("group_by labels must not be null")));
+		q.group_by[i] = TextDatumGetCString(gbe[i]);
+	}
+	q.ngroup_by = ngb;
+	q.span = strcmp(qt, "span") == 0;
+	q.exemplars = true;
+	q.limit = limit;
+
+	InitMaterializedSRF(fcinfo, 0);
+	pyroscope_budget_begin();
+	pyroscope_heatmap(&q, &hr);
+	pyroscope_budget_end();
+	for (int i = 0; i < hr.nseries; i++)
+	{
+		const HeatmapSeries *hs = &hr.series[i];
+		Datum		labels = labels_jsonb(hs->nlabels, hs->names, hs->values);
+
+		for (int k = 0; k < hs->nslots; k++)
+		{
+			const HeatmapSlotOut *so = &hs->slots[k];
+
+			for (int b = 0; b < (int) lengthof(so->counts); b++)
+			{
+				Datum		values[10];
+				bool		nulls[10] = {false};
+				const HeatmapExemplar *e = NULL;
+
+				if (so->counts[b] == 0)
+					continue;
+				for (int x = 0; x < so->nex; x++)
+					if (so->ex[x].bucket == b)
+						e = &so->ex[x];
+				values[0] = labels;
+				values[1] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(so->ts));
+				values[2] = Int32GetDatum(b);
+				values[3] = Float8GetDatum(hr.y_min[b]);
+				values[4] = Int32GetDatum(so->counts[b]);
+				nulls[5] = nulls[6] = nulls[7] = nulls[8] = nulls[9] = e == NULL;
+				if (e)
+				{
+					values[5] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(e->ts_ms));
+					values[6] = Int64GetDatum(e->value);
+					if (e->profile_id)
+						values[7] = DirectFunctionCall1(uuid_in, CStringGetDatum(e->profile_id));
+					else
+						nulls[7] = true;
+					if (e->span_id)
+						values[8] = CStringGetTextDatum(e->span_id);
+					else
+						nulls[8] = true;
+					values[9] = labels_jsonb(e->nlabels, e->names, e->values);
+				}
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+	}
+	return (Datum) 0;
+}
+
+/* pyroscope.dot(...): the DOT call graph of a selection */
+Datum
+pyroscope_dot(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	int32		max_nodes = PG_GETARG_INT32(4);
+	PyroBuf		dot;
+	text	   *result;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 5);
+	pyroscope_selection_require_type(&sel);
+	pyroscope_budget_begin();
+	pyroscope_selection_dot(&sel, NULL, 0, NULL,
+							TIMESTAMP_NOT_FINITE(sel.end) ? 0 : pyroscope_timestamptz_to_ms(sel.end),
+							max_nodes, &dot);
+	pyroscope_budget_end();
+	if (dot.oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	result = cstring_to_text_with_len(dot.len > 0 ? (const char *) dot.data : "", (int) dot.len);
+	pyro_buf_free(&dot);
+	PG_RETURN_TEXT_P(result);
 }
 
 Datum
