@@ -314,7 +314,8 @@ my $flags = decode_json_body($body)->{featureFlags};
 is_deeply([ map { $_->{name} } @$flags ],
 	[qw(functionProjections pyroscopeRuler pyroscopeRulerFunctions utf8LabelNames v2StorageLayer)],
 	"upstream's flags and Drilldown's functionProjections, sorted by name");
-is(scalar(grep { $_->{enabled} } @$flags), 0, 'none enabled: none of those features is served');
+is_deeply([ map { $_->{name} } grep { $_->{enabled} } @$flags ], ['v2StorageLayer'],
+	'only v2StorageLayer enabled (profile ids, exemplars, heatmaps are served; the others are not)');
 ($st, $body) = http($node, 'POST', '/capabilities.v1.FeatureFlagsService/GetFeatureFlags',
 	headers => [ 'Content-Type: application/proto' ], body => '');
 is($st, 200, 'GetFeatureFlags in proto');

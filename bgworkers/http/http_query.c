@@ -1024,12 +1024,18 @@ http_handle_feature_flags(HttpRequest *req)
 	{
 		const char *name;
 		const char *description;
+		bool		enabled;
 	}			flags[] = {
-		{"functionProjections", "Server-side function projections (PROFILE_FORMAT_FUNCTION_TREE)."},
-		{"pyroscopeRuler", "Recording rules (the Pyroscope ruler)."},
-		{"pyroscopeRulerFunctions", "Function-level recording rules."},
-		{"utf8LabelNames", "UTF-8 label names in the read and write APIs."},
-		{"v2StorageLayer", "Pyroscope 2.x storage and query features (heatmaps, exemplars)."},
+		{"functionProjections", "Server-side function projections (PROFILE_FORMAT_FUNCTION_TREE).", false},
+		{"pyroscopeRuler", "Recording rules (the Pyroscope ruler).", false},
+		{"pyroscopeRulerFunctions", "Function-level recording rules.", false},
+		{"utf8LabelNames", "UTF-8 label names in the read and write APIs.", false},
+
+		/*
+		 * what it stands for upstream works here: profile ids, exemplars,
+		 * heatmaps
+		 */
+		{"v2StorageLayer", "Pyroscope 2.x storage and query features (profile ids, exemplars, heatmaps).", true},
 	};
 	Capabilities__V1__GetFeatureFlagsResponse resp =
 	CAPABILITIES__V1__GET_FEATURE_FLAGS_RESPONSE__INIT;
@@ -1043,7 +1049,7 @@ http_handle_feature_flags(HttpRequest *req)
 
 		capabilities__v1__feature_flag__init(f);
 		f->name = (char *) flags[i].name;
-		f->enabled = false;
+		f->enabled = flags[i].enabled;
 		f->description = (char *) flags[i].description;
 		resp.feature_flags[i] = f;
 	}
