@@ -86,3 +86,25 @@ CREATE FUNCTION @extschema@.dot(profile_type text,
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.dot(text, text, timestamptz, timestamptz, integer, text) IS
 	'the call graph of a selection in Graphviz DOT, as Google pprof''s dot report draws it, of at most max_nodes nodes (0 or less: 100); empty when nothing matches';
+
+CREATE FUNCTION @extschema@.block_sections(data bytea)
+	RETURNS TABLE (kind text, series_id bigint, count bigint, bytes bigint, raw_bytes bigint)
+	AS 'MODULE_PATHNAME', 'pyroscope_block_sections'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.block_sections(bytea) IS
+	'the sections of an encoded block (pyroscope.blocks.data) as its directory lists them: kind (symbols, index, samples, aggregates, ids), series, profiles or buckets, bytes stored and decompressed; to inspect what blocks spend their bytes on';
+
+CREATE FUNCTION @extschema@.exemplars(profile_type text,
+									  selector text,
+									  start timestamptz,
+									  "end" timestamptz,
+									  step interval,
+									  group_by text[] DEFAULT '{}',
+									  tenant text DEFAULT 'anonymous')
+	RETURNS TABLE (labels jsonb, ts timestamptz, value double precision, profile_id uuid,
+				   profile_ts timestamptz, profile_value bigint, profile_labels jsonb)
+	AS 'MODULE_PATHNAME', 'pyroscope_exemplars'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.exemplars(text, text, timestamptz, timestamptz, interval, text[], text) IS
+	'the time series of a selection (SelectSeries'' points, summed per step, grouped by the group_by labels) with each point''s exemplar: the individual profile with the highest total in its bucket, its id, time, total and labels';

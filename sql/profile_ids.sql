@@ -44,6 +44,11 @@ SELECT sum(count) AS points, count(*) AS cells, bool_and(exemplar_profile_id IS 
 	   AS top_exemplar_is_the_biggest_profile
   FROM pyroscope.heatmap('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', (SELECT lo FROM win),
 						 (SELECT hi FROM win), '10 minutes', 'individual', '{service_name}', 0, 'ids');
+-- the time series with its exemplars: each point's biggest profile
+SELECT count(*) AS points, bool_and(profile_value <= value) AS exemplar_within_point,
+	   bool_and(profile_id IS NOT NULL) AS all_have_one
+  FROM pyroscope.exemplars('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', (SELECT lo FROM win),
+						   (SELECT hi FROM win), '15 minutes', '{}', 'ids');
 -- the DOT call graph
 SELECT left(pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 5, 'ids'), 9) AS dot,
 	   pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 5, 'ids')
@@ -67,11 +72,19 @@ SELECT 'heatmap ' || query_type, concat_ws(' ', h.labels, h.slot, h.bucket, h.y_
 	   pyroscope.heatmap('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', (SELECT lo FROM win),
 						 (SELECT hi FROM win), '10 minutes', q.query_type, '{service_name}', 0, 'ids') h
 UNION ALL
-SELECT 'dot', md5(pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 100, 'ids'));
+SELECT 'dot', md5(pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 100, 'ids'))
+UNION ALL
+SELECT 'exemplars', concat_ws(' ', e.labels, e.ts, e.value, e.profile_id, e.profile_ts, e.profile_value, e.profile_labels)
+  FROM pyroscope.exemplars('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', (SELECT lo FROM win),
+						   (SELECT hi FROM win), '15 minutes', '{}', 'ids') e;
 
 INSERT INTO pyroscope.tenant_retention VALUES ('ids', interval '100 years');
 SELECT (pyroscope.compact('2030-01-01', 'ids') ->> 'head_rows_compacted')::int > 0 AS compacted;
 SELECT count(*) AS head_rows FROM pyroscope.head WHERE tenant = 'ids';
+-- the blocks keep 16 bytes of id per profile, beside each index chunk
+SELECT s.kind, sum(s.count) AS profiles, sum(s.raw_bytes) AS raw_bytes
+  FROM pyroscope.blocks b, pyroscope.block_sections(b.data) s
+ WHERE b.tenant = 'ids' AND s.kind IN ('index', 'ids') GROUP BY 1 ORDER BY 1;
 
 CREATE TEMP TABLE after AS
 SELECT 'list' AS what, concat_ws(' ', profile_id, series_id, ts, total) AS answer
@@ -91,7 +104,11 @@ SELECT 'heatmap ' || query_type, concat_ws(' ', h.labels, h.slot, h.bucket, h.y_
 	   pyroscope.heatmap('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', (SELECT lo FROM win),
 						 (SELECT hi FROM win), '10 minutes', q.query_type, '{service_name}', 0, 'ids') h
 UNION ALL
-SELECT 'dot', md5(pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 100, 'ids'));
+SELECT 'dot', md5(pyroscope.dot('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 100, 'ids'))
+UNION ALL
+SELECT 'exemplars', concat_ws(' ', e.labels, e.ts, e.value, e.profile_id, e.profile_ts, e.profile_value, e.profile_labels)
+  FROM pyroscope.exemplars('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', (SELECT lo FROM win),
+						   (SELECT hi FROM win), '15 minutes', '{}', 'ids') e;
 
 -- blocks answer exactly as head did
 SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM after) x) AS missing,

@@ -106,6 +106,19 @@ extern const PyroBlockMeta *pyro_block_meta(const PyroBlockReader *r);
 /* the series ids the block holds, ascending */
 extern const int64_t *pyro_block_series(const PyroBlockReader *r, uint32_t *n);
 
+/* One section of a block, as its directory lists it (to inspect blocks). */
+typedef struct PyroBlockSection
+{
+	const char *kind;			/* symbols, index, samples, aggregates, ids */
+	int64_t		series_id;		/* 0 for the symbols */
+	uint64_t	count;			/* profiles, or aggregate buckets */
+	uint64_t	bytes;			/* compressed, as stored */
+	uint64_t	raw_bytes;
+} PyroBlockSection;
+
+/* the i-th section (i < *n); returns false past the last */
+extern bool pyro_block_section(const PyroBlockReader *r, size_t i, PyroBlockSection *out);
+
 /* bytes fetched so far (to measure what a query reads) */
 extern uint64_t pyro_block_bytes_fetched(const PyroBlockReader *r);
 

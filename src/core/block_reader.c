@@ -613,6 +613,25 @@ pyro_block_close(PyroBlockReader *r)
 	pyro_free(r);
 }
 
+bool
+pyro_block_section(const PyroBlockReader *r, size_t i, PyroBlockSection *out)
+{
+	static const char *const kinds[PYB1_NKINDS] = {
+		"", "symbols", "index", "samples", "aggregates", "ids"
+	};
+	const PyroBlockEntry *e;
+
+	if (i >= r->nentries)
+		return false;
+	e = &r->entries[i];
+	out->kind = kinds[e->kind];
+	out->series_id = e->kind == PYB1_KIND_SYMBOLS ? 0 : r->series[e->series];
+	out->count = e->count;
+	out->bytes = e->clen;
+	out->raw_bytes = e->rawlen;
+	return true;
+}
+
 const PyroBlockMeta *
 pyro_block_meta(const PyroBlockReader *r)
 {

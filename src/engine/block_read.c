@@ -163,6 +163,29 @@ pyroscope_encoded_block_totals(const void *data, size_t len, BlockTotalVisitor v
 	visit_totals(&rows, visit, arg);
 }
 
+/* The sections of an encoded block as its directory lists them, to visit. */
+void
+pyroscope_encoded_block_sections(const void *data, size_t len, BlockSectionVisitor visit,
+								 void *arg)
+{
+	PyroBlockReader *r;
+	PyroError	err;
+	PyroBlockSection s;
+
+	if (pyro_block_open_memory((const uint8_t *) data, len, &r, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not open block");
+	PG_TRY();
+	{
+		for (size_t i = 0; pyro_block_section(r, i, &s); i++)
+			visit(&s, arg);
+	}
+	PG_FINALLY();
+	{
+		pyro_block_close(r);
+	}
+	PG_END_TRY();
+}
+
 /*
  * The same for a row of pyroscope.blocks, read from whichever tier holds
  * it (pyroscope.read_block()).

@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "block.h"
 #include "common.h"
 #include "profile.h"
 #include "stack_select.h"
@@ -360,6 +361,9 @@ typedef void (*BlockTotalVisitor) (int64 series_id, int64 ts_ms, int64 total, vo
 extern void pyroscope_encoded_block_totals(const void *data, size_t len, BlockTotalVisitor visit,
 										   void *arg);
 extern void pyroscope_stored_block_totals(int64 block_id, BlockTotalVisitor visit, void *arg);
+typedef void (*BlockSectionVisitor) (const PyroBlockSection *s, void *arg);
+extern void pyroscope_encoded_block_sections(const void *data, size_t len,
+											 BlockSectionVisitor visit, void *arg);
 
 /*
  * SQL for the retention interval of a tenant, from its override (an

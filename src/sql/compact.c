@@ -15,6 +15,7 @@
 PG_FUNCTION_INFO_V1(pyroscope_compact);
 PG_FUNCTION_INFO_V1(pyroscope_block_totals);
 PG_FUNCTION_INFO_V1(pyroscope_read_block);
+PG_FUNCTION_INFO_V1(pyroscope_block_sections);
 
 /*
  * pyroscope.compact(now, tenant): compaction and retention (of one tenant,
@@ -97,6 +98,34 @@ pyroscope_block_totals(PG_FUNCTION_ARGS)
 	out.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	out.as_timestamptz = true;
 	pyroscope_encoded_block_totals(VARDATA(data), VARSIZE(data) - VARHDRSZ, total_row, &out);
+	return (Datum) 0;
+}
+
+static void
+section_row(const PyroBlockSection *s, void *arg)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	values[0] = CStringGetTextDatum(s->kind);
+	values[1] = Int64GetDatum(s->series_id);
+	nulls[1] = strcmp(s->kind, "symbols") == 0;
+	values[2] = Int64GetDatum((int64) s->count);
+	values[3] = Int64GetDatum((int64) s->bytes);
+	values[4] = Int64GetDatum((int64) s->raw_bytes);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* pyroscope.block_sections(data): an encoded block's sections */
+Datum
+pyroscope_block_sections(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_P(0);
+
+	InitMaterializedSRF(fcinfo, 0);
+	pyroscope_encoded_block_sections(VARDATA(data), VARSIZE(data) - VARHDRSZ, section_row,
+									 fcinfo->resultinfo);
 	return (Datum) 0;
 }
 

@@ -30,6 +30,7 @@ PG_FUNCTION_INFO_V1(pyroscope_profiles_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_profiles_flamegraph);
 PG_FUNCTION_INFO_V1(pyroscope_heatmap_cells);
 PG_FUNCTION_INFO_V1(pyroscope_dot);
+PG_FUNCTION_INFO_V1(pyroscope_exemplars);
 
 /* Fill a selection from the usual (profile_type, selector, start, end, tenant) arguments. */
 static void
@@ -357,6 +358,80 @@ pyroscope_heatmap_cells(PG_FUNCTION_ARGS)
 				}
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			}
+		}
+	}
+	return (Datum) 0;
+}
+
+/*
+ * pyroscope.exemplars(...): SelectSeries' points with their exemplars (the
+ * individual profile with the highest total of each point), one row each.
+ */
+Datum
+pyroscope_exemplars(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	Interval   *step = PG_GETARG_INTERVAL_P(4);
+	ArrayType  *gba = PG_GETARG_ARRAYTYPE_P(5);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *gbe;
+	bool	   *gbn;
+	int			ngb;
+	char	  **gb;
+	int64		step_us;
+	int64		start_ms,
+				end_ms;
+	BucketSeries *bs;
+	int			n;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 6);
+	pyroscope_selection_require_type(&sel);
+	step_us = step->time + (int64) step->day * USECS_PER_DAY + (int64) step->month * 30 * USECS_PER_DAY;
+	if (step_us < 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("step must be at least 1 millisecond")));
+	if (TIMESTAMP_NOT_FINITE(sel.start) || TIMESTAMP_NOT_FINITE(sel.end) || sel.start > sel.end)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("exemplars need a finite time range")));
+	deconstruct_array(gba, TEXTOID, -1, false, TYPALIGN_INT, &gbe, &gbn, &ngb);
+	gb = palloc(sizeof(char *) * Max(ngb, 1));
+	for (int i = 0; i < ngb; i++)
+	{
+		if (gbn[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("group_by labels must not be null")));
+		gb[i] = TextDatumGetCString(gbe[i]);
+	}
+	start_ms = pyroscope_timestamptz_to_ms(sel.start);
+	end_ms = pyroscope_timestamptz_to_ms(sel.end);
+	InitMaterializedSRF(fcinfo, 0);
+	n = pyroscope_series_buckets(&sel, start_ms, end_ms, step_us / 1000, gb, ngb, false, 0, &bs);
+	pyroscope_series_exemplars(&sel, start_ms, end_ms, step_us / 1000, gb, ngb, bs, n);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		labels = labels_jsonb(bs[i].nlabels, bs[i].names, bs[i].values);
+
+		for (int j = 0; j < bs[i].npoints; j++)
+		{
+			const BucketExemplar *e = &bs[i].exemplars[j];
+			Datum		values[7];
+			bool		nulls[7] = {false};
+
+			values[0] = labels;
+			values[1] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(bs[i].ts_ms[j]));
+			values[2] = Float8GetDatum(bs[i].values_at[j]);
+			nulls[3] = nulls[4] = nulls[5] = nulls[6] = !e->set;
+			if (e->set)
+			{
+				values[3] = DirectFunctionCall1(uuid_in, CStringGetDatum(e->profile_id));
+				values[4] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(e->ts_ms));
+				values[5] = Int64GetDatum(e->value);
+				values[6] = labels_jsonb(e->nlabels, e->names, e->values);
+			}
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}
 	return (Datum) 0;
