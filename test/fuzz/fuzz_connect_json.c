@@ -1,7 +1,8 @@
 /*
  * fuzz_connect_json.c
  *	  libFuzzer target for the protobuf-JSON parser: parse arbitrary bytes as
- *	  querier.v1.SelectMergeStacktracesRequest and as push.v1.PushRequest;
+ *	  querier.v1.SelectMergeStacktracesRequest, SelectHeatmapRequest,
+ *	  SelectSeriesRequest and as push.v1.PushRequest;
  *	  whenever that succeeds, the message re-serialised to JSON must parse
  *	  again, and both messages must pack to identical protobuf bytes.
  */
@@ -72,6 +73,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_one(&querier__v1__select_merge_stacktraces_request__descriptor, data, size);
+	check_one(&querier__v1__select_heatmap_request__descriptor, data, size);
+	check_one(&querier__v1__select_series_request__descriptor, data, size);
 	check_one(&push__v1__push_request__descriptor, data, size);
 	return 0;
 }
