@@ -189,6 +189,45 @@ Q_JSON=$(timing "[[\"1h\", \"{service_name=\\\"$SVC\\\"}\", \"$SVC\", 3600],
 	[\"${DAYS}d\", \"{service_name=\\\"$SVC\\\"}\", \"$SVC\", $((DAYS * 86400))],
 	[\"24h all\", \"{}\", \"*\", 86400]]")
 
+# ---- profile ids in the blocks, heatmaps and exemplars ------------------------------
+read -r IDS_BYTES IDS_SECTIONS IDS_PROFILES < <("${PSQL[@]}" -F ' ' -c "
+	SELECT coalesce(sum(s.bytes), 0), count(*), coalesce(sum(s.count), 0)
+	  FROM pyroscope.blocks b, pyroscope.block_sections(b.data) s WHERE s.kind = 'ids'")
+say "timing heatmaps and exemplars beside flame graphs ..."
+"${PSQL[@]}" <<SQL
+CREATE FUNCTION bench_view(what text, sel text, lo bigint, hi bigint) RETURNS text LANGUAGE plpgsql AS \$\$
+DECLARE
+	t0 timestamptz;
+	c0 bigint;
+	n bigint;
+	step interval := make_interval(secs => greatest(15, (hi - lo) / 64));
+BEGIN
+	c0 := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint;
+	t0 := clock_timestamp();
+	IF what = 'flamegraph' THEN
+		n := (pyroscope.flamegraph('$CPU_TYPE', sel, to_timestamp(lo), to_timestamp(hi) - interval '1 microsecond',
+								   16384, 'bench') ->> 'numTicks')::bigint;
+	ELSIF what = 'heatmap' THEN
+		n := (SELECT sum(count) FROM pyroscope.heatmap('$CPU_TYPE', sel, to_timestamp(lo), to_timestamp(hi),
+													   step, 'individual', '{}', 0, 'bench'));
+	ELSE
+		n := (SELECT count(profile_id) FROM pyroscope.exemplars('$CPU_TYPE', sel, to_timestamp(lo), to_timestamp(hi),
+																step, '{}', 'bench'));
+	END IF;
+	RETURN format('%s %s %s', extract(epoch FROM clock_timestamp() - t0),
+				  (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint - c0) / 1e9, n);
+END \$\$;
+SQL
+: > "$BENCH_DIR/views"
+for range in 3600 86400 $((DAYS * 86400)); do
+	for ((i = 0; i < PAIRS + 1; i++)); do	# the first round warms up, and is dropped
+		for what in flamegraph heatmap exemplars; do
+			r=$("${PSQL[@]}" -c "SELECT bench_view('$what', '{service_name=\"$SVC\"}', $END_S - $range, $END_S)")
+			[ $i -gt 0 ] && echo "$range $what $r" >> "$BENCH_DIR/views"
+		done
+	done
+done
+
 # ---- memory of a whole-range query in a fresh backend -----------------------------
 QMEM=$("${PSQL[@]}" -F ' ' <<SQL
 CREATE FUNCTION pg_temp.mem(field text) RETURNS bigint LANGUAGE sql AS \$\$
@@ -203,9 +242,13 @@ SQL
 read -r Q_BASE _FGLEN Q_HWM Q_SHMEM <<<"$(echo $QMEM)"
 
 # ---- report ---------------------------------------------------------------------
-python3 - "$HEAD_JSON" "$Q_JSON" <<PY
-import json, sys
+python3 - "$HEAD_JSON" "$Q_JSON" "$BENCH_DIR/views" <<PY
+import json, statistics, sys
 head, qs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+views = {}
+for line in open(sys.argv[3]):
+    rng, what, wall, cpu, n = line.split()
+    views.setdefault((int(rng), what), []).append((float(wall), float(cpu), int(n or 0)))
 def mb(x): return '%.1f MB' % (float(x) / 1e6)
 services, pods, interval, days = $SERVICES, $PODS, $INTERVAL, $DAYS
 npush = $NPUSH
@@ -225,6 +268,25 @@ print('  blocks: %s (table with TOAST and indexes: %s) for %d stored profiles, %
       % (mb(bs), mb($BLK_REL), bprof, bsamp, gzp, mb(gz)))
 print('  %.2f bytes/sample   %.0f bytes/stored profile   %.0f bytes/pprof    gzipped pprof: %.2f bytes/sample   ratio %.3f'
       % (bs / bsamp, bs / bprof, bs / gzp, gz / bsamp, bs / gz))
+ids, idsec, idprof = $IDS_BYTES, $IDS_SECTIONS, $IDS_PROFILES
+print('  profile ids (16 B each, kept per block profile): %s in %d sections for %d profiles: %.1f B/profile, +%.3f B/sample'
+      ' (goal <= 0.3); without them %.2f B/sample' % (mb(ids), idsec, idprof, ids / max(idprof, 1), ids / bsamp,
+                                                     (bs - ids) / bsamp))
+print()
+print('the same range of $SVC, warm, one connection, median of $PAIRS rounds (flame graph, heatmap, exemplars interleaved):')
+print('  heatmap = SelectHeatmap INDIVIDUAL in SQL (pyroscope.heatmap), exemplars = SelectSeries INDIVIDUAL (pyroscope.exemplars);'
+      ' step max(15 s, range/64)')
+for rng in sorted({r for r, _ in views}):
+    cells = []
+    for what in ('flamegraph', 'heatmap', 'exemplars'):
+        v = views.get((rng, what), [])
+        if v:
+            cells.append('%s %7.1f/%7.1f ms (%s)' % (what, statistics.median(x[0] for x in v) * 1e3,
+                                                    statistics.median(x[1] for x in v) * 1e3,
+                                                    'ticks' if what == 'flamegraph' else
+                                                    ('%d points' % v[0][2] if what == 'heatmap' else '%d exemplars' % v[0][2])))
+    label = '%dh' % (rng // 3600) if rng < 86400 * 2 else '%dd' % (rng // 86400)
+    print('  %-5s %s' % (label, '   '.join(cells)))
 print()
 print('flame graph of $CPU_TYPE vs pprof -proto on the same files: median of $PAIRS interleaved pairs;')
 print('ratio = pprof / ours (higher is better for us), by wall time and by CPU time of the working process')
