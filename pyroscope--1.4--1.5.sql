@@ -108,3 +108,15 @@ CREATE FUNCTION @extschema@.exemplars(profile_type text,
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.exemplars(text, text, timestamptz, timestamptz, interval, text[], text) IS
 	'the time series of a selection (SelectSeries'' points, summed per step, grouped by the group_by labels) with each point''s exemplar: the individual profile with the highest total in its bucket, its id, time, total and labels';
+
+CREATE FUNCTION @extschema@.list_spans(profile_type text,
+									   selector text,
+									   start timestamptz,
+									   "end" timestamptz,
+									   tenant text DEFAULT 'anonymous')
+	RETURNS TABLE (profile_id uuid, series_id bigint, ts timestamptz, span_id text, total bigint)
+	AS 'MODULE_PATHNAME', 'pyroscope_list_spans'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.list_spans(text, text, timestamptz, timestamptz, text) IS
+	'the spans of the individual profiles of a selection, from every tier: one row per profile, series and span id (16 hex digits) with the total of that span''s samples';

@@ -290,7 +290,10 @@ extern uint64 pyroscope_selection_profiles(const ProfileSelection *sel,
 typedef void (*ProfileTotalVisitor) (int64 series_id, TimestampTz ts, int64 total,
 									 const pg_uuid_t *id, void *arg);
 
-/* one stored profile, apart; must not ereport (runs inside block readers) */
+/*
+ * one stored profile, apart (p->id: its ingested profile's, zero when
+ * unknown); must not ereport (runs inside block readers)
+ */
 typedef PyroStatus (*IndividualVisitor) (int64 series_id, int64 ts_ms, const PyroProfile *p,
 										 void *arg, PyroError *err);
 extern void pyroscope_scan_individual(const ProfileSelection *sel, IndividualVisitor visit,

@@ -454,12 +454,12 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 		hargs[3] = profile_ids_array(sel);
 		portal = SPI_cursor_open_with_args(NULL,
 										   sel->profile_ids
-										   ? "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts"
+										   ? "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id"
 										   " FROM pyroscope.head h"
 										   " WHERE h.series_id = ANY ($1)"
 										   " AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($4)"
 										   " ORDER BY h.pprof_id"
-										   : "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts"
+										   : "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id"
 										   " FROM pyroscope.head h"
 										   " WHERE h.series_id = ANY ($1)"
 										   " AND h.ts >= $2 AND h.ts <= $3"
@@ -542,8 +542,14 @@ individual_head_row(PyroProfile *p, HeapTuple tup, TupleDesc desc, void *arg)
 	bool		isnull;
 	int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 	TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
+	Datum		id = SPI_getbinval(tup, desc, 7, &isnull);
 	PyroError	err;
 
+	/* the head row's ingested profile */
+	if (isnull)
+		memset(p->id, 0, PYRO_PROFILE_ID_LEN);
+	else
+		memcpy(p->id, DatumGetUUIDP(id)->data, PYRO_PROFILE_ID_LEN);
 	pyro_error_clear(&err);
 	if (s->visit(series_id, pyroscope_timestamptz_to_ms(ts), p, s->arg, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not read profile");

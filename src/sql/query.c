@@ -31,6 +31,7 @@ PG_FUNCTION_INFO_V1(pyroscope_profiles_flamegraph);
 PG_FUNCTION_INFO_V1(pyroscope_heatmap_cells);
 PG_FUNCTION_INFO_V1(pyroscope_dot);
 PG_FUNCTION_INFO_V1(pyroscope_exemplars);
+PG_FUNCTION_INFO_V1(pyroscope_list_spans);
 
 /* Fill a selection from the usual (profile_type, selector, start, end, tenant) arguments. */
 static void
@@ -434,6 +435,89 @@ pyroscope_exemplars(PG_FUNCTION_ARGS)
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}
+	return (Datum) 0;
+}
+
+/* rows of list_spans, gathered without ereport (inside block readers) */
+typedef struct SpanRow
+{
+	pg_uuid_t	id;
+	bool		has_id;
+	int64		series_id;
+	int64		ts_ms;
+	uint64		span;
+	int64		total;
+} SpanRow;
+
+typedef struct SpanRows
+{
+	SpanRow    *v;
+	size_t		n;
+	size_t		cap;
+} SpanRows;
+
+static PyroStatus
+span_rows_of(int64 series_id, int64 ts_ms, const PyroProfile *p, void *arg, PyroError *err)
+{
+	SpanRows   *rows = (SpanRows *) arg;
+	size_t		first = rows->n;
+
+	for (size_t i = 0; i < p->nsamples; i++)
+	{
+		const PyroSample *s = &p->samples[i];
+		size_t		j;
+
+		if (s->span_id == 0)
+			continue;
+		for (j = first; j < rows->n && rows->v[j].span != s->span_id; j++)
+			;
+		if (j == rows->n)
+		{
+			if (!pyro_grow((void **) &rows->v, &rows->cap, rows->n + 1, sizeof(SpanRow)))
+				return pyro_error_set(err, PYRO_ENOMEM, "out of memory listing spans");
+			memset(&rows->v[j], 0, sizeof(SpanRow));
+			rows->v[j].has_id = pyro_profile_id_set(p->id);
+			memcpy(rows->v[j].id.data, p->id, UUID_LEN);
+			rows->v[j].series_id = series_id;
+			rows->v[j].ts_ms = ts_ms;
+			rows->v[j].span = s->span_id;
+			rows->n++;
+		}
+		rows->v[j].total = (int64) ((uint64) rows->v[j].total + (uint64) s->value);
+	}
+	return PYRO_OK;
+}
+
+/*
+ * pyroscope.list_spans(...): the spans of the individual profiles of a
+ * selection, one row per profile and span id, with the span's total.
+ */
+Datum
+pyroscope_list_spans(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	SpanRows	rows = {0};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 4);
+	pyroscope_selection_require_type(&sel);
+	InitMaterializedSRF(fcinfo, 0);
+	pyroscope_budget_begin();
+	pyroscope_scan_individual(&sel, span_rows_of, &rows);
+	pyroscope_budget_end();
+	for (size_t i = 0; i < rows.n; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {!rows.v[i].has_id, false, false, false, false};
+
+		values[0] = UUIDPGetDatum(&rows.v[i].id);
+		values[1] = Int64GetDatum(rows.v[i].series_id);
+		values[2] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(rows.v[i].ts_ms));
+		values[3] = CStringGetTextDatum(psprintf("%016llx", (unsigned long long) rows.v[i].span));
+		values[4] = Int64GetDatum(rows.v[i].total);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pyro_free(rows.v);
 	return (Datum) 0;
 }
 

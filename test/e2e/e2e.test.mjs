@@ -413,6 +413,11 @@ test("heatmaps: individual profiles and spans, with exemplars that open their fl
     assert.equal(e.profileId, "", "span points name no profile");
     assert.ok(e.value > 0n);
   }
+  // the same points in SQL: list_spans has each exemplar's (span, value)
+  const listed = psql(`SELECT string_agg(span_id || ' ' || total, ',') FROM pyroscope.list_spans('${cpu.ID}', ` +
+    `'${selector}', to_timestamp(${startMs} / 1000.0), to_timestamp(${endMs} / 1000.0))`).split(",");
+  for (const e of spans)
+    assert.ok(listed.includes(`${e.spanId} ${e.value}`), `span ${e.spanId} ${e.value} listed in SQL`);
   // a span's flame graph holds at least that exemplar's samples, and only the app's work
   const top = spans.reduce((a, b) => (b.value > a.value ? b : a));
   const spanFg = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
