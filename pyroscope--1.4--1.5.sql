@@ -67,7 +67,8 @@ CREATE FUNCTION @extschema@.heatmap(profile_type text,
 									tenant text DEFAULT 'anonymous')
 	RETURNS TABLE (labels jsonb, slot timestamptz, bucket integer, y_min double precision,
 				   count integer, exemplar_ts timestamptz, exemplar_value bigint,
-				   exemplar_profile_id uuid, exemplar_span_id text, exemplar_labels jsonb)
+				   exemplar_profile_id uuid, exemplar_span_id text, exemplar_trace_id text,
+				   exemplar_labels jsonb)
 	AS 'MODULE_PATHNAME', 'pyroscope_heatmap_cells'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp;
@@ -114,9 +115,10 @@ CREATE FUNCTION @extschema@.list_spans(profile_type text,
 									   start timestamptz,
 									   "end" timestamptz,
 									   tenant text DEFAULT 'anonymous')
-	RETURNS TABLE (profile_id uuid, series_id bigint, ts timestamptz, span_id text, total bigint)
+	RETURNS TABLE (profile_id uuid, series_id bigint, ts timestamptz, span_id text, trace_id text,
+				   total bigint)
 	AS 'MODULE_PATHNAME', 'pyroscope_list_spans'
 	LANGUAGE C STABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.list_spans(text, text, timestamptz, timestamptz, text) IS
-	'the spans of the individual profiles of a selection, from every tier: one row per profile, series and span id (16 hex digits) with the total of that span''s samples';
+	'the spans of the individual profiles of a selection, from every tier: one row per profile, series and span id (16 hex digits) with its trace id (32 hex digits, where the profile carried it) and the total of that span''s samples';

@@ -371,19 +371,56 @@ http_handle_series(HttpRequest *req)
 	http_connect_reply(req, &resp.base);
 }
 
-/* Check the trace and span selectors of a request. */
+static int	hex_digit(char c);
+
+/*
+ * The span filter of a request (API-2.md 3.2): its span_selector, or the
+ * spans of its trace_id_selector (32 hex digits each) in the selection;
+ * the two cannot be combined.  Traces with no span in the selection
+ * select nothing.
+ */
 static void
-check_span_selectors(size_t ntrace, size_t nspan)
+span_filter(ProfileSelection *sel, char **traces, size_t ntraces, char **spans, size_t nspans,
+			char ***out, size_t *nout)
 {
-	if (ntrace > 0 && nspan > 0)
+	uint64	   *t;
+
+	if (ntraces > 0 && nspans > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("trace_id_selector and span_selector cannot be combined")));
-	if (ntrace > 0)
+				 errmsg("span_selector and trace_id_selector cannot be combined")));
+	*out = spans;
+	*nout = nspans;
+	if (ntraces == 0)
+		return;
+	if (ntraces > 10000)
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("trace_id_selector is not supported"),
-				 errdetail("Trace ids of samples are not stored; use span_selector.")));
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("trace_id_selector of %zu ids exceeds the limit of 10000", ntraces)));
+	t = palloc(sizeof(uint64) * 2 * ntraces);
+	for (size_t i = 0; i < ntraces; i++)
+	{
+		const char *s = traces[i] ? traces[i] : "";
+
+		t[2 * i] = t[2 * i + 1] = 0;
+		for (int k = 0; k < 32; k++)
+		{
+			int			x = s[k] ? hex_digit(s[k]) : -1;
+
+			if (x < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid trace id \"%s\": 32 hex digits expected", s)));
+			t[2 * i + k / 16] = (t[2 * i + k / 16] << 4) | (uint64) x;
+		}
+		if (s[32] != '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid trace id \"%s\": 32 hex digits expected", s)));
+	}
+	*out = pyroscope_selection_spans_of_traces(sel, t, (int) ntraces, nout);
+	if (*nout == 0)
+		pyroscope_selection_set_profile_ids(sel, palloc(sizeof(pg_uuid_t)), 0);
 }
 
 static int
@@ -501,6 +538,8 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 	QUERIER__V1__SELECT_MERGE_STACKTRACES_RESPONSE__INIT;
 	ProfileSelection sel;
 	int64		max_nodes;
+	char	  **spans;
+	size_t		nspans;
 
 	r = (Querier__V1__SelectMergeStacktracesRequest *)
 		http_connect_decode(req, &querier__v1__select_merge_stacktraces_request__descriptor);
@@ -508,15 +547,15 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 	max_nodes = http_max_nodes(r->opt_max_nodes_case ==
 							   QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST__OPT_MAX_NODES_MAX_NODES,
 							   r->max_nodes);
-	check_span_selectors(r->n_trace_id_selector, r->n_span_selector);
 	select_profile_ids(&sel, r->profile_id_selector, r->n_profile_id_selector);
+	span_filter(&sel, r->trace_id_selector, r->n_trace_id_selector, r->span_selector,
+				r->n_span_selector, &spans, &nspans);
 
 	switch (r->format)
 	{
 		case QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_UNSPECIFIED:
 		case QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_FLAMEGRAPH:
-			resp.flamegraph = flamegraph_message(http_selection_tree(&sel, r->span_selector,
-																	 r->n_span_selector,
+			resp.flamegraph = flamegraph_message(http_selection_tree(&sel, spans, nspans,
 																	 r->stack_trace_selector),
 												 max_nodes);
 			break;
@@ -524,7 +563,7 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 			{
 				PyroBuf		tb;
 				PyroError	err;
-				PyroTree   *t = http_selection_tree(&sel, r->span_selector, r->n_span_selector,
+				PyroTree   *t = http_selection_tree(&sel, spans, nspans,
 													r->stack_trace_selector);
 
 				pyro_buf_init(&tb);
@@ -540,7 +579,7 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 				PyroStackSelector ss;
 
 				/* node limit: max_nodes when given and positive, else 100 */
-				pyroscope_selection_dot(&sel, r->span_selector, r->n_span_selector,
+				pyroscope_selection_dot(&sel, spans, nspans,
 										stack_selector(r->stack_trace_selector, &ss), r->end,
 										r->opt_max_nodes_case ==
 										QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST__OPT_MAX_NODES_MAX_NODES &&
@@ -561,7 +600,7 @@ http_handle_select_merge_stacktraces(HttpRequest *req)
 				PyroStackSelector ss;
 				Querier__V1__PprofProfile *pp = palloc(sizeof(Querier__V1__PprofProfile));
 
-				pyroscope_selection_pprof_raw(&sel, r->span_selector, r->n_span_selector,
+				pyroscope_selection_pprof_raw(&sel, spans, nspans,
 											  stack_selector(r->stack_trace_selector, &ss),
 											  r->end, &raw);
 				querier__v1__pprof_profile__init(pp);
@@ -626,13 +665,15 @@ http_handle_select_merge_profile(HttpRequest *req)
 	ProfileSelection sel;
 	PyroStackSelector ss;
 	PyroBuf		raw;
+	char	  **spans;
+	size_t		nspans;
 
 	r = (Querier__V1__SelectMergeProfileRequest *)
 		http_connect_decode(req, &querier__v1__select_merge_profile_request__descriptor);
 	http_selection(req, &sel, r->profile_typeid, r->label_selector, r->start, r->end);
-	check_span_selectors(r->n_trace_id_selector, 0);
 	select_profile_ids(&sel, r->profile_id_selector, r->n_profile_id_selector);
-	pyroscope_selection_pprof_raw(&sel, NULL, 0, stack_selector(r->stack_trace_selector, &ss),
+	span_filter(&sel, r->trace_id_selector, r->n_trace_id_selector, NULL, 0, &spans, &nspans);
+	pyroscope_selection_pprof_raw(&sel, spans, nspans, stack_selector(r->stack_trace_selector, &ss),
 								  r->end, &raw);
 	http_connect_reply_packed(req, &perftools__profiles__profile__descriptor, raw.data, raw.len);
 }
@@ -751,6 +792,8 @@ heatmap_exemplar(const HeatmapExemplar *ex)
 		e->profile_id = ex->profile_id;
 	if (ex->span_id)
 		e->span_id = ex->span_id;
+	if (ex->trace_id)
+		e->trace_id = ex->trace_id;
 	e->n_labels = ex->nlabels;
 	e->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(ex->nlabels, 1));
 	for (int k = 0; k < ex->nlabels; k++)
@@ -880,6 +923,10 @@ http_handle_diff(HttpRequest *req)
 	Querier__V1__FlameGraphDiff *fgm;
 	ProfileSelection ls;
 	ProfileSelection rs;
+	char	  **lspans;
+	char	  **rspans;
+	size_t		nlspans;
+	size_t		nrspans;
 	PyroFlamegraph fg;
 	PyroError	err;
 	int64		max_nodes;
@@ -893,21 +940,21 @@ http_handle_diff(HttpRequest *req)
 				   r->left->start, r->left->end);
 	http_selection(req, &rs, r->right->profile_typeid, r->right->label_selector,
 				   r->right->start, r->right->end);
-	check_span_selectors(r->left->n_trace_id_selector, r->left->n_span_selector);
-	check_span_selectors(r->right->n_trace_id_selector, r->right->n_span_selector);
 	select_profile_ids(&ls, r->left->profile_id_selector, r->left->n_profile_id_selector);
 	select_profile_ids(&rs, r->right->profile_id_selector, r->right->n_profile_id_selector);
+	span_filter(&ls, r->left->trace_id_selector, r->left->n_trace_id_selector,
+				r->left->span_selector, r->left->n_span_selector, &lspans, &nlspans);
+	span_filter(&rs, r->right->trace_id_selector, r->right->n_trace_id_selector,
+				r->right->span_selector, r->right->n_span_selector, &rspans, &nrspans);
 	max_nodes = Max(http_max_nodes(r->left->opt_max_nodes_case ==
 								   QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST__OPT_MAX_NODES_MAX_NODES,
 								   r->left->max_nodes),
 					http_max_nodes(r->right->opt_max_nodes_case ==
 								   QUERIER__V1__SELECT_MERGE_STACKTRACES_REQUEST__OPT_MAX_NODES_MAX_NODES,
 								   r->right->max_nodes));
-	if (pyro_flamegraph_diff(http_selection_tree(&ls, r->left->span_selector,
-												 r->left->n_span_selector,
+	if (pyro_flamegraph_diff(http_selection_tree(&ls, lspans, nlspans,
 												 r->left->stack_trace_selector),
-							 http_selection_tree(&rs, r->right->span_selector,
-												 r->right->n_span_selector,
+							 http_selection_tree(&rs, rspans, nrspans,
 												 r->right->stack_trace_selector),
 							 max_nodes, &fg, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not build diff flame graph");

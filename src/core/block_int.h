@@ -28,10 +28,12 @@
 #define PYB1_KIND_SAMPLES	3
 #define PYB1_KIND_AGG		4
 #define PYB1_KIND_IDS		5	/* profile ids, beside each INDEX chunk */
-#define PYB1_NKINDS			6
+#define PYB1_KIND_TRACES	6	/* span -> trace ids, beside each INDEX chunk */
+#define PYB1_NKINDS			7
 
 /* directory flags */
 #define PYB1_DIR_IDS		0x01	/* IDS entries present */
+#define PYB1_DIR_TRACES		0x02	/* TRACES entries present */
 
 /* sample chunk flags */
 #define PYB1_CHUNK_SPANS	0x01

@@ -32,6 +32,8 @@ typedef struct RIdx
 	int64_t		time_nanos;
 	int64_t		duration_nanos;
 	const uint8_t *id;			/* into PyroBlockReader.ids; NULL = none */
+	const PyroSpanTrace *traces;	/* into PyroBlockReader.tr */
+	uint32_t	ntraces;
 } RIdx;
 
 bool		pyb1_fuzz_skip_checksums = false;
@@ -72,6 +74,12 @@ struct PyroBlockReader
 	bool		has_ids;		/* IDS entries beside the INDEX ones */
 	size_t	   *ids_entry;		/* per entry: its IDS entry (INDEX entries) */
 	uint8_t    *ids;			/* the current index chunk's ids */
+	bool		has_traces;		/* TRACES entries beside the INDEX ones */
+	size_t	   *traces_entry;	/* per entry: its TRACES entry */
+	PyroSpanTrace *tr;			/* the current index chunk's span traces */
+	size_t		tr_cap;
+	size_t	   *tr_off;			/* per profile of the chunk, count + 1 */
+	size_t		tr_off_cap;
 	RChunk		chunk;
 
 	/* read_merged accumulation */
@@ -191,37 +199,41 @@ ts_ok(int64_t t)
 
 /* Parse the decompressed directory. */
 /*
- * Pair each INDEX entry with the IDS entry of the same profiles: the two
- * kinds must list the same (series, first, count) in the same order.
+ * Pair each INDEX entry with the entry of the given kind (IDS, TRACES) of
+ * the same profiles: the two kinds must list the same (series, first,
+ * count) in the same order.
  */
 static bool
-pair_ids(PyroBlockReader *r, PyroError *err)
+pair_with_index(PyroBlockReader *r, uint32_t kind, size_t **out, PyroError *err)
 {
 	size_t		j = 0;
+	size_t	   *pair;
 
-	r->ids_entry = pyro_malloc((r->nentries ? r->nentries : 1) * sizeof(size_t));
-	if (r->ids_entry == NULL)
+	pair = pyro_malloc((r->nentries ? r->nentries : 1) * sizeof(size_t));
+	if (pair == NULL)
 	{
 		pyro_error_set(err, PYRO_ENOMEM, "out of memory opening a block");
 		return false;
 	}
+	*out = pair;
 	for (size_t i = 0; i < r->nentries; i++)
 	{
 		const PyroBlockEntry *e = &r->entries[i];
 
-		r->ids_entry[i] = SIZE_MAX;
+		pair[i] = SIZE_MAX;
 		if (e->kind != PYB1_KIND_INDEX)
 			continue;
-		while (j < r->nentries && r->entries[j].kind != PYB1_KIND_IDS)
+		while (j < r->nentries && r->entries[j].kind != kind)
 			j++;
 		if (j == r->nentries || r->entries[j].series != e->series ||
 			r->entries[j].first != e->first || r->entries[j].count != e->count ||
-			r->entries[j].rawlen != e->count * PYRO_PROFILE_ID_LEN)
+			(kind == PYB1_KIND_IDS && r->entries[j].rawlen != e->count * PYRO_PROFILE_ID_LEN))
 		{
-			pyro_error_set(err, PYRO_ECORRUPT, "block profile ids do not match its index entry %zu", i);
+			pyro_error_set(err, PYRO_ECORRUPT, "block %s do not match its index entry %zu",
+						   kind == PYB1_KIND_IDS ? "profile ids" : "span traces", i);
 			return false;
 		}
-		r->ids_entry[i] = j++;
+		pair[i] = j++;
 	}
 	return true;
 }
@@ -235,13 +247,15 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 	uint64_t	next_idx = 0;
 	uint64_t	next_smp = 0;
 	uint64_t	next_ids = 0;
+	uint64_t	next_traces = 0;
 	bool		have_sym = false;
 	const PyroBlockEntry *last[PYB1_NKINDS] = {NULL};
 
 	if (!pyb1_varint(d, &v))
 		return false;
 	r->has_ids = (v & PYB1_DIR_IDS) != 0;
-	if ((v & ~(uint64_t) PYB1_DIR_IDS) != 0)
+	r->has_traces = (v & PYB1_DIR_TRACES) != 0;
+	if ((v & ~(uint64_t) (PYB1_DIR_IDS | PYB1_DIR_TRACES)) != 0)
 	{
 		pyro_error_set(d->err, PYRO_ECORRUPT, "block directory has unknown flags 0x%llx",
 					   (unsigned long long) v);
@@ -331,8 +345,9 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 			!pyb1_varint(d, &e->offset) || !pyb1_varint(d, &e->clen) ||
 			!pyb1_varint(d, &e->rawlen) || !pyb1_varint(d, &crc))
 			return false;
-		if (kind < PYB1_KIND_SYMBOLS || kind > PYB1_KIND_IDS ||
-			(kind == PYB1_KIND_IDS && !r->has_ids))
+		if (kind < PYB1_KIND_SYMBOLS || kind > PYB1_KIND_TRACES ||
+			(kind == PYB1_KIND_IDS && !r->has_ids) ||
+			(kind == PYB1_KIND_TRACES && !r->has_traces))
 		{
 			pyro_error_set(d->err, PYRO_ECORRUPT, "block directory entry %zu has unknown kind %llu",
 						   i, (unsigned long long) kind);
@@ -406,9 +421,11 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 			case PYB1_KIND_INDEX:
 			case PYB1_KIND_SAMPLES:
 			case PYB1_KIND_IDS:
+			case PYB1_KIND_TRACES:
 				{
 					uint64_t   *next = e->kind == PYB1_KIND_INDEX ? &next_idx :
-					e->kind == PYB1_KIND_IDS ? &next_ids : &next_smp;
+					e->kind == PYB1_KIND_IDS ? &next_ids :
+					e->kind == PYB1_KIND_TRACES ? &next_traces : &next_smp;
 
 					if (e->first != *next || e->count == 0 ||
 						e->count > r->meta.nprofiles - *next)
@@ -434,7 +451,8 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 		return false;
 	}
 	if (next_idx != r->meta.nprofiles || next_smp != r->meta.nprofiles ||
-		(r->has_ids && next_ids != r->meta.nprofiles))
+		(r->has_ids && next_ids != r->meta.nprofiles) ||
+		(r->has_traces && next_traces != r->meta.nprofiles))
 	{
 		pyro_error_set(d->err, PYRO_ECORRUPT, "block chunks do not cover its %llu profiles",
 					   (unsigned long long) r->meta.nprofiles);
@@ -445,7 +463,8 @@ parse_directory(PyroBlockReader *r, Pyb1Rd *d, uint64_t dir_offset)
 		pyro_error_set(d->err, PYRO_ECORRUPT, "block directory has %zu trailing bytes", pyb1_left(d));
 		return false;
 	}
-	return !r->has_ids || pair_ids(r, d->err);
+	return (!r->has_ids || pair_with_index(r, PYB1_KIND_IDS, &r->ids_entry, d->err)) &&
+		(!r->has_traces || pair_with_index(r, PYB1_KIND_TRACES, &r->traces_entry, d->err));
 }
 
 static PyroStatus
@@ -609,6 +628,9 @@ pyro_block_close(PyroBlockReader *r)
 	pyro_free(r->idx);
 	pyro_free(r->ids_entry);
 	pyro_free(r->ids);
+	pyro_free(r->traces_entry);
+	pyro_free(r->tr);
+	pyro_free(r->tr_off);
 	pyro_acc_free(&r->acc);
 	pyro_free(r);
 }
@@ -617,7 +639,7 @@ bool
 pyro_block_section(const PyroBlockReader *r, size_t i, PyroBlockSection *out)
 {
 	static const char *const kinds[PYB1_NKINDS] = {
-		"", "symbols", "index", "samples", "aggregates", "ids"
+		"", "symbols", "index", "samples", "aggregates", "ids", "traces"
 	};
 	const PyroBlockEntry *e;
 
@@ -1276,6 +1298,73 @@ cmp_id(const void *a, const void *b)
 	return memcmp(a, b, PYRO_PROFILE_ID_LEN);
 }
 
+/* the span traces of TRACES entry ei into r->tr, per profile at r->tr_off */
+static PyroStatus
+load_traces(PyroBlockReader *r, size_t ei, PyroError *err)
+{
+	const PyroBlockEntry *e = &r->entries[ei];
+	uint8_t    *raw;
+	Pyb1Rd		d;
+	size_t		n = 0;
+	PyroStatus	s;
+
+	if ((s = load_section(r, e, "span traces", &raw, err)) != PYRO_OK)
+		return s;
+	d.p = raw;
+	d.end = raw + e->rawlen;
+	d.what = "span traces";
+	d.err = err;
+	if (!pyro_grow((void **) &r->tr_off, &r->tr_off_cap, e->count + 1, sizeof(size_t)))
+	{
+		pyro_free(raw);
+		return pyro_error_set(err, PYRO_ENOMEM, "out of memory reading span traces");
+	}
+	for (uint64_t i = 0; i < e->count; i++)
+	{
+		uint64_t	k;
+
+		r->tr_off[i] = n;
+		/* a span takes 17 bytes at least */
+		if (!pyb1_count(&d, 17, UINT32_MAX, &k, "span trace"))
+			goto bad;
+		if (!pyro_grow((void **) &r->tr, &r->tr_cap, n + k, sizeof(PyroSpanTrace)))
+		{
+			pyro_free(raw);
+			return pyro_error_set(err, PYRO_ENOMEM, "out of memory reading span traces");
+		}
+		for (uint64_t j = 0; j < k; j++)
+		{
+			PyroSpanTrace *t = &r->tr[n++];
+
+			if (!pyb1_varint(&d, &t->span) || pyb1_left(&d) < 16)
+			{
+				pyro_error_set(err, PYRO_ECORRUPT, "truncated block span traces");
+				goto bad;
+			}
+			t->trace_hi = t->trace_lo = 0;
+			for (int b = 0; b < 8; b++)
+			{
+				t->trace_hi = (t->trace_hi << 8) | d.p[b];
+				t->trace_lo = (t->trace_lo << 8) | d.p[8 + b];
+			}
+			d.p += 16;
+		}
+	}
+	r->tr_off[e->count] = n;
+	if (d.p != d.end)
+	{
+		pyro_error_set(err, PYRO_ECORRUPT, "block span traces have %zu trailing bytes", pyb1_left(&d));
+		goto bad;
+	}
+	pyro_free(raw);
+	return PYRO_OK;
+
+bad:
+	pyro_free(raw);
+	return err->code != PYRO_OK ? err->code :
+		pyro_error_set(err, PYRO_ECORRUPT, "invalid block span traces");
+}
+
 /* the ids of IDS entry ei into r->ids */
 static PyroStatus
 load_ids(PyroBlockReader *r, size_t ei, PyroError *err)
@@ -1308,7 +1397,8 @@ walk_index(PyroBlockReader *r, const PyroBlockQuery *q, int64_t lo, int64_t hi,
 		if (q->ids && !r->has_ids)
 			continue;
 		if ((s = load_index(r, e, err)) != PYRO_OK ||
-			(r->has_ids && (s = load_ids(r, r->ids_entry[i], err)) != PYRO_OK))
+			(r->has_ids && (s = load_ids(r, r->ids_entry[i], err)) != PYRO_OK) ||
+			(r->has_traces && (s = load_traces(r, r->traces_entry[i], err)) != PYRO_OK))
 			break;
 		for (uint64_t k = 0; k < e->count && s == PYRO_OK; k++)
 		{
@@ -1317,6 +1407,8 @@ walk_index(PyroBlockReader *r, const PyroBlockQuery *q, int64_t lo, int64_t hi,
 			if (r->idx[k].ts < lo || r->idx[k].ts > hi)
 				continue;
 			r->idx[k].id = (id && pyro_profile_id_set(id)) ? id : NULL;
+			r->idx[k].ntraces = r->has_traces ? (uint32_t) (r->tr_off[k + 1] - r->tr_off[k]) : 0;
+			r->idx[k].traces = r->idx[k].ntraces > 0 ? r->tr + r->tr_off[k] : NULL;
 			if (q->ids && (r->idx[k].id == NULL ||
 						   bsearch(r->idx[k].id, q->ids, q->nids, PYRO_PROFILE_ID_LEN,
 								   cmp_id) == NULL))
@@ -1425,6 +1517,14 @@ profiles_visit(PyroBlockReader *r, void *arg, uint64_t o, uint32_t s, const RIdx
 		memcpy(p->id, x->id, PYRO_PROFILE_ID_LEN);
 	else
 		memset(p->id, 0, PYRO_PROFILE_ID_LEN);
+	p->ntraces = 0;
+	if (x->ntraces > 0)
+	{
+		if (!pyro_grow((void **) &p->traces, &p->traces_cap, x->ntraces, sizeof(PyroSpanTrace)))
+			return pyro_error_set(err, PYRO_ENOMEM, "out of memory reading a block profile");
+		memcpy(p->traces, x->traces, x->ntraces * sizeof(PyroSpanTrace));
+		p->ntraces = x->ntraces;
+	}
 	return a->visit(a->arg, r->series[s], x->ts, p, err);
 }
 

@@ -90,6 +90,8 @@ typedef struct WProf
 	int64_t		duration_nanos;
 	int64_t		total;
 	uint8_t		id[PYRO_PROFILE_ID_LEN];
+	size_t		traces_off;		/* into PyroBlockWriter.traces */
+	uint32_t	ntraces;
 } WProf;
 
 /* Arena segment holding encoded samples. */
@@ -119,6 +121,9 @@ struct PyroBlockWriter
 	int64_t		min_ts;
 	int64_t		max_ts;
 	bool		any_id;			/* some profile has an id: write IDS */
+	PyroSpanTrace *traces;		/* every profile's, sorted by span, unique */
+	size_t		ntraces;
+	size_t		traces_cap;
 
 	/* maps input symbols into sym; add_shared keeps its mapping */
 	PyroSymMap	map;
@@ -199,6 +204,7 @@ pyro_block_writer_free(PyroBlockWriter *w)
 	}
 	pyro_symbols_free(w->sym);
 	pyro_free(w->profs);
+	pyro_free(w->traces);
 	pyro_symmap_free(&w->map);
 	pyro_free(w->tmp);
 	pyro_buf_free(&w->enc);
@@ -239,6 +245,15 @@ arena_store(PyroBlockWriter *w, const uint8_t *data, size_t len)
 	return dst;
 }
 
+static int
+span_trace_cmp(const void *a, const void *b)
+{
+	uint64_t	x = ((const PyroSpanTrace *) a)->span;
+	uint64_t	y = ((const PyroSpanTrace *) b)->span;
+
+	return (x > y) - (x < y);
+}
+
 static PyroStatus
 writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile *p,
 		   bool keep, PyroError *err)
@@ -271,6 +286,22 @@ writer_add(PyroBlockWriter *w, int64_t series_id, int64_t ts, const PyroProfile 
 	wp.ts = ts;
 	wp.seq = w->nprofs;
 	memcpy(wp.id, p->id, PYRO_PROFILE_ID_LEN);
+	if (p->ntraces > 0)
+	{
+		size_t		k = 0;
+
+		if (!pyro_grow((void **) &w->traces, &w->traces_cap, w->ntraces + p->ntraces,
+					   sizeof(PyroSpanTrace)))
+			return pyro_error_set(err, PYRO_ENOMEM, "out of memory adding a profile to a block");
+		memcpy(w->traces + w->ntraces, p->traces, p->ntraces * sizeof(PyroSpanTrace));
+		qsort(w->traces + w->ntraces, p->ntraces, sizeof(PyroSpanTrace), span_trace_cmp);
+		for (size_t i = 0; i < p->ntraces; i++)
+			if (k == 0 || w->traces[w->ntraces + i].span != w->traces[w->ntraces + k - 1].span)
+				w->traces[w->ntraces + k++] = w->traces[w->ntraces + i];
+		wp.traces_off = w->ntraces;
+		wp.ntraces = (uint32_t) k;
+		w->ntraces += k;
+	}
 	if ((wp.sample_type = pyro_symmap_string(sm, p->sample_type, "metadata", 0)) == PYRO_NO_INDEX ||
 		(wp.sample_unit = pyro_symmap_string(sm, p->sample_unit, "metadata", 1)) == PYRO_NO_INDEX ||
 		(wp.period_type = pyro_symmap_string(sm, p->period_type, "metadata", 2)) == PYRO_NO_INDEX ||
@@ -601,6 +632,45 @@ write_ids_chunk(FinishCtx *f, size_t a, size_t b)
 	return emit_section(f, &e);
 }
 
+/*
+ * Span -> trace ids of profiles [a, b) of one series, beside their index
+ * chunk: per profile a varint count, then per span (ascending) the varint
+ * span id and the 16 bytes of its trace id.
+ */
+static PyroStatus
+write_traces_chunk(FinishCtx *f, size_t a, size_t b)
+{
+	const WProf *pr = f->w->profs;
+	PyroBlockEntry e;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = PYB1_KIND_TRACES;
+	e.series = pr[a].series_idx;
+	e.t_lo = pr[a].ts;
+	e.t_hi = pr[b - 1].ts;
+	e.first = a;
+	e.count = b - a;
+	f->raw.len = 0;
+	for (size_t i = a; i < b; i++)
+	{
+		pyro_buf_append_varint(&f->raw, pr[i].ntraces);
+		for (uint32_t k = 0; k < pr[i].ntraces; k++)
+		{
+			const PyroSpanTrace *t = &f->w->traces[pr[i].traces_off + k];
+			uint8_t		id[16];
+
+			for (int j = 0; j < 8; j++)
+			{
+				id[j] = (uint8_t) (t->trace_hi >> (56 - 8 * j));
+				id[8 + j] = (uint8_t) (t->trace_lo >> (56 - 8 * j));
+			}
+			pyro_buf_append_varint(&f->raw, t->span);
+			pyro_buf_append(&f->raw, id, sizeof(id));
+		}
+	}
+	return emit_section(f, &e);
+}
+
 /* Decode the samples of one stored profile into w->tmp (grown as needed). */
 static bool
 decode_wprof(PyroBlockWriter *w, const WProf *p, WSample *out)
@@ -921,7 +991,8 @@ write_directory(FinishCtx *f, PyroBuf *d, const int64_t *series, uint32_t nserie
 {
 	PyroBlockWriter *w = f->w;
 
-	pyro_buf_append_varint(d, w->any_id ? PYB1_DIR_IDS : 0);	/* flags */
+	pyro_buf_append_varint(d, (w->any_id ? PYB1_DIR_IDS : 0) |
+						   (w->ntraces > 0 ? PYB1_DIR_TRACES : 0)); /* flags */
 	pyro_buf_append_varint(d, (uint64_t) w->opt.nagg_resolutions);
 	for (int i = 0; i < w->opt.nagg_resolutions; i++)
 		pyro_buf_append_varint(d, (uint64_t) w->opt.agg_resolutions[i]);
@@ -1006,6 +1077,8 @@ finish_body(FinishCtx *f, int64_t **series_out, uint32_t *nseries_out, AggState 
 		if ((s = write_index_chunk(f, a, b)) != PYRO_OK)
 			return s;
 		if (w->any_id && (s = write_ids_chunk(f, a, b)) != PYRO_OK)
+			return s;
+		if (w->ntraces > 0 && (s = write_traces_chunk(f, a, b)) != PYRO_OK)
 			return s;
 		a = b;
 	}

@@ -441,7 +441,7 @@ pyro_pprof_key_reserve(PyroPprofNorm *nm, size_t nlabels)
  */
 bool
 pyro_pprof_key_add(PyroPprofNorm *nm, int64_t key, int64_t str, size_t *n,
-				   uint64_t *span_id)
+				   uint64_t *span_id, uint64_t *trace)
 {
 	const PyroPprofStr *ks = &nm->strings[key];
 	const PyroPprofStr *vs = &nm->strings[str];
@@ -461,7 +461,19 @@ pyro_pprof_key_add(PyroPprofNorm *nm, int64_t key, int64_t str, size_t *n,
 		return true;
 	}
 	if (str_is(ks, "trace_id", 8))
+	{
+		uint64_t	hi,
+					lo;
+
+		/* 32 hex digits; anything else is dropped, as before */
+		if (vs->len == 32 && pyro_parse_span_id(vs->p, 16, &hi) &&
+			pyro_parse_span_id(vs->p + 16, 16, &lo))
+		{
+			trace[0] = hi;
+			trace[1] = lo;
+		}
 		return true;
+	}
 	if ((k = pyro_pprof_intern_str(nm, key)) == NONE ||
 		(v = pyro_pprof_intern_str(nm, str)) == NONE)
 		return false;

@@ -158,7 +158,7 @@ extern uint32_t pyro_pprof_intern_location(PyroPprofNorm *nm, uint32_t pos,
 										   size_t nlines);
 extern bool pyro_pprof_key_reserve(PyroPprofNorm *nm, size_t nlabels);
 extern bool pyro_pprof_key_add(PyroPprofNorm *nm, int64_t key, int64_t str,
-							   size_t *n, uint64_t *span_id);
+							   size_t *n, uint64_t *span_id, uint64_t *trace);
 extern size_t pyro_pprof_key_finish(PyroPprofNorm *nm, size_t n);
 extern uint32_t pyro_pprof_find_group(PyroPprofNorm *nm, size_t n);
 extern PyroStatus pyro_pprof_norm_metadata(PyroPprofNorm *nm, PyroNormalized *n,
@@ -236,7 +236,7 @@ pyro_pprof_count_sample(PyroPprofNorm *nm, uint32_t g, const int64_t *val)
  */
 static inline PyroStatus
 pyro_pprof_add_sample(PyroPprofNorm *nm, uint32_t g, uint32_t stack,
-					  const int64_t *val, uint64_t span_id)
+					  const int64_t *val, uint64_t span_id, const uint64_t *trace)
 {
 	pyro_pprof_count_sample(nm, g, val);
 	for (size_t t = 0; t < nm->ntypes; t++)
@@ -257,6 +257,9 @@ pyro_pprof_add_sample(PyroPprofNorm *nm, uint32_t g, uint32_t stack,
 		p->samples[p->nsamples].value = val[t];
 		p->samples[p->nsamples].span_id = span_id;
 		p->nsamples++;
+		if (span_id != 0 && (trace[0] | trace[1]) != 0 &&
+			!pyro_profile_add_trace(p, span_id, trace[0], trace[1]))
+			return pyro_pprof_oom(nm->err);
 	}
 	return PYRO_OK;
 }

@@ -814,7 +814,7 @@ static int
 parse_location(Wire *w, const uint8_t *p, size_t len, WLocation *loc)
 {
 	const uint8_t *end = p + len;
-	PyroPbField f;
+	PyroPbField f = {0};		/* gcc -O3 cannot see that wt 2 sets data */
 
 	memset(loc, 0, sizeof(*loc));
 	loc->first_line = w->nlines;
@@ -1498,11 +1498,12 @@ sample_stack(Wire *w, const WSample *s)
  * Returns the number of pairs or -1 with the error set.
  */
 static ssize_t
-sample_key(Wire *w, const WSample *s, uint64_t *span_id)
+sample_key(Wire *w, const WSample *s, uint64_t *span_id, uint64_t *trace)
 {
 	size_t		n = 0;
 
 	*span_id = 0;
+	trace[0] = trace[1] = 0;
 	if (s->nlab == 0)
 		return 0;
 	if (!pyro_pprof_key_reserve(&w->nm, s->nlab))
@@ -1511,7 +1512,7 @@ sample_key(Wire *w, const WSample *s, uint64_t *span_id)
 	{
 		const WLabel *l = &w->labels[s->lab_off + j];
 
-		if (!pyro_pprof_key_add(&w->nm, l->key, l->str, &n, span_id))
+		if (!pyro_pprof_key_add(&w->nm, l->key, l->str, &n, span_id, trace))
 			return -1;
 	}
 	return (ssize_t) pyro_pprof_key_finish(&w->nm, n);
@@ -1604,6 +1605,7 @@ process_samples(Wire *w)
 		const WSample *s = &w->samples[i];
 		const int64_t *val = w->values + s->val_off;
 		uint64_t	span_id = 0;
+		uint64_t	trace[2] = {0, 0};
 		uint32_t	g,
 					stack;
 		PyroStatus	st;
@@ -1619,7 +1621,7 @@ process_samples(Wire *w)
 			g = last_group;
 		else
 		{
-			ssize_t		nkey = sample_key(w, s, &span_id);
+			ssize_t		nkey = sample_key(w, s, &span_id, trace);
 
 			if (nkey < 0)
 				return w->err->code;
@@ -1641,7 +1643,7 @@ process_samples(Wire *w)
 		if (stack == NONE)
 			return w->err->code;
 
-		st = pyro_pprof_add_sample(&w->nm, g, stack, val, span_id);
+		st = pyro_pprof_add_sample(&w->nm, g, stack, val, span_id, trace);
 		if (st != PYRO_OK)
 			return st;
 	}

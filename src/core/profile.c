@@ -32,7 +32,38 @@ pyro_profile_free(PyroProfile *p)
 	if (p->owns_sym)
 		pyro_symbols_free(p->sym);
 	pyro_free(p->samples);
+	pyro_free(p->traces);
 	pyro_free(p);
+}
+
+bool
+pyro_profile_add_trace(PyroProfile *p, uint64_t span, uint64_t trace_hi, uint64_t trace_lo)
+{
+	/* samples of one span mostly come together: look back a little */
+	for (size_t i = p->ntraces, k = 0; i > 0 && k < 8; i--, k++)
+		if (p->traces[i - 1].span == span)
+			return true;
+	if (!pyro_grow((void **) &p->traces, &p->traces_cap, p->ntraces + 1, sizeof(PyroSpanTrace)))
+		return false;
+	p->traces[p->ntraces].span = span;
+	p->traces[p->ntraces].trace_hi = trace_hi;
+	p->traces[p->ntraces].trace_lo = trace_lo;
+	p->ntraces++;
+	return true;
+}
+
+bool
+pyro_profile_trace_of(const PyroProfile *p, uint64_t span, uint64_t *trace_hi,
+					  uint64_t *trace_lo)
+{
+	for (size_t i = 0; i < p->ntraces; i++)
+		if (p->traces[i].span == span)
+		{
+			*trace_hi = p->traces[i].trace_hi;
+			*trace_lo = p->traces[i].trace_lo;
+			return true;
+		}
+	return false;
 }
 
 /* Append one sample; false on allocation failure (the profile is unchanged). */

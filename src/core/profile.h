@@ -125,6 +125,14 @@ typedef struct PyroSymbols
 
 #define PYRO_PROFILE_ID_LEN 16
 
+/* the trace id of one span id */
+typedef struct PyroSpanTrace
+{
+	uint64_t	span;
+	uint64_t	trace_hi;		/* the 16 bytes of the trace id, big-endian */
+	uint64_t	trace_lo;
+} PyroSpanTrace;
+
 /* One sample of a single-value profile. */
 typedef struct PyroSample
 {
@@ -162,6 +170,16 @@ typedef struct PyroProfile
 	 * per profile; the PYP1 codec and merges do not.
 	 */
 	uint8_t		id[PYRO_PROFILE_ID_LEN];
+
+	/*
+	 * The trace of each span id its samples carry, where the profile said
+	 * (the trace_id pprof label beside span_id): a span belongs to one trace,
+	 * so selecting by trace is selecting its spans.  Owned; blocks keep it,
+	 * the PYP1 codec and merges do not.  May repeat a span.
+	 */
+	PyroSpanTrace *traces;
+	size_t		ntraces;
+	size_t		traces_cap;
 } PyroProfile;
 
 /* whether a profile id is set (not all zero) */
@@ -211,6 +229,14 @@ extern void pyro_profile_free(PyroProfile *p);
 extern bool pyro_profile_add_sample(PyroProfile *p, uint32_t stack, int64_t value,
 									uint64_t span_id);
 extern int64_t pyro_profile_total(const PyroProfile *p);
+
+/* record that span belongs to a trace (skipping a repeat of the last few) */
+extern bool pyro_profile_add_trace(PyroProfile *p, uint64_t span, uint64_t trace_hi,
+								   uint64_t trace_lo);
+
+/* the trace of a span in p, false when p does not know it */
+extern bool pyro_profile_trace_of(const PyroProfile *p, uint64_t span, uint64_t *trace_hi,
+								  uint64_t *trace_lo);
 
 /*
  * profile_codec.c: the "PYP1" binary format of one stored profile.  The

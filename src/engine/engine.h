@@ -298,6 +298,9 @@ typedef PyroStatus (*IndividualVisitor) (int64 series_id, int64 ts_ms, const Pyr
 										 void *arg, PyroError *err);
 extern void pyroscope_scan_individual(const ProfileSelection *sel, IndividualVisitor visit,
 									  void *arg);
+extern char **pyroscope_selection_spans_of_traces(const ProfileSelection *sel,
+												  const uint64 *traces, int ntraces,
+												  size_t *nspans);
 extern void pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visit,
 									   void *arg);
 
@@ -532,6 +535,7 @@ typedef struct HeatmapExemplar
 	int64		value;
 	char	   *profile_id;		/* NULL: none */
 	char	   *span_id;		/* 16 hex digits, NULL: none */
+	char	   *trace_id;		/* 32 hex digits, NULL: none */
 	int			nlabels;		/* series labels less the group-by ones */
 	char	  **names;
 	char	  **values;

@@ -29,6 +29,7 @@ typedef struct Cand
 	int64		value;
 	pg_uuid_t	id;				/* all zero: none */
 	uint64		span;
+	uint64		trace[2];		/* the span's trace, zero when unknown */
 	int64		series_id;
 } Cand;
 
@@ -171,6 +172,8 @@ span_profile(int64 series_id, int64 ts_ms, const PyroProfile *p, void *arg, Pyro
 		c.value = g->sums[j];
 		c.span = g->spans[j];
 		c.series_id = series_id;
+		if (!pyro_profile_trace_of(p, c.span, &c.trace[0], &c.trace[1]))
+			c.trace[0] = c.trace[1] = 0;
 		if (!cand_add(&g->c, &c))
 			return pyro_error_set(err, PYRO_ENOMEM, "out of memory building a heatmap");
 	}
@@ -474,6 +477,9 @@ pyroscope_heatmap(const HeatmapQuery *q, HeatmapResult *out)
 																		UUIDPGetDatum(&c->id)));
 				if (c->span != 0)
 					e->span_id = psprintf("%016llx", (unsigned long long) c->span);
+				if ((c->trace[0] | c->trace[1]) != 0)
+					e->trace_id = psprintf("%016llx%016llx", (unsigned long long) c->trace[0],
+										   (unsigned long long) c->trace[1]);
 				if (lab)
 				{
 					e->nlabels = lab->n;

@@ -587,6 +587,72 @@ pyroscope_scan_individual(const ProfileSelection *sel, IndividualVisitor visit, 
 	(void) scan_tiers(sel, true, false, individual_head_row, individual_block, &s);
 }
 
+/* what pyroscope_selection_spans_of_traces gathers */
+typedef struct TraceSpans
+{
+	const uint64 *traces;		/* pairs (hi, lo) */
+	int			ntraces;
+	uint64	   *spans;
+	size_t		nspans;
+	size_t		cap;
+} TraceSpans;
+
+static PyroStatus
+trace_spans_of(int64 series_id, int64 ts_ms, const PyroProfile *p, void *arg, PyroError *err)
+{
+	TraceSpans *t = (TraceSpans *) arg;
+
+	for (size_t i = 0; i < p->ntraces; i++)
+		for (int k = 0; k < t->ntraces; k++)
+			if (p->traces[i].trace_hi == t->traces[2 * k] &&
+				p->traces[i].trace_lo == t->traces[2 * k + 1])
+			{
+				if (!pyro_grow((void **) &t->spans, &t->cap, t->nspans + 1, sizeof(uint64)))
+					return pyro_error_set(err, PYRO_ENOMEM, "out of memory selecting traces");
+				t->spans[t->nspans++] = p->traces[i].span;
+			}
+	return PYRO_OK;
+}
+
+static int
+uint64_cmp(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The span ids (16 hex digits each) of the given traces (pairs of 64-bit
+ * halves) in a selection: a trace is selected through its spans, whose
+ * traces the stored profiles keep.  NULL with *nspans = 0 when none.
+ */
+char	  **
+pyroscope_selection_spans_of_traces(const ProfileSelection *sel, const uint64 *traces,
+									int ntraces, size_t *nspans)
+{
+	TraceSpans	t;
+	char	  **out;
+	size_t		k = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.traces = traces;
+	t.ntraces = ntraces;
+	pyroscope_scan_individual(sel, trace_spans_of, &t);
+	*nspans = 0;
+	if (t.nspans == 0)
+		return NULL;
+	qsort(t.spans, t.nspans, sizeof(uint64), uint64_cmp);
+	out = palloc(sizeof(char *) * t.nspans);
+	for (size_t i = 0; i < t.nspans; i++)
+		if (i == 0 || t.spans[i] != t.spans[i - 1])
+			out[k++] = psprintf("%016llx", (unsigned long long) t.spans[i]);
+	pyro_free(t.spans);
+	*nspans = k;
+	return out;
+}
+
 /*
  * Visit the stored profiles of a selection: each head row as one profile,
  * and each block as the merge of its selected profiles (read with its

@@ -328,8 +328,8 @@ pyroscope_heatmap_cells(PG_FUNCTION_ARGS)
 
 			for (int b = 0; b < (int) lengthof(so->counts); b++)
 			{
-				Datum		values[10];
-				bool		nulls[10] = {false};
+				Datum		values[11];
+				bool		nulls[11] = {false};
 				const HeatmapExemplar *e = NULL;
 
 				if (so->counts[b] == 0)
@@ -342,7 +342,7 @@ pyroscope_heatmap_cells(PG_FUNCTION_ARGS)
 				values[2] = Int32GetDatum(b);
 				values[3] = Float8GetDatum(hr.y_min[b]);
 				values[4] = Int32GetDatum(so->counts[b]);
-				nulls[5] = nulls[6] = nulls[7] = nulls[8] = nulls[9] = e == NULL;
+				nulls[5] = nulls[6] = nulls[7] = nulls[8] = nulls[9] = nulls[10] = e == NULL;
 				if (e)
 				{
 					values[5] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(e->ts_ms));
@@ -355,7 +355,11 @@ pyroscope_heatmap_cells(PG_FUNCTION_ARGS)
 						values[8] = CStringGetTextDatum(e->span_id);
 					else
 						nulls[8] = true;
-					values[9] = labels_jsonb(e->nlabels, e->names, e->values);
+					if (e->trace_id)
+						values[9] = CStringGetTextDatum(e->trace_id);
+					else
+						nulls[9] = true;
+					values[10] = labels_jsonb(e->nlabels, e->names, e->values);
 				}
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			}
@@ -446,6 +450,8 @@ typedef struct SpanRow
 	int64		series_id;
 	int64		ts_ms;
 	uint64		span;
+	uint64		trace[2];
+	bool		has_trace;
 	int64		total;
 } SpanRow;
 
@@ -481,6 +487,8 @@ span_rows_of(int64 series_id, int64 ts_ms, const PyroProfile *p, void *arg, Pyro
 			rows->v[j].series_id = series_id;
 			rows->v[j].ts_ms = ts_ms;
 			rows->v[j].span = s->span_id;
+			rows->v[j].has_trace = pyro_profile_trace_of(p, s->span_id, &rows->v[j].trace[0],
+														 &rows->v[j].trace[1]);
 			rows->n++;
 		}
 		rows->v[j].total = (int64) ((uint64) rows->v[j].total + (uint64) s->value);
@@ -507,14 +515,18 @@ pyroscope_list_spans(PG_FUNCTION_ARGS)
 	pyroscope_budget_end();
 	for (size_t i = 0; i < rows.n; i++)
 	{
-		Datum		values[5];
-		bool		nulls[5] = {!rows.v[i].has_id, false, false, false, false};
+		Datum		values[6];
+		bool		nulls[6] = {!rows.v[i].has_id, false, false, false, !rows.v[i].has_trace, false};
 
 		values[0] = UUIDPGetDatum(&rows.v[i].id);
 		values[1] = Int64GetDatum(rows.v[i].series_id);
 		values[2] = TimestampTzGetDatum(pyroscope_ms_to_timestamptz(rows.v[i].ts_ms));
 		values[3] = CStringGetTextDatum(psprintf("%016llx", (unsigned long long) rows.v[i].span));
-		values[4] = Int64GetDatum(rows.v[i].total);
+		if (rows.v[i].has_trace)
+			values[4] = CStringGetTextDatum(psprintf("%016llx%016llx",
+													 (unsigned long long) rows.v[i].trace[0],
+													 (unsigned long long) rows.v[i].trace[1]));
+		values[5] = Int64GetDatum(rows.v[i].total);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	pyro_free(rows.v);

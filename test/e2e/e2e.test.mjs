@@ -428,6 +428,44 @@ test("heatmaps: individual profiles and spans, with exemplars that open their fl
     start, end, spanSelector: ["00000000000000ff"] });
   assert.equal(other.flamegraph.total, 0n, "a span the app never had selects nothing");
 
+  // traces: each span exemplar names its trace, and a trace selects its spans
+  for (const e of spans)
+    assert.equal(e.traceId, (parseInt(e.spanId, 16) >> 2).toString(16).padStart(32, "0"),
+      `span ${e.spanId} is in the app's trace`);
+  const traceRows = psql(`SELECT coalesce(sum(total), 0) FROM pyroscope.list_spans('${cpu.ID}', '${selector}', ` +
+    `to_timestamp(${startMs} / 1000.0), to_timestamp(${endMs} / 1000.0)) WHERE trace_id = '${top.traceId}'`);
+  const traceFg = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, traceIdSelector: [top.traceId], optMaxNodes: { case: "maxNodes", value: 16384n } });
+  assert.equal(traceFg.flamegraph.total, BigInt(traceRows), "a trace's flame graph: all its spans' samples");
+  assert.ok(traceFg.flamegraph.total >= spanFg.flamegraph.total, "at least its span's");
+  const tracePprof = await querier.selectMergeProfile({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, traceIdSelector: [top.traceId] });
+  assert.equal(pprofTotal(tracePprof), traceFg.flamegraph.total, "the same as a pprof");
+  const noTrace = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, traceIdSelector: ["0000000000000000000000000000beef"] });
+  assert.equal(noTrace.flamegraph.total, 0n, "a trace the app never had selects nothing");
+  await assert.rejects(querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, traceIdSelector: ["abc"] }), /invalid trace id/);
+  await assert.rejects(querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, traceIdSelector: [top.traceId], spanSelector: [top.spanId] }), /cannot be combined/);
+
+  // compaction moves everything into blocks: the same answers from there
+  const compacted = JSON.parse(psql("SELECT pyroscope.compact(now() + interval '1 hour')"));
+  assert.ok(compacted.head_rows_compacted > 0 || Number(psql("SELECT count(*) FROM pyroscope.head")) === 0);
+  assert.equal(Number(psql("SELECT count(*) FROM pyroscope.head")), 0, "nothing left in head");
+  const sp2 = await querier.selectHeatmap({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, step, groupBy: [], queryType: 2, exemplarType: 3 });
+  assert.deepEqual(sp2, sp, "the span heatmap from blocks");
+  const ind2 = await querier.selectHeatmap({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, step, groupBy: [], queryType: 1, exemplarType: 2 });
+  assert.deepEqual(ind2, ind, "the individual heatmap from blocks");
+  const traceFg2 = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, traceIdSelector: [top.traceId], optMaxNodes: { case: "maxNodes", value: 16384n } });
+  assert.deepEqual(traceFg2, traceFg, "the trace's flame graph from blocks");
+  const alone2 = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID, labelSelector: selector,
+    start, end, profileIdSelector: [ex.profileId] });
+  assert.deepEqual(alone2, alone, "an exemplar's profile from blocks");
+
   // mismatched exemplar and query types are invalid_argument
   await assert.rejects(querier.selectHeatmap({ profileTypeID: cpu.ID, labelSelector: selector,
     start, end, step, queryType: 1, exemplarType: 3 }), /invalid_argument|does not go with/);

@@ -495,17 +495,18 @@ validate(Decoder *d)
  * Returns the number of pairs, or -1 with the error set.
  */
 static ssize_t
-sample_key(Decoder *d, const PbSample *s, uint64_t *span_id)
+sample_key(Decoder *d, const PbSample *s, uint64_t *span_id, uint64_t *trace)
 {
 	size_t		n = 0;
 
 	*span_id = 0;
+	trace[0] = trace[1] = 0;
 	if (s->n_label == 0)
 		return 0;
 	if (!pyro_pprof_key_reserve(&d->nm, s->n_label))
 		return -1;
 	for (size_t j = 0; j < s->n_label; j++)
-		if (!pyro_pprof_key_add(&d->nm, s->label[j]->key, s->label[j]->str, &n, span_id))
+		if (!pyro_pprof_key_add(&d->nm, s->label[j]->key, s->label[j]->str, &n, span_id, trace))
 			return -1;
 	return (ssize_t) pyro_pprof_key_finish(&d->nm, n);
 }
@@ -563,6 +564,7 @@ process_samples(Decoder *d)
 	{
 		const PbSample *s = pb->sample[i];
 		uint64_t	span_id;
+		uint64_t	trace[2];
 		ssize_t		nkey;
 		uint32_t	g,
 					stack;
@@ -570,7 +572,7 @@ process_samples(Decoder *d)
 
 		if (!pyro_pprof_sample_kept(s->value, d->nm.ntypes))
 			continue;
-		nkey = sample_key(d, s, &span_id);
+		nkey = sample_key(d, s, &span_id, trace);
 		if (nkey < 0)
 			return d->err->code;
 		g = pyro_pprof_find_group(&d->nm, (size_t) nkey);
@@ -579,7 +581,7 @@ process_samples(Decoder *d)
 		stack = sample_stack(d, s);
 		if (stack == NONE)
 			return d->err->code;
-		st = pyro_pprof_add_sample(&d->nm, g, stack, s->value, span_id);
+		st = pyro_pprof_add_sample(&d->nm, g, stack, s->value, span_id, trace);
 		if (st != PYRO_OK)
 			return st;
 	}

@@ -692,6 +692,79 @@ TEST(block_profile_ids)
 	free_inputs(in, 120, src);
 }
 
+typedef struct TraceArg
+{
+	int			visits;
+	int			with;
+	int			wrong;
+} TraceArg;
+
+/* profile i (time_nanos i * 1000) has spans i+1, i+2 with traces (i, span) */
+static PyroStatus
+trace_visit(void *arg, int64_t series_id, int64_t ts, const PyroProfile *p, PyroError *err)
+{
+	TraceArg   *a = arg;
+	int			i = (int) (p->time_nanos / 1000);
+
+	(void) series_id;
+	(void) ts;
+	(void) err;
+	a->visits++;
+	if (i % 2 == 1)
+	{
+		a->wrong += p->ntraces != 0;
+		return PYRO_OK;
+	}
+	a->with++;
+	if (p->ntraces != 2)
+	{
+		a->wrong++;
+		return PYRO_OK;
+	}
+	for (int k = 0; k < 2; k++)
+	{
+		uint64_t	hi,
+					lo;
+
+		if (p->traces[k].span != (uint64_t) (i + 1 + k) ||
+			!pyro_profile_trace_of(p, (uint64_t) (i + 1 + k), &hi, &lo) ||
+			hi != (uint64_t) i || lo != (uint64_t) (i + 1 + k))
+			a->wrong++;
+	}
+	return PYRO_OK;
+}
+
+TEST(block_span_traces)
+{
+	PyroSymbols *src[NSRC];
+	Input	   *in;
+	PyroBuf		blk;
+	PyroBlockMeta meta;
+	PyroBlockReader *r;
+	PyroError	err;
+	PyroBlockQuery q = {NULL, 0, INT64_MIN / 4, INT64_MAX / 4, false, true, NULL, 0};
+	TraceArg	a = {0};
+
+	rng_state = 99;
+	in = make_inputs(src, 60, INT64_C(7000000));
+	for (int i = 0; i < 60; i += 2)
+	{
+		/* out of order and repeated: the block keeps them sorted, once */
+		REQUIRE(pyro_profile_add_trace(in[i].p, i + 2, i, i + 2));
+		REQUIRE(pyro_profile_add_trace(in[i].p, i + 1, i, i + 1));
+		in[i].p->traces[in[i].p->ntraces++] = in[i].p->traces[0];
+	}
+	REQUIRE(build_block(in, 60, NULL, &blk, &meta));
+	REQUIRE(pyro_block_open_memory(blk.data, blk.len, &r, &err) == PYRO_OK);
+	CHECK(pyro_block_read_profiles(r, &q, trace_visit, &a, &err) == PYRO_OK);
+	CHECK_EQ_INT(a.visits, 60);
+	CHECK_EQ_INT(a.with, 30);
+	CHECK_EQ_INT(a.wrong, 0);
+	pyro_block_close(r);
+	pyro_buf_free(&blk);
+	free_inputs(in, 60, src);
+}
+
 TEST(block_spans)
 {
 	PyroSymbols *s = pyro_symbols_create();
@@ -1167,6 +1240,7 @@ const UnitTest block_tests[] = {
 	UNIT_ENTRY(block_merged_aggregates),
 	UNIT_ENTRY(block_totals_and_series_filter),
 	UNIT_ENTRY(block_profile_ids),
+	UNIT_ENTRY(block_span_traces),
 	UNIT_ENTRY(block_spans),
 	UNIT_ENTRY(block_empty),
 	UNIT_ENTRY(block_real_pprofs),

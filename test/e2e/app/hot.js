@@ -33,7 +33,8 @@ const end = Date.now() + seconds * 1000;
 let sink = 0;
 
 // every slice is a span, as a tracing integration would label it: its
-// samples carry the pprof label span_id (16 hex digits, from 0x1000 up)
+// samples carry the pprof labels span_id (16 hex digits, from 0x1000 up)
+// and trace_id (32 hex digits: four consecutive spans make one trace)
 let spanNo = 0x1000;
 
 function work() {
@@ -46,7 +47,11 @@ function work() {
 
 function slice() {
   // run in slices so that the SDK's timers get to flush
-  Pyroscope.wrapWithLabels({ span_id: (spanNo++).toString(16).padStart(16, '0') }, work);
+  const span = spanNo++;
+  Pyroscope.wrapWithLabels({
+    span_id: span.toString(16).padStart(16, '0'),
+    trace_id: Math.floor(span / 4).toString(16).padStart(32, '0'),
+  }, work);
   if (Date.now() < end) setImmediate(slice);
   else Pyroscope.stop().then(() => { console.log('done', sink % 10); process.exit(0); });
 }
