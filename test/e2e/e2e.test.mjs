@@ -362,9 +362,10 @@ for (const codec of ["proto", "json"]) {
   });
 }
 
-test("heatmaps: individual profiles and spans, with exemplars that open their flame graphs", async () => {
+for (const codec of ["json", "proto"])
+test(`heatmaps: individual profiles, spans and traces, with exemplars that open their flame graphs (${codec} codec)`, async () => {
   const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${httpPort}`,
-    httpVersion: "1.1", useBinaryFormat: false });
+    httpVersion: "1.1", useBinaryFormat: codec === "proto" });
   const querier = createClient(registry.getService("querier.v1.QuerierService"), transport);
   const start = BigInt(startMs);
   const end = BigInt(endMs);
@@ -519,6 +520,18 @@ test("DOT call graphs: Drilldown's explain-flame-graph render and the DOT format
     encodeURIComponent(`${cpu.ID}{service_name="nobody"}`) + `&from=${startMs}&until=${endMs}&format=dot`);
   assert.equal(none.status, 200);
   assert.equal(await none.text(), "");
+});
+
+test("Drilldown's capability probe: GetFeatureFlags", async () => {
+  // what functionProjections.ts posts through the data-source proxy
+  const r = await fetch(`http://127.0.0.1:${httpPort}/capabilities.v1.FeatureFlagsService/GetFeatureFlags`,
+    { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+  assert.equal(r.status, 200);
+  const flags = (await r.json()).featureFlags;
+  const byName = Object.fromEntries(flags.map((f) => [f.name, f.enabled === true]));
+  assert.equal(byName.functionProjections, false, "no server-side function projections: Drilldown computes them");
+  assert.equal(byName.v2StorageLayer, true, "profile ids, exemplars and heatmaps are served");
+  assert.deepEqual(flags.map((f) => f.name), [...flags.map((f) => f.name)].sort(), "sorted by name");
 });
 
 test("the same flame graph through SQL and through HTTP", async () => {
