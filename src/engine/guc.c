@@ -88,6 +88,18 @@ check_url_style(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * What SHOW, current_setting() and pg_settings say of the S3 secret:
+ * whether one is set, never the secret.  GUC_SUPERUSER_ONLY alone would
+ * still show it to pg_read_all_settings (pg_monitor) members; the object
+ * store reads the variable itself.
+ */
+static const char *
+show_secret(void)
+{
+	return pyroscope_s3_secret_key && pyroscope_s3_secret_key[0] ? "********" : "";
+}
+
+/*
  * Define every setting.  Called once from _PG_init.  The settings of the
  * HTTP API (and pyroscope.database, the database of every worker) are
  * postmaster-level: they are defined only while the library is preloaded.
@@ -266,7 +278,7 @@ pyroscope_define_gucs(void)
 	DefineCustomStringVariable("pyroscope.s3_secret_key", "S3 secret access key.",
 							   NULL, &pyroscope_s3_secret_key, "",
 							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
+							   NULL, NULL, show_secret);
 	DefineCustomStringVariable("pyroscope.s3_url_style",
 							   "S3 addressing: path (endpoint/bucket/key) or virtual (bucket.endpoint/key).",
 							   NULL, &pyroscope_s3_url_style, "path",
