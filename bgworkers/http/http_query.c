@@ -162,6 +162,24 @@ http_max_nodes(bool set, int64 v)
 	return v;
 }
 
+/* n label pairs (names[i], values[i]) as LabelPair messages */
+static Types__V1__LabelPair **
+label_pairs(size_t n, char **names, char **values)
+{
+	Types__V1__LabelPair **v = palloc(sizeof(Types__V1__LabelPair *) * Max(n, 1));
+
+	for (size_t j = 0; j < n; j++)
+	{
+		Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
+
+		types__v1__label_pair__init(lp);
+		lp->name = names[j];
+		lp->value = values[j];
+		v[j] = lp;
+	}
+	return v;
+}
+
 /* Fill a selection of the request's tenant. */
 void
 http_selection(HttpRequest *req, ProfileSelection *sel, const char *profile_type,
@@ -356,16 +374,7 @@ http_handle_series(HttpRequest *req)
 
 		types__v1__labels__init(ls);
 		ls->n_labels = rows[i].n;
-		ls->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(ls->n_labels, 1));
-		for (size_t j = 0; j < ls->n_labels; j++)
-		{
-			Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
-
-			types__v1__label_pair__init(lp);
-			lp->name = rows[i].names[j];
-			lp->value = rows[i].values[j];
-			ls->labels[j] = lp;
-		}
+		ls->labels = label_pairs(ls->n_labels, rows[i].names, rows[i].values);
 		resp.labels_set[resp.n_labels_set++] = ls;
 	}
 	http_connect_reply(req, &resp.base);
@@ -689,16 +698,7 @@ point_exemplar(Types__V1__Point *pt, const BucketExemplar *ex)
 	e->profile_id = ex->profile_id;
 	e->value = ex->value;
 	e->n_labels = ex->nlabels;
-	e->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(ex->nlabels, 1));
-	for (int k = 0; k < ex->nlabels; k++)
-	{
-		Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
-
-		types__v1__label_pair__init(lp);
-		lp->name = ex->names[k];
-		lp->value = ex->values[k];
-		e->labels[k] = lp;
-	}
+	e->labels = label_pairs(ex->nlabels, ex->names, ex->values);
 	pt->n_exemplars = 1;
 	pt->exemplars = palloc(sizeof(Types__V1__Exemplar *));
 	pt->exemplars[0] = e;
@@ -751,16 +751,7 @@ http_handle_select_series(HttpRequest *req)
 
 		types__v1__series__init(s);
 		s->n_labels = bs[i].nlabels;
-		s->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(bs[i].nlabels, 1));
-		for (int j = 0; j < bs[i].nlabels; j++)
-		{
-			Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
-
-			types__v1__label_pair__init(lp);
-			lp->name = bs[i].names[j];
-			lp->value = bs[i].values[j];
-			s->labels[j] = lp;
-		}
+		s->labels = label_pairs(bs[i].nlabels, bs[i].names, bs[i].values);
 		s->n_points = bs[i].npoints;
 		s->points = palloc(sizeof(Types__V1__Point *) * Max(bs[i].npoints, 1));
 		for (int j = 0; j < bs[i].npoints; j++)
@@ -795,16 +786,7 @@ heatmap_exemplar(const HeatmapExemplar *ex)
 	if (ex->trace_id)
 		e->trace_id = ex->trace_id;
 	e->n_labels = ex->nlabels;
-	e->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(ex->nlabels, 1));
-	for (int k = 0; k < ex->nlabels; k++)
-	{
-		Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
-
-		types__v1__label_pair__init(lp);
-		lp->name = ex->names[k];
-		lp->value = ex->values[k];
-		e->labels[k] = lp;
-	}
+	e->labels = label_pairs(ex->nlabels, ex->names, ex->values);
 	return e;
 }
 
@@ -880,16 +862,7 @@ http_handle_select_heatmap(HttpRequest *req)
 
 		types__v1__heatmap_series__init(s);
 		s->n_labels = hs->nlabels;
-		s->labels = palloc(sizeof(Types__V1__LabelPair *) * Max(hs->nlabels, 1));
-		for (int j = 0; j < hs->nlabels; j++)
-		{
-			Types__V1__LabelPair *lp = palloc(sizeof(Types__V1__LabelPair));
-
-			types__v1__label_pair__init(lp);
-			lp->name = hs->names[j];
-			lp->value = hs->values[j];
-			s->labels[j] = lp;
-		}
+		s->labels = label_pairs(hs->nlabels, hs->names, hs->values);
 		s->n_slots = hs->nslots;
 		s->slots = palloc(sizeof(Types__V1__HeatmapSlot *) * Max(hs->nslots, 1));
 		for (int k = 0; k < hs->nslots; k++)

@@ -562,6 +562,25 @@ write_symbols(FinishCtx *f)
 	return emit_section(f, &e);
 }
 
+/*
+ * The directory entry of a per-profile section (INDEX, IDS, TRACES) of
+ * profiles [a, b) of one series, and its raw bytes emptied.
+ */
+static void
+profile_chunk_entry(FinishCtx *f, uint32_t kind, size_t a, size_t b, PyroBlockEntry *e)
+{
+	const WProf *pr = f->w->profs;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->series = pr[a].series_idx;
+	e->t_lo = pr[a].ts;
+	e->t_hi = pr[b - 1].ts;
+	e->first = a;
+	e->count = b - a;
+	f->raw.len = 0;
+}
+
 /* Index chunk for profiles [a, b) of one series. */
 static PyroStatus
 write_index_chunk(FinishCtx *f, size_t a, size_t b)
@@ -571,15 +590,7 @@ write_index_chunk(FinishCtx *f, size_t a, size_t b)
 	PyroBlockEntry e;
 	int64_t		prev;
 
-	memset(&e, 0, sizeof(e));
-	e.kind = PYB1_KIND_INDEX;
-	e.series = pr[a].series_idx;
-	e.t_lo = pr[a].ts;
-	e.t_hi = pr[b - 1].ts;
-	e.first = a;
-	e.count = b - a;
-
-	r->len = 0;
+	profile_chunk_entry(f, PYB1_KIND_INDEX, a, b, &e);
 	pyro_buf_append_varint(r, b - a);
 	prev = e.t_lo;
 	for (size_t i = a; i < b; i++)
@@ -619,14 +630,7 @@ write_ids_chunk(FinishCtx *f, size_t a, size_t b)
 	const WProf *pr = f->w->profs;
 	PyroBlockEntry e;
 
-	memset(&e, 0, sizeof(e));
-	e.kind = PYB1_KIND_IDS;
-	e.series = pr[a].series_idx;
-	e.t_lo = pr[a].ts;
-	e.t_hi = pr[b - 1].ts;
-	e.first = a;
-	e.count = b - a;
-	f->raw.len = 0;
+	profile_chunk_entry(f, PYB1_KIND_IDS, a, b, &e);
 	for (size_t i = a; i < b; i++)
 		pyro_buf_append(&f->raw, pr[i].id, PYRO_PROFILE_ID_LEN);
 	return emit_section(f, &e);
@@ -643,14 +647,7 @@ write_traces_chunk(FinishCtx *f, size_t a, size_t b)
 	const WProf *pr = f->w->profs;
 	PyroBlockEntry e;
 
-	memset(&e, 0, sizeof(e));
-	e.kind = PYB1_KIND_TRACES;
-	e.series = pr[a].series_idx;
-	e.t_lo = pr[a].ts;
-	e.t_hi = pr[b - 1].ts;
-	e.first = a;
-	e.count = b - a;
-	f->raw.len = 0;
+	profile_chunk_entry(f, PYB1_KIND_TRACES, a, b, &e);
 	for (size_t i = a; i < b; i++)
 	{
 		pyro_buf_append_varint(&f->raw, pr[i].ntraces);

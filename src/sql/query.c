@@ -233,6 +233,41 @@ pyroscope_profiles_flamegraph(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
+/* a step interval argument in milliseconds: at least 1 (a month is 30 days) */
+static int64
+step_ms_arg(const Interval *step)
+{
+	int64		step_us = step->time + (int64) step->day * USECS_PER_DAY +
+	(int64) step->month * 30 * USECS_PER_DAY;
+
+	if (step_us < 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("step must be at least 1 millisecond")));
+	return step_us / 1000;
+}
+
+/* a group_by text[] argument as C strings (null elements refused) */
+static char **
+group_by_arg(ArrayType *a, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **out;
+
+	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
+	out = palloc(sizeof(char *) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("group_by labels must not be null")));
+		out[i] = TextDatumGetCString(elems[i]);
+	}
+	return out;
+}
+
 /* a jsonb object of label pairs */
 static Datum
 labels_jsonb(int n, char **names, char **values)
@@ -269,18 +304,12 @@ pyroscope_heatmap_cells(PG_FUNCTION_ARGS)
 	HeatmapQuery q;
 	HeatmapResult hr;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum	   *gbe;
-	bool	   *gbn;
 	int			ngb;
-	int64		step_us;
+	int64		step_ms;
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 8);
 	pyroscope_selection_require_type(&sel);
-	step_us = step->time + (int64) step->day * USECS_PER_DAY + (int64) step->month * 30 * USECS_PER_DAY;
-	if (step_us < 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("step must be at least 1 millisecond")));
+	step_ms = step_ms_arg(step);
 	if (strcmp(qt, "individual") != 0 && strcmp(qt, "span") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -293,21 +322,12 @@ pyroscope_heatmap_cells(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a heatmap needs a finite time range with start before end")));
-	deconstruct_array(gba, TEXTOID, -1, false, TYPALIGN_INT, &gbe, &gbn, &ngb);
 	memset(&q, 0, sizeof(q));
 	q.sel = &sel;
 	q.start_ms = pyroscope_timestamptz_to_ms(sel.start);
 	q.end_ms = pyroscope_timestamptz_to_ms(sel.end);
-	q.step_ms = step_us / 1000;
-	q.group_by = palloc(sizeof(char *) * Max(ngb, 1));
-	for (int i = 0; i < ngb; i++)
-	{
-		if (gbn[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("group_by labels must not be null")));
-		q.group_by[i] = TextDatumGetCString(gbe[i]);
-	}
+	q.step_ms = step_ms;
+	q.group_by = group_by_arg(gba, &ngb);
 	q.ngroup_by = ngb;
 	q.span = strcmp(qt, "span") == 0;
 	q.exemplars = true;
@@ -379,11 +399,9 @@ pyroscope_exemplars(PG_FUNCTION_ARGS)
 	Interval   *step = PG_GETARG_INTERVAL_P(4);
 	ArrayType  *gba = PG_GETARG_ARRAYTYPE_P(5);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum	   *gbe;
-	bool	   *gbn;
 	int			ngb;
 	char	  **gb;
-	int64		step_us;
+	int64		step_ms;
 	int64		start_ms,
 				end_ms;
 	BucketSeries *bs;
@@ -391,30 +409,17 @@ pyroscope_exemplars(PG_FUNCTION_ARGS)
 
 	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 6);
 	pyroscope_selection_require_type(&sel);
-	step_us = step->time + (int64) step->day * USECS_PER_DAY + (int64) step->month * 30 * USECS_PER_DAY;
-	if (step_us < 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("step must be at least 1 millisecond")));
+	step_ms = step_ms_arg(step);
 	if (TIMESTAMP_NOT_FINITE(sel.start) || TIMESTAMP_NOT_FINITE(sel.end) || sel.start > sel.end)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("exemplars need a finite time range")));
-	deconstruct_array(gba, TEXTOID, -1, false, TYPALIGN_INT, &gbe, &gbn, &ngb);
-	gb = palloc(sizeof(char *) * Max(ngb, 1));
-	for (int i = 0; i < ngb; i++)
-	{
-		if (gbn[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("group_by labels must not be null")));
-		gb[i] = TextDatumGetCString(gbe[i]);
-	}
+	gb = group_by_arg(gba, &ngb);
 	start_ms = pyroscope_timestamptz_to_ms(sel.start);
 	end_ms = pyroscope_timestamptz_to_ms(sel.end);
 	InitMaterializedSRF(fcinfo, 0);
-	n = pyroscope_series_buckets(&sel, start_ms, end_ms, step_us / 1000, gb, ngb, false, 0, &bs);
-	pyroscope_series_exemplars(&sel, start_ms, end_ms, step_us / 1000, gb, ngb, bs, n);
+	n = pyroscope_series_buckets(&sel, start_ms, end_ms, step_ms, gb, ngb, false, 0, &bs);
+	pyroscope_series_exemplars(&sel, start_ms, end_ms, step_ms, gb, ngb, bs, n);
 	for (int i = 0; i < n; i++)
 	{
 		Datum		labels = labels_jsonb(bs[i].nlabels, bs[i].names, bs[i].values);
