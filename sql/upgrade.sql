@@ -3,8 +3,8 @@
 -- is brought to the current version (1.1: pprofs kept as sent; 1.2: a
 -- tenant retention of 0, ingest at a given time; 1.3: query workers on the
 -- status board, stored pprofs not recompressed; 1.4: ingest_jfr; 1.5:
--- profile ids) by ALTER EXTENSION ...
--- UPDATE, and then stores and reads pprofs like a new one.  (A new
+-- profile ids; 1.6: roles, tenant grants, row-level security) by ALTER
+-- EXTENSION ... UPDATE, and then stores and reads pprofs like a new one.  (A new
 -- database is made by the same scripts: pyroscope--1.0.sql and the
 -- updates after it.)
 --
@@ -62,5 +62,14 @@ SELECT array_agg(attname ORDER BY attnum) FROM pg_attribute
  WHERE attrelid = 'pyroscope.http_workers'::regclass AND attnum > 0;
 -- what 1.4 added: JFR recordings from SQL
 SELECT pyroscope.ingest_jfr(pg_read_binary_file(:'jfr'), labels => '{"service_name": "upgraded-jfr"}');
+-- what 1.6 added: row-level security on the tables of tenant data, the
+-- grants of the HTTP role, the role of each credential
+SELECT c.relname, c.relrowsecurity, count(p.polname) AS policies
+  FROM pg_class c LEFT JOIN pg_policy p ON p.polrelid = c.oid
+ WHERE c.relnamespace = 'pyroscope'::regnamespace AND c.relkind = 'r'
+ GROUP BY 1, 2 ORDER BY 1;
+SELECT * FROM pyroscope.tenant_grants;
+SELECT column_default FROM information_schema.columns
+ WHERE table_schema = 'pyroscope' AND table_name = 'http_credentials' AND column_name = 'role';
 \c :regress_db
 DROP DATABASE pyroscope_upgrade;

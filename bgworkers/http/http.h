@@ -124,6 +124,7 @@ typedef struct HttpRequest
 	bool		accept_gzip;
 	int			timeout_ms;		/* effective deadline, 0 = none */
 	const char *tenant;
+	const char *role;			/* the role the request runs as */
 
 	/* response */
 	bool		responded;		/* queued already */

@@ -433,47 +433,61 @@ parse_basic(const char *auth, char **user, char **secret)
 
 /*
  * Check the credentials of a request against pyroscope.http_credentials
- * (when pyroscope.auth is not none) and determine its tenant (spec §13).
+ * (when pyroscope.auth is not none): the role the request runs as, and
+ * *pinned the tenant the credential is pinned to (or NULL).
+ */
+static void
+http_authenticate(HttpRequest *req, char **pinned)
+{
+	const char *auth = http_header(req, "Authorization");
+	char	   *user = NULL;
+	char	   *secret = NULL;
+	char	   *role = NULL;
+	bool		ok;
+
+	*pinned = NULL;
+	req->role = MemoryContextStrdup(req->cxt, pyroscope_http_role ? pyroscope_http_role : "");
+	if (pyroscope_http_auth == HTTP_AUTH_NONE)
+		return;
+	if (pyroscope_http_auth == HTTP_AUTH_BASIC)
+		parse_basic(auth, &user, &secret);
+	else if (auth && pg_strncasecmp(auth, "Bearer ", 7) == 0)
+	{
+		secret = pstrdup(auth + 7);
+		while (*secret == ' ')
+			secret++;
+		user = "";
+	}
+	if (user == NULL || secret == NULL || secret[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("missing or malformed %s credentials",
+						pyroscope_http_auth == HTTP_AUTH_BASIC ? "basic" : "bearer")));
+
+	ok = pyroscope_credential_check(pyroscope_http_auth == HTTP_AUTH_BASIC ? "basic" : "bearer",
+									user, secret, req->cxt, pinned, &role);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("invalid credentials")));
+	req->role = role;
+}
+
+/*
+ * Authenticate a request and determine its tenant (spec §13).
  * A credential row may pin a tenant; otherwise the tenant comes from
- * X-Scope-OrgID in multi-tenant mode and is "anonymous" else.  Runs in the
- * request's transaction; errors out with 28000 (401) or 42501 (403).
+ * X-Scope-OrgID in multi-tenant mode and is "anonymous" else.  The
+ * request runs as the credential's role, or pyroscope.http_role without
+ * authentication.  Runs in the request's transaction; errors out with
+ * 28000 (401) or 42501 (403).
  */
 static void
 http_resolve_tenant(HttpRequest *req)
 {
 	const char *hdr = http_header(req, "X-Scope-OrgID");
-	char	   *pinned = NULL;
+	char	   *pinned;
 
-	if (pyroscope_http_auth != HTTP_AUTH_NONE)
-	{
-		const char *auth = http_header(req, "Authorization");
-		char	   *user = NULL;
-		char	   *secret = NULL;
-		bool		ok;
-
-		if (pyroscope_http_auth == HTTP_AUTH_BASIC)
-			parse_basic(auth, &user, &secret);
-		else if (auth && pg_strncasecmp(auth, "Bearer ", 7) == 0)
-		{
-			secret = pstrdup(auth + 7);
-			while (*secret == ' ')
-				secret++;
-			user = "";
-		}
-		if (user == NULL || secret == NULL || secret[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("missing or malformed %s credentials",
-							pyroscope_http_auth == HTTP_AUTH_BASIC ? "basic" : "bearer")));
-
-		ok = pyroscope_credential_check(pyroscope_http_auth == HTTP_AUTH_BASIC ? "basic" : "bearer",
-										user, secret, req->cxt, &pinned);
-		if (!ok)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("invalid credentials")));
-	}
-
+	http_authenticate(req, &pinned);
 	if (!pyroscope_multitenancy)
 	{
 		req->tenant = pinned ? pinned : HTTP_DEFAULT_TENANT;
@@ -559,6 +573,14 @@ http_flush_commits(void)
 	return true;
 }
 
+/* Whether the route stores something for its tenant (write access). */
+static bool
+http_route_writes(HttpRouteId id)
+{
+	return id == ROUTE_PUSH || id == ROUTE_INGEST || id == ROUTE_OTLP ||
+		id == ROUTE_SETTINGS_SET || id == ROUTE_SETTINGS_DELETE;
+}
+
 /*
  * Run the handler of a request in its own transaction and turn any error
  * into an error response.  Afterwards the transaction is closed and every
@@ -571,6 +593,8 @@ http_process(HttpRequest *req)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile bool in_xact = false;
 	volatile bool budgeted = false;
+	volatile bool as_role = false;
+	PyroRoleState saved_role;
 	bool		group_commit = (route->id == ROUTE_PUSH || route->id == ROUTE_INGEST ||
 								route->id == ROUTE_OTLP) &&
 	group_commit_applies();
@@ -580,6 +604,20 @@ http_process(HttpRequest *req)
 	{
 		if (!route->needs_db)
 		{
+			/* /metrics and build info: any valid credential, when asked */
+			if (pyroscope_http_auth != HTTP_AUTH_NONE && pyroscope_http_ops_auth &&
+				route->id != ROUTE_READY)
+			{
+				char	   *pinned;
+
+				StartTransactionCommand();
+				in_xact = true;
+				PushActiveSnapshot(GetTransactionSnapshot());
+				http_authenticate(req, &pinned);
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+				in_xact = false;
+			}
 			MemoryContextSwitchTo(req->cxt);
 			route->handler(req);
 		}
@@ -608,7 +646,13 @@ http_process(HttpRequest *req)
 						 errhint("Run ALTER EXTENSION pyroscope UPDATE in that database.")));
 			}
 			if (route->kind != HTTP_KIND_OPS)
+			{
 				http_resolve_tenant(req);
+				pyroscope_begin_as_role(req->role, &saved_role);
+				as_role = true;
+				pyroscope_require_tenant(req->tenant, http_route_writes(route->id) ?
+										 PYRO_ACCESS_WRITE : PYRO_ACCESS_READ);
+			}
 			/* queries run within pyroscope.query_memory_limit, as in SQL */
 			if (route->id != ROUTE_INGEST && route->id != ROUTE_PUSH && route->id != ROUTE_OTLP)
 			{
@@ -621,6 +665,9 @@ http_process(HttpRequest *req)
 			pyroscope_budget_end();
 			if (req->timeout_ms > 0)
 				disable_timeout(STATEMENT_TIMEOUT, false);
+			if (as_role)
+				pyroscope_end_as_role(&saved_role);
+			as_role = false;
 			PopActiveSnapshot();
 			if (group_commit)
 			{
@@ -661,6 +708,8 @@ http_process(HttpRequest *req)
 		FlushErrorState();
 		if (req->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
+		if (as_role)
+			pyroscope_end_as_role(&saved_role);
 		if (in_xact)
 			AbortCurrentTransaction();
 		/* the handler may have set a body before failing: replace it */

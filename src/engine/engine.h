@@ -74,6 +74,8 @@ extern int	pyroscope_http_request_timeout; /* ms, 0 = none */
 extern bool pyroscope_multitenancy;
 extern int	pyroscope_http_max_query_length;	/* s, 0 = none */
 extern int	pyroscope_http_auth;	/* HttpAuthMode */
+extern char *pyroscope_http_role;
+extern bool pyroscope_http_ops_auth;
 extern int	pyroscope_http_max_connections; /* per HTTP worker */
 extern int	pyroscope_http_max_connections_per_ip;	/* per worker, 0 = none */
 extern int	pyroscope_http_idle_timeout;	/* s */
@@ -453,7 +455,7 @@ extern void pyroscope_http_worker_count(bool error);
 extern bool pyroscope_http_worker_get_status(int index, HttpWorkerStatus *st);
 
 /* the extension version this library's queries are written for */
-#define PYROSCOPE_EXTENSION_VERSION "1.5"
+#define PYROSCOPE_EXTENSION_VERSION "1.6"
 extern bool pyroscope_extension_ready(void);
 extern char *pyroscope_extension_installed_version(void);
 extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);
@@ -569,6 +571,25 @@ typedef struct HeatmapResult
 
 extern void pyroscope_heatmap(const HeatmapQuery *q, HeatmapResult *out);
 
+/* tenant grants and acting as a role (access.c) */
+typedef enum PyroTenantAccess
+{
+	PYRO_ACCESS_READ = 0,
+	PYRO_ACCESS_WRITE,
+	PYRO_ACCESS_ANY
+} PyroTenantAccess;
+
+typedef struct PyroRoleState
+{
+	Oid			userid;
+	int			sec_context;
+} PyroRoleState;
+
+extern bool pyroscope_tenant_allowed(const char *tenant, PyroTenantAccess access);
+extern void pyroscope_require_tenant(const char *tenant, PyroTenantAccess access);
+extern void pyroscope_begin_as_role(const char *role, PyroRoleState *saved);
+extern void pyroscope_end_as_role(const PyroRoleState *saved);
+
 /* metadata, settings and credentials (metadata.c) */
 typedef struct PyroLabelRow
 {
@@ -603,6 +624,7 @@ extern bool pyroscope_setting_put(const char *tenant, const char *name, const ch
 								  int64 modified_at);
 extern void pyroscope_setting_delete(const char *tenant, const char *name);
 extern bool pyroscope_credential_check(const char *kind, const char *username,
-									   const char *secret, MemoryContext cxt, char **tenant);
+									   const char *secret, MemoryContext cxt, char **tenant,
+									   char **role);
 
 #endif							/* PYRO_ENGINE_H */

@@ -57,6 +57,8 @@ int			pyroscope_http_request_timeout = 60000; /* ms */
 bool		pyroscope_multitenancy = false;
 int			pyroscope_http_max_query_length = 86400;	/* s */
 int			pyroscope_http_auth = HTTP_AUTH_NONE;
+char	   *pyroscope_http_role = NULL;
+bool		pyroscope_http_ops_auth = true;
 int			pyroscope_http_max_connections = 1000;
 int			pyroscope_http_max_connections_per_ip = 256;
 int			pyroscope_http_idle_timeout = 60;
@@ -421,6 +423,20 @@ pyroscope_define_gucs(void)
 								 "Credentials are kept in pyroscope.http_credentials.",
 								 &pyroscope_http_auth,
 								 HTTP_AUTH_NONE, auth_options,
+								 PGC_SIGHUP, 0,
+								 NULL, NULL, NULL);
+		DefineCustomStringVariable("pyroscope.http_role",
+								   "Role that HTTP requests without credentials run as.",
+								   "With pyroscope.auth none every request runs as this role; its grants in pyroscope.tenant_grants and row-level security decide what it reads and writes.",
+								   &pyroscope_http_role,
+								   "pyroscope_http",
+								   PGC_SIGHUP, 0,
+								   NULL, NULL, NULL);
+		DefineCustomBoolVariable("pyroscope.http_metrics_auth",
+								 "With pyroscope.auth basic or bearer, /metrics and the build info need credentials too.",
+								 "Any valid credential will do; /ready stays open for health checks.",
+								 &pyroscope_http_ops_auth,
+								 true,
 								 PGC_SIGHUP, 0,
 								 NULL, NULL, NULL);
 		DefineCustomIntVariable("pyroscope.http_max_connections",

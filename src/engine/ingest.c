@@ -38,6 +38,7 @@ static SPIPlanPtr series_lookup_plan = NULL;
 static SPIPlanPtr series_insert_plan = NULL;
 static SPIPlanPtr series_touch_plan = NULL;
 static SPIPlanPtr head_insert_plan = NULL;
+static SPIPlanPtr pprof_id_plan = NULL;
 static SPIPlanPtr pprof_insert_plan = NULL;
 static SPIPlanPtr head_part_insert_plan = NULL;
 
@@ -102,13 +103,21 @@ prepare_plans(void)
 										" VALUES ($1, $2, $3, $4, $5, $6, $7)",
 										7, t);
 	}
+
+	/*
+	 * The id is drawn first, not returned by the INSERT: RETURNING would need
+	 * the right to read stored pprofs, which writers need not have.
+	 */
+	if (pprof_id_plan == NULL)
+		pprof_id_plan = prepare_kept("SELECT pg_catalog.nextval('pyroscope.head_pprof_pprof_id_seq')",
+									 0, NULL);
 	if (pprof_insert_plan == NULL)
 	{
-		Oid			t[2] = {TEXTOID, BYTEAOID};
+		Oid			t[3] = {INT8OID, TEXTOID, BYTEAOID};
 
 		pprof_insert_plan = prepare_kept(
-										 "INSERT INTO pyroscope.head_pprof (tenant, data) VALUES ($1, $2) RETURNING pprof_id",
-										 2, t);
+										 "INSERT INTO pyroscope.head_pprof (pprof_id, tenant, data) VALUES ($1, $2, $3)",
+										 3, t);
 	}
 	if (head_part_insert_plan == NULL)
 	{
@@ -154,6 +163,7 @@ check_tenant(const char *tenant)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("tenant id must not contain control characters")));
+	pyroscope_require_tenant(tenant, PYRO_ACCESS_WRITE);
 }
 
 /* Read a jsonb object of string values into a label set. */
@@ -593,13 +603,17 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 	for (size_t i = 0; i < n->nseries; i++)
 		series_ids[i] = series_of(n, i, client, tenant, ts);
 
-	args[0] = CStringGetTextDatum(tenant);
-	args[1] = PointerGetDatum(data);
-	if (SPI_execute_plan(pprof_insert_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+	if (SPI_execute_plan(pprof_id_plan, NULL, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
-		elog(ERROR, "could not store pprof");
+		elog(ERROR, "could not draw a pprof id");
 	pprof_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										   1, &isnull));
+	args[0] = Int64GetDatum(pprof_id);
+	args[1] = CStringGetTextDatum(tenant);
+	args[2] = PointerGetDatum(data);
+	if (SPI_execute_plan(pprof_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not store pprof");
 
 	args[1] = CStringGetTextDatum(tenant);
 	args[2] = TimestampTzGetDatum(ts);

@@ -284,22 +284,23 @@ pyroscope_setting_delete(const char *tenant, const char *name)
 /*
  * Whether (kind, username, secret) is a credential of
  * pyroscope.http_credentials; *tenant is the tenant it is pinned to, or
- * NULL (allocated in cxt).
+ * NULL, and *role the role its requests run as (allocated in cxt).
  */
 bool
 pyroscope_credential_check(const char *kind, const char *username, const char *secret,
-						   MemoryContext cxt, char **tenant)
+						   MemoryContext cxt, char **tenant, char **role)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3];
 	bool		ok;
 
 	*tenant = NULL;
+	*role = NULL;
 	values[0] = CStringGetTextDatum(kind);
 	values[1] = CStringGetTextDatum(username);
 	values[2] = CStringGetTextDatum(secret);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT tenant FROM pyroscope.http_credentials"
+	if (SPI_execute_with_args("SELECT tenant, role FROM pyroscope.http_credentials"
 							  " WHERE kind = $1 AND username = $2"
 							  " AND secret_sha256 = pg_catalog.sha256(pg_catalog.convert_to($3, 'UTF8'))",
 							  3, types, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -309,8 +310,11 @@ pyroscope_credential_check(const char *kind, const char *username, const char *s
 	{
 		char	   *t = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
+		char	   *r = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
 		if (t)
 			*tenant = MemoryContextStrdup(cxt, t);
+		*role = MemoryContextStrdup(cxt, r);
 	}
 	SPI_finish();
 	return ok;

@@ -1,0 +1,189 @@
+/* pyroscope--1.5--1.6.sql: tenants are PostgreSQL roles */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION pyroscope UPDATE TO '1.6'" to load this file. \quit
+
+--------------------------------------------------------------------------
+-- Predefined roles (cluster-wide, so made once and kept by DROP EXTENSION)
+--
+--   pyroscope_reader  may read the tables of profiles (series, head,
+--                     stored pprofs, blocks, settings, retention)
+--   pyroscope_writer  may ingest profiles and change settings
+--   pyroscope_admin   everything: every tenant, compaction, offload,
+--                     retention, credentials, grants, job history
+--   pyroscope_http    the role of HTTP requests without credentials
+--                     (pyroscope.http_role): reader and writer of every
+--                     tenant, nothing of the admin's
+--
+-- Which tenants a role reads and writes is in pyroscope.tenant_grants;
+-- row-level security applies it to every query, from SQL and HTTP alike.
+--------------------------------------------------------------------------
+
+DO $$
+DECLARE
+	r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['pyroscope_reader', 'pyroscope_writer', 'pyroscope_admin',
+							 'pyroscope_http']
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+	END LOOP;
+END
+$$;
+GRANT pyroscope_reader, pyroscope_writer TO pyroscope_http;
+
+CREATE TABLE @extschema@.tenant_grants (
+	role		name NOT NULL,
+	tenant		text NOT NULL,
+	can_read	boolean NOT NULL DEFAULT true,
+	can_write	boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (role, tenant)
+);
+COMMENT ON TABLE @extschema@.tenant_grants IS
+	'which tenants a role (and every role that has its privileges) may read and write; tenant * stands for every tenant.  Members of pyroscope_admin and superusers need no grant';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tenant_grants', '');
+INSERT INTO @extschema@.tenant_grants VALUES ('pyroscope_http', '*', true, true);
+
+-- A role sees the grants it holds, and no one else's
+ALTER TABLE @extschema@.tenant_grants ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_grants ON @extschema@.tenant_grants FOR SELECT
+	USING (EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+					WHERE r.rolname = role AND pg_catalog.pg_has_role(r.oid, 'USAGE')));
+CREATE POLICY admin_grants ON @extschema@.tenant_grants FOR ALL
+	USING (pg_catalog.pg_has_role('pyroscope_admin', 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role('pyroscope_admin', 'USAGE'));
+GRANT SELECT ON @extschema@.tenant_grants TO PUBLIC;
+
+-- The tenants the current role may use for access (read, write or any of
+-- the two), or NULL for every tenant.  Policies call it once per query
+-- (as an InitPlan), never per row.
+CREATE FUNCTION @extschema@.role_tenants(access text)
+	RETURNS text[]
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	tenants text[];
+	every boolean;
+BEGIN
+	IF access IS NULL OR access NOT IN ('read', 'write', 'any') THEN
+		RAISE EXCEPTION 'access must be read, write or any, not %', COALESCE(access, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_roles r
+				WHERE r.rolname = 'pyroscope_admin' AND pg_has_role(r.oid, 'USAGE')) THEN
+		RETURN NULL;
+	END IF;
+	SELECT bool_or(g.tenant = '*'), array_agg(DISTINCT g.tenant)
+	  INTO every, tenants
+	  FROM @extschema@.tenant_grants g
+	  JOIN pg_roles r ON r.rolname = g.role
+	 WHERE pg_has_role(r.oid, 'USAGE')
+	   AND CASE access WHEN 'read' THEN g.can_read
+					   WHEN 'write' THEN g.can_write
+					   ELSE g.can_read OR g.can_write END;
+	IF every THEN
+		RETURN NULL;
+	END IF;
+	RETURN COALESCE(tenants, '{}');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.role_tenants(text) IS
+	'the tenants the current role may read, write or use at all (access: read, write, any), from pyroscope.tenant_grants; NULL means every tenant (admins, superusers, a grant on *)';
+
+CREATE FUNCTION @extschema@.tenant_allowed(tenant text, access text)
+	RETURNS boolean
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT t IS NULL OR tenant = ANY (t) FROM @extschema@.role_tenants(access) t
+$$;
+COMMENT ON FUNCTION @extschema@.tenant_allowed(text, text) IS
+	'whether the current role may read, write or use (access) the tenant';
+
+--------------------------------------------------------------------------
+-- Row-level security on every table of tenant data.  Reads need a read
+-- grant (series and settings also show to writers, who look them up when
+-- ingesting); writes need a write grant; deleting is the admin's.
+--------------------------------------------------------------------------
+
+DO $$
+DECLARE
+	t text;
+	rd text := '(SELECT @extschema@.role_tenants(''%s'')) IS NULL OR tenant = ANY ((SELECT @extschema@.role_tenants(''%s''))::text[])';
+BEGIN
+	FOREACH t IN ARRAY ARRAY['series', 'head', 'head_pprof', 'blocks', 'settings', 'tenant_retention']
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE pg_catalog.format('CREATE POLICY tenant_read ON @extschema@.%I FOR SELECT USING (%s)', t,
+								  pg_catalog.format(rd,
+									CASE WHEN t IN ('series', 'settings') THEN 'any' ELSE 'read' END,
+									CASE WHEN t IN ('series', 'settings') THEN 'any' ELSE 'read' END));
+		EXECUTE pg_catalog.format('CREATE POLICY tenant_insert ON @extschema@.%I FOR INSERT WITH CHECK (%s)', t,
+								  pg_catalog.format(rd, 'write', 'write'));
+		EXECUTE pg_catalog.format('CREATE POLICY tenant_update ON @extschema@.%I FOR UPDATE USING (%s) WITH CHECK (%s)', t,
+								  pg_catalog.format(rd, 'write', 'write'), pg_catalog.format(rd, 'write', 'write'));
+		EXECUTE pg_catalog.format('CREATE POLICY tenant_delete ON @extschema@.%I FOR DELETE USING (%s)', t,
+								  pg_catalog.format(rd, 'write', 'write'));
+	END LOOP;
+END
+$$;
+
+-- Privileges: what each predefined role may do at all (RLS then says on
+-- which tenants)
+GRANT USAGE ON SCHEMA @extschema@ TO pyroscope_reader, pyroscope_writer, pyroscope_admin;
+GRANT SELECT ON @extschema@.series, @extschema@.head, @extschema@.head_pprof, @extschema@.blocks,
+	@extschema@.settings, @extschema@.tenant_retention TO pyroscope_reader;
+GRANT SELECT, INSERT, UPDATE ON @extschema@.series TO pyroscope_writer;
+GRANT INSERT ON @extschema@.head, @extschema@.head_pprof TO pyroscope_writer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.settings TO pyroscope_writer;
+GRANT USAGE ON SEQUENCE @extschema@.series_series_id_seq, @extschema@.head_pprof_pprof_id_seq
+	TO pyroscope_writer;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA @extschema@ TO pyroscope_admin;
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA @extschema@ TO pyroscope_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.compact(timestamptz, text), @extschema@.compactor_wakeup(),
+	@extschema@.offload(timestamptz), @extschema@.read_block(bigint),
+	@extschema@.object_store_put(text, bytea), @extschema@.object_store_get(text, bigint, bigint),
+	@extschema@.object_store_head(text), @extschema@.object_store_list(text),
+	@extschema@.object_store_delete(text)
+	TO pyroscope_admin;
+REVOKE INSERT, UPDATE, DELETE ON @extschema@.block_tiers, @extschema@.job_status,
+	@extschema@.http_workers FROM pyroscope_admin;
+-- block_tiers shows blocks as the reader may see them
+ALTER VIEW @extschema@.block_tiers SET (security_invoker = true);
+GRANT SELECT ON @extschema@.block_tiers TO pyroscope_reader;
+
+--------------------------------------------------------------------------
+-- HTTP credentials act as roles
+--------------------------------------------------------------------------
+
+ALTER TABLE @extschema@.http_credentials ADD COLUMN role name NOT NULL DEFAULT 'pyroscope_http';
+COMMENT ON COLUMN @extschema@.http_credentials.role IS
+	'the role the requests of this credential run as: its tenant grants and row-level security decide what they may read and write';
+COMMENT ON TABLE @extschema@.http_credentials IS
+	'HTTP API credentials used when pyroscope.auth is basic or bearer: the SHA-256 of the password or token (username is empty for bearer tokens), the role the requests run as, and optionally a tenant the requests are pinned to';
+
+--------------------------------------------------------------------------
+-- Cardinality: which label exploded
+--------------------------------------------------------------------------
+
+CREATE VIEW @extschema@.cardinality WITH (security_invoker = true) AS
+	WITH l AS (SELECT s.tenant, s.service_name, e.key, e.value, count(*) AS series
+				 FROM @extschema@.series s, jsonb_each_text(s.labels) e
+				GROUP BY 1, 2, 3, 4),
+	r AS (SELECT l.*, row_number() OVER (PARTITION BY l.tenant, l.service_name, l.key
+											 ORDER BY l.series DESC, l.value) AS rank
+			FROM l),
+	n AS (SELECT s.tenant, s.service_name, count(*) AS service_series
+			FROM @extschema@.series s GROUP BY 1, 2)
+	SELECT r.tenant, r.service_name, n.service_series, r.key AS label_name,
+		   sum(r.series)::bigint AS series, count(*) AS label_values,
+		   jsonb_object_agg(r.value, r.series) FILTER (WHERE r.rank <= 10) AS top_values
+	  FROM r JOIN n USING (tenant, service_name)
+	 GROUP BY r.tenant, r.service_name, n.service_series, r.key;
+COMMENT ON VIEW @extschema@.cardinality IS
+	'per tenant, service and label name: the series of the service, those carrying the label, its distinct values, and its ten values with the most series ({value: series}); rows follow the reader''s tenant grants';
+GRANT SELECT ON @extschema@.cardinality TO pyroscope_reader, pyroscope_writer, pyroscope_admin;
