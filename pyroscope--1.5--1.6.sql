@@ -104,6 +104,33 @@ COMMENT ON FUNCTION @extschema@.tenant_allowed(text, text) IS
 	'whether the current role may read, write or use (access) the tenant';
 
 --------------------------------------------------------------------------
+-- Per-tenant limits (upstream's names): NULL takes the GUC default
+--------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.tenant_limits (
+	tenant		text PRIMARY KEY,
+	ingestion_rate_mb double precision CHECK (ingestion_rate_mb >= 0),
+	ingestion_burst_size_mb double precision CHECK (ingestion_burst_size_mb > 0),
+	max_global_series_per_tenant integer CHECK (max_global_series_per_tenant >= 0),
+	max_label_names_per_series integer CHECK (max_label_names_per_series >= 0),
+	max_label_name_length integer CHECK (max_label_name_length >= 0),
+	max_label_value_length integer CHECK (max_label_value_length >= 0),
+	max_query_length interval CHECK (max_query_length >= interval '0'),
+	max_flamegraph_nodes_max integer CHECK (max_flamegraph_nodes_max > 0),
+	max_query_concurrency integer CHECK (max_query_concurrency >= 0)
+);
+COMMENT ON TABLE @extschema@.tenant_limits IS
+	'per-tenant overrides of the limits (NULL: the GUC default): ingestion rate and burst in MiB/s and MiB (pyroscope.ingestion_rate_mb, _burst_size_mb; 0 = no limit), series of the tenant (pyroscope.max_series_per_tenant), label limits (pyroscope.max_label_names, _name_length, _value_length), longest HTTP query (pyroscope.http_max_query_length), largest max_nodes (pyroscope.max_flamegraph_nodes_max), HTTP queries at once (pyroscope.max_query_concurrency)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tenant_limits', '');
+
+CREATE FUNCTION @extschema@.discarded_stats()
+	RETURNS TABLE (tenant text, reason text, profiles bigint, samples bigint, bytes bigint)
+	AS 'MODULE_PATHNAME', 'pyroscope_discarded_stats'
+	LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.discarded_stats() IS
+	'uploads refused over HTTP since the server started, by tenant and reason (the counters of pyroscope_discarded_*_total), of the tenants the caller may use; the view pyroscope.discarded shows them';
+
+--------------------------------------------------------------------------
 -- Row-level security on every table of tenant data.  Reads need a read
 -- grant (series and settings also show to writers, who look them up when
 -- ingesting); writes need a write grant; deleting is the admin's.
@@ -114,13 +141,14 @@ DECLARE
 	t text;
 	rd text := '(SELECT @extschema@.role_tenants(''%s'')) IS NULL OR tenant = ANY ((SELECT @extschema@.role_tenants(''%s''))::text[])';
 BEGIN
-	FOREACH t IN ARRAY ARRAY['series', 'head', 'head_pprof', 'blocks', 'settings', 'tenant_retention']
+	FOREACH t IN ARRAY ARRAY['series', 'head', 'head_pprof', 'blocks', 'settings', 'tenant_retention',
+							 'tenant_limits']
 	LOOP
 		EXECUTE pg_catalog.format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE pg_catalog.format('CREATE POLICY tenant_read ON @extschema@.%I FOR SELECT USING (%s)', t,
 								  pg_catalog.format(rd,
-									CASE WHEN t IN ('series', 'settings') THEN 'any' ELSE 'read' END,
-									CASE WHEN t IN ('series', 'settings') THEN 'any' ELSE 'read' END));
+									CASE WHEN t IN ('series', 'settings', 'tenant_limits') THEN 'any' ELSE 'read' END,
+									CASE WHEN t IN ('series', 'settings', 'tenant_limits') THEN 'any' ELSE 'read' END));
 		EXECUTE pg_catalog.format('CREATE POLICY tenant_insert ON @extschema@.%I FOR INSERT WITH CHECK (%s)', t,
 								  pg_catalog.format(rd, 'write', 'write'));
 		EXECUTE pg_catalog.format('CREATE POLICY tenant_update ON @extschema@.%I FOR UPDATE USING (%s) WITH CHECK (%s)', t,
@@ -137,6 +165,7 @@ GRANT USAGE ON SCHEMA @extschema@ TO pyroscope_reader, pyroscope_writer, pyrosco
 GRANT SELECT ON @extschema@.series, @extschema@.head, @extschema@.head_pprof, @extschema@.blocks,
 	@extschema@.settings, @extschema@.tenant_retention TO pyroscope_reader;
 GRANT SELECT, INSERT, UPDATE ON @extschema@.series TO pyroscope_writer;
+GRANT SELECT ON @extschema@.tenant_limits TO pyroscope_reader, pyroscope_writer;
 GRANT INSERT ON @extschema@.head, @extschema@.head_pprof TO pyroscope_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.settings TO pyroscope_writer;
 GRANT USAGE ON SEQUENCE @extschema@.series_series_id_seq, @extschema@.head_pprof_pprof_id_seq
@@ -187,3 +216,11 @@ CREATE VIEW @extschema@.cardinality WITH (security_invoker = true) AS
 COMMENT ON VIEW @extschema@.cardinality IS
 	'per tenant, service and label name: the series of the service, those carrying the label, its distinct values, and its ten values with the most series ({value: series}); rows follow the reader''s tenant grants';
 GRANT SELECT ON @extschema@.cardinality TO pyroscope_reader, pyroscope_writer, pyroscope_admin;
+
+-- Refused uploads by tenant and reason, as a role may see them (its tenants)
+CREATE VIEW @extschema@.discarded AS
+	SELECT d.tenant, d.reason, d.profiles, d.samples, d.bytes
+	  FROM @extschema@.discarded_stats() d;
+COMMENT ON VIEW @extschema@.discarded IS
+	'uploads refused over HTTP since the server started, by tenant ("" when the request named none) and reason (upstream''s pyroscope_discarded_* labels: rate_limited, series_limit, not_in_ingestion_window, limit, malformed, no_profile_type, permission_denied, other): profiles, samples where known, request bytes; a role sees its tenants'' rows';
+GRANT SELECT ON @extschema@.discarded TO pyroscope_reader, pyroscope_writer, pyroscope_admin;

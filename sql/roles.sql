@@ -39,6 +39,7 @@ SELECT pyroscope.ingest_pprof(f.data, jsonb_build_object('service_name', 'svc-' 
   FROM regress_files f, (VALUES ('ta', 'cpu'), ('tb', 'labels')) v(t, n) WHERE f.name = v.n;
 INSERT INTO pyroscope.settings VALUES ('ta', 'k', 'va', 1), ('tb', 'k', 'vb', 1);
 INSERT INTO pyroscope.tenant_retention VALUES ('ta', '90 days'), ('tb', '91 days');
+INSERT INTO pyroscope.tenant_limits (tenant, max_query_concurrency) VALUES ('ta', 3), ('tb', 4);
 
 -- Everything a role can learn of one tenant, one value per function, view
 -- and table (an error shows as its SQLSTATE)
@@ -79,6 +80,7 @@ CREATE FUNCTION regress_view(t text) RETURNS TABLE (probe text, value text) LANG
 		('table blocks', 'SELECT count(*) || '' '' || sum(nsamples) FROM pyroscope.blocks WHERE tenant = $t'),
 		('table settings', 'SELECT string_agg(value, '','') FROM pyroscope.settings WHERE tenant = $t'),
 		('table tenant_retention', 'SELECT string_agg(retention::text, '','') FROM pyroscope.tenant_retention WHERE tenant = $t'),
+		('table tenant_limits', 'SELECT string_agg(max_query_concurrency::text, '','') FROM pyroscope.tenant_limits WHERE tenant = $t'),
 		('view block_tiers', 'SELECT count(*) FROM pyroscope.block_tiers WHERE tenant = $t'),
 		('view cardinality', 'SELECT sum(series) || '' '' || count(*) FROM pyroscope.cardinality WHERE tenant = $t'),
 		('view job_status', 'SELECT count(*) > 0 FROM pyroscope.job_status'),
@@ -165,6 +167,7 @@ INSERT INTO pyroscope.series (tenant, profile_type, service_name, labels, finger
 UPDATE pyroscope.settings SET value = 'x' WHERE tenant = 'tb';
 DELETE FROM pyroscope.head WHERE tenant = 'ta';
 INSERT INTO pyroscope.tenant_retention VALUES ('ta', '1 day');
+INSERT INTO pyroscope.tenant_limits (tenant) VALUES ('ta2');
 INSERT INTO pyroscope.tenant_grants VALUES ('regress_alice', 'tb', true, true);
 SELECT pyroscope.compact('2031-02-01 12:00+00');
 SELECT pyroscope.offload('2031-02-01 12:00+00');
@@ -202,6 +205,7 @@ DROP FUNCTION regress_view(text);
 DROP FUNCTION regress_probe(text);
 DROP TABLE regress_files, regress_truth, regress_serial;
 DELETE FROM pyroscope.tenant_grants WHERE role LIKE 'regress%';
+DELETE FROM pyroscope.tenant_limits WHERE tenant IN ('ta', 'tb');
 DROP ROLE regress_alice;
 DROP ROLE regress_bob;
 DROP ROLE regress_carol;

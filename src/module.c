@@ -31,10 +31,12 @@ pyroscope_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(add_size(pyroscope_objstore_shmem_size(),
-											 pyroscope_compactor_shmem_size()),
-									add_size(pyroscope_worker_status_shmem_size(),
-											 http_shmem_size())));
+	RequestAddinShmemSpace(add_size(add_size(add_size(pyroscope_objstore_shmem_size(),
+													  pyroscope_compactor_shmem_size()),
+											 add_size(pyroscope_worker_status_shmem_size(),
+													  http_shmem_size())),
+									pyroscope_limits_shmem_size()));
+	pyroscope_limits_shmem_request();
 }
 
 static void
@@ -47,6 +49,7 @@ pyroscope_shmem_startup(void)
 	pyroscope_compactor_shmem_init();
 	pyroscope_worker_status_shmem_init();
 	http_shmem_init();
+	pyroscope_limits_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -109,9 +109,9 @@ like($body, qr/"partialSuccess":\{"rejectedProfiles":"1","errorMessage":"[^"]*no
 is(sql("SELECT profile_type || ' ' || (labels->>'service_name') FROM pyroscope.series WHERE tenant = 'partial'"),
 	'process_cpu:cpu:nanoseconds:cpu:nanoseconds partial', 'the other profile is stored');
 ($st, $body) = http($node, 'GET', '/metrics');
-like($body, qr/^pyroscope_discarded_profiles_total\{reason="no_profile_type"\} 1$/m,
+like($body, qr/^pyroscope_discarded_profiles_total\{reason="no_profile_type",tenant="partial"\} 1$/m,
 	'/metrics counts the profile not stored');
-like($body, qr/^pyroscope_discarded_samples_total\{reason="no_profile_type"\} 1$/m, 'and its sample');
+like($body, qr/^pyroscope_discarded_samples_total\{reason="no_profile_type",tenant="partial"\} 1$/m, 'and its sample');
 is(sql("SELECT sum(total) FROM pyroscope.head WHERE tenant = 'partial'"), 30000000,
 	'samples/count with a cpu period: value x period');
 is(sql("SELECT count(*) FROM pyroscope.select_profiles('process_cpu:cpu:nanoseconds:cpu:nanoseconds', "

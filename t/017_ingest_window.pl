@@ -72,11 +72,13 @@ is(sql("SET pyroscope.reject_older_than = 0; SELECT pyroscope.ingest_pprof(pg_re
 
 # counted on /metrics
 ($st, $body) = http($node, 'GET', '/metrics');
-my ($window) = $body =~ /^pyroscope_discarded_profiles_total\{reason="not_in_ingestion_window"\} (\d+)$/m;
+my $window = 0;
+$window += $_ for $body =~ /^pyroscope_discarded_profiles_total\{reason="not_in_ingestion_window",tenant="[^"]*"\} (\d+)$/mg;
 is($window, 8, 'pyroscope_discarded_profiles_total{reason="not_in_ingestion_window"} counts the refusals');
-like($body, qr/^pyroscope_discarded_bytes_total\{reason="not_in_ingestion_window"\} [1-9]\d*$/m,
+like($body, qr/^pyroscope_discarded_bytes_total\{reason="not_in_ingestion_window",tenant="[^"]*"\} [1-9]\d*$/m,
 	'and their bytes');
-my ($wsamples) = $body =~ /^pyroscope_discarded_samples_total\{reason="not_in_ingestion_window"\} (\d+)$/m;
+my $wsamples = 0;
+$wsamples += $_ for $body =~ /^pyroscope_discarded_samples_total\{reason="not_in_ingestion_window",tenant="[^"]*"\} (\d+)$/mg;
 ok(defined $wsamples && $wsamples >= 5, "and their samples ($wsamples)");
 
 # 0 opens the window

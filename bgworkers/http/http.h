@@ -125,6 +125,7 @@ typedef struct HttpRequest
 	int			timeout_ms;		/* effective deadline, 0 = none */
 	const char *tenant;
 	const char *role;			/* the role the request runs as */
+	PyroTenantLimits limits;	/* the tenant's (valid once tenant is set) */
 
 	/* response */
 	bool		responded;		/* queued already */
@@ -228,16 +229,6 @@ typedef struct HttpQueryQueue
 	pg_atomic_uint64 queue_wait_us; /* summed time from queued to running */
 } HttpQueryQueue;
 
-/* why an upload was refused (pyroscope_discarded_*{reason}) */
-typedef enum HttpDiscardReason
-{
-	HTTP_DISCARD_WINDOW,		/* not_in_ingestion_window */
-	HTTP_DISCARD_LIMIT,			/* over a size, sample or label limit */
-	HTTP_DISCARD_MALFORMED,		/* bad input */
-	HTTP_DISCARD_NO_TYPE,		/* an OTLP profile that maps to no type */
-	HTTP_DISCARD_OTHER,
-	HTTP_NDISCARD
-} HttpDiscardReason;
 
 typedef struct HttpShared
 {
@@ -247,9 +238,6 @@ typedef struct HttpShared
 	pg_atomic_uint64 profiles_ingested;
 	pg_atomic_uint64 samples_ingested;
 	pg_atomic_uint64 series_written;
-	pg_atomic_uint64 discarded_profiles[HTTP_NDISCARD];
-	pg_atomic_uint64 discarded_bytes[HTTP_NDISCARD];
-	pg_atomic_uint64 discarded_samples[HTTP_NDISCARD];
 } HttpShared;
 
 extern HttpShared *pyroscope_http_shared;
@@ -306,9 +294,10 @@ extern void http_handle_buildinfo(HttpRequest *req);
 extern void http_handle_unimplemented(HttpRequest *req);
 extern void http_record_request(HttpRequest *req);
 extern void http_record_ingest(uint64 profiles, uint64 samples, uint64 series);
-extern void http_record_discard(HttpDiscardReason reason, uint64 profiles, uint64 samples,
-								uint64 bytes);
-extern HttpDiscardReason http_discard_reason(int sqlerrcode);
+extern const PyroTenantLimits *http_limits;
+extern void http_record_discard(const char *tenant, PyroDiscardReason reason, uint64 profiles,
+								uint64 samples, uint64 bytes);
+extern PyroDiscardReason http_discard_reason(int sqlerrcode);
 
 /* -------- http_push.c -------- */
 extern void http_handle_push(HttpRequest *req);

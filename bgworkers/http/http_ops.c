@@ -108,12 +108,6 @@ http_shmem_init(void)
 		pg_atomic_init_u64(&s->profiles_ingested, 0);
 		pg_atomic_init_u64(&s->samples_ingested, 0);
 		pg_atomic_init_u64(&s->series_written, 0);
-		for (int i = 0; i < HTTP_NDISCARD; i++)
-		{
-			pg_atomic_init_u64(&s->discarded_profiles[i], 0);
-			pg_atomic_init_u64(&s->discarded_bytes[i], 0);
-			pg_atomic_init_u64(&s->discarded_samples[i], 0);
-		}
 		http_dispatch_shmem_init(&s->queue);
 	}
 	http_dispatch_areas_attach();
@@ -172,42 +166,58 @@ http_record_ingest(uint64 profiles, uint64 samples, uint64 series)
 	pg_atomic_fetch_add_u64(&pyroscope_http_shared->series_written, series);
 }
 
-static const char *const discard_names[HTTP_NDISCARD] = {
-	[HTTP_DISCARD_WINDOW] = "not_in_ingestion_window",
-	[HTTP_DISCARD_LIMIT] = "limit",
-	[HTTP_DISCARD_MALFORMED] = "malformed",
-	[HTTP_DISCARD_NO_TYPE] = "no_profile_type",
-	[HTTP_DISCARD_OTHER] = "other",
-};
-
 /* The discard reason of an upload that failed with sqlerrcode. */
-HttpDiscardReason
+PyroDiscardReason
 http_discard_reason(int sqlerrcode)
 {
 	if (sqlerrcode == ERRCODE_DATETIME_VALUE_OUT_OF_RANGE)
-		return HTTP_DISCARD_WINDOW;
+		return PYRO_DISCARD_WINDOW;
+	if (sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+		sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
+		return PYRO_DISCARD_DENIED;
 	if (sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
 		sqlerrcode == ERRCODE_CONFIGURATION_LIMIT_EXCEEDED)
-		return HTTP_DISCARD_LIMIT;
+		return PYRO_DISCARD_LIMIT;
 	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
 		sqlerrcode == ERRCODE_DATA_CORRUPTED || sqlerrcode == ERRCODE_STATEMENT_TOO_COMPLEX)
-		return HTTP_DISCARD_MALFORMED;
-	return HTTP_DISCARD_OTHER;
+		return PYRO_DISCARD_MALFORMED;
+	return PYRO_DISCARD_OTHER;
 }
 
 /*
- * An upload refused: profiles (a request counts as one when its profiles
- * were never counted), their samples where known, and the bytes of its
- * body.
+ * An upload of the tenant ("" when unknown) refused: profiles (a request
+ * counts as one when its profiles were never counted), their samples where
+ * known, and the bytes of its body.
  */
 void
-http_record_discard(HttpDiscardReason reason, uint64 profiles, uint64 samples, uint64 bytes)
+http_record_discard(const char *tenant, PyroDiscardReason reason, uint64 profiles,
+					uint64 samples, uint64 bytes)
 {
-	if (pyroscope_http_shared == NULL)
-		return;
-	pg_atomic_fetch_add_u64(&pyroscope_http_shared->discarded_profiles[reason], profiles);
-	pg_atomic_fetch_add_u64(&pyroscope_http_shared->discarded_samples[reason], samples);
-	pg_atomic_fetch_add_u64(&pyroscope_http_shared->discarded_bytes[reason], bytes);
+	pyroscope_record_discard(tenant ? tenant : "", reason, profiles, samples, bytes);
+}
+
+typedef struct DiscardLines
+{
+	StringInfo	b;
+	int			k;				/* 0 profiles, 1 samples, 2 bytes */
+} DiscardLines;
+
+/* One pyroscope_discarded_*_total line (tenant quoted as Prometheus wants). */
+static void
+discard_line(void *arg, const char *tenant, PyroDiscardReason reason, const uint64 counts[3])
+{
+	DiscardLines *l = arg;
+	static const char *const what[3] = {"profiles", "samples", "bytes"};
+
+	appendStringInfo(l->b, "pyroscope_discarded_%s_total{reason=\"%s\",tenant=\"", what[l->k],
+					 pyroscope_discard_names[reason]);
+	for (const char *c = tenant; *c; c++)
+	{
+		if (*c == '\\' || *c == '"')
+			appendStringInfoChar(l->b, '\\');
+		appendStringInfoChar(l->b, *c);
+	}
+	appendStringInfo(l->b, "\"} " UINT64_FORMAT "\n", counts[l->k]);
 }
 
 /* GET /ready: 200 "ready" once the database and the extension are usable. */
@@ -332,24 +342,25 @@ http_handle_metrics(HttpRequest *req)
 					 pg_atomic_read_u64(&s->samples_ingested),
 					 pg_atomic_read_u64(&s->series_written));
 
-	appendStringInfoString(&b,
-						   "# HELP pyroscope_discarded_profiles_total Uploads (pushes, /ingest, OTLP requests) refused, and OTLP profiles not stored, by reason.\n"
-						   "# TYPE pyroscope_discarded_profiles_total counter\n");
-	for (int i = 0; i < HTTP_NDISCARD; i++)
-		appendStringInfo(&b, "pyroscope_discarded_profiles_total{reason=\"%s\"} " UINT64_FORMAT "\n",
-						 discard_names[i], pg_atomic_read_u64(&s->discarded_profiles[i]));
-	appendStringInfoString(&b,
-						   "# HELP pyroscope_discarded_samples_total Samples of the refused profiles, where the refusal knew them (the ingestion window, OTLP profiles without a type), by reason.\n"
-						   "# TYPE pyroscope_discarded_samples_total counter\n");
-	for (int i = 0; i < HTTP_NDISCARD; i++)
-		appendStringInfo(&b, "pyroscope_discarded_samples_total{reason=\"%s\"} " UINT64_FORMAT "\n",
-						 discard_names[i], pg_atomic_read_u64(&s->discarded_samples[i]));
-	appendStringInfoString(&b,
-						   "# HELP pyroscope_discarded_bytes_total Request bytes of the refused uploads, by reason.\n"
-						   "# TYPE pyroscope_discarded_bytes_total counter\n");
-	for (int i = 0; i < HTTP_NDISCARD; i++)
-		appendStringInfo(&b, "pyroscope_discarded_bytes_total{reason=\"%s\"} " UINT64_FORMAT "\n",
-						 discard_names[i], pg_atomic_read_u64(&s->discarded_bytes[i]));
+	{
+		static const char *const what[3] = {"profiles", "samples", "bytes"};
+		static const char *const help[3] = {
+			"Uploads (pushes, /ingest, OTLP requests) refused, and OTLP profiles not stored, by tenant and reason.",
+			"Samples of the refused profiles, where the refusal knew them (the ingestion window, OTLP profiles without a type), by tenant and reason.",
+			"Request bytes of the refused uploads, by tenant and reason.",
+		};
+		DiscardLines lines;
+
+		for (int k = 0; k < 3; k++)
+		{
+			appendStringInfo(&b, "# HELP pyroscope_discarded_%s_total %s\n"
+							 "# TYPE pyroscope_discarded_%s_total counter\n",
+							 what[k], help[k], what[k]);
+			lines.b = &b;
+			lines.k = k;
+			pyroscope_discards_foreach(discard_line, &lines);
+		}
+	}
 
 	for (int w = 0; w < HTTP_MAX_WORKERS; w++)
 	{

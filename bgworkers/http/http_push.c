@@ -286,7 +286,7 @@ ingest_text(HttpRequest *req, const IngestParams *p, bool lines)
 	else if (pyro_labels_get(&ls, "app_name") == NULL)
 		set_label(&ls, "app_name", p->app.base);
 	written = pyroscope_store_text_profile(prof, tt, p->sample_rate, p->from_ms, &ls,
-										   req->tenant);
+										   req->tenant, Max(req->body_len, 1));
 	http_record_ingest(1, prof->nsamples, written);
 	pyro_labels_free(&ls);
 	pyro_profile_free(prof);
@@ -581,7 +581,8 @@ http_handle_otlp(HttpRequest *req)
 	pyro_buf_free(&raw);
 	http_record_ingest(res.profiles, res.samples, res.written);
 	if (res.rejected > 0)
-		http_record_discard(HTTP_DISCARD_NO_TYPE, (uint64) res.rejected, res.rejected_samples, 0);
+		http_record_discard(req->tenant, PYRO_DISCARD_NO_TYPE, (uint64) res.rejected,
+							res.rejected_samples, 0);
 	if (pyro_otlp_response(res.rejected, res.rejected_msg, json, &resp, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not encode the response");
 	http_set_body(req, 200, json ? "application/json" : "application/x-protobuf",

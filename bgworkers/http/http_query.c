@@ -30,7 +30,6 @@
 #include "selector.h"
 
 #define DEFAULT_MAX_NODES	8192
-#define MAX_MAX_NODES		1048576
 #define HOUR_MS				INT64CONST(3600000)
 
 static int64
@@ -46,6 +45,9 @@ now_ms(void)
 static void
 check_range(int64 *start, int64 *end, bool allow_empty)
 {
+	int			max_length = http_limits ? http_limits->max_query_length
+	: pyroscope_http_max_query_length;
+
 	if (*start == 0 && *end == 0 && allow_empty)
 	{
 		*end = now_ms();
@@ -61,12 +63,11 @@ check_range(int64 *start, int64 *end, bool allow_empty)
 				 errmsg("time range start %lld is after its end %lld",
 						(long long) *start, (long long) *end)));
 	/* end - start may not fit in an int64 (start = -2^63, end = 2^63 - 1) */
-	if (pyroscope_http_max_query_length > 0 &&
-		(uint64) *end - (uint64) *start > (uint64) pyroscope_http_max_query_length * 1000)
+	if (max_length > 0 && (uint64) *end - (uint64) *start > (uint64) max_length * 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the query time range exceeds the limit (pyroscope.http_max_query_length = %d s)",
-						pyroscope_http_max_query_length)));
+				 errmsg("the query time range exceeds the limit of %d s", max_length),
+				 errhint("pyroscope.http_max_query_length sets it, max_query_length in pyroscope.tenant_limits per tenant.")));
 }
 
 /* An enum value the schema does not define is invalid_argument. */
@@ -153,12 +154,16 @@ http_combine_matchers(char **m, size_t n)
 int64
 http_max_nodes(bool set, int64 v)
 {
+	int			max = http_limits ? http_limits->max_flamegraph_nodes_max
+	: pyroscope_max_flamegraph_nodes_max;
+
 	if (!set || v == 0)
-		return DEFAULT_MAX_NODES;
-	if (v < 0 || v > MAX_MAX_NODES)
+		return Min(DEFAULT_MAX_NODES, max);
+	if (v < 0 || v > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_nodes %lld is out of range 0..%d", (long long) v, MAX_MAX_NODES)));
+				 errmsg("max_nodes %lld is out of range 0..%d", (long long) v, max),
+				 errhint("pyroscope.max_flamegraph_nodes_max sets the most, max_flamegraph_nodes_max in pyroscope.tenant_limits per tenant.")));
 	return v;
 }
 

@@ -573,6 +573,9 @@ http_flush_commits(void)
 	return true;
 }
 
+/* the limits of the tenant of the request being served (NULL: none yet) */
+const PyroTenantLimits *http_limits = NULL;
+
 /* Whether the route stores something for its tenant (write access). */
 static bool
 http_route_writes(HttpRouteId id)
@@ -600,6 +603,12 @@ http_process(HttpRequest *req)
 	group_commit_applies();
 
 	pyroscope_http_worker_set_state(true, NULL);
+	{
+		double		ignored;
+
+		(void) pyroscope_take_refusal(&ignored);
+	}
+	http_limits = NULL;
 	PG_TRY();
 	{
 		if (!route->needs_db)
@@ -652,17 +661,22 @@ http_process(HttpRequest *req)
 				as_role = true;
 				pyroscope_require_tenant(req->tenant, http_route_writes(route->id) ?
 										 PYRO_ACCESS_WRITE : PYRO_ACCESS_READ);
+				pyroscope_tenant_limits(req->tenant, &req->limits);
+				http_limits = &req->limits;
 			}
 			/* queries run within pyroscope.query_memory_limit, as in SQL */
 			if (route->id != ROUTE_INGEST && route->id != ROUTE_PUSH && route->id != ROUTE_OTLP)
 			{
 				budgeted = true;
 				pyroscope_budget_begin();
+				if (route->kind != HTTP_KIND_OPS)
+					pyroscope_query_admit(req->tenant, &req->limits);
 			}
 			if (route->query)
 				pyroscope_test_sleep(pyroscope_query_test_delay);
 			route->handler(req);
 			pyroscope_budget_end();
+			pyroscope_query_release();
 			if (req->timeout_ms > 0)
 				disable_timeout(STATEMENT_TIMEOUT, false);
 			if (as_role)
@@ -701,8 +715,11 @@ http_process(HttpRequest *req)
 		int			status;
 		const char *code;
 		bool		over_budget = budgeted && pyroscope_budget_exceeded();
+		int			refusal;
+		double		retry_after;
 
 		pyroscope_budget_end();
+		pyroscope_query_release();
 		MemoryContextSwitchTo(req->cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -715,8 +732,11 @@ http_process(HttpRequest *req)
 		/* the handler may have set a body before failing: replace it */
 		req->nhdr = 0;
 		http_ereport_status(edata->sqlerrcode, &status, &code);
+		refusal = pyroscope_take_refusal(&retry_after);
 		if (route->id == ROUTE_INGEST || route->id == ROUTE_PUSH || route->id == ROUTE_OTLP)
-			http_record_discard(http_discard_reason(edata->sqlerrcode), 1,
+			http_record_discard(req->tenant,
+								refusal >= 0 ? (PyroDiscardReason) refusal
+								: http_discard_reason(edata->sqlerrcode), 1,
 								pyroscope_take_refused_samples(), req->body_len);
 		if (status == 400 && req->bad_input_status)
 		{
@@ -741,6 +761,13 @@ http_process(HttpRequest *req)
 			http_error(req, status, code, "%s (%s)", edata->message, edata->hint);
 		else
 			http_error(req, status, code, "%s", edata->message);
+		if (refusal >= 0 && retry_after > 0)
+		{
+			char		secs[32];
+
+			snprintf(secs, sizeof(secs), "%.0f", retry_after);
+			http_add_header(req, "Retry-After", MemoryContextStrdup(req->cxt, secs));
+		}
 		if (status >= 500)
 			ereport(LOG,
 					(errmsg("pyroscope http %s %s failed: %s", req->method, req->url,

@@ -18,11 +18,19 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/rls.h"
 
 static const char *const access_names[] = {"read", "write", "any"};
+
+/* the last answer of pyroscope_tenant_allowed, valid in its transaction */
+static LocalTransactionId cache_lxid = InvalidLocalTransactionId;
+static Oid	cache_user = InvalidOid;
+static PyroTenantAccess cache_access;
+static char cache_tenant[160];
+static bool cache_allowed;
 
 /*
  * Whether row-level security restricts the current role on the tables of
@@ -47,6 +55,10 @@ pyroscope_tenant_allowed(const char *tenant, PyroTenantAccess access)
 
 	if (!rls_applies())
 		return true;
+	/* one lookup per role, tenant and access in a transaction */
+	if (cache_lxid == MyProc->lxid && cache_user == GetUserId() &&
+		cache_access == access && strcmp(cache_tenant, tenant) == 0)
+		return cache_allowed;
 	values[0] = CStringGetTextDatum(tenant);
 	values[1] = CStringGetTextDatum(access_names[access]);
 	SPI_connect();
@@ -57,7 +69,16 @@ pyroscope_tenant_allowed(const char *tenant, PyroTenantAccess access)
 	allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 										 &isnull));
 	SPI_finish();
-	return !isnull && allowed;
+	allowed = !isnull && allowed;
+	if (strlen(tenant) < sizeof(cache_tenant))
+	{
+		strlcpy(cache_tenant, tenant, sizeof(cache_tenant));
+		cache_lxid = MyProc->lxid;
+		cache_user = GetUserId();
+		cache_access = access;
+		cache_allowed = allowed;
+	}
+	return allowed;
 }
 
 /* Error out with 42501 unless the current role may use the tenant for access. */
@@ -76,13 +97,18 @@ pyroscope_require_tenant(const char *tenant, PyroTenantAccess access)
 /*
  * Act as the named role until pyroscope_end_as_role(): what the statements
  * of the current transaction read and write is then what that role may.
- * The role is looked up by name (an unknown role is an error, 42704); a
+ * The role is looked up by name (an unknown role is an error, 42501); a
  * transaction abort restores the previous user on its own.
  */
 void
 pyroscope_begin_as_role(const char *role, PyroRoleState *saved)
 {
-	Oid			roleid = get_role_oid(role, false);
+	Oid			roleid = get_role_oid(role, true);
+
+	if (!OidIsValid(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the role \"%s\" of these credentials does not exist", role)));
 
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	SetUserIdAndSecContext(roleid, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);

@@ -75,6 +75,11 @@ extern bool pyroscope_multitenancy;
 extern int	pyroscope_http_max_query_length;	/* s, 0 = none */
 extern int	pyroscope_http_auth;	/* HttpAuthMode */
 extern char *pyroscope_http_role;
+extern double pyroscope_ingestion_rate_mb;
+extern double pyroscope_ingestion_burst_size_mb;
+extern int	pyroscope_max_series_per_tenant;
+extern int	pyroscope_max_flamegraph_nodes_max;
+extern int	pyroscope_max_query_concurrency;
 extern bool pyroscope_http_ops_auth;
 extern int	pyroscope_http_max_connections; /* per HTTP worker */
 extern int	pyroscope_http_max_connections_per_ip;	/* per worker, 0 = none */
@@ -146,7 +151,7 @@ struct PyroTextType;
 extern int	pyroscope_store_text_profile(PyroProfile *prof, const struct PyroTextType *tt,
 										 int64 sample_rate, int64 time_ms,
 										 const struct PyroLabelSet *client,
-										 const char *tenant);
+										 const char *tenant, size_t bytes);
 extern void pyroscope_labels_from_jsonb(Jsonb *jb, struct PyroLabelSet *ls);
 
 /* how a speedscope document is ingested */
@@ -570,6 +575,53 @@ typedef struct HeatmapResult
 } HeatmapResult;
 
 extern void pyroscope_heatmap(const HeatmapQuery *q, HeatmapResult *out);
+
+/* per-tenant limits and refusals (limits.c) */
+typedef struct PyroTenantLimits
+{
+	double		ingestion_rate_mb;	/* MiB/s, 0 = no limit */
+	double		ingestion_burst_size_mb;
+	int			max_series;		/* series of the tenant, 0 = no limit */
+	int			max_label_names;
+	int			max_label_name_length;
+	int			max_label_value_length;
+	int			max_query_length;	/* s, 0 = no limit */
+	int			max_flamegraph_nodes_max;
+	int			max_query_concurrency;	/* 0 = no limit */
+} PyroTenantLimits;
+
+/* why an upload was refused (pyroscope_discarded_*{reason,tenant}) */
+typedef enum PyroDiscardReason
+{
+	PYRO_DISCARD_WINDOW,		/* not_in_ingestion_window */
+	PYRO_DISCARD_RATE,			/* rate_limited */
+	PYRO_DISCARD_SERIES,		/* series_limit */
+	PYRO_DISCARD_LIMIT,			/* over a size, sample or label limit */
+	PYRO_DISCARD_MALFORMED,		/* bad input */
+	PYRO_DISCARD_NO_TYPE,		/* an OTLP profile that maps to no type */
+	PYRO_DISCARD_DENIED,		/* no credentials or no write grant */
+	PYRO_DISCARD_OTHER,
+	PYRO_NDISCARD
+} PyroDiscardReason;
+
+extern const char *const pyroscope_discard_names[PYRO_NDISCARD];
+extern Size pyroscope_limits_shmem_size(void);
+extern void pyroscope_limits_shmem_request(void);
+extern void pyroscope_limits_shmem_init(void);
+extern void pyroscope_tenant_limits(const char *tenant, PyroTenantLimits *out);
+extern void pyroscope_ingest_admit(const char *tenant, size_t bytes,
+								   const PyroTenantLimits *lim);
+extern void pyroscope_series_admit(const char *tenant, int64 existing,
+								   const PyroTenantLimits *lim);
+extern void pyroscope_query_admit(const char *tenant, const PyroTenantLimits *lim);
+extern void pyroscope_query_release(void);
+extern int	pyroscope_take_refusal(double *retry_after);
+extern void pyroscope_record_discard(const char *tenant, PyroDiscardReason reason,
+									 uint64 profiles, uint64 samples, uint64 bytes);
+extern void pyroscope_discards_foreach(void (*fn) (void *arg, const char *tenant,
+												   PyroDiscardReason reason,
+												   const uint64 counts[3]),
+									   void *arg);
 
 /* tenant grants and acting as a role (access.c) */
 typedef enum PyroTenantAccess

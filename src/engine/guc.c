@@ -59,6 +59,11 @@ int			pyroscope_http_max_query_length = 86400;	/* s */
 int			pyroscope_http_auth = HTTP_AUTH_NONE;
 char	   *pyroscope_http_role = NULL;
 bool		pyroscope_http_ops_auth = true;
+double		pyroscope_ingestion_rate_mb = 0;
+double		pyroscope_ingestion_burst_size_mb = 2;
+int			pyroscope_max_series_per_tenant = 5000;
+int			pyroscope_max_flamegraph_nodes_max = 1048576;
+int			pyroscope_max_query_concurrency = 0;
 int			pyroscope_http_max_connections = 1000;
 int			pyroscope_http_max_connections_per_ip = 256;
 int			pyroscope_http_idle_timeout = 60;
@@ -432,6 +437,41 @@ pyroscope_define_gucs(void)
 								   "pyroscope_http",
 								   PGC_SIGHUP, 0,
 								   NULL, NULL, NULL);
+		DefineCustomRealVariable("pyroscope.ingestion_rate_mb",
+								 "Ingestion rate of each tenant in MiB/s (upstream's ingestion_rate_mb); 0 disables the limit.",
+								 "Measured on the profile bytes each upload stores; past it uploads are refused (HTTP 429 with Retry-After). pyroscope.tenant_limits overrides it per tenant.",
+								 &pyroscope_ingestion_rate_mb,
+								 0, 0, 1e6,
+								 PGC_SIGHUP, 0,
+								 NULL, NULL, NULL);
+		DefineCustomRealVariable("pyroscope.ingestion_burst_size_mb",
+								 "Burst of each tenant's ingestion rate in MiB (upstream's ingestion_burst_size_mb).",
+								 "An upload larger than the burst is always refused while the rate is limited.",
+								 &pyroscope_ingestion_burst_size_mb,
+								 2, 0.001, 1e6,
+								 PGC_SIGHUP, 0,
+								 NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.max_series_per_tenant",
+								"Most series of one tenant (upstream's max_global_series_per_tenant); 0 disables the limit.",
+								"An upload that would create more is refused whole (HTTP 429, reason series_limit). pyroscope.tenant_limits overrides it per tenant.",
+								&pyroscope_max_series_per_tenant,
+								5000, 0, INT_MAX,
+								PGC_SIGHUP, 0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.max_flamegraph_nodes_max",
+								"Largest max_nodes an HTTP query may ask for (upstream's max_flamegraph_nodes_max).",
+								"Larger values are answered invalid_argument. pyroscope.tenant_limits overrides it per tenant.",
+								&pyroscope_max_flamegraph_nodes_max,
+								1048576, 1, INT_MAX,
+								PGC_SIGHUP, 0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable("pyroscope.max_query_concurrency",
+								"Most HTTP queries one tenant may run at once; 0 disables the limit.",
+								"Past it queries are answered 429 / resource_exhausted with Retry-After. pyroscope.tenant_limits overrides it per tenant.",
+								&pyroscope_max_query_concurrency,
+								0, 0, INT_MAX,
+								PGC_SIGHUP, 0,
+								NULL, NULL, NULL);
 		DefineCustomBoolVariable("pyroscope.http_metrics_auth",
 								 "With pyroscope.auth basic or bearer, /metrics and the build info need credentials too.",
 								 "Any valid credential will do; /ready stays open for health checks.",

@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 #include "access/xact.h"
 #include "utils/catcache.h"
+#include "storage/proc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -39,6 +40,7 @@ static SPIPlanPtr series_insert_plan = NULL;
 static SPIPlanPtr series_touch_plan = NULL;
 static SPIPlanPtr head_insert_plan = NULL;
 static SPIPlanPtr pprof_id_plan = NULL;
+static SPIPlanPtr series_count_plan = NULL;
 static SPIPlanPtr pprof_insert_plan = NULL;
 static SPIPlanPtr head_part_insert_plan = NULL;
 
@@ -80,6 +82,13 @@ prepare_plans(void)
 										  "     last_seen = greatest(s.last_seen, excluded.last_seen)"
 										  " RETURNING series_id, labels = $4",
 										  6, t);
+	}
+	if (series_count_plan == NULL)
+	{
+		Oid			t[1] = {TEXTOID};
+
+		series_count_plan = prepare_kept("SELECT count(*) FROM pyroscope.series WHERE tenant = $1",
+										 1, t);
 	}
 	if (series_touch_plan == NULL)
 	{
@@ -164,6 +173,36 @@ check_tenant(const char *tenant)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("tenant id must not contain control characters")));
 	pyroscope_require_tenant(tenant, PYRO_ACCESS_WRITE);
+}
+
+/*
+ * The limits of the tenant ingested into, looked up once per transaction
+ * (an upload is one transaction); also the number of its series, counted
+ * when the first new series is made and kept up to date after.
+ */
+static char limits_tenant[MAX_TENANT_LENGTH + 1];
+static LocalTransactionId limits_lxid = InvalidLocalTransactionId;
+static PyroTenantLimits limits_cached;
+static int64 limits_series = -1;
+
+static const PyroTenantLimits *
+ingest_limits(const char *tenant)
+{
+	if (limits_lxid != MyProc->lxid || strcmp(limits_tenant, tenant) != 0)
+	{
+		pyroscope_tenant_limits(tenant, &limits_cached);
+		strlcpy(limits_tenant, tenant, sizeof(limits_tenant));
+		limits_lxid = MyProc->lxid;
+		limits_series = -1;
+	}
+	return &limits_cached;
+}
+
+/* Take an upload's bytes from the tenant's ingestion rate. */
+static void
+admit_upload(const char *tenant, size_t bytes)
+{
+	pyroscope_ingest_admit(tenant, bytes, ingest_limits(tenant));
 }
 
 /* Read a jsonb object of string values into a label set. */
@@ -404,6 +443,22 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 	}
 	if (!found)
 	{
+		const PyroTenantLimits *lim = ingest_limits(tenant);
+
+		if (lim->max_series > 0)
+		{
+			if (limits_series < 0)
+			{
+				Datum		targ = CStringGetTextDatum(tenant);
+
+				if (SPI_execute_plan(series_count_plan, &targ, NULL, false, 1) != SPI_OK_SELECT ||
+					SPI_processed != 1)
+					elog(ERROR, "could not count series");
+				limits_series = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 1, &isnull));
+			}
+			pyroscope_series_admit(tenant, limits_series, lim);
+		}
 		args[0] = CStringGetTextDatum(tenant);
 		args[1] = CStringGetTextDatum(profile_type);
 		args[2] = CStringGetTextDatum(service ? service : "unknown_service");
@@ -424,6 +479,8 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 		 * either way
 		 */
 		first = last = ts;
+		if (limits_series >= 0)
+			limits_series++;
 	}
 
 	/* remember what this transaction now guarantees about the row */
@@ -500,9 +557,11 @@ series_of(const PyroNormalized *n, size_t i, const PyroLabelSet *client,
 	PyroError	err;
 	int64		id;
 
-	limits.max_label_names = pyroscope_max_label_names;
-	limits.max_name_length = pyroscope_max_label_name_length;
-	limits.max_value_length = pyroscope_max_label_value_length;
+	const PyroTenantLimits *lim = ingest_limits(tenant);
+
+	limits.max_label_names = lim->max_label_names;
+	limits.max_name_length = lim->max_label_name_length;
+	limits.max_value_length = lim->max_label_value_length;
 	limits.max_sessions_per_series = (uint64_t) pyroscope_max_sessions_per_series;
 	pyro_labels_init(&labels);
 	if (pyro_series_labels(client, &sp->sample_labels, n->default_name,
@@ -699,6 +758,8 @@ int
 pyroscope_store_pprof(bytea *data, const PyroLabelSet *client, const char *tenant,
 					  const PyroIngestOptions *opt, uint64 *samples)
 {
+	check_tenant(tenant);
+	admit_upload(tenant, VARSIZE_ANY_EXHDR(data));
 	return store_decoded(data, (const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
 						 client, tenant, opt, samples);
 }
@@ -812,6 +873,7 @@ pyroscope_store_jfr(const uint8_t *data, size_t len, const uint8_t *labels_part,
 	volatile int written = 0;
 
 	check_tenant(tenant);
+	admit_upload(tenant, len + labels_len);
 	pyro_buf_init(&jfr_buf);
 	pyro_buf_init(&labels_buf);
 	jfr = part_bytes(data, len, (size_t) pyroscope_max_jfr_size, "JFR recording", &jfr_buf,
@@ -897,11 +959,13 @@ pyroscope_pprof_bytea(const void *data, size_t len)
  * lines), typed by tt (its app name's suffix, spec §10.7) with the sample
  * rate, at time_ms, for a tenant with the client's labels; tt's __name__
  * when the client sent none.  Returns the number of series written (0 for
- * a profile without samples, which stores nothing).
+ * a profile without samples, which stores nothing).  bytes, the size of
+ * the upload, is taken from the tenant's ingestion rate (0: already taken).
  */
 int
 pyroscope_store_text_profile(PyroProfile *prof, const PyroTextType *tt, int64 sample_rate,
-							 int64 time_ms, const PyroLabelSet *client, const char *tenant)
+							 int64 time_ms, const PyroLabelSet *client, const char *tenant,
+							 size_t bytes)
 {
 	PyroNormalized n;
 	PyroSeriesProfile sp;
@@ -912,6 +976,11 @@ pyroscope_store_text_profile(PyroProfile *prof, const PyroTextType *tt, int64 sa
 
 	if (prof->nsamples == 0)
 		return 0;
+	if (bytes > 0)
+	{
+		check_tenant(tenant);
+		admit_upload(tenant, bytes);
+	}
 	if (pyro_text_profile_type(prof, tt, sample_rate, time_ms, &typed, &err) != PYRO_OK)
 	{
 		if (err.code == PYRO_EINVAL)
@@ -961,6 +1030,7 @@ pyroscope_store_speedscope(const char *json, size_t len, const PyroSpeedscopeIng
 	volatile int written = 0;
 
 	check_tenant(tenant);
+	admit_upload(tenant, len);
 	if (len > (size_t) pyroscope_max_profile_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -1011,7 +1081,7 @@ pyroscope_store_speedscope(const char *json, size_t len, const PyroSpeedscopeIng
 			written += pyroscope_store_text_profile(sp->prof, tt,
 													tt->cpu_like && !bytes && !counts
 													? INT64CONST(1000000000) : 0,
-													opt->time_ms, &ls, tenant);
+													opt->time_ms, &ls, tenant, 0);
 			pyro_labels_free(&ls);
 			if (n)
 				*profiles += 1;
@@ -1045,6 +1115,7 @@ pyroscope_store_otlp(const uint8_t *data, size_t len, bool json, const char *ten
 	PyroBuf		raw;
 
 	check_tenant(tenant);
+	admit_upload(tenant, len);
 	memset(res, 0, sizeof(*res));
 	pyro_buf_init(&raw);
 	data = part_bytes(data, len, (size_t) pyroscope_max_otlp_size, "OTLP profiles request", &raw,

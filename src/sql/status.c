@@ -15,6 +15,7 @@
 PG_FUNCTION_INFO_V1(pyroscope_compactor_status);
 PG_FUNCTION_INFO_V1(pyroscope_compactor_wakeup);
 PG_FUNCTION_INFO_V1(pyroscope_http_worker_status);
+PG_FUNCTION_INFO_V1(pyroscope_discarded_stats);
 
 /* pyroscope.compactor_status(): the worker's state, one row, or none. */
 Datum
@@ -87,5 +88,37 @@ pyroscope_http_worker_status(PG_FUNCTION_ARGS)
 		nulls[8] = st.last_error_at == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	return (Datum) 0;
+}
+
+static void
+discard_row(void *arg, const char *tenant, PyroDiscardReason reason, const uint64 counts[3])
+{
+	ReturnSetInfo *rsinfo = arg;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (!pyroscope_tenant_allowed(tenant, PYRO_ACCESS_ANY))
+		return;
+	values[0] = CStringGetTextDatum(tenant);
+	values[1] = CStringGetTextDatum(pyroscope_discard_names[reason]);
+	values[2] = Int64GetDatum((int64) counts[0]);
+	values[3] = Int64GetDatum((int64) counts[1]);
+	values[4] = Int64GetDatum((int64) counts[2]);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * Uploads refused over HTTP since the server started, by tenant ("" when
+ * the request had none) and reason: profiles, samples, bytes; only the
+ * tenants the caller may read or write.
+ */
+Datum
+pyroscope_discarded_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	pyroscope_discards_foreach(discard_row, rsinfo);
 	return (Datum) 0;
 }
