@@ -31,7 +31,7 @@ INC_CORE     = -Isrc/core -Isrc/core/gen
 INC_OBJSTORE = -Isrc/objstore $(INC_CORE)
 INC_ENGINE   = -Isrc/engine $(INC_OBJSTORE)
 INC_FRONT    = -Isrc/engine $(INC_CORE)
-SHLIB_LINK   = -lprotobuf-c -ldeflate -lzstd -lz -lmicrohttpd -lcurl -lcrypto
+SHLIB_LINK   = -lprotobuf-c -ldeflate -lzstd -lz -lmicrohttpd -lgnutls -lcurl -lcrypto
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
                -Wno-missing-field-initializers $(if $(filter yes,$(WERROR)),-Werror)
 EXTRA_CLEAN  = src/core/gen build

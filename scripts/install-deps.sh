@@ -27,7 +27,7 @@ RUN_PACKAGES=(
 	build-essential postgresql-15 postgresql-server-dev-15 postgresql-client-15 libkrb5-dev
 	libprotobuf-c-dev protobuf-c-compiler
 	zlib1g-dev libzstd-dev libdeflate-dev
-	libmicrohttpd-dev libcurl4-openssl-dev libssl-dev
+	libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libssl-dev
 	ca-certificates
 )
 TEST_PACKAGES=(
@@ -35,7 +35,7 @@ TEST_PACKAGES=(
 	protobuf-compiler
 	clang-14 libclang-rt-14-dev valgrind
 	golang-go golang-github-google-pprof-dev
-	python3 curl pg-bsd-indent
+	python3 curl openssl pg-bsd-indent
 	openjdk-17-jdk-headless
 	graphviz
 )

@@ -43,6 +43,7 @@ sub start_node
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION pyroscope');
 	$node->{http_port} = $port;
+	$node->{http_scheme} = $conf{tls} ? 'https' : 'http';
 	wait_ready($node);
 	return $node;
 }
@@ -68,7 +69,9 @@ sub http
 		push @cmd, '--data-binary', '@' . $o{body_file};
 	}
 	push @cmd, @{ $o{args} // [] };
-	push @cmd, "http://127.0.0.1:$node->{http_port}$path";
+	# a TLS node (start_node(tls => 1)) is reached over https, unverified
+	push @cmd, '-k' if ($node->{http_scheme} // 'http') eq 'https';
+	push @cmd, ($node->{http_scheme} // 'http') . "://127.0.0.1:$node->{http_port}$path";
 	my ($out, $err) = ('', '');
 	IPC::Run::run(\@cmd, '<', \$in, '>', \$out, '2>', \$err);
 	my $body = do { local $/; open my $f, '<:raw', $bodyfile or die; <$f> };

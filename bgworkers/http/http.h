@@ -249,6 +249,13 @@ extern int	http_worker_index;
 
 /* -------- http_server.c -------- */
 extern struct MHD_Daemon *http_server_start(MemoryContext daemon_cxt);
+
+/* -------- http_tls.c -------- */
+extern bool http_tls_enabled(void);
+extern unsigned int http_tls_setup(void);
+extern const char *http_tls_priorities(void);
+extern void *http_tls_callback(void);
+extern void http_tls_reload(void);
 extern void http_process(HttpRequest *req);
 extern bool http_flush_commits(void);
 extern long http_close_slow_connections(void);

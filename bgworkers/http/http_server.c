@@ -1225,6 +1225,9 @@ http_server_start(MemoryContext daemon_cxt)
 	char		port[16];
 	int			rc;
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	unsigned int tls;
+	struct MHD_OptionItem tls_opts[3];
+	int			ntls = 0;
 
 	daemon_context = daemon_cxt;
 	memset(&hints, 0, sizeof(hints));
@@ -1240,10 +1243,24 @@ http_server_start(MemoryContext daemon_cxt)
 						pyroscope_http_listen_address, gai_strerror(rc))));
 	if (res->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	tls = http_tls_setup();
+	if (tls)
+	{
+		tls_opts[ntls].option = MHD_OPTION_HTTPS_PRIORITIES;
+		tls_opts[ntls].value = 0;
+		tls_opts[ntls++].ptr_value = (void *) http_tls_priorities();
+		tls_opts[ntls].option = MHD_OPTION_HTTPS_CERT_CALLBACK;
+		tls_opts[ntls].value = 0;
+		tls_opts[ntls++].ptr_value = http_tls_callback();
+	}
+	tls_opts[ntls].option = MHD_OPTION_END;
+	tls_opts[ntls].value = 0;
+	tls_opts[ntls].ptr_value = NULL;
 
-	d = MHD_start_daemon(flags, (uint16_t) pyroscope_http_port,
+	d = MHD_start_daemon(flags | tls, (uint16_t) pyroscope_http_port,
 						 NULL, NULL,
 						 access_handler, NULL,
+						 MHD_OPTION_ARRAY, tls_opts,
 						 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 						 MHD_OPTION_SOCK_ADDR, res->ai_addr,
 						 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
@@ -1258,7 +1275,7 @@ http_server_start(MemoryContext daemon_cxt)
 	if (d == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("could not start the HTTP server on %s port %d",
+				 errmsg("could not start the HTTP%s server on %s port %d", tls ? "S" : "",
 						pyroscope_http_listen_address, pyroscope_http_port),
 				 errhint("Is another process using the port?")));
 	return d;

@@ -173,8 +173,9 @@ pyroscope_http_worker_main(Datum arg)
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);
 
 	ereport(LOG,
-			(errmsg("pyroscope http worker %d listening on %s port %d",
-					http_worker_index, pyroscope_http_listen_address, pyroscope_http_port)));
+			(errmsg("pyroscope http worker %d listening on %s port %d%s",
+					http_worker_index, pyroscope_http_listen_address, pyroscope_http_port,
+					http_tls_enabled() ? " (TLS)" : "")));
 
 	for (;;)
 	{
@@ -202,6 +203,7 @@ pyroscope_http_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			http_tls_reload();
 		}
 
 		/*

@@ -75,6 +75,8 @@ extern bool pyroscope_multitenancy;
 extern int	pyroscope_http_max_query_length;	/* s, 0 = none */
 extern int	pyroscope_http_auth;	/* HttpAuthMode */
 extern char *pyroscope_http_role;
+extern char *pyroscope_http_tls_cert_file;
+extern char *pyroscope_http_tls_key_file;
 extern double pyroscope_ingestion_rate_mb;
 extern double pyroscope_ingestion_burst_size_mb;
 extern int	pyroscope_max_series_per_tenant;

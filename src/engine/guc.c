@@ -59,6 +59,8 @@ int			pyroscope_http_max_query_length = 86400;	/* s */
 int			pyroscope_http_auth = HTTP_AUTH_NONE;
 char	   *pyroscope_http_role = NULL;
 bool		pyroscope_http_ops_auth = true;
+char	   *pyroscope_http_tls_cert_file = NULL;
+char	   *pyroscope_http_tls_key_file = NULL;
 double		pyroscope_ingestion_rate_mb = 0;
 double		pyroscope_ingestion_burst_size_mb = 2;
 int			pyroscope_max_series_per_tenant = 5000;
@@ -436,6 +438,20 @@ pyroscope_define_gucs(void)
 								   &pyroscope_http_role,
 								   "pyroscope_http",
 								   PGC_SIGHUP, 0,
+								   NULL, NULL, NULL);
+		DefineCustomStringVariable("pyroscope.http_tls_cert_file",
+								   "PEM certificate (chain) of the HTTP API; with pyroscope.http_tls_key_file it serves HTTPS only.",
+								   "Relative paths are under the data directory. Empty (the default): plain HTTP. A reload that changes the files takes effect for new connections; switching TLS on or off needs a restart.",
+								   &pyroscope_http_tls_cert_file,
+								   "",
+								   PGC_SIGHUP, 0,
+								   NULL, NULL, NULL);
+		DefineCustomStringVariable("pyroscope.http_tls_key_file",
+								   "PEM private key of pyroscope.http_tls_cert_file.",
+								   "Relative paths are under the data directory; keep it readable by the server's user only.",
+								   &pyroscope_http_tls_key_file,
+								   "",
+								   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 								   NULL, NULL, NULL);
 		DefineCustomRealVariable("pyroscope.ingestion_rate_mb",
 								 "Ingestion rate of each tenant in MiB/s (upstream's ingestion_rate_mb); 0 disables the limit.",

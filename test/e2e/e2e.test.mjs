@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -546,4 +547,59 @@ test("the same flame graph through SQL and through HTTP", async () => {
   const viaSql = JSON.parse(psql(`SELECT pyroscope.flamegraph('${cpu.ID}', '{service_name="e2e-node-app"}', ` +
     `to_timestamp(${startMs} / 1000.0), to_timestamp(${endMs} / 1000.0), 8192)`));
   assert.deepEqual(render.flamebearer, viaSql);
+});
+
+// Last: the server restarted with TLS (pyroscope.http_tls_cert_file and
+// _key_file); the Connect client, in both codecs, pushes and reads over
+// HTTPS, verifying the server's certificate.
+test("the Connect client over TLS", async () => {
+  const cert = path.join(dir, "server.crt");
+  const key = path.join(dir, "server.key");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+    "-nodes", "-days", "2", "-subj", "/CN=e2e", "-addext", "subjectAltName=IP:127.0.0.1",
+    "-keyout", key, "-out", cert], { stdio: "ignore" });
+  if (asRoot) execFileSync("chown", ["postgres:postgres", cert, key]);
+  fs.chmodSync(key, 0o600);
+  fs.appendFileSync(path.join(dir, "data", "postgresql.conf"),
+    `pyroscope.http_tls_cert_file = '${cert}'\npyroscope.http_tls_key_file = '${key}'\n`);
+  pg("pg_ctl", ["-D", path.join(dir, "data"), "-l", path.join(dir, "log"), "-w", "restart"]);
+  const ca = fs.readFileSync(cert);
+  const base = `https://127.0.0.1:${httpPort}`;
+  let ready = false;
+  for (let i = 0; i < 300 && !ready; i++) {
+    ready = await new Promise((resolve) => {
+      https.get(`${base}/ready`, { ca }, (res) => { res.resume(); resolve(res.statusCode === 200); })
+        .on("error", () => resolve(false));
+    });
+    if (!ready) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(ready, "the HTTPS API became ready");
+
+  const Profile = registry.getMessage("perftools.profiles.Profile");
+  const first = pushed.map((p) => multipartParts(p.body, p.contentType).profile).find(Boolean);
+  let raw = first;
+  if (raw[0] === 0x1f && raw[1] === 0x8b) raw = zlib.gunzipSync(raw);
+  const prof = fromBinary(Profile, raw);
+  const cpuIdx = prof.sampleType.findIndex((t) => prof.stringTable[Number(t.type)] === "cpu");
+  const cpuTotal = prof.sample.reduce((s, x) => s + (x.value[cpuIdx] > 0n ? x.value[cpuIdx] : 0n), 0n);
+
+  for (const codec of ["proto", "json"]) {
+    const transport = createConnectTransport({ baseUrl: base, httpVersion: "1.1",
+      useBinaryFormat: codec === "proto", nodeOptions: { ca } });
+    const pusher = createClient(registry.getService("push.v1.PusherService"), transport);
+    const querier = createClient(registry.getService("querier.v1.QuerierService"), transport);
+    const service = `e2e-tls-${codec}`;
+    await pusher.push({ series: [{ labels: [{ name: "__name__", value: "process_cpu" },
+      { name: "service_name", value: service }], samples: [{ rawProfile: raw }] }] });
+    const types = await querier.profileTypes({ start: BigInt(startMs), end: BigInt(Date.now() + 60_000) });
+    const cpu = types.profileTypes.find((t) => t.name === "process_cpu" && t.sampleType === "cpu");
+    assert.ok(cpu, `${codec}: the CPU type over TLS`);
+    const fg = await querier.selectMergeStacktraces({ profileTypeID: cpu.ID,
+      labelSelector: `{service_name="${service}"}`, start: BigInt(startMs - 600_000), end: BigInt(Date.now() + 600_000) });
+    assert.equal(BigInt(fg.flamegraph.total), cpuTotal, `${codec}: the pushed profile comes back over TLS`);
+  }
+  // a client that does not trust the certificate is refused by the handshake
+  await assert.rejects(new Promise((resolve, reject) => {
+    https.get(`${base}/ready`, (res) => { res.resume(); resolve(res.statusCode); }).on("error", reject);
+  }), /self[- ]signed|certificate/i);
 });
