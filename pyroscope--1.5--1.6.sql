@@ -61,35 +61,8 @@ GRANT SELECT ON @extschema@.tenant_grants TO PUBLIC;
 -- (as an InitPlan), never per row.
 CREATE FUNCTION @extschema@.role_tenants(access text)
 	RETURNS text[]
-	LANGUAGE plpgsql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	tenants text[];
-	every boolean;
-BEGIN
-	IF access IS NULL OR access NOT IN ('read', 'write', 'any') THEN
-		RAISE EXCEPTION 'access must be read, write or any, not %', COALESCE(access, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF EXISTS (SELECT 1 FROM pg_roles r
-				WHERE r.rolname = 'pyroscope_admin' AND pg_has_role(r.oid, 'USAGE')) THEN
-		RETURN NULL;
-	END IF;
-	SELECT bool_or(g.tenant = '*'), array_agg(DISTINCT g.tenant)
-	  INTO every, tenants
-	  FROM @extschema@.tenant_grants g
-	  JOIN pg_roles r ON r.rolname = g.role
-	 WHERE pg_has_role(r.oid, 'USAGE')
-	   AND CASE access WHEN 'read' THEN g.can_read
-					   WHEN 'write' THEN g.can_write
-					   ELSE g.can_read OR g.can_write END;
-	IF every THEN
-		RETURN NULL;
-	END IF;
-	RETURN COALESCE(tenants, '{}');
-END
-$$;
+	AS 'MODULE_PATHNAME', 'pyroscope_role_tenants'
+	LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.role_tenants(text) IS
 	'the tenants the current role may read, write or use at all (access: read, write, any), from pyroscope.tenant_grants; NULL means every tenant (admins, superusers, a grant on *)';
 

@@ -192,6 +192,11 @@ RESET ROLE;
 SELECT tenant, count(*) AS head_rows FROM pyroscope.head WHERE tenant IN ('ta', 'tb') GROUP BY 1 ORDER BY 1;
 SELECT tenant, name, value FROM pyroscope.settings WHERE tenant IN ('ta', 'tb') ORDER BY 1, 2;
 
+-- which label exploded: tb's labels by distinct values, with their top values
+SELECT service_name, service_series, label_name, series, label_values, top_values
+  FROM pyroscope.cardinality WHERE tenant = 'tb' AND label_name NOT LIKE '\_\_%'
+ ORDER BY label_values DESC, label_name;
+
 -- a grant on * is every tenant; a grant to a group role reaches its members
 INSERT INTO pyroscope.tenant_grants VALUES ('pyroscope_reader', '*', true, false);
 SET ROLE regress_bob;

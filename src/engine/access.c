@@ -20,17 +20,13 @@
 #include "nodes/makefuncs.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/rls.h"
 
 static const char *const access_names[] = {"read", "write", "any"};
 
-/* the last answer of pyroscope_tenant_allowed, valid in its transaction */
-static LocalTransactionId cache_lxid = InvalidLocalTransactionId;
-static Oid	cache_user = InvalidOid;
-static PyroTenantAccess cache_access;
-static char cache_tenant[160];
-static bool cache_allowed;
 
 /*
  * Whether row-level security restricts the current role on the tables of
@@ -44,41 +40,107 @@ rls_applies(void)
 	return OidIsValid(relid) && check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED;
 }
 
+/*
+ * The tenants the current role may use for access, from
+ * pyroscope.tenant_grants: *all when every tenant (superusers, members of
+ * pyroscope_admin, a grant on *), else the list (*n of them, in
+ * TopTransactionContext).  One query per role and access in a
+ * transaction: the row-level security policies ask once per statement,
+ * and an upload or query runs many statements.
+ */
+typedef struct RoleTenants
+{
+	LocalTransactionId lxid;
+	Oid			user;
+	bool		valid;
+	bool		all;
+	int			n;
+	char	  **tenants;
+} RoleTenants;
+
+static RoleTenants role_tenants_cache[3];
+
+char	  **
+pyroscope_role_tenant_list(PyroTenantAccess access, int *n, bool *all)
+{
+	RoleTenants *c = &role_tenants_cache[access];
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+
+	if (c->valid && c->lxid == MyProc->lxid && c->user == GetUserId())
+	{
+		*n = c->n;
+		*all = c->all;
+		return c->tenants;
+	}
+	c->valid = false;
+	values[0] = CStringGetTextDatum(access_names[access]);
+	SPI_connect();
+	if (SPI_execute_with_args(
+							  "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r"
+							  "                WHERE r.rolname = 'pyroscope_admin'"
+							  "                  AND pg_catalog.pg_has_role(r.oid, 'USAGE'))"
+							  "    OR COALESCE(pg_catalog.bool_or(g.tenant = '*'), false),"
+							  "       pg_catalog.array_agg(DISTINCT g.tenant)"
+							  "  FROM pyroscope.tenant_grants g"
+							  "  JOIN pg_catalog.pg_roles r ON r.rolname = g.role"
+							  " WHERE pg_catalog.pg_has_role(r.oid, 'USAGE')"
+							  "   AND CASE $1 WHEN 'read' THEN g.can_read"
+							  "               WHEN 'write' THEN g.can_write"
+							  "               ELSE g.can_read OR g.can_write END",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not look up the tenant grants");
+	c->all = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	c->n = 0;
+	c->tenants = NULL;
+	if (!c->all)
+	{
+		Datum		arr = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (!isnull)
+		{
+			Datum	   *elems;
+			bool	   *nulls;
+			int			nelems;
+
+			deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &nelems);
+			c->tenants = MemoryContextAlloc(TopTransactionContext,
+											sizeof(char *) * Max(nelems, 1));
+			for (int i = 0; i < nelems; i++)
+				if (!nulls[i])
+					c->tenants[c->n++] = MemoryContextStrdup(TopTransactionContext,
+															 TextDatumGetCString(elems[i]));
+		}
+	}
+	SPI_finish();
+	c->lxid = MyProc->lxid;
+	c->user = GetUserId();
+	c->valid = true;
+	*n = c->n;
+	*all = c->all;
+	return c->tenants;
+}
+
 /* Whether the current role may use the tenant for access. */
 bool
 pyroscope_tenant_allowed(const char *tenant, PyroTenantAccess access)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
-	bool		allowed;
+	char	  **tenants;
+	int			n;
+	bool		all;
 
 	if (!rls_applies())
 		return true;
-	/* one lookup per role, tenant and access in a transaction */
-	if (cache_lxid == MyProc->lxid && cache_user == GetUserId() &&
-		cache_access == access && strcmp(cache_tenant, tenant) == 0)
-		return cache_allowed;
-	values[0] = CStringGetTextDatum(tenant);
-	values[1] = CStringGetTextDatum(access_names[access]);
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT pyroscope.tenant_allowed($1, $2)",
-							  2, types, values, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not look up the tenant grants");
-	allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-										 &isnull));
-	SPI_finish();
-	allowed = !isnull && allowed;
-	if (strlen(tenant) < sizeof(cache_tenant))
-	{
-		strlcpy(cache_tenant, tenant, sizeof(cache_tenant));
-		cache_lxid = MyProc->lxid;
-		cache_user = GetUserId();
-		cache_access = access;
-		cache_allowed = allowed;
-	}
-	return allowed;
+	tenants = pyroscope_role_tenant_list(access, &n, &all);
+	if (all)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (strcmp(tenants[i], tenant) == 0)
+			return true;
+	return false;
 }
 
 /* Error out with 42501 unless the current role may use the tenant for access. */

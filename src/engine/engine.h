@@ -639,6 +639,7 @@ typedef struct PyroRoleState
 	int			sec_context;
 } PyroRoleState;
 
+extern char **pyroscope_role_tenant_list(PyroTenantAccess access, int *n, bool *all);
 extern bool pyroscope_tenant_allowed(const char *tenant, PyroTenantAccess access);
 extern void pyroscope_require_tenant(const char *tenant, PyroTenantAccess access);
 extern void pyroscope_begin_as_role(const char *role, PyroRoleState *saved);

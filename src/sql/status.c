@@ -10,12 +10,14 @@
 #include "engine.h"
 
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(pyroscope_compactor_status);
 PG_FUNCTION_INFO_V1(pyroscope_compactor_wakeup);
 PG_FUNCTION_INFO_V1(pyroscope_http_worker_status);
 PG_FUNCTION_INFO_V1(pyroscope_discarded_stats);
+PG_FUNCTION_INFO_V1(pyroscope_role_tenants);
 
 /* pyroscope.compactor_status(): the worker's state, one row, or none. */
 Datum
@@ -121,4 +123,38 @@ pyroscope_discarded_stats(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	pyroscope_discards_foreach(discard_row, rsinfo);
 	return (Datum) 0;
+}
+
+/*
+ * pyroscope.role_tenants(access): the tenants the current role may read,
+ * write or use at all, or NULL for every tenant.  What the row-level
+ * security policies compare each row's tenant with.
+ */
+Datum
+pyroscope_role_tenants(PG_FUNCTION_ARGS)
+{
+	char	   *access = PG_ARGISNULL(0) ? "NULL" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PyroTenantAccess a;
+	char	  **tenants;
+	Datum	   *elems;
+	int			n;
+	bool		all;
+
+	if (strcmp(access, "read") == 0)
+		a = PYRO_ACCESS_READ;
+	else if (strcmp(access, "write") == 0)
+		a = PYRO_ACCESS_WRITE;
+	else if (strcmp(access, "any") == 0)
+		a = PYRO_ACCESS_ANY;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("access must be read, write or any, not %s", access)));
+	tenants = pyroscope_role_tenant_list(a, &n, &all);
+	if (all)
+		PG_RETURN_NULL();
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(tenants[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
