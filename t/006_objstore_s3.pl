@@ -101,10 +101,13 @@ BEGIN
 	 WHERE pprof_id = (SELECT max(pprof_id) FROM pyroscope.head_pprof);
 	RETURN n;
 END \$\$;
--- two hours either side of midnight, so that the data spans two days (and
--- two day blocks per service) whatever the time the test runs
+-- two hours either side of yesterday's midnight, so that the data spans
+-- two days (and two day blocks per service) and is older than the
+-- offload_after of 1 h below whatever the time the test runs (with today's
+-- midnight, a run just after it found nothing old enough to offload)
 SELECT ingest_at(f.path, jsonb_build_object('service_name', f.service, 'pod', p.pod),
-				 date_trunc('day', now()) - interval '2 hours' + h * interval '1 hour' + p.off)
+				 date_trunc('day', now()) - interval '1 day' - interval '2 hours'
+				 + h * interval '1 hour' + p.off)
   FROM (VALUES ('$data/pprof/go/cpu.pb.gz', 'checkout'),
 			   ('$data/pprof/java/profile_java.pb.gz', 'ledger')) f(path, service),
 	   (VALUES ('p1', interval '10 min'), ('p2', interval '55 min')) p(pod, off),
