@@ -109,6 +109,7 @@ is(stored('few'), $before, 'nothing of it stored');
 ($st) = push_as('few', 'svc1');
 is($st, 200, 'a push to an existing series is still accepted');
 is(metric('profiles', 'series_limit', 'few'), 1, 'series_limit counted');
+is(metric('samples', 'series_limit', 'few'), 1, 'with the refused profile\'s sample');
 # the global default: pyroscope.max_series_per_tenant
 $node->append_conf('postgresql.conf', "pyroscope.max_series_per_tenant = 2\n");
 $node->reload;

@@ -595,6 +595,7 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 		for (size_t i = 0; i < n->nseries; i++)
 			samples += n->series[i].profile ? n->series[i].profile->nsamples : 0;
 		check_ingest_window(ts, client, samples);
+		refused_samples = samples;	/* until stored: a refusal counts them */
 	}
 	SPI_connect();
 	prepare_plans();
@@ -627,6 +628,7 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 		pfree(v);
 		written++;
 	}
+	refused_samples = 0;
 	SPI_finish();
 	return written;
 }
@@ -657,10 +659,15 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 	SPI_connect();
 	prepare_plans();
 
-	/* label every series first: a bad label rejects the profile unstored */
+	/*
+	 * label every series first: a bad label, or a series over the tenant's
+	 * limit, rejects the profile unstored (and its samples are counted)
+	 */
 	series_ids = palloc(n->nseries * sizeof(int64));
+	refused_samples = count_samples(n);
 	for (size_t i = 0; i < n->nseries; i++)
 		series_ids[i] = series_of(n, i, client, tenant, ts);
+	refused_samples = 0;
 
 	if (SPI_execute_plan(pprof_id_plan, NULL, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
