@@ -46,6 +46,15 @@ COMMENT ON TABLE @extschema@.tenant_grants IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tenant_grants', '');
 INSERT INTO @extschema@.tenant_grants VALUES ('pyroscope_http', '*', true, true);
 
+-- Backends cache what role_tenants() answers: a change tells them all
+CREATE FUNCTION @extschema@.tenant_grants_changed()
+	RETURNS trigger
+	AS 'MODULE_PATHNAME', 'pyroscope_tenant_grants_changed'
+	LANGUAGE C;
+CREATE TRIGGER tenant_grants_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.tenant_grants
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.tenant_grants_changed();
+
 -- A role sees the grants it holds, and no one else's
 ALTER TABLE @extschema@.tenant_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_grants ON @extschema@.tenant_grants FOR SELECT

@@ -203,6 +203,19 @@ SET ROLE regress_bob;
 SELECT probe, ta, tb FROM regress_seen() WHERE probe IN ('flamegraph', 'table head');
 RESET ROLE;
 DELETE FROM pyroscope.tenant_grants WHERE role = 'pyroscope_reader';
+-- role membership counts, and changes of it are seen at once (within a
+-- session that asked before)
+SET ROLE regress_bob;
+SELECT pyroscope.role_tenants('read') AS bob_reads;
+RESET ROLE;
+GRANT regress_alice TO regress_bob;
+SET ROLE regress_bob;
+SELECT pyroscope.role_tenants('read') AS bob_reads_as_member_of_alice;
+RESET ROLE;
+REVOKE regress_alice FROM regress_bob;
+SET ROLE regress_bob;
+SELECT pyroscope.role_tenants('read') AS bob_reads;
+RESET ROLE;
 SELECT pyroscope.role_tenants('none');
 
 DROP FUNCTION regress_seen();

@@ -22,7 +22,9 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/rls.h"
 
 static const char *const access_names[] = {"read", "write", "any"};
@@ -43,22 +45,57 @@ rls_applies(void)
 /*
  * The tenants the current role may use for access, from
  * pyroscope.tenant_grants: *all when every tenant (superusers, members of
- * pyroscope_admin, a grant on *), else the list (*n of them, in
- * TopTransactionContext).  One query per role and access in a
- * transaction: the row-level security policies ask once per statement,
+ * pyroscope_admin, a grant on *), else the list (*n of them, valid
+ * until the next call).  One query per role and access until the grants
+ * or roles change: the row-level security policies ask once per statement,
  * and an upload or query runs many statements.
  */
 typedef struct RoleTenants
 {
-	LocalTransactionId lxid;
 	Oid			user;
 	bool		valid;
 	bool		all;
 	int			n;
-	char	  **tenants;
+	char	  **tenants;		/* in cache_cxt */
 } RoleTenants;
 
 static RoleTenants role_tenants_cache[3];
+static MemoryContext cache_cxt = NULL;
+
+/*
+ * The answers are kept until something they depend on changes: the grants
+ * (a statement trigger on pyroscope.tenant_grants sends a relcache
+ * invalidation, pyroscope_tenant_grants_changed) or roles and their
+ * memberships (syscache invalidations).  Any relcache invalidation drops
+ * them, which is rare enough and always right.
+ */
+static void
+role_tenants_reset(void)
+{
+	for (int i = 0; i < (int) lengthof(role_tenants_cache); i++)
+		role_tenants_cache[i].valid = false;
+	if (cache_cxt)
+		MemoryContextReset(cache_cxt);
+}
+
+static void
+relcache_changed(Datum arg, Oid relid)
+{
+	role_tenants_reset();
+}
+
+static void
+syscache_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	role_tenants_reset();
+}
+
+/* Trigger: the grants changed (tell every backend's cache). */
+void
+pyroscope_grants_changed(Oid relid)
+{
+	CacheInvalidateRelcacheByRelid(relid);
+}
 
 char	  **
 pyroscope_role_tenant_list(PyroTenantAccess access, int *n, bool *all)
@@ -68,7 +105,16 @@ pyroscope_role_tenant_list(PyroTenantAccess access, int *n, bool *all)
 	Datum		values[1];
 	bool		isnull;
 
-	if (c->valid && c->lxid == MyProc->lxid && c->user == GetUserId())
+	if (cache_cxt == NULL)
+	{
+		cache_cxt = AllocSetContextCreate(TopMemoryContext, "pyroscope role tenants",
+										  ALLOCSET_SMALL_SIZES);
+		CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, syscache_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, syscache_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, syscache_changed, (Datum) 0);
+	}
+	if (c->valid && c->user == GetUserId())
 	{
 		*n = c->n;
 		*all = c->all;
@@ -107,16 +153,14 @@ pyroscope_role_tenant_list(PyroTenantAccess access, int *n, bool *all)
 
 			deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
 							  &elems, &nulls, &nelems);
-			c->tenants = MemoryContextAlloc(TopTransactionContext,
-											sizeof(char *) * Max(nelems, 1));
+			c->tenants = MemoryContextAlloc(cache_cxt, sizeof(char *) * Max(nelems, 1));
 			for (int i = 0; i < nelems; i++)
 				if (!nulls[i])
-					c->tenants[c->n++] = MemoryContextStrdup(TopTransactionContext,
+					c->tenants[c->n++] = MemoryContextStrdup(cache_cxt,
 															 TextDatumGetCString(elems[i]));
 		}
 	}
 	SPI_finish();
-	c->lxid = MyProc->lxid;
 	c->user = GetUserId();
 	c->valid = true;
 	*n = c->n;

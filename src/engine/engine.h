@@ -640,6 +640,7 @@ typedef struct PyroRoleState
 } PyroRoleState;
 
 extern char **pyroscope_role_tenant_list(PyroTenantAccess access, int *n, bool *all);
+extern void pyroscope_grants_changed(Oid relid);
 extern bool pyroscope_tenant_allowed(const char *tenant, PyroTenantAccess access);
 extern void pyroscope_require_tenant(const char *tenant, PyroTenantAccess access);
 extern void pyroscope_begin_as_role(const char *role, PyroRoleState *saved);

@@ -9,6 +9,7 @@
  */
 #include "engine.h"
 
+#include "commands/trigger.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -18,6 +19,7 @@ PG_FUNCTION_INFO_V1(pyroscope_compactor_wakeup);
 PG_FUNCTION_INFO_V1(pyroscope_http_worker_status);
 PG_FUNCTION_INFO_V1(pyroscope_discarded_stats);
 PG_FUNCTION_INFO_V1(pyroscope_role_tenants);
+PG_FUNCTION_INFO_V1(pyroscope_tenant_grants_changed);
 
 /* pyroscope.compactor_status(): the worker's state, one row, or none. */
 Datum
@@ -157,4 +159,21 @@ pyroscope_role_tenants(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 		elems[i] = CStringGetTextDatum(tenants[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Statement trigger on pyroscope.tenant_grants: every backend forgets the
+ * tenants it cached for its roles.
+ */
+Datum
+pyroscope_tenant_grants_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pyroscope.tenant_grants_changed() is a trigger")));
+	pyroscope_grants_changed(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
 }
