@@ -206,3 +206,47 @@ CREATE VIEW @extschema@.discarded AS
 COMMENT ON VIEW @extschema@.discarded IS
 	'uploads refused over HTTP since the server started, by tenant ("" when the request named none) and reason (upstream''s pyroscope_discarded_* labels: rate_limited, series_limit, not_in_ingestion_window, limit, malformed, no_profile_type, permission_denied, other): profiles, samples where known, request bytes; a role sees its tenants'' rows';
 GRANT SELECT ON @extschema@.discarded TO pyroscope_reader, pyroscope_writer, pyroscope_admin;
+
+--------------------------------------------------------------------------
+-- Flame graphs as SVG
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.flamegraph_svg(profile_type text,
+										   selector text,
+										   start timestamptz,
+										   "end" timestamptz,
+										   max_nodes integer DEFAULT 1024,
+										   tenant text DEFAULT 'anonymous',
+										   title text DEFAULT NULL)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'pyroscope_flamegraph_svg'
+	LANGUAGE C STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.flamegraph_svg(text, text, timestamptz, timestamptz, integer, text, text) IS
+	'the flame graph of the profiles matching the selector in the time range as an SVG document (an icicle; tooltips on every frame), of at most about max_nodes frames';
+
+CREATE FUNCTION @extschema@.flamegraph_svg(p @extschema@.profile,
+										   max_nodes integer DEFAULT 1024,
+										   title text DEFAULT NULL)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'pyroscope_profile_flamegraph_svg'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.flamegraph_svg(@extschema@.profile, integer, text) IS
+	'the flame graph of a profile value as an SVG document';
+
+CREATE FUNCTION @extschema@.diff_svg(profile_type text,
+									 left_selector text,
+									 left_start timestamptz,
+									 left_end timestamptz,
+									 right_selector text,
+									 right_start timestamptz,
+									 right_end timestamptz,
+									 max_nodes integer DEFAULT 1024,
+									 tenant text DEFAULT 'anonymous',
+									 title text DEFAULT NULL)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'pyroscope_diff_svg'
+	LANGUAGE C STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.diff_svg(text, text, timestamptz, timestamptz, text, timestamptz, timestamptz, integer, text, text) IS
+	'the diff flame graph of two selections (left: baseline, right: comparison) as an SVG document: red frames take a larger share on the right, green a smaller';

@@ -263,6 +263,11 @@ extern void pyroscope_selection_dot(const ProfileSelection *sel, char **spans, s
 									const PyroStackSelector *stacks, int64 end_ms,
 									int max_nodes, PyroBuf *out);
 extern Datum pyroscope_selection_flamegraph(const ProfileSelection *sel, int32 max_nodes);
+extern Datum pyroscope_selection_flamegraph_svg(const ProfileSelection *sel, int32 max_nodes,
+												const char *title);
+extern Datum pyroscope_selection_diff_svg(const ProfileSelection *left,
+										  const ProfileSelection *right, int32 max_nodes,
+										  const char *title);
 extern bytea *pyroscope_selection_pprof(const ProfileSelection *sel);
 extern Datum pyroscope_selection_diff(const ProfileSelection *left,
 									  const ProfileSelection *right, int32 max_nodes);
@@ -315,6 +320,8 @@ extern void pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotal
 
 /* results built from trees and profiles (query.c) */
 extern Datum pyroscope_tree_flamegraph(const PyroTree *t, int32 max_nodes);
+extern Datum pyroscope_tree_flamegraph_svg(const PyroTree *t, int32 max_nodes,
+										   const char *title, const char *unit);
 extern bytea *pyroscope_profile_pprof(const PyroProfile *p, const char *profile_type,
 									  int64 time_nanos);
 extern Datum pyroscope_json_to_jsonb(const PyroBuf *json);

@@ -31,6 +31,7 @@
 #include "labels.h"
 #include "pprof.h"
 #include "selector.h"
+#include "svg.h"
 
 #define SCAN_BATCH	256
 #define MAX_QUERY_ARGS	(4 + 3 * 256)
@@ -983,6 +984,94 @@ Datum
 pyroscope_selection_flamegraph(const ProfileSelection *sel, int32 max_nodes)
 {
 	return pyroscope_tree_flamegraph(pyroscope_selection_tree(sel), max_nodes);
+}
+
+/* The sample unit of a profile type id (its third part), or NULL. */
+static char *
+type_unit(const char *profile_type)
+{
+	const char *p = profile_type;
+	const char *end;
+
+	if (p == NULL)
+		return NULL;
+	for (int i = 0; i < 2; i++)
+	{
+		p = strchr(p, ':');
+		if (p == NULL)
+			return NULL;
+		p++;
+	}
+	end = strchr(p, ':');
+	return end ? pnstrdup(p, end - p) : pstrdup(p);
+}
+
+static void
+check_max_nodes(int32 max_nodes)
+{
+	if (max_nodes < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_nodes must not be negative")));
+}
+
+/* The flame graph of a tree as an SVG document (text). */
+Datum
+pyroscope_tree_flamegraph_svg(const PyroTree *t, int32 max_nodes, const char *title,
+							  const char *unit)
+{
+	PyroFlamegraph fg;
+	PyroError	err;
+	PyroBuf		svg;
+	text	   *result;
+
+	check_max_nodes(max_nodes);
+	if (pyro_flamegraph_build(t, max_nodes, &fg, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not build flame graph");
+	pyro_buf_init(&svg);
+	pyro_flamegraph_svg(&fg, title, unit, &svg);
+	pyro_flamegraph_free(&fg);
+	if (svg.oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	result = cstring_to_text_with_len((char *) svg.data, (int) svg.len);
+	pyro_buf_free(&svg);
+	return PointerGetDatum(result);
+}
+
+/* The flame graph of a selection as an SVG document (text). */
+Datum
+pyroscope_selection_flamegraph_svg(const ProfileSelection *sel, int32 max_nodes,
+								   const char *title)
+{
+	return pyroscope_tree_flamegraph_svg(pyroscope_selection_tree(sel), max_nodes, title,
+										 type_unit(sel->profile_type));
+}
+
+/* The diff flame graph of two selections as an SVG document (text). */
+Datum
+pyroscope_selection_diff_svg(const ProfileSelection *left, const ProfileSelection *right,
+							 int32 max_nodes, const char *title)
+{
+	PyroTree   *lt;
+	PyroTree   *rt;
+	PyroFlamegraph fg;
+	PyroError	err;
+	PyroBuf		svg;
+	text	   *result;
+
+	check_max_nodes(max_nodes);
+	lt = pyroscope_selection_tree(left);
+	rt = pyroscope_selection_tree(right);
+	if (pyro_flamegraph_diff(lt, rt, max_nodes, &fg, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not build diff flame graph");
+	pyro_buf_init(&svg);
+	pyro_flamegraph_svg(&fg, title, type_unit(left->profile_type), &svg);
+	pyro_flamegraph_free(&fg);
+	if (svg.oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	result = cstring_to_text_with_len((char *) svg.data, (int) svg.len);
+	pyro_buf_free(&svg);
+	return PointerGetDatum(result);
 }
 
 static void

@@ -26,6 +26,7 @@ PG_FUNCTION_INFO_V1(pyroscope_profile_out);
 PG_FUNCTION_INFO_V1(pyroscope_profile_recv);
 PG_FUNCTION_INFO_V1(pyroscope_profile_send);
 PG_FUNCTION_INFO_V1(pyroscope_profile_flamegraph);
+PG_FUNCTION_INFO_V1(pyroscope_profile_flamegraph_svg);
 PG_FUNCTION_INFO_V1(pyroscope_profile_top_functions);
 PG_FUNCTION_INFO_V1(pyroscope_profile_stacks);
 PG_FUNCTION_INFO_V1(pyroscope_profile_total);
@@ -115,6 +116,21 @@ pyroscope_profile_flamegraph(PG_FUNCTION_ARGS)
 	int32		max_nodes = PG_GETARG_INT32(1);
 
 	PG_RETURN_DATUM(pyroscope_tree_flamegraph(t, max_nodes));
+}
+
+/* pyroscope.flamegraph_svg(p profile, max_nodes, title) */
+Datum
+pyroscope_profile_flamegraph_svg(PG_FUNCTION_ARGS)
+{
+	PyroTree   *t;
+	int32		max_nodes;
+	char	   *title = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	t = profile_value_tree(PG_GETARG_PROFILE_P(0));
+	max_nodes = PG_GETARG_INT32(1);
+	PG_RETURN_DATUM(pyroscope_tree_flamegraph_svg(t, max_nodes, title, NULL));
 }
 
 Datum

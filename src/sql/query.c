@@ -32,6 +32,8 @@ PG_FUNCTION_INFO_V1(pyroscope_heatmap_cells);
 PG_FUNCTION_INFO_V1(pyroscope_dot);
 PG_FUNCTION_INFO_V1(pyroscope_exemplars);
 PG_FUNCTION_INFO_V1(pyroscope_list_spans);
+PG_FUNCTION_INFO_V1(pyroscope_flamegraph_svg);
+PG_FUNCTION_INFO_V1(pyroscope_diff_svg);
 
 /* Fill a selection from the usual (profile_type, selector, start, end, tenant) arguments. */
 static void
@@ -671,4 +673,47 @@ pyroscope_select_profiles(PG_FUNCTION_ARGS)
 	pyroscope_selection_profiles(&sel, profile_row, &rows);
 	pyroscope_budget_end();
 	return (Datum) 0;
+}
+
+/* pyroscope.flamegraph_svg(profile_type, selector, start, end, max_nodes, tenant, title) */
+Datum
+pyroscope_flamegraph_svg(PG_FUNCTION_ARGS)
+{
+	ProfileSelection sel;
+	int32		max_nodes = PG_GETARG_INT32(4);
+	char	   *title = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	Datum		result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
+		PG_ARGISNULL(4) || PG_ARGISNULL(5))
+		PG_RETURN_NULL();
+	selection_from_args(&sel, fcinfo, 0, 1, 2, 3, 5);
+	pyroscope_selection_require_type(&sel);
+	pyroscope_budget_begin();
+	result = pyroscope_selection_flamegraph_svg(&sel, max_nodes, title);
+	pyroscope_budget_end();
+	PG_RETURN_DATUM(result);
+}
+
+/* pyroscope.diff_svg(profile_type, left..., right..., max_nodes, tenant, title) */
+Datum
+pyroscope_diff_svg(PG_FUNCTION_ARGS)
+{
+	ProfileSelection left;
+	ProfileSelection right;
+	int32		max_nodes;
+	char	   *title = PG_ARGISNULL(9) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(9));
+	Datum		result;
+
+	for (int i = 0; i < 9; i++)
+		if (PG_ARGISNULL(i))
+			PG_RETURN_NULL();
+	max_nodes = PG_GETARG_INT32(7);
+	selection_from_args(&left, fcinfo, 0, 1, 2, 3, 8);
+	selection_from_args(&right, fcinfo, 0, 4, 5, 6, 8);
+	pyroscope_selection_require_type(&left);
+	pyroscope_budget_begin();
+	result = pyroscope_selection_diff_svg(&left, &right, max_nodes, title);
+	pyroscope_budget_end();
+	PG_RETURN_DATUM(result);
 }

@@ -34,6 +34,7 @@ extern const UnitTest speedscope_tests[];
 extern const UnitTest stack_select_tests[];
 extern const UnitTest heatmap_tests[];
 extern const UnitTest dot_tests[];
+extern const UnitTest svg_tests[];
 
 static const UnitSuite all_suites[] = {
 	{"common", common_tests},
@@ -57,6 +58,7 @@ static const UnitSuite all_suites[] = {
 	{"stack_select", stack_select_tests},
 	{"heatmap", heatmap_tests},
 	{"dot", dot_tests},
+	{"svg", svg_tests},
 };
 
 #endif
