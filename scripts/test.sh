@@ -4,13 +4,14 @@
 #   (ASan/UBSan, then valgrind), fuzz corpora replay plus a
 #   short fuzzing run per target, pg_regress suites, and the check of every
 #   pprof in the corpus against Google's pprof tool, the TAP suites of the
-#   HTTP workers and the end-to-end suite (Node SDK + Connect client).
+#   HTTP workers, the end-to-end suite (Node SDK + Connect client), and the
+#   container image's build script and entrypoint (docker/image.sh).
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
 #   scripts/test.sh --only NAME     one suite (and the build it needs): layers build
 #                                   format unit pprofdiff sigv4 valgrind fuzz regress
-#                                   pprofcheck s3rver tap e2e
+#                                   pprofcheck s3rver tap e2e docker
 #   scripts/test.sh --skip NAME     leave a suite out (repeatable); `--skip s3`
 #                                   leaves out the S3 server and the S3 TAP test
 #
@@ -26,7 +27,7 @@ export PG_CONFIG=$PG_BIN/pg_config
 FUZZ_SECONDS=15
 ONLY=""
 SKIP=()
-SUITES=" layers build format unit pprofdiff sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e s3 "
+SUITES=" layers build format unit pprofdiff sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e s3 docker "
 usage() { echo "usage: $0 [--fuzz-seconds N] [--only SUITE] [--skip SUITE]..." >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -136,6 +137,58 @@ e2e() {
 	(cd test/e2e && npm ci --no-audit --no-fund --loglevel=error && node --test e2e.test.mjs)
 }
 
+# The container image's build script (docker/image.sh) and entrypoint, as
+# the image runs them (no Docker engine here): the server comes up, answers
+# /ready, a push and a query, keeps its data across a restart and stops
+# cleanly on SIGTERM; the compose file's Grafana provisioning names the
+# Pyroscope datasource and the Drilldown app.
+docker_image() {
+	local dir port pid rc ticks prov=docker/grafana/provisioning
+	docker/image.sh build >/dev/null || return 1
+	grep -q '^    type: grafana-pyroscope-datasource$' $prov/datasources/pyroscope.yml &&
+		grep -q '^    url: http://pyroscope:4040$' $prov/datasources/pyroscope.yml &&
+		grep -q '^  - type: grafana-pyroscope-app$' $prov/plugins/pyroscope-app.yml &&
+		grep -q 'GF_INSTALL_PLUGINS: grafana-pyroscope-app' docker/docker-compose.yml &&
+		grep -q './grafana/provisioning:/etc/grafana/provisioning' docker/docker-compose.yml ||
+		{ echo "docker: the compose file's Grafana provisioning is not as expected"; return 1; }
+	dir=$(mktemp -d /tmp/pyroscope-docker.XXXXXX)
+	chown postgres:postgres "$dir"
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	local q="query=process_cpu:cpu:nanoseconds:cpu:nanoseconds%7Bservice_name%3D%22dockerapp%22%7D&from=now-1h&until=now%2B1h"
+	for round in 1 2; do
+		# as the container runs it: the entrypoint itself gets the signal
+		# (setpriv execs it; runuser would stand between and take it)
+		(cd / && exec setpriv --reuid=postgres --regid=postgres --init-groups -- \
+			env HOME=/var/lib/postgresql PYRO_DATA="$dir/data" PYRO_HTTP_PORT="$port" \
+			PYRO_SOCKET_DIR="$dir/sock" /usr/local/bin/pyroscope-docker run) >> "$dir/log" 2>&1 &
+		pid=$!
+		for _ in $(seq 1 300); do
+			curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+			sleep 0.2
+		done
+		curl -fsS "http://127.0.0.1:$port/ready" >/dev/null ||
+			{ echo "docker: round $round: /ready never answered"; tail -n 30 "$dir/log"; return 1; }
+		if [ $round = 1 ]; then
+			curl -fsS -X POST --data-binary $'main;work 60\nmain;idle 40\n' \
+				"http://127.0.0.1:$port/ingest?name=dockerapp&from=$(date +%s)" >/dev/null ||
+				{ echo "docker: the push failed"; return 1; }
+		fi
+		ticks=$(curl -fsS "http://127.0.0.1:$port/pyroscope/render?$q" |
+			python3 -c 'import json, sys; print(json.load(sys.stdin)["flamebearer"]["numTicks"])')
+		[ "$ticks" = 1000000000 ] ||
+			{ echo "docker: round $round: the query answered $ticks ticks, not 1000000000"; return 1; }
+		kill -TERM "$pid"
+		rc=0
+		timeout 60 tail --pid="$pid" -f /dev/null || { echo "docker: no exit 60 s after SIGTERM"; return 1; }
+		wait "$pid" || rc=$?
+		[ "$rc" = 0 ] || { echo "docker: round $round: exit status $rc after SIGTERM"; tail -n 30 "$dir/log"; return 1; }
+		[ "$(grep -c 'database system is shut down' "$dir/log")" = $round ] ||
+			{ echo "docker: round $round: PostgreSQL did not shut down cleanly"; tail -n 30 "$dir/log"; return 1; }
+		echo "docker: round $round: up, answered, stopped cleanly on SIGTERM"
+	done
+	rm -rf "$dir"
+}
+
 run_suite layers scripts/check-layers.sh
 run_suite build build_extension
 run_suite format scripts/pgindent.sh
@@ -150,6 +203,7 @@ run_suite pprofcheck pprofcheck
 run_suite s3rver s3rver_install
 run_suite tap scripts/tap.sh
 run_suite e2e e2e
+run_suite docker docker_image
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failures[*]}"
