@@ -250,3 +250,37 @@ CREATE FUNCTION @extschema@.diff_svg(profile_type text,
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.diff_svg(text, text, timestamptz, timestamptz, text, timestamptz, timestamptz, integer, text, text) IS
 	'the diff flame graph of two selections (left: baseline, right: comparison) as an SVG document: red frames take a larger share on the right, green a smaller';
+
+--------------------------------------------------------------------------
+-- pyroscope.merge in parallel: partial merges combined
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.merge_combinefn(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'pyroscope_merge_combinefn'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION @extschema@.merge_serialfn(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'pyroscope_merge_serialfn'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.merge_deserialfn(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'pyroscope_merge_deserialfn'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+DROP AGGREGATE @extschema@.merge(@extschema@.profile);
+CREATE AGGREGATE @extschema@.merge(@extschema@.profile) (
+	SFUNC = @extschema@.merge_transfn,
+	STYPE = internal,
+	FINALFUNC = @extschema@.merge_finalfn,
+	COMBINEFUNC = @extschema@.merge_combinefn,
+	SERIALFUNC = @extschema@.merge_serialfn,
+	DESERIALFUNC = @extschema@.merge_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.merge(@extschema@.profile) IS
+	'merges profiles: identical stacks summed, symbols de-duplicated; in parallel plans each worker merges its rows and the leader combines the partial merges';
+-- a stored pprof's part can be read in parallel workers too; reading one
+-- (a lookup, a gunzip and a decode, or the cache) costs what a few
+-- thousand simple operators do, which lets the planner see what parallel
+-- workers save
+ALTER FUNCTION @extschema@.head_profile(@extschema@.head) PARALLEL SAFE COST 5000;

@@ -59,3 +59,34 @@ SELECT pyroscope.merge(pyroscope.head_profile(h)) IS NULL AS empty_merge FROM py
 -- profile values survive their text form
 SELECT pyroscope.total(pyroscope.head_profile(h)::text::pyroscope.profile) = h.total AS text_round_trip
   FROM pyroscope.head h WHERE tenant = 'merge' LIMIT 1;
+
+-- in parallel: each worker merges its rows, the leader combines the
+-- partial merges (combine, serialize, deserialize); the same value as a
+-- serial merge, for every profile type of the tenant
+CREATE TEMP TABLE serial_all AS
+SELECT pyroscope.merge(pyroscope.head_profile(h)) AS p FROM pyroscope.head h WHERE h.tenant = 'merge';
+CREATE TEMP TABLE serial_merge AS
+SELECT s.profile_type, pyroscope.merge(pyroscope.head_profile(h)) AS p
+  FROM pyroscope.head h JOIN pyroscope.series s USING (series_id)
+ WHERE h.tenant = 'merge' GROUP BY 1;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 1;
+SET min_parallel_table_scan_size = 0;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT pyroscope.merge(pyroscope.head_profile(h)) FROM pyroscope.head h WHERE h.tenant = 'merge';
+SELECT count(*) AS types,
+	   count(*) FILTER (WHERE (SELECT pyroscope.merge(pyroscope.head_profile(h))
+							     FROM pyroscope.head h JOIN pyroscope.series s2 USING (series_id)
+							    WHERE h.tenant = 'merge' AND s2.profile_type = sm.profile_type)::text
+						  = sm.p::text) AS same_in_parallel
+  FROM serial_merge sm;
+-- the plan above, against the serial merge of the same rows
+SELECT (SELECT pyroscope.merge(pyroscope.head_profile(h)) FROM pyroscope.head h WHERE h.tenant = 'merge')::text
+	 = (SELECT p FROM serial_all)::text AS same_in_parallel_plan;
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET parallel_leader_participation;

@@ -27,6 +27,9 @@ PG_FUNCTION_INFO_V1(pyroscope_profile_recv);
 PG_FUNCTION_INFO_V1(pyroscope_profile_send);
 PG_FUNCTION_INFO_V1(pyroscope_profile_flamegraph);
 PG_FUNCTION_INFO_V1(pyroscope_profile_flamegraph_svg);
+PG_FUNCTION_INFO_V1(pyroscope_merge_combinefn);
+PG_FUNCTION_INFO_V1(pyroscope_merge_serialfn);
+PG_FUNCTION_INFO_V1(pyroscope_merge_deserialfn);
 PG_FUNCTION_INFO_V1(pyroscope_profile_top_functions);
 PG_FUNCTION_INFO_V1(pyroscope_profile_stacks);
 PG_FUNCTION_INFO_V1(pyroscope_profile_total);
@@ -202,6 +205,101 @@ pyroscope_merge_transfn(PG_FUNCTION_ARGS)
 									VARSIZE_ANY_EXHDR(v), &err) != PYRO_OK)
 			pyroscope_report(&err, "could not merge profile value");
 	}
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(m);
+}
+
+/*
+ * Parallel (and, with Citus, distributed) merging: each worker's merger is
+ * sent as its merged profile, encoded once (serialfn), read back into a
+ * merger (deserialfn) and merged into the leader's (combinefn).
+ */
+static MemoryContext
+merge_agg_context(FunctionCallInfo fcinfo, const char *fn)
+{
+	MemoryContext aggcontext;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s called in non-aggregate context", fn)));
+	return aggcontext;
+}
+
+Datum
+pyroscope_merge_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = merge_agg_context(fcinfo, "pyroscope.merge_combinefn");
+	MemoryContext old;
+	PyroMerger *a = PG_ARGISNULL(0) ? NULL : (PyroMerger *) PG_GETARG_POINTER(0);
+	PyroMerger *b = PG_ARGISNULL(1) ? NULL : (PyroMerger *) PG_GETARG_POINTER(1);
+	const PyroProfile *p;
+	PyroError	err;
+
+	if (b == NULL || pyro_merger_count(b) == 0)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	old = MemoryContextSwitchTo(aggcontext);
+	if (a == NULL)
+	{
+		a = pyro_merger_create(0);
+		if (a == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	p = pyro_merger_result(b, &err);
+	if (p == NULL || pyro_merger_add_profile(a, p, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not merge profiles");
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(a);
+}
+
+Datum
+pyroscope_merge_serialfn(PG_FUNCTION_ARGS)
+{
+	PyroMerger *m = (PyroMerger *) PG_GETARG_POINTER(0);
+	const PyroProfile *p;
+	PyroError	err;
+	PyroBuf		buf;
+	bytea	   *out;
+
+	(void) merge_agg_context(fcinfo, "pyroscope.merge_serialfn");
+	pyro_buf_init(&buf);
+	if (pyro_merger_count(m) > 0)
+	{
+		p = pyro_merger_result(m, &err);
+		if (p == NULL || pyro_profile_encode(p, &buf, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not encode merged profile");
+	}
+	if (buf.oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	out = palloc(VARHDRSZ + buf.len);
+	SET_VARSIZE(out, VARHDRSZ + buf.len);
+	if (buf.len > 0)
+		memcpy(VARDATA(out), buf.data, buf.len);
+	pyro_buf_free(&buf);
+	PG_RETURN_BYTEA_P(out);
+}
+
+Datum
+pyroscope_merge_deserialfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = merge_agg_context(fcinfo, "pyroscope.merge_deserialfn");
+	MemoryContext old;
+	bytea	   *in = PG_GETARG_BYTEA_PP(0);
+	PyroMerger *m;
+	PyroError	err;
+
+	old = MemoryContextSwitchTo(aggcontext);
+	m = pyro_merger_create(0);
+	if (m == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (VARSIZE_ANY_EXHDR(in) > 0 &&
+		pyro_merger_add_encoded(m, (const uint8_t *) VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in),
+								&err) != PYRO_OK)
+		pyroscope_report(&err, "could not read a partial merge");
 	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(m);
 }
