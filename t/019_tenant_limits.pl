@@ -10,6 +10,7 @@ use warnings;
 
 use FindBin;
 use lib $FindBin::RealBin;
+use IO::Compress::Gzip qw(gzip $GzipError);
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PyroHttp;
@@ -90,6 +91,19 @@ sql("UPDATE pyroscope.tenant_limits SET ingestion_burst_size_mb = 10.0 / 1048576
 ($st, $body, $hdrs) = push_as('slow', 'rate');
 is($st, 429, 'larger than the burst: 429');
 unlike($hdrs, qr/^Retry-After/mi, 'without Retry-After (it would never fit)');
+# the bytes are the uncompressed ones, as upstream counts them: a gzip
+# pprof of 100 bytes that holds 5,000 is larger than a 2,000-byte burst
+sql("UPDATE pyroscope.tenant_limits SET ingestion_burst_size_mb = 2000.0 / 1048576, ingestion_rate_mb = 1"
+	  . " WHERE tenant = 'slow'");
+my $big = make_pprof($now_s * 1_000_000_000, [ [ 'main', 'x' x 5000 ], 10_000_000 ]);
+my $gz;
+gzip(\$big => \$gz) or die $GzipError;
+note('a pprof of ' . length($big) . ' bytes, ' . length($gz) . ' gzipped');
+($st, $body) = http($node, 'POST', '/push.v1.PusherService/Push',
+	body => push_request([ '__name__', 'process_cpu', 'service_name', 'gz' ], $gz),
+	headers => [ 'Content-Type: application/proto', 'X-Scope-OrgID: slow' ]);
+is($st, 429, 'a gzip pprof counts uncompressed: larger than the burst');
+like($body, qr/while adding \d{4,} bytes/, 'its uncompressed size named');
 sql("DELETE FROM pyroscope.tenant_limits WHERE tenant = 'slow'");
 ($st) = push_as('slow', 'rate');
 is($st, 200, 'the GUC default (no rate limit) applies again once the override is gone');

@@ -455,7 +455,7 @@ pyroscope_define_gucs(void)
 								   NULL, NULL, NULL);
 		DefineCustomRealVariable("pyroscope.ingestion_rate_mb",
 								 "Ingestion rate of each tenant in MiB/s (upstream's ingestion_rate_mb); 0 disables the limit.",
-								 "Measured on the profile bytes each upload stores; past it uploads are refused (HTTP 429 with Retry-After). pyroscope.tenant_limits overrides it per tenant.",
+								 "Measured on the uncompressed profile bytes of each upload, as upstream; past it uploads are refused (HTTP 429 with Retry-After). pyroscope.tenant_limits overrides it per tenant.",
 								 &pyroscope_ingestion_rate_mb,
 								 0, 0, 1e6,
 								 PGC_SIGHUP, 0,

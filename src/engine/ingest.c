@@ -198,7 +198,24 @@ ingest_limits(const char *tenant)
 	return &limits_cached;
 }
 
-/* Take an upload's bytes from the tenant's ingestion rate. */
+/*
+ * The size of an upload's part once decompressed, as upstream measures the
+ * ingestion rate: a gzip member's trailer says it (ISIZE; decoding checks
+ * it later, so a lying trailer only makes the upload fail), other bytes
+ * count as they are.
+ */
+static size_t
+uncompressed_size(const void *data, size_t len)
+{
+	const uint8_t *b = data;
+
+	if (len >= 18 && b[0] == 0x1f && b[1] == 0x8b)
+		return (size_t) b[len - 4] | (size_t) b[len - 3] << 8 |
+			(size_t) b[len - 2] << 16 | (size_t) b[len - 1] << 24;
+	return len;
+}
+
+/* Take an upload's (uncompressed) bytes from the tenant's ingestion rate. */
 static void
 admit_upload(const char *tenant, size_t bytes)
 {
@@ -766,7 +783,7 @@ pyroscope_store_pprof(bytea *data, const PyroLabelSet *client, const char *tenan
 					  const PyroIngestOptions *opt, uint64 *samples)
 {
 	check_tenant(tenant);
-	admit_upload(tenant, VARSIZE_ANY_EXHDR(data));
+	admit_upload(tenant, uncompressed_size(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data)));
 	return store_decoded(data, (const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
 						 client, tenant, opt, samples);
 }
@@ -880,7 +897,8 @@ pyroscope_store_jfr(const uint8_t *data, size_t len, const uint8_t *labels_part,
 	volatile int written = 0;
 
 	check_tenant(tenant);
-	admit_upload(tenant, len + labels_len);
+	admit_upload(tenant, uncompressed_size(data, len) +
+				 (labels_part ? uncompressed_size(labels_part, labels_len) : 0));
 	pyro_buf_init(&jfr_buf);
 	pyro_buf_init(&labels_buf);
 	jfr = part_bytes(data, len, (size_t) pyroscope_max_jfr_size, "JFR recording", &jfr_buf,
@@ -1122,7 +1140,7 @@ pyroscope_store_otlp(const uint8_t *data, size_t len, bool json, const char *ten
 	PyroBuf		raw;
 
 	check_tenant(tenant);
-	admit_upload(tenant, len);
+	admit_upload(tenant, uncompressed_size(data, len));
 	memset(res, 0, sizeof(*res));
 	pyro_buf_init(&raw);
 	data = part_bytes(data, len, (size_t) pyroscope_max_otlp_size, "OTLP profiles request", &raw,
