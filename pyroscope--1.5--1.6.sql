@@ -284,3 +284,25 @@ COMMENT ON AGGREGATE @extschema@.merge(@extschema@.profile) IS
 -- thousand simple operators do, which lets the planner see what parallel
 -- workers save
 ALTER FUNCTION @extschema@.head_profile(@extschema@.head) PARALLEL SAFE COST 5000;
+
+--------------------------------------------------------------------------
+-- Profiles from the query's own rows: a stored pprof's part, a block's
+-- merged range (no lookups of their own, so they run where the rows are)
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pprof_part(data bytea, part integer)
+	RETURNS @extschema@.profile
+	AS 'MODULE_PATHNAME', 'pyroscope_pprof_part'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 5000;
+COMMENT ON FUNCTION @extschema@.pprof_part(bytea, integer) IS
+	'the profile of part "part" of a stored pprof (pyroscope.head_pprof.data, the head row''s part), as head_profile() reads it but from the bytes given';
+
+CREATE FUNCTION @extschema@.block_profile(data bytea,
+										  series_ids bigint[],
+										  start timestamptz DEFAULT '-infinity',
+										  "end" timestamptz DEFAULT 'infinity')
+	RETURNS @extschema@.profile
+	AS 'MODULE_PATHNAME', 'pyroscope_block_profile'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 5000;
+COMMENT ON FUNCTION @extschema@.block_profile(bytea, bigint[], timestamptz, timestamptz) IS
+	'the merge of the profiles of an encoded block (pyroscope.blocks.data) in the given series (NULL: all; pass the series of one profile type) and time range, or NULL when none';

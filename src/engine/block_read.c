@@ -163,6 +163,68 @@ pyroscope_encoded_block_totals(const void *data, size_t len, BlockTotalVisitor v
 	visit_totals(&rows, visit, arg);
 }
 
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The merge of an encoded block's profiles of the given series (ascending
+ * or not; NULL: every series) in [start_ms, end_ms], as a pyroscope.profile
+ * value, or NULL when none is selected.  Pass the series of one profile
+ * type: a block holds every type of its service.
+ */
+ProfileValue *
+pyroscope_encoded_block_merge(const void *data, size_t len, const int64 *series, size_t nseries,
+							  int64 start_ms, int64 end_ms)
+{
+	PyroBlockReader *r;
+	PyroBlockQuery q;
+	PyroError	err;
+	const PyroProfile *p;
+	PyroBuf		buf;
+	ProfileValue *volatile v = NULL;
+	int64	   *sorted = NULL;
+
+	if (pyro_block_open_memory((const uint8_t *) data, len, &r, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not open block");
+	memset(&q, 0, sizeof(q));
+	if (series)
+	{
+		sorted = palloc(sizeof(int64) * Max(nseries, 1));
+		memcpy(sorted, series, sizeof(int64) * nseries);
+		qsort(sorted, nseries, sizeof(int64), int64_cmp);
+		q.series_ids = sorted;
+		q.nseries = nseries;
+	}
+	q.start = start_ms;
+	q.end = end_ms;
+	q.use_aggregates = true;
+	PG_TRY();
+	{
+		if (pyro_block_read_merged(r, &q, &p, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not read block");
+		if (p != NULL && p->nsamples > 0)
+		{
+			pyro_buf_init(&buf);
+			if (pyro_profile_encode(p, &buf, &err) != PYRO_OK)
+				pyroscope_report(&err, "could not encode profile");
+			v = profile_value_from_buf(&buf);
+			pyro_buf_free(&buf);
+		}
+	}
+	PG_FINALLY();
+	{
+		pyro_block_close(r);
+	}
+	PG_END_TRY();
+	return v;
+}
+
 /* The sections of an encoded block as its directory lists them, to visit. */
 void
 pyroscope_encoded_block_sections(const void *data, size_t len, BlockSectionVisitor visit,

@@ -215,6 +215,10 @@ extern PyroProfile *head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc 
 										int first);
 extern void head_reader_done(HeadReader *r);
 extern ProfileValue *pyroscope_head_part_value(int64 pprof_id, int32 part, int64 total);
+extern ProfileValue *pyroscope_pprof_part_value(const void *data, size_t len, int32 part);
+extern ProfileValue *pyroscope_encoded_block_merge(const void *data, size_t len,
+												   const int64 *series, size_t nseries,
+												   int64 start_ms, int64 end_ms);
 
 /* query engine (query.c) */
 

@@ -414,3 +414,42 @@ pyroscope_head_part_value(int64 pprof_id, int32 part, int64 total)
 	head_reader_done(&r);
 	return v;
 }
+
+/*
+ * The profile of part "part" of a stored pprof given as bytes (gzip or
+ * raw), as a pyroscope.profile value: what head_profile() reads for a head
+ * row, taking the pprof from the query instead of looking it up.  The
+ * bytes come from the caller, so ingest's limits apply and a bad pprof or
+ * part is 22023.
+ */
+ProfileValue *
+pyroscope_pprof_part_value(const void *data, size_t len, int32 part)
+{
+	PyroPprofLimits limits;
+	PyroNormalized *n;
+	PyroError	err;
+	PyroBuf		buf;
+	ProfileValue *v;
+
+	pyro_pprof_limits_default(&limits);
+	limits.max_decompressed = (uint64) pyroscope_max_profile_size;
+	limits.max_samples = (uint64) pyroscope_max_profile_samples;
+	if (pyro_pprof_normalize((const uint8_t *) data, len, &limits, &n, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not decode pprof profile");
+	if (part < 0 || (size_t) part >= n->nseries)
+	{
+		size_t		nseries = n->nseries;
+
+		pyro_normalized_free(n);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the pprof has %zu series, no part %d", nseries, part)));
+	}
+	pyro_buf_init(&buf);
+	if (pyro_profile_encode(n->series[part].profile, &buf, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not encode profile");
+	pyro_normalized_free(n);
+	v = profile_value_from_buf(&buf);
+	pyro_buf_free(&buf);
+	return v;
+}

@@ -12,9 +12,11 @@
  */
 #include "engine.h"
 
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "labels.h"
@@ -28,6 +30,8 @@ PG_FUNCTION_INFO_V1(pyroscope_profile_send);
 PG_FUNCTION_INFO_V1(pyroscope_profile_flamegraph);
 PG_FUNCTION_INFO_V1(pyroscope_profile_flamegraph_svg);
 PG_FUNCTION_INFO_V1(pyroscope_merge_combinefn);
+PG_FUNCTION_INFO_V1(pyroscope_pprof_part);
+PG_FUNCTION_INFO_V1(pyroscope_block_profile);
 PG_FUNCTION_INFO_V1(pyroscope_merge_serialfn);
 PG_FUNCTION_INFO_V1(pyroscope_merge_deserialfn);
 PG_FUNCTION_INFO_V1(pyroscope_profile_top_functions);
@@ -331,4 +335,60 @@ pyroscope_merge_finalfn(PG_FUNCTION_ARGS)
 		pyroscope_report(&err, "could not encode merged profile");
 	pyro_profile_free(c);
 	PG_RETURN_POINTER(profile_value_from_buf(&buf));
+}
+
+/* pyroscope.pprof_part(data bytea, part integer): a stored pprof's part */
+Datum
+pyroscope_pprof_part(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	int32		part = PG_GETARG_INT32(1);
+
+	PG_RETURN_POINTER(pyroscope_pprof_part_value(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+												 part));
+}
+
+/*
+ * pyroscope.block_profile(data bytea, series_ids bigint[], start, "end"):
+ * the merge of a block's profiles of those series (NULL: all) in the range
+ */
+Datum
+pyroscope_block_profile(PG_FUNCTION_ARGS)
+{
+	bytea	   *data;
+	int64	   *series = NULL;
+	int			nseries = 0;
+	TimestampTz start;
+	TimestampTz end;
+	ProfileValue *v;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_NULL();
+	data = PG_GETARG_BYTEA_PP(0);
+	if (!PG_ARGISNULL(1))
+	{
+		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(1);
+		Datum	   *elems;
+		bool	   *nulls;
+
+		deconstruct_array(a, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &elems, &nulls, &nseries);
+		series = palloc(sizeof(int64) * Max(nseries, 1));
+		for (int i = 0; i < nseries; i++)
+		{
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("series_ids must not contain NULL")));
+			series[i] = DatumGetInt64(elems[i]);
+		}
+	}
+	start = PG_GETARG_TIMESTAMPTZ(2);
+	end = PG_GETARG_TIMESTAMPTZ(3);
+	v = pyroscope_encoded_block_merge(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), series,
+									  (size_t) nseries, pyroscope_timestamptz_to_ms(start),
+									  pyroscope_timestamptz_to_ms(end));
+	if (v == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(v);
 }
