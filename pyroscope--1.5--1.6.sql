@@ -279,11 +279,11 @@ CREATE AGGREGATE @extschema@.merge(@extschema@.profile) (
 );
 COMMENT ON AGGREGATE @extschema@.merge(@extschema@.profile) IS
 	'merges profiles: identical stacks summed, symbols de-duplicated; in parallel plans each worker merges its rows and the leader combines the partial merges';
--- a stored pprof's part can be read in parallel workers too; reading one
--- (a lookup, a gunzip and a decode, or the cache) costs what a few
--- thousand simple operators do, which lets the planner see what parallel
--- workers save
-ALTER FUNCTION @extschema@.head_profile(@extschema@.head) PARALLEL SAFE COST 5000;
+-- a stored pprof's part can be read in parallel workers too.  Costs in
+-- units of cpu_operator_cost: reading a part (a lookup, a gunzip and a
+-- decode: about 0.1-1 ms) as 20000, merging a block's range (several
+-- profiles) as 100000, so that the planner sees what parallel workers save
+ALTER FUNCTION @extschema@.head_profile(@extschema@.head) PARALLEL SAFE COST 20000;
 
 --------------------------------------------------------------------------
 -- Profiles from the query's own rows: a stored pprof's part, a block's
@@ -293,7 +293,7 @@ ALTER FUNCTION @extschema@.head_profile(@extschema@.head) PARALLEL SAFE COST 500
 CREATE FUNCTION @extschema@.pprof_part(data bytea, part integer)
 	RETURNS @extschema@.profile
 	AS 'MODULE_PATHNAME', 'pyroscope_pprof_part'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 5000;
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 20000;
 COMMENT ON FUNCTION @extschema@.pprof_part(bytea, integer) IS
 	'the profile of part "part" of a stored pprof (pyroscope.head_pprof.data, the head row''s part), as head_profile() reads it but from the bytes given';
 
@@ -303,6 +303,6 @@ CREATE FUNCTION @extschema@.block_profile(data bytea,
 										  "end" timestamptz DEFAULT 'infinity')
 	RETURNS @extschema@.profile
 	AS 'MODULE_PATHNAME', 'pyroscope_block_profile'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 5000;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 100000;
 COMMENT ON FUNCTION @extschema@.block_profile(bytea, bigint[], timestamptz, timestamptz) IS
 	'the merge of the profiles of an encoded block (pyroscope.blocks.data) in the given series (NULL: all; pass the series of one profile type) and time range, or NULL when none';

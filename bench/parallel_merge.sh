@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# pyroscope.merge in parallel (issue 14, second point): the single-node
-# speedup of PostgreSQL's parallel aggregation with 2 workers, which calls
-# the aggregate's combine, serialize and deserialize functions, on a 24 h
-# flame graph of all services merged in SQL:
-#
-#   SELECT pyroscope.flamegraph(pyroscope.merge(pyroscope.head_profile(h)))
-#     FROM pyroscope.head h WHERE <CPU type, last 24 h>
-#
-# over the query bench's data (bench/query_data.py: SERVICES x PODS x 4
-# kinds of real pprofs every INTERVAL s for a day), all in head.  Serial
+# pyroscope.merge in parallel (issue 14, second and third points): the
+# single-node speedup of PostgreSQL's parallel aggregation with 2 workers,
+# which calls the aggregate's combine, serialize and deserialize functions,
+# on a 24 h flame graph of all services merged in SQL, over the query
+# bench's data (bench/query_data.py: SERVICES x PODS x 4 kinds of real
+# pprofs every INTERVAL s for a day): all in head, read by head_profile()
+# and by pprof_part(); then compacted as the server does, read from blocks
+# (block_profile()) and head (pprof_part()) under one Parallel Append.  Serial
 # (max_parallel_workers_per_gather = 0) and parallel (2) runs interleave,
 # a new connection each; wall time of each, the median of the pair
 # ratios, and the answers compared; the first run of each connection
@@ -57,25 +55,15 @@ SELECT count(pyroscope.ingest_pprof(b.body || decode(j.tail, 'hex'),
 VACUUM ANALYZE;
 SQL
 CPU=$("${PSQL[@]}" -c "SELECT t FROM pyroscope.profile_types('bench') t WHERE t LIKE 'process_cpu:cpu:nanoseconds:%' LIMIT 1")
-Q="SELECT md5(pyroscope.flamegraph(pyroscope.merge(pyroscope.head_profile(h)), 16384)::text)
-     FROM pyroscope.head h
-    WHERE h.tenant = 'bench' AND h.ts >= to_timestamp($END_S - 86400) AND h.ts < to_timestamp($END_S)
-      AND h.series_id IN (SELECT series_id FROM pyroscope.series WHERE tenant = 'bench' AND profile_type = '$CPU')"
-ROWS=$("${PSQL[@]}" -c "SELECT count(*) FROM pyroscope.head h
-	WHERE h.tenant = 'bench' AND h.ts >= to_timestamp($END_S - 86400) AND h.ts < to_timestamp($END_S)
-	  AND h.series_id IN (SELECT series_id FROM pyroscope.series WHERE tenant = 'bench' AND profile_type = '$CPU')")
+LO="to_timestamp($END_S - 86400)"
+HI="to_timestamp($END_S)"
+IN_TYPE="SELECT series_id FROM pyroscope.series WHERE tenant = 'bench' AND profile_type = '$CPU'"
 # the head table of one day is small (its pprofs live in head_pprof): let
 # the planner consider a parallel scan of it at all
 SMALL="SET min_parallel_table_scan_size = 0"
-PLAN=$("${PSQL[@]}" -c "$SMALL" -c "SET max_parallel_workers_per_gather = 2" -c "EXPLAIN (COSTS OFF) $Q" |
-	{ grep -o 'Partial Aggregate\|Workers Planned: [0-9]*' || true; } | tr '\n' ' ')
-echo "the query merges $ROWS profiles; parallel plan: $PLAN" >&2
-
-case "$PLAN" in *"Partial Aggregate"*) ;; *) echo "no parallel plan" >&2; exit 1 ;; esac
-
-python3 - "$PAIRS" "$Q" "$SMALL" "${PSQL[@]}" <<'PY'
+cat > "$BENCH_DIR/time.py" <<'PY'
 import statistics, subprocess, sys
-pairs, q, small, psql = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+pairs, label, q, small, psql = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 
 def run(workers):
 	# a new connection: the first run finds the backend's head cache empty
@@ -98,8 +86,56 @@ for _ in range(pairs):
 		res[k][0].append(a); res[k][1].append(b); res[k][2].append(a / b)
 for k in ("cold", "warm"):
 	a, b, r = res[k]
-	print(f"24 h flame graph of all services merged in SQL, {k}: serial {statistics.median(a) * 1000:.0f} ms, "
+	print(f"{label}, {k}: serial {statistics.median(a) * 1000:.0f} ms, "
 	      f"2 parallel workers {statistics.median(b) * 1000:.0f} ms; speedup {statistics.median(r):.2f}x "
 	      f"(median of {pairs} interleaved pairs); answers identical")
-print("(warm: the serial backend's head cache holds the decoded pprofs; parallel workers are new processes each time)")
+
 PY
+
+measure() {	# label, query
+	local plan
+	plan=$("${PSQL[@]}" -c "$SMALL" -c "SET max_parallel_workers_per_gather = 2" -c "EXPLAIN (COSTS OFF) $2" |
+		{ grep -o 'Partial Aggregate\|Parallel Append\|Workers Planned: [0-9]*' || true; } | tr '\n' ' ')
+	echo "$1 -- parallel plan: $plan" >&2
+	case "$plan" in *"Partial Aggregate"*) ;; *) echo "no parallel plan:" >&2; "${PSQL[@]}" -c "$SMALL" -c "SET max_parallel_workers_per_gather = 2" -c "EXPLAIN $2" >&2; exit 1 ;; esac
+	python3 "$BENCH_DIR/time.py" "$PAIRS" "$1" "$2" "$SMALL" "${PSQL[@]}"
+}
+
+ROWS=$("${PSQL[@]}" -c "SELECT count(*) FROM pyroscope.head h
+	WHERE h.tenant = 'bench' AND h.ts >= $LO AND h.ts < $HI AND h.series_id IN ($IN_TYPE)")
+echo "a 24 h flame graph of all services merges $ROWS CPU profiles" >&2
+
+measure "24 h in head, merge(head_profile(h))" \
+	"SELECT md5(pyroscope.flamegraph(pyroscope.merge(pyroscope.head_profile(h)), 16384)::text)
+	   FROM pyroscope.head h
+	  WHERE h.tenant = 'bench' AND h.ts >= $LO AND h.ts < $HI AND h.series_id IN ($IN_TYPE)"
+measure "24 h in head, merge(pprof_part(...))" \
+	"SELECT md5(pyroscope.flamegraph(pyroscope.merge(pyroscope.pprof_part(hp.data, h.part)), 16384)::text)
+	   FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (pprof_id)
+	  WHERE h.tenant = 'bench' AND h.ts >= $LO AND h.ts < $HI AND h.series_id IN ($IN_TYPE)"
+
+# compacted as the server does: hour blocks, the newest hour in one-minute
+# windows, its last minute in head
+"${PSQL[@]}" >/dev/null <<SQL
+SET pyroscope.compact_after = '1h';
+SET pyroscope.block_window = '1h';
+SELECT pyroscope.compact($HI, 'bench');
+RESET pyroscope.compact_after;
+RESET pyroscope.block_window;
+SELECT pyroscope.compact($HI, 'bench');
+VACUUM ANALYZE;
+SQL
+echo "compacted: $("${PSQL[@]}" -c "SELECT count(*) FROM pyroscope.blocks") blocks, $("${PSQL[@]}" -c "SELECT count(*) FROM pyroscope.head") head rows" >&2
+# the series of the type as a literal (a sub-select there would be an
+# InitPlan, evaluated above the workers)
+IDS=$("${PSQL[@]}" -c "SELECT array_agg(series_id ORDER BY series_id) FROM ($IN_TYPE) s")
+measure "24 h over blocks and head, block_profile + pprof_part" \
+	"SELECT md5(pyroscope.flamegraph(pyroscope.merge(x.p), 16384)::text) FROM (
+	   SELECT pyroscope.pprof_part(hp.data, h.part) AS p
+	     FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (pprof_id)
+	    WHERE h.tenant = 'bench' AND h.ts >= $LO AND h.ts < $HI AND h.series_id IN ($IN_TYPE)
+	   UNION ALL
+	   SELECT pyroscope.block_profile(b.data, '$IDS', $LO, $HI - interval '1 microsecond')
+	     FROM pyroscope.blocks b
+	    WHERE b.tenant = 'bench' AND b.min_ts < $HI AND b.max_ts >= $LO) x"
+echo "(warm: the serial backend's head cache holds decoded pprofs for head_profile(); parallel workers are new processes each time)"
