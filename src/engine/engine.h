@@ -216,6 +216,8 @@ extern PyroProfile *head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc 
 extern void head_reader_done(HeadReader *r);
 extern ProfileValue *pyroscope_head_part_value(int64 pprof_id, int32 part, int64 total);
 extern ProfileValue *pyroscope_pprof_part_value(const void *data, size_t len, int32 part);
+struct PyroPprofLimits;
+extern void pyroscope_pprof_ingest_limits(struct PyroPprofLimits *limits);
 extern ProfileValue *pyroscope_encoded_block_merge(const void *data, size_t len,
 												   const int64 *series, size_t nseries,
 												   int64 start_ms, int64 end_ms);
@@ -323,6 +325,7 @@ extern void pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotal
 									   void *arg);
 
 /* results built from trees and profiles (query.c) */
+extern void pyroscope_check_max_nodes(int32 max_nodes);
 extern Datum pyroscope_tree_flamegraph(const PyroTree *t, int32 max_nodes);
 extern Datum pyroscope_tree_flamegraph_svg(const PyroTree *t, int32 max_nodes,
 										   const char *title, const char *unit);

@@ -431,9 +431,7 @@ pyroscope_pprof_part_value(const void *data, size_t len, int32 part)
 	PyroBuf		buf;
 	ProfileValue *v;
 
-	pyro_pprof_limits_default(&limits);
-	limits.max_decompressed = (uint64) pyroscope_max_profile_size;
-	limits.max_samples = (uint64) pyroscope_max_profile_samples;
+	pyroscope_pprof_ingest_limits(&limits);
 	if (pyro_pprof_normalize((const uint8_t *) data, len, &limits, &n, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not decode pprof profile");
 	if (part < 0 || (size_t) part >= n->nseries)

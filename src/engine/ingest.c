@@ -718,8 +718,8 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 }
 
 /* The decoding limits of ingest (pyroscope.max_profile_size and _samples). */
-static void
-pprof_ingest_limits(PyroPprofLimits *limits)
+void
+pyroscope_pprof_ingest_limits(PyroPprofLimits *limits)
 {
 	pyro_pprof_limits_default(limits);
 	limits->max_decompressed = (size_t) pyroscope_max_profile_size;
@@ -810,7 +810,7 @@ store_decoded(bytea *data, const uint8_t *raw, size_t raw_len, const PyroLabelSe
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("profile of %zu bytes exceeds pyroscope.max_profile_size (%d bytes)",
 						len, pyroscope_max_profile_size)));
-	pprof_ingest_limits(&limits);
+	pyroscope_pprof_ingest_limits(&limits);
 	if (pyro_pprof_summarize(raw, raw_len, &limits, &n, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not decode pprof profile");
 	if (opt && opt->has_config)

@@ -796,6 +796,16 @@ pyroscope_json_to_jsonb(const PyroBuf *json)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum((char *) json->data));
 }
 
+/* 22023 for a negative max_nodes (0 is "no limit"). */
+void
+pyroscope_check_max_nodes(int32 max_nodes)
+{
+	if (max_nodes < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_nodes must not be negative")));
+}
+
 Datum
 pyroscope_tree_flamegraph(const PyroTree *t, int32 max_nodes)
 {
@@ -803,10 +813,7 @@ pyroscope_tree_flamegraph(const PyroTree *t, int32 max_nodes)
 	PyroError	err;
 	PyroBuf		json;
 
-	if (max_nodes < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_nodes must not be negative")));
+	pyroscope_check_max_nodes(max_nodes);
 	if (pyro_flamegraph_build(t, max_nodes, &fg, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not build flame graph");
 	pyro_buf_init(&json);
@@ -1006,13 +1013,21 @@ type_unit(const char *profile_type)
 	return end ? pnstrdup(p, end - p) : pstrdup(p);
 }
 
-static void
-check_max_nodes(int32 max_nodes)
+/* A built flame graph as an SVG document (text); frees fg. */
+static Datum
+svg_text(PyroFlamegraph *fg, const char *title, const char *unit)
 {
-	if (max_nodes < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_nodes must not be negative")));
+	PyroBuf		svg;
+	text	   *result;
+
+	pyro_buf_init(&svg);
+	pyro_flamegraph_svg(fg, title, unit, &svg);
+	pyro_flamegraph_free(fg);
+	if (svg.oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	result = cstring_to_text_with_len((char *) svg.data, (int) svg.len);
+	pyro_buf_free(&svg);
+	return PointerGetDatum(result);
 }
 
 /* The flame graph of a tree as an SVG document (text). */
@@ -1022,20 +1037,11 @@ pyroscope_tree_flamegraph_svg(const PyroTree *t, int32 max_nodes, const char *ti
 {
 	PyroFlamegraph fg;
 	PyroError	err;
-	PyroBuf		svg;
-	text	   *result;
 
-	check_max_nodes(max_nodes);
+	pyroscope_check_max_nodes(max_nodes);
 	if (pyro_flamegraph_build(t, max_nodes, &fg, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not build flame graph");
-	pyro_buf_init(&svg);
-	pyro_flamegraph_svg(&fg, title, unit, &svg);
-	pyro_flamegraph_free(&fg);
-	if (svg.oom)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	result = cstring_to_text_with_len((char *) svg.data, (int) svg.len);
-	pyro_buf_free(&svg);
-	return PointerGetDatum(result);
+	return svg_text(&fg, title, unit);
 }
 
 /* The flame graph of a selection as an SVG document (text). */
@@ -1056,22 +1062,13 @@ pyroscope_selection_diff_svg(const ProfileSelection *left, const ProfileSelectio
 	PyroTree   *rt;
 	PyroFlamegraph fg;
 	PyroError	err;
-	PyroBuf		svg;
-	text	   *result;
 
-	check_max_nodes(max_nodes);
+	pyroscope_check_max_nodes(max_nodes);
 	lt = pyroscope_selection_tree(left);
 	rt = pyroscope_selection_tree(right);
 	if (pyro_flamegraph_diff(lt, rt, max_nodes, &fg, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not build diff flame graph");
-	pyro_buf_init(&svg);
-	pyro_flamegraph_svg(&fg, title, type_unit(left->profile_type), &svg);
-	pyro_flamegraph_free(&fg);
-	if (svg.oom)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	result = cstring_to_text_with_len((char *) svg.data, (int) svg.len);
-	pyro_buf_free(&svg);
-	return PointerGetDatum(result);
+	return svg_text(&fg, title, type_unit(left->profile_type));
 }
 
 static void

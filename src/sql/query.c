@@ -587,10 +587,7 @@ pyroscope_diff(PG_FUNCTION_ARGS)
 
 	selection_from_args(&left, fcinfo, 0, 1, 2, 3, 8);
 	selection_from_args(&right, fcinfo, 0, 4, 5, 6, 8);
-	if (max_nodes < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_nodes must not be negative")));
+	pyroscope_check_max_nodes(max_nodes);
 	pyroscope_selection_require_type(&left);
 	pyroscope_budget_begin();
 	result = pyroscope_selection_diff(&left, &right, max_nodes);
