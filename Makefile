@@ -18,8 +18,11 @@ SQL_OBJS     = $(call srcs_of,src/sql)
 HTTP_OBJS    = $(call srcs_of,bgworkers/http)
 WORKER_OBJS  = $(call srcs_of,bgworkers)
 MODULE_OBJS  = src/module.o
+# the explorer's static files (ui/), compiled in by scripts/embed-ui.sh
+UI_FILES     = $(sort $(wildcard ui/*.html ui/*.js ui/*.css ui/*.svg))
+UI_OBJS      = build/ui_assets.o
 OBJS         = $(CORE_OBJS) $(OBJSTORE_OBJS) $(ENGINE_OBJS) $(SQL_OBJS) $(HTTP_OBJS) \
-               $(WORKER_OBJS) $(MODULE_OBJS)
+               $(WORKER_OBJS) $(MODULE_OBJS) $(UI_OBJS)
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
@@ -57,5 +60,10 @@ $(SQL_OBJS): override CPPFLAGS := -Isrc/sql $(INC_FRONT) $(CPPFLAGS)
 $(HTTP_OBJS): override CPPFLAGS := -Ibgworkers/http $(INC_FRONT) $(CPPFLAGS)
 $(WORKER_OBJS): override CPPFLAGS := -Ibgworkers $(INC_FRONT) $(CPPFLAGS)
 $(MODULE_OBJS): override CPPFLAGS := -Ibgworkers/http -Ibgworkers $(INC_ENGINE) $(CPPFLAGS)
+$(UI_OBJS): override CPPFLAGS := -Ibgworkers/http $(CPPFLAGS)
+
+build/ui_assets.c: $(UI_FILES) scripts/embed-ui.sh
+	@mkdir -p build
+	sh scripts/embed-ui.sh $(UI_FILES) > $@.tmp && mv $@.tmp $@
 
 include core.mk

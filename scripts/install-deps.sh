@@ -8,6 +8,7 @@
 #                                   (README command 2): sanitizers, valgrind,
 #                                   Go's pprof, Perl TAP modules, protoc,
 #                                   pg_bsd_indent, a JDK 17 (a real JFR producer),
+#                                   Chromium (the explorer's browser test),
 #                                   and a Node.js >= 20 with npm
 #
 # Node.js: Debian 12 ships Node 18 and, as a package of its own, npm.  The
@@ -38,6 +39,7 @@ TEST_PACKAGES=(
 	python3 curl openssl pg-bsd-indent
 	openjdk-17-jdk-headless
 	graphviz
+	chromium fonts-dejavu-core
 )
 
 node_major() {

@@ -78,6 +78,7 @@ CONF
 		-c "ALTER EXTENSION pyroscope UPDATE" >/dev/null
 	echo "pyroscope is running."
 	echo "  Pyroscope HTTP API: http://127.0.0.1:$httpport (SDKs push here; Grafana's Pyroscope datasource points here)"
+	echo "  explorer:           http://127.0.0.1:$httpport/ (flame graphs in the browser)"
 	echo "  SQL:                psql -h $SOCK -p $pgport -U postgres postgres"
 	echo "  settings:           $CONF"
 	echo "  log:                $LOG"

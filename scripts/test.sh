@@ -4,14 +4,15 @@
 #   (ASan/UBSan, then valgrind), fuzz corpora replay plus a
 #   short fuzzing run per target, pg_regress suites, and the check of every
 #   pprof in the corpus against Google's pprof tool, the TAP suites of the
-#   HTTP workers, the end-to-end suite (Node SDK + Connect client), and the
-#   container image's build script and entrypoint (docker/image.sh).
+#   HTTP workers, the end-to-end suite (Node SDK + Connect client), the
+#   flame-graph explorer in headless Chromium, and the container image's
+#   build script and entrypoint (docker/image.sh).
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
 #   scripts/test.sh --only NAME     one suite (and the build it needs): layers build
-#                                   format unit pprofdiff sigv4 valgrind fuzz regress
-#                                   pprofcheck s3rver tap e2e docker
+#                                   format unit pprofdiff jfrexpected sigv4 valgrind
+#                                   fuzz regress pprofcheck s3rver tap e2e ui docker
 #   scripts/test.sh --skip NAME     leave a suite out (repeatable); `--skip s3`
 #                                   leaves out the S3 server and the S3 TAP test
 #
@@ -27,7 +28,7 @@ export PG_CONFIG=$PG_BIN/pg_config
 FUZZ_SECONDS=15
 ONLY=""
 SKIP=()
-SUITES=" layers build format unit pprofdiff sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e s3 docker "
+SUITES=" layers build format unit pprofdiff jfrexpected sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e ui s3 docker "
 usage() { echo "usage: $0 [--fuzz-seconds N] [--only SUITE] [--skip SUITE]..." >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -69,7 +70,7 @@ run_suite() {
 	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then
 		# what the suite asked for needs: the installed extension, s3rver
 		case "$ONLY:$name" in
-			regress:build | pprofcheck:build | tap:build | e2e:build | tap:s3rver | format:build) ;;
+			regress:build | pprofcheck:build | tap:build | e2e:build | ui:build | tap:s3rver | format:build) ;;
 			*) return ;;
 		esac
 	fi
@@ -132,9 +133,22 @@ s3rver_install() {
 	(cd test/objstore && npm ci --no-audit --no-fund --loglevel=error)
 }
 
+# test/e2e's npm packages, installed once per run
+E2E_DEPS=""
+e2e_deps() {
+	[ -n "$E2E_DEPS" ] && return 0
+	(cd test/e2e && npm ci --no-audit --no-fund --loglevel=error) && E2E_DEPS=1
+}
+
 # the Node SDK and Connect client suite (starts its own cluster)
 e2e() {
-	(cd test/e2e && npm ci --no-audit --no-fund --loglevel=error && node --test e2e.test.mjs)
+	e2e_deps && (cd test/e2e && node --test e2e.test.mjs)
+}
+
+# the flame-graph explorer in headless Chromium, against its own cluster fed
+# by the Node SDK; screenshots of each view land in test/e2e/out
+ui() {
+	e2e_deps && (cd test/e2e && node --test ui.test.mjs)
 }
 
 # The container image's build script (docker/image.sh) and entrypoint, as
@@ -203,6 +217,7 @@ run_suite pprofcheck pprofcheck
 run_suite s3rver s3rver_install
 run_suite tap scripts/tap.sh
 run_suite e2e e2e
+run_suite ui ui
 run_suite docker docker_image
 
 echo

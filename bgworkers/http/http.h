@@ -73,6 +73,7 @@ typedef enum HttpRouteId
 	ROUTE_RENDER,
 	ROUTE_RENDER_DIFF,
 	ROUTE_LEGACY_LABEL_VALUES,
+	ROUTE_UI,
 	HTTP_NROUTES
 } HttpRouteId;
 
@@ -100,7 +101,7 @@ typedef struct HttpRoute
 
 /* -------- requests -------- */
 
-#define HTTP_MAX_EXTRA_HEADERS 4
+#define HTTP_MAX_EXTRA_HEADERS 8
 
 typedef struct HttpRequest
 {
@@ -299,6 +300,9 @@ extern void http_handle_ready(HttpRequest *req);
 extern void http_handle_metrics(HttpRequest *req);
 extern void http_handle_buildinfo(HttpRequest *req);
 extern void http_handle_unimplemented(HttpRequest *req);
+
+/* http_ui.c */
+extern void http_handle_ui(HttpRequest *req);
 extern void http_record_request(HttpRequest *req);
 extern void http_record_ingest(uint64 profiles, uint64 samples, uint64 series);
 extern const PyroTenantLimits *http_limits;

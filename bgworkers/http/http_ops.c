@@ -59,6 +59,7 @@ static const char *const route_labels[HTTP_NROUTES] = {
 	[ROUTE_RENDER] = "/pyroscope/render",
 	[ROUTE_RENDER_DIFF] = "/pyroscope/render-diff",
 	[ROUTE_LEGACY_LABEL_VALUES] = "/pyroscope/label-values",
+	[ROUTE_UI] = "/ui",
 };
 
 static const int status_codes[HTTP_NSTATUS] = {

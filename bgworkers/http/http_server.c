@@ -105,6 +105,11 @@ static const HttpRoute unimplemented_route = {
 	NULL, ROUTE_UNIMPLEMENTED, HTTP_KIND_CONNECT, "unimplemented",
 	http_handle_unimplemented, false
 };
+
+/* / and /ui/...: the explorer's static files (http_ui.c) */
+static const HttpRoute ui_route = {
+	NULL, ROUTE_UI, HTTP_KIND_OPS, "/ui", http_handle_ui, false
+};
 static const HttpRoute not_found_route = {
 	NULL, ROUTE_NOT_FOUND, HTTP_KIND_OPS, "not_found", NULL, false
 };
@@ -149,6 +154,8 @@ http_find_route(const char *url)
 			return &routes[i];
 	if (is_connect_path(url))
 		return &unimplemented_route;
+	if (strcmp(url, "/") == 0 || strcmp(url, "/ui") == 0 || strncmp(url, "/ui/", 4) == 0)
+		return &ui_route;
 	return &not_found_route;
 }
 
@@ -613,9 +620,12 @@ http_process(HttpRequest *req)
 	{
 		if (!route->needs_db)
 		{
-			/* /metrics and build info: any valid credential, when asked */
+			/*
+			 * /metrics and build info: any valid credential, when asked; the
+			 * explorer's files hold no data and are always served
+			 */
 			if (pyroscope_http_auth != HTTP_AUTH_NONE && pyroscope_http_ops_auth &&
-				route->id != ROUTE_READY)
+				route->id != ROUTE_READY && route->id != ROUTE_UI)
 			{
 				char	   *pinned;
 
