@@ -39,7 +39,9 @@ PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
                -Wno-missing-field-initializers $(if $(filter yes,$(WERROR)),-Werror)
 EXTRA_CLEAN  = src/core/gen build
 
-PG_CONFIG   ?= /usr/lib/postgresql/15/bin/pg_config
+# PostgreSQL 15 by default; 17 (Debian 13) with PG_MAJOR=17 or PG_CONFIG
+PG_MAJOR    ?= 15
+PG_CONFIG   ?= /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

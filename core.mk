@@ -3,14 +3,15 @@
 # Included by the top-level Makefile; also usable alone: make -f core.mk unit
 #
 #   make -f core.mk unit         unit tests, ASan + UBSan
-#   make -f core.mk fuzz         build every fuzz target (clang-14 libFuzzer)
+#   make -f core.mk fuzz         build every fuzz target (clang's libFuzzer: clang-14 on
+#                                Debian 12, clang-19 on 13)
 #   make -f core.mk fuzz-run FUZZ_SECONDS=N   replay corpora, then fuzz each target N s
 #   make -f core.mk valgrind     unit tests under valgrind (no sanitizers)
 #   make -f core.mk pprof-diff   fast pprof decoder vs the protobuf-c reference
 #                                over ../shared/testdata/pprof (else test/data/pprof)
 
 CORE_CC      ?= gcc
-FUZZ_CC      ?= clang-14
+FUZZ_CC      ?= $(firstword $(foreach v,14 19,$(shell command -v clang-$(v) 2>/dev/null)) clang)
 CORE_WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CORE_CFLAGS  ?= -O2 -g
 CORE_INC     := -Isrc/core -Isrc/core/gen

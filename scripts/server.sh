@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs a local PostgreSQL 15 cluster with the pyroscope extension preloaded
-# and created, for use by SDKs, Grafana and psql.
+# Runs a local PostgreSQL cluster (15; 17 on Debian 13, or PG_MAJOR) with
+# the pyroscope extension preloaded and created, for use by SDKs, Grafana
+# and psql.
 #
 #   scripts/server.sh start    install what running needs, build, install,
 #                              init (first time) and start, or restart
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-PG_BIN=/usr/lib/postgresql/15/bin
+. scripts/pg_major.sh
 PYRO_DATA=$(realpath -ms "${PYRO_DATA:-/var/lib/pyroscope-pg/data}")
 SOCK=$(realpath -ms "${PYRO_SOCKET_DIR:-/var/run/pyroscope-pg}")
 LOG=$(dirname "$PYRO_DATA")/postgresql.log

@@ -6,11 +6,12 @@
 # is raised to the hard one (t/012 opens thousands of connections).
 #
 #   scripts/tap.sh [t/NNN_name.pl ...]
-#   PG_BIN=DIR scripts/tap.sh      against another (relocated) PostgreSQL 15
+#   PG_BIN=DIR scripts/tap.sh      against another PostgreSQL (15 or 17)
+#   PROVE_VERBOSE=1 scripts/tap.sh  prove -v: every test's output
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+. scripts/pg_major.sh
 PGXS_PERL=$PG_BIN/../lib/pgxs/src/test/perl
 WORK=$(mktemp -d /tmp/pyroscope-tap.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -44,10 +45,11 @@ fi
 	${CORPUS:+PYRO_PPROF_CORPUS="$CORPUS"} \
 	PG_REGRESS=$PG_BIN/../lib/pgxs/src/test/regress/pg_regress \
 	bash -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"' prove \
-	prove --timer "${tests[@]}"
+	prove ${PROVE_VERBOSE:+-v} --timer "${tests[@]}"
 status=$?
 if [ $status -ne 0 ]; then
-	for f in "$WORK"/tmp_check/log/*; do
+	# the logs: tmp_check/log up to PostgreSQL 15, log from 16 on
+	for f in "$WORK"/tmp_check/log/* "$WORK"/log/*; do
 		[ -f "$f" ] || continue
 		echo "=== $f (tail)"
 		tail -n 40 "$f"

@@ -10,7 +10,7 @@
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh --fuzz-seconds N  fuzz each target N seconds (default 15)
-#   scripts/test.sh --only NAME     one suite (and the build it needs): layers build
+#   scripts/test.sh --only NAME     one suite (and the build it needs; repeatable): layers build
 #                                   format unit pprofdiff jfrexpected sigv4 valgrind
 #                                   fuzz regress pprofcheck s3rver tap e2e ui docker
 #   scripts/test.sh --skip NAME     leave a suite out (repeatable); `--skip s3`
@@ -23,22 +23,24 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PG_BIN=/usr/lib/postgresql/15/bin
+# PostgreSQL 15 on Debian 12, 17 on Debian 13 (PG_MAJOR to choose)
+. scripts/pg_major.sh
+export PG_MAJOR PG_BIN
 export PG_CONFIG=$PG_BIN/pg_config
 FUZZ_SECONDS=15
-ONLY=""
+ONLY=()
 SKIP=()
 SUITES=" layers build format unit pprofdiff jfrexpected sigv4 valgrind fuzz regress pprofcheck s3rver tap e2e ui s3 docker "
-usage() { echo "usage: $0 [--fuzz-seconds N] [--only SUITE] [--skip SUITE]..." >&2; exit 2; }
+usage() { echo "usage: $0 [--fuzz-seconds N] [--only SUITE]... [--skip SUITE]..." >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--fuzz-seconds) [ $# -ge 2 ] || usage; FUZZ_SECONDS=$2; shift 2 ;;
-		--only) [ $# -ge 2 ] || usage; ONLY=$2; shift 2 ;;
+		--only) [ $# -ge 2 ] || usage; ONLY+=("$2"); shift 2 ;;
 		--skip) [ $# -ge 2 ] || usage; SKIP+=("$2"); shift 2 ;;
 		*) usage ;;
 	esac
 done
-for s in "$ONLY" "${SKIP[@]}"; do
+for s in "${ONLY[@]}" "${SKIP[@]}"; do
 	if [ -n "$s" ] && [[ $SUITES != *" $s "* ]]; then
 		echo "test.sh: no suite named '$s' (suites:$SUITES)" >&2
 		exit 2
@@ -67,12 +69,15 @@ failures=()
 skips=()
 run_suite() {
 	local name=$1; shift
-	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then
-		# what the suite asked for needs: the installed extension, s3rver
-		case "$ONLY:$name" in
-			regress:build | pprofcheck:build | tap:build | e2e:build | ui:build | tap:s3rver | format:build) ;;
-			*) return ;;
-		esac
+	if [ ${#ONLY[@]} -gt 0 ] && [[ " ${ONLY[*]} " != *" $name "* ]]; then
+		# what the suites asked for need: the installed extension, s3rver
+		local o needed=""
+		for o in "${ONLY[@]}"; do
+			case "$o:$name" in
+				regress:build | pprofcheck:build | tap:build | e2e:build | ui:build | tap:s3rver | format:build) needed=1 ;;
+			esac
+		done
+		[ -n "$needed" ] || return
 	fi
 	if skipped "$name"; then
 		skips+=("$name"); echo "=== $name: skipped (--skip)"

@@ -7,6 +7,7 @@
 use strict;
 use warnings;
 
+use Cwd qw(abs_path);
 use FindBin;
 use lib $FindBin::RealBin;
 use IO::Socket::INET;
@@ -15,7 +16,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PyroHttp;
 
-my $dir = PostgreSQL::Test::Utils::tempdir();
+# absolute: the server reads the certificate paths from its data directory
+# (PostgreSQL 17's tempdir() is relative to the test's directory)
+my $dir = abs_path(PostgreSQL::Test::Utils::tempdir());
 
 # a self-signed certificate for 127.0.0.1 and localhost
 sub make_cert

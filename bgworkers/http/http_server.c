@@ -592,6 +592,28 @@ http_route_writes(HttpRouteId id)
 }
 
 /*
+ * Group commit: commit without waiting for the WAL flush; the answer waits
+ * for http_flush_commits(), which flushes once for every push of this
+ * round.  (A function of its own: PG_TRY blocks do not nest in one.)
+ */
+static void
+commit_without_flush(void)
+{
+	int			saved = synchronous_commit;
+
+	synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
+	PG_TRY();
+	{
+		CommitTransactionCommand();
+	}
+	PG_FINALLY();
+	{
+		synchronous_commit = saved;
+	}
+	PG_END_TRY();
+}
+
+/*
  * Run the handler of a request in its own transaction and turn any error
  * into an error response.  Afterwards the transaction is closed and every
  * transaction-scoped allocation is gone; the response lives in req->cxt.
@@ -695,23 +717,7 @@ http_process(HttpRequest *req)
 			PopActiveSnapshot();
 			if (group_commit)
 			{
-				/*
-				 * Group commit: commit without waiting for the WAL flush; the
-				 * answer waits for http_flush_commits(), which flushes once
-				 * for every push of this round.
-				 */
-				int			saved = synchronous_commit;
-
-				synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
-				PG_TRY();
-				{
-					CommitTransactionCommand();
-				}
-				PG_FINALLY();
-				{
-					synchronous_commit = saved;
-				}
-				PG_END_TRY();
+				commit_without_flush();
 				req->commit_lsn = XactLastCommitEnd;
 			}
 			else
@@ -1141,6 +1147,8 @@ completed_handler(void *cls, struct MHD_Connection *conn, void **con_cls,
  */
 #define MHD_LOG_INTERVAL 10
 
+static void mhd_logger(void *cls, const char *fmt, va_list ap) pg_attribute_printf(2, 0);
+
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
@@ -1267,11 +1275,12 @@ http_server_start(MemoryContext daemon_cxt)
 	tls_opts[ntls].value = 0;
 	tls_opts[ntls].ptr_value = NULL;
 
+	/* the logger first: libmicrohttpd 1.0 logs options given before it */
 	d = MHD_start_daemon(flags | tls, (uint16_t) pyroscope_http_port,
 						 NULL, NULL,
 						 access_handler, NULL,
-						 MHD_OPTION_ARRAY, tls_opts,
 						 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+						 MHD_OPTION_ARRAY, tls_opts,
 						 MHD_OPTION_SOCK_ADDR, res->ai_addr,
 						 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
 						 MHD_OPTION_NOTIFY_COMPLETED, completed_handler, NULL,

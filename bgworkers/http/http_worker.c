@@ -167,7 +167,12 @@ pyroscope_http_worker_main(Datum arg)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not get the epoll descriptor of the HTTP daemon")));
 
+#if PG_VERSION_NUM >= 170000
+	/* no resource owner: the set lives in TopMemoryContext as long as we do */
+	wes = CreateWaitEventSet(NULL, 3);
+#else
 	wes = CreateWaitEventSet(TopMemoryContext, 3);
+#endif
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, info->epoll_fd, NULL, NULL);

@@ -428,7 +428,7 @@ pyro_sym_intern_string(PyroSymbols *sym, const char *s, size_t len)
 	uint64_t	h;
 	uint32_t	found;
 	uint64_t   *slot = NULL;
-	uint32_t	idx;
+	uint32_t	added;
 
 	if (len > UINT32_MAX - 1)
 		return PYRO_NO_INDEX;
@@ -441,12 +441,12 @@ pyro_sym_intern_string(PyroSymbols *sym, const char *s, size_t len)
 	INDEX_PROBE(ix, h, STR_EQ(idx), found, slot);
 	if (found != PYRO_NO_INDEX)
 		return found;
-	idx = pyro_sym_append_string(sym, s, len);
-	if (idx == PYRO_NO_INDEX)
+	added = pyro_sym_append_string(sym, s, len);
+	if (added == PYRO_NO_INDEX)
 		return PYRO_NO_INDEX;
-	index_put(ix, slot, h, idx);
+	index_put(ix, slot, h, added);
 	ix->nindexed = sym->nstrings;
-	return idx;
+	return added;
 }
 
 /* ----------------------------------------------------------------

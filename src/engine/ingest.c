@@ -182,17 +182,24 @@ check_tenant(const char *tenant)
  */
 static char limits_tenant[MAX_TENANT_LENGTH + 1];
 static LocalTransactionId limits_lxid = InvalidLocalTransactionId;
+
+/* this backend's local transaction id (moved into vxid in PostgreSQL 17) */
+#if PG_VERSION_NUM >= 170000
+#define MY_LXID (MyProc->vxid.lxid)
+#else
+#define MY_LXID (MyProc->lxid)
+#endif
 static PyroTenantLimits limits_cached;
 static int64 limits_series = -1;
 
 static const PyroTenantLimits *
 ingest_limits(const char *tenant)
 {
-	if (limits_lxid != MyProc->lxid || strcmp(limits_tenant, tenant) != 0)
+	if (limits_lxid != MY_LXID || strcmp(limits_tenant, tenant) != 0)
 	{
 		pyroscope_tenant_limits(tenant, &limits_cached);
 		strlcpy(limits_tenant, tenant, sizeof(limits_tenant));
-		limits_lxid = MyProc->lxid;
+		limits_lxid = MY_LXID;
 		limits_series = -1;
 	}
 	return &limits_cached;
