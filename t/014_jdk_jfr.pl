@@ -7,6 +7,8 @@
 use strict;
 use warnings;
 
+use Cwd ();
+
 use FindBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -18,10 +20,12 @@ use PyroHttp;
 for my $tool (qw(java javac jfr python3))
 {
 	system("command -v $tool >/dev/null 2>&1") == 0
-	  or BAIL_OUT("$tool is missing: scripts/install-deps.sh test installs openjdk-17-jdk-headless");
+	  or BAIL_OUT("$tool is missing: scripts/install-deps.sh test installs a JDK");
 }
 
-my $dir = "${PostgreSQL::Test::Utils::tmp_check}/jdk";
+# absolute: the server reads the recording from there (PostgreSQL 17's
+# tmp_check is relative to the test's directory)
+my $dir = Cwd::abs_path($PostgreSQL::Test::Utils::tmp_check) . "/jdk";
 mkdir $dir;
 sub write_file
 {
