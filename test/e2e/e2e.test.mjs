@@ -15,8 +15,6 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
@@ -26,14 +24,15 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 
+import { startCluster } from "./cluster.mjs";
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
-const PG_BIN = process.env.PG_BIN || "/usr/lib/postgresql/15/bin";
 const SECONDS = Number(process.env.E2E_SECONDS || 20);
 const asRoot = process.getuid && process.getuid() === 0;
 
+let cluster;
 let dir;
-let pgPort;
 let httpPort;
 let proxy;
 let proxyPort;
@@ -42,41 +41,7 @@ let registry;
 let startMs;
 let endMs;
 
-function pg(cmd, args, opts = {}) {
-  const full = path.join(PG_BIN, cmd);
-  const [bin, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", full, ...args]] : [full, args];
-  // from "/": postgres may not enter the checkout (under /root, mode 700)
-  return execFileSync(bin, argv, { encoding: "utf8", cwd: "/", ...opts });
-}
-
-function psql(sql) {
-  return pg("psql", ["-XAtq", "-h", dir, "-p", String(pgPort), "-d", "postgres", "-c", sql]).trim();
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-    s.on("error", reject);
-  });
-}
-
-async function waitReady() {
-  for (let i = 0; i < 300; i++) {
-    const ok = await new Promise((resolve) => {
-      http.get(`http://127.0.0.1:${httpPort}/ready`, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      }).on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("HTTP API did not become ready");
-}
+const psql = (sql) => cluster.psql(sql);
 
 // A proxy that records each request body and forwards it to the server.
 function startProxy() {
@@ -192,19 +157,8 @@ function pathOf(nodes, node) {
 const pprofTotal = (prof) => prof.sample.reduce((s, x) => s + x.value[0], 0n);
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "pyroscope-e2e-"));
-  fs.chmodSync(dir, 0o755);
-  if (asRoot) execFileSync("chown", ["postgres:postgres", dir]);
-  pgPort = await freePort();
-  httpPort = await freePort();
-  pg("initdb", ["-D", path.join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-    "--locale=C.UTF-8"]);
-  fs.appendFileSync(path.join(dir, "data", "postgresql.conf"),
-    `listen_addresses = ''\nport = ${pgPort}\nunix_socket_directories = '${dir}'\n` +
-    `shared_preload_libraries = 'pyroscope'\npyroscope.http_port = ${httpPort}\nfsync = off\n`);
-  pg("pg_ctl", ["-D", path.join(dir, "data"), "-l", path.join(dir, "log"), "-w", "start"]);
-  psql("CREATE EXTENSION pyroscope");
-  await waitReady();
+  cluster = await startCluster({ name: "pyroscope-e2e" });
+  ({ dir, httpPort } = cluster);
 
   // message and service descriptors from our own .proto files
   const fds = path.join(dir, "fds.bin");
@@ -226,14 +180,7 @@ before(async () => {
 
 after(() => {
   if (proxy) proxy.close();
-  if (dir) {
-    try {
-      pg("pg_ctl", ["-D", path.join(dir, "data"), "-m", "immediate", "stop"]);
-    } catch (e) {
-      /* already stopped */
-    }
-    if (!process.env.E2E_KEEP) fs.rmSync(dir, { recursive: true, force: true });
-  }
+  if (cluster) cluster.stop(Boolean(process.env.E2E_KEEP));
 });
 
 test("the SDK pushed profiles that the server accepted", () => {
@@ -562,7 +509,7 @@ test("the Connect client over TLS", async () => {
   fs.chmodSync(key, 0o600);
   fs.appendFileSync(path.join(dir, "data", "postgresql.conf"),
     `pyroscope.http_tls_cert_file = '${cert}'\npyroscope.http_tls_key_file = '${key}'\n`);
-  pg("pg_ctl", ["-D", path.join(dir, "data"), "-l", path.join(dir, "log"), "-w", "restart"]);
+  cluster.restart();
   const ca = fs.readFileSync(cert);
   const base = `https://127.0.0.1:${httpPort}`;
   let ready = false;

@@ -12,9 +12,8 @@
 //   (default /usr/bin/chromium), UI_SECONDS (12), UI_OUT
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -22,12 +21,12 @@ import { fileURLToPath } from "node:url";
 
 import puppeteer from "puppeteer-core";
 
+import { startCluster } from "./cluster.mjs";
+
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PG_BIN = process.env.PG_BIN || "/usr/lib/postgresql/15/bin";
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SECONDS = Number(process.env.UI_SECONDS || 12);
 const OUT = process.env.UI_OUT || path.join(here, "out");
-const asRoot = process.getuid && process.getuid() === 0;
 
 const TENANT = "ui-team";
 const USER = "viewer";
@@ -35,36 +34,13 @@ const PASSWORD = "pw-viewer";
 const SERVICE = "ui-node-app";
 const BIG = "ui-big-app";
 
-let dir;
-let pgPort;
-let httpPort;
+let cluster;
 let base;
 let browser;
 let page;
 const consoleErrors = [];
 
 // ------------------------------------------------------------ the server
-
-function pg(cmd, args) {
-  const full = path.join(PG_BIN, cmd);
-  const [bin, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", full, ...args]] : [full, args];
-  return execFileSync(bin, argv, { encoding: "utf8", cwd: "/" });
-}
-
-function psql(sql) {
-  return pg("psql", ["-XAtq", "-v", "ON_ERROR_STOP=1", "-h", dir, "-p", String(pgPort), "-d", "postgres", "-c", sql]).trim();
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-    s.on("error", reject);
-  });
-}
 
 const authHeaders = {
   "X-Scope-OrgID": TENANT,
@@ -297,29 +273,13 @@ let cpuType;
 before(async () => {
   fs.mkdirSync(OUT, { recursive: true });
   assert.ok(fs.existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (Debian package chromium; set CHROMIUM)`);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "pyroscope-ui-"));
-  fs.chmodSync(dir, 0o755);
-  if (asRoot) execFileSync("chown", ["postgres:postgres", dir]);
-  pgPort = await freePort();
-  httpPort = await freePort();
-  base = `http://127.0.0.1:${httpPort}`;
-  pg("initdb", ["-D", path.join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
-  fs.appendFileSync(path.join(dir, "data", "postgresql.conf"),
-    `listen_addresses = ''\nport = ${pgPort}\nunix_socket_directories = '${dir}'\n` +
-    `shared_preload_libraries = 'pyroscope'\npyroscope.http_port = ${httpPort}\nfsync = off\n` +
-    "pyroscope.multitenancy = on\npyroscope.auth = basic\npyroscope.compactor = off\n");
-  pg("pg_ctl", ["-D", path.join(dir, "data"), "-l", path.join(dir, "log"), "-w", "start"]);
-  psql("CREATE EXTENSION pyroscope");
-  psql(`CREATE ROLE ui_viewer IN ROLE pyroscope_reader, pyroscope_writer;
+  cluster = await startCluster({ name: "pyroscope-ui",
+    conf: "pyroscope.multitenancy = on\npyroscope.auth = basic\npyroscope.compactor = off\n" });
+  base = cluster.base;
+  cluster.psql(`CREATE ROLE ui_viewer IN ROLE pyroscope_reader, pyroscope_writer;
     INSERT INTO pyroscope.tenant_grants VALUES ('ui_viewer', '${TENANT}', true, true);
     INSERT INTO pyroscope.http_credentials (kind, username, secret_sha256, role)
       VALUES ('basic', '${USER}', sha256(convert_to('${PASSWORD}', 'UTF8')), 'ui_viewer')`);
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`${base}/ready`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (i > 300) throw new Error("HTTP API did not become ready");
-    await new Promise((r) => setTimeout(r, 100));
-  }
 
   startMs = Date.now() - 60_000;
   await Promise.all([runWorkload("a"), runWorkload("b"), pushBig()]);
@@ -342,12 +302,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (dir) {
-    try {
-      pg("pg_ctl", ["-D", path.join(dir, "data"), "-m", "immediate", "stop"]);
-    } catch (e) { /* already stopped */ }
-    if (!process.env.UI_KEEP) fs.rmSync(dir, { recursive: true, force: true });
-  }
+  if (cluster) cluster.stop(Boolean(process.env.UI_KEEP));
 });
 
 test("the page is served at / and /ui/ with its assets, and needs no credentials", async () => {
