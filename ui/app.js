@@ -969,7 +969,13 @@
   // Tab takes the highlighted suggestion; Enter takes it only once the
   // user has moved through the list with the arrow keys, else it runs the
   // query as typed
-  const completion = { items: [], active: -1, ctx: null, navigated: false };
+  // seq drops the answers of lookups overtaken by typing, Enter or Escape
+  const completion = { items: [], active: -1, ctx: null, navigated: false, seq: 0 };
+
+  function closeCompletions() {
+    completion.seq++;
+    $("completions").hidden = true;
+  }
 
   // what the cursor is in: a label name, or the value of a label
   function completionContext(text, pos) {
@@ -987,10 +993,11 @@
     const input = $("filter");
     const ctx = completionContext(input.value, input.selectionStart ?? input.value.length);
     const list = $("completions");
+    const seq = ++completion.seq;
     if (!ctx) { list.hidden = true; return; }
-    const { start, end } = range(state.from, state.until);
     let items;
     try {
+      const { start, end } = range(state.from, state.until);
       if (ctx.kind === "name") {
         const r = await call("LabelNames", { start, end, matchers: [selector("")] });
         items = (r.names || []).filter((n) => !n.startsWith("__") && n !== "service_name");
@@ -999,9 +1006,10 @@
         items = r.names || [];
       }
     } catch (e) {
-      list.hidden = true;
+      if (seq === completion.seq) list.hidden = true;
       return;
     }
+    if (seq !== completion.seq) return;
     items = items.filter((s) => s.toLowerCase().startsWith(ctx.prefix.toLowerCase())).sort().slice(0, 200);
     completion.items = items;
     completion.ctx = ctx;
@@ -1053,7 +1061,7 @@
     const filter = $("filter");
     filter.addEventListener("input", () => complete());
     filter.addEventListener("focus", () => complete());
-    filter.addEventListener("blur", () => { $("completions").hidden = true; });
+    filter.addEventListener("blur", () => closeCompletions());
     filter.addEventListener("keydown", (e) => {
       const list = $("completions");
       const open = !list.hidden && completion.items.length;
@@ -1067,11 +1075,11 @@
         e.preventDefault();
         pickCompletion(completion.active);
       } else if (e.key === "Enter") {
-        list.hidden = true;
+        closeCompletions();
         state.filter = filter.value.trim(); state.zoom = "";
         refresh();
       } else if (e.key === "Escape") {
-        list.hidden = true;
+        closeCompletions();
       }
     });
 

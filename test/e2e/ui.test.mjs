@@ -467,6 +467,7 @@ test("label completion, group by and the timeline", async () => {
   assert.equal(await page.$eval("#filter", (e) => e.value), 'workload="b"');
   await page.keyboard.press("Enter");
   await settle();
+  assert.equal(await page.$eval("#completions", (e) => e.hidden), true, "Enter runs the query and closes the list");
   const wantB = analyse(await apiTree(cpuType, `{service_name="${SERVICE}", workload="b"}`, startMs, endMs), "");
   assert.equal(Number(await page.$eval("#fg-total", (e) => e.dataset.total)), wantB.total, "the filter applies");
 
@@ -475,6 +476,9 @@ test("label completion, group by and the timeline", async () => {
   await page.keyboard.press("Backspace");
   await page.keyboard.press("Enter");
   await settle();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await page.$eval("#completions", (e) => e.hidden), true,
+    "a lookup overtaken by Enter does not reopen the list");
   await page.select("#groupby", "workload");
   await settle();
   const legend = await page.$$eval("#timeline-legend li", (l) => l.map((x) => x.textContent));
