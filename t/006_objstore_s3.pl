@@ -12,6 +12,7 @@ use warnings;
 use File::Spec;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use IPC::Run;
 use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -275,6 +276,40 @@ is(sql(q{SELECT count(*) FROM expected_answers WHERE q LIKE 'list %' AND a !~ '^
 is(sql(q{SELECT count(*) FROM expected_answers
 		   WHERE a IS NULL OR (q !~ '^(list|one|heatmap|dot) ' AND a !~ '"numTicks": [1-9]')}), 0,
 	'the compared flame graphs are not empty');
+
+# 5b. other interrupts during a cold read: a session asked by another to log
+# its memory contexts (an interrupt that is no cancel, like a parallel
+# worker's message) reads on; a cancel stops the read with the cancel's error
+for my $case ('log', 'cancel')
+{
+	my ($in, $o, $e) = ('', '', '');
+	my $offset = -s $node->logfile;
+	my $h = IPC::Run::start(
+		[
+			'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1',
+			'-d', $node->connstr('postgres') . " application_name=cold_$case",
+			'-c', q{SET pyroscope.cache_size = 0},
+			'-c', q{SET pyroscope.offload_test_pause = 'read'},
+			'-c', q{SET pyroscope.offload_test_delay = '3s'},
+			'-c', q{SELECT count(*) > 0 FROM pyroscope.read_block((SELECT min(block_id) FROM pyroscope.blocks))}
+		],
+		'<', \$in, '>', \$o, '2>', \$e);
+	$node->wait_for_log(qr/test pause "read"/, $offset);
+	my $pid = sql(qq{SELECT pid FROM pg_stat_activity WHERE application_name = 'cold_$case'});
+	if ($case eq 'log')
+	{
+		sql(qq{SELECT pg_log_backend_memory_contexts($pid)});
+		$h->finish;
+		is($o, "t\n", 'a cold read asked to log its memory contexts reads on')
+		  or diag($e);
+	}
+	else
+	{
+		sql(qq{SELECT pg_cancel_backend($pid)});
+		$h->finish;
+		like($e, qr/canceling statement due to user request/, 'a cancelled cold read: the cancel');
+	}
+}
 
 # 6. cold reads with the store unreachable: a clear error naming block and store
 s3_stop();

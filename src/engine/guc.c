@@ -323,7 +323,7 @@ pyroscope_define_gucs(void)
 							0, 0, 3600 * 1000,
 							PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	DefineCustomStringVariable("pyroscope.offload_test_pause",
-							   "TESTS ONLY: where to sleep: upload (half-way through writing an object) or commit (after verifying, before the row switch commits).",
+							   "TESTS ONLY: where to sleep: upload (half-way through writing an object), commit (after verifying, before the row switch commits) or read (before reading an object).",
 							   NULL, &pyroscope_offload_test_pause, "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 

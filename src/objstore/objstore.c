@@ -129,12 +129,12 @@ objstore_test_pause(const char *point)
 	elog(LOG, "pyroscope: test pause \"%s\" for %d ms", point, left);
 	while (left > 0)
 	{
-		if (InterruptPending)
+		if (objstore_stop_requested())
 			return false;
 		pg_usleep(10000L);
 		left -= 10;
 	}
-	return !InterruptPending;
+	return !objstore_stop_requested();
 }
 
 ObjStoreStatus
@@ -324,6 +324,8 @@ objstore_put(const char *key, const uint8 *data, size_t len, ObjStoreError *e)
 ObjStoreStatus
 objstore_get(const char *key, uint64 offset, uint64 len, uint8 *buf, ObjStoreError *e)
 {
+	if (!objstore_test_pause("read"))
+		return objstore_error(e, OBJ_INTERRUPTED, "read of \"%s\" interrupted", key);
 	DISPATCH(objstore_fs_get(&c, key, offset, len, buf, e),
 			 objstore_s3_get(&c, key, offset, len, buf, e));
 }

@@ -31,6 +31,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/timestamp.h"
 
 #include "block.h"
@@ -41,8 +42,22 @@ typedef enum ObjStoreStatus
 	OBJ_OK = 0,
 	OBJ_NOT_FOUND,				/* no such object */
 	OBJ_ERROR,					/* any other failure; msg says what */
-	OBJ_INTERRUPTED				/* an interrupt is pending: stopped early */
+	OBJ_INTERRUPTED				/* a cancel or termination is pending: stopped
+								 * early */
 } ObjStoreStatus;
+
+/*
+ * Whether a transfer must stop early: a cancel, a statement timeout or a
+ * termination request is pending.  Other interrupts set InterruptPending
+ * too (a parallel worker's message, a barrier, a request to log memory
+ * contexts); they wait for the caller's next CHECK_FOR_INTERRUPTS and must
+ * not fail a transfer.
+ */
+static inline bool
+objstore_stop_requested(void)
+{
+	return QueryCancelPending || ProcDiePending;
+}
 
 typedef struct ObjStoreError
 {

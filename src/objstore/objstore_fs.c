@@ -180,7 +180,7 @@ objstore_fs_get(const ObjStoreConfig *c, const char *key, uint64 offset, uint64 
 	{
 		ssize_t		n;
 
-		if (InterruptPending)
+		if (objstore_stop_requested())
 		{
 			close(fd);
 			return objstore_error(e, OBJ_INTERRUPTED, "read of \"%s\" interrupted", key);

@@ -227,12 +227,12 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
-/* abort the transfer as soon as an interrupt is pending */
+/* abort the transfer as soon as a cancel or termination is pending */
 static int
 progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 			curl_off_t ultotal, curl_off_t ulnow)
 {
-	return InterruptPending ? 1 : 0;
+	return objstore_stop_requested() ? 1 : 0;
 }
 
 /* ms left before statement_timeout fires, or -1 if none is armed */
@@ -531,7 +531,7 @@ s3_attempt(const ObjStoreConfig *c, S3Request *r, bool *retry, ObjStoreError *e)
 
 	if (rc != CURLE_OK)
 	{
-		if (InterruptPending || r->aborted_by_test ||
+		if (objstore_stop_requested() || r->aborted_by_test ||
 			(rc == CURLE_ABORTED_BY_CALLBACK && !r->out_overflow))
 			objstore_error(e, OBJ_INTERRUPTED, "request interrupted");
 		else if (r->out_overflow || r->resp.overflow)
@@ -615,12 +615,12 @@ backoff_sleep(long ms)
 {
 	while (ms > 0)
 	{
-		if (InterruptPending)
+		if (objstore_stop_requested())
 			return false;
 		pg_usleep(10000L);
 		ms -= 10;
 	}
-	return !InterruptPending;
+	return !objstore_stop_requested();
 }
 
 /* A request with bounded retries and exponential backoff (100 ms, 200 ms, ...). */
@@ -790,7 +790,7 @@ s3_put_multipart(const ObjStoreConfig *c, const char *key, const uint8 *data, si
 		a.method = "DELETE";
 		a.key = key;
 		a.query = query;
-		if (!InterruptPending)
+		if (!objstore_stop_requested())
 			(void) s3_attempt(c, &a, &unused, &ignore);
 		s3_request_free(&a);
 		return keep;
