@@ -115,8 +115,8 @@ pyroscope_objstore_metrics(StringInfo out)
 
 /*
  * The test pause: when pyroscope.offload_test_pause names point, sleep
- * pyroscope.offload_test_delay.  Returns false if an interrupt arrived
- * meanwhile (the caller stops what it is doing).  Never throws.
+ * pyroscope.offload_test_delay.  Returns false if a cancel or termination
+ * arrived meanwhile (the caller stops what it is doing).  Never throws.
  */
 bool
 objstore_test_pause(const char *point)
@@ -127,12 +127,22 @@ objstore_test_pause(const char *point)
 		strcmp(pyroscope_offload_test_pause, point) != 0)
 		return true;
 	elog(LOG, "pyroscope: test pause \"%s\" for %d ms", point, left);
-	while (left > 0)
+	return objstore_sleep(left);
+}
+
+/*
+ * Sleep ms, waking every 10 ms to notice a cancel or termination; false if
+ * one came (the caller stops what it is doing).  Never throws.
+ */
+bool
+objstore_sleep(long ms)
+{
+	while (ms > 0)
 	{
 		if (objstore_stop_requested())
 			return false;
 		pg_usleep(10000L);
-		left -= 10;
+		ms -= 10;
 	}
 	return !objstore_stop_requested();
 }

@@ -110,6 +110,9 @@ extern void pyroscope_objstore_metrics(StringInfo out);
 /* test hook (pyroscope.offload_test_delay/_pause): sleep at a named point */
 extern bool objstore_test_pause(const char *point);
 
+/* sleep, waking every 10 ms; false when a cancel or termination came */
+extern bool objstore_sleep(long ms);
+
 /* backend internals (objstore_fs.c, objstore_s3.c) */
 typedef struct ObjStoreConfig
 {

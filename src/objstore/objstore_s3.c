@@ -609,20 +609,6 @@ done:
 	return status == OBJ_OK ? OBJ_OK : e->status;
 }
 
-/* Sleep ms, waking every 10 ms to notice interrupts; false if one came. */
-static bool
-backoff_sleep(long ms)
-{
-	while (ms > 0)
-	{
-		if (objstore_stop_requested())
-			return false;
-		pg_usleep(10000L);
-		ms -= 10;
-	}
-	return !objstore_stop_requested();
-}
-
 /* A request with bounded retries and exponential backoff (100 ms, 200 ms, ...). */
 static ObjStoreStatus
 s3_perform(const ObjStoreConfig *c, S3Request *r, ObjStoreError *e)
@@ -637,7 +623,7 @@ s3_perform(const ObjStoreConfig *c, S3Request *r, ObjStoreError *e)
 		if (s != OBJ_ERROR || !retry || attempt >= pyroscope_objstore_retries)
 			break;
 		elog(DEBUG1, "pyroscope: retrying S3 request after: %s", e->msg);
-		if (!backoff_sleep(Min(100L << attempt, 5000L)))
+		if (!objstore_sleep(Min(100L << attempt, 5000L)))
 			return objstore_error(e, OBJ_INTERRUPTED, "request interrupted");
 	}
 	return s;
