@@ -262,6 +262,15 @@ async function canvasClick(id, frame) {
   await canvas.click({ offset: { x: frame.x + Math.min(frame.width / 2, 40), y: frame.y + 8 } });
 }
 
+// the mouse over a frame of a canvas: the tooltip's text ("" when none shows)
+async function hoverTooltip(id, frame) {
+  const canvas = await page.$(`#${id}`);
+  await canvas.scrollIntoView();
+  const box = await canvas.boundingBox();
+  await page.mouse.move(box.x + frame.x + frame.width / 2, box.y + frame.y + 8);
+  return page.$eval("#tooltip", (t) => (t.hidden ? "" : t.textContent));
+}
+
 const frames = () => explorer(() => window.pyroscopeExplorer.frames());
 const diffFrames = () => explorer(() => window.pyroscopeExplorer.diffFrames());
 const widest = (fs_, name) => fs_.filter((f) => f.name === name).sort((a, b) => b.width - a.width)[0];
@@ -375,11 +384,7 @@ test("picking the service shows its flame graph: root total, hot function, searc
   await screenshot("search");
 
   // tooltip: name, total and self with their share
-  const canvas = await page.$("#flamegraph");
-  await canvas.scrollIntoView();
-  const box = await canvas.boundingBox();
-  await page.mouse.move(box.x + hot.x + hot.width / 2, box.y + hot.y + 8);
-  const tip = await page.$eval("#tooltip", (t) => (t.hidden ? "" : t.textContent));
+  const tip = await hoverTooltip("flamegraph", hot);
   assert.ok(tip.includes(hot.name) && /Total/.test(tip) && /Self/.test(tip) && /%/.test(tip), tip);
 });
 
@@ -553,11 +558,7 @@ test("the diff view of the two workloads marks the changed functions", async () 
   assert.ok(g > r, `alphaHotUI's share shrank: green (${alpha.colour})`);
   await screenshot("diff");
   // the tooltip says how it changed
-  const canvas = await page.$("#diffgraph");
-  await canvas.scrollIntoView();
-  const box = await canvas.boundingBox();
-  await page.mouse.move(box.x + beta.x + beta.width / 2, box.y + beta.y + 8);
-  const tip = await page.$eval("#tooltip", (t) => (t.hidden ? "" : t.textContent));
+  const tip = await hoverTooltip("diffgraph", beta);
   assert.match(tip, /Baseline/);
   assert.match(tip, /Comparison/);
   assert.match(tip, /new/);
