@@ -111,7 +111,7 @@ measure "24 h in head, merge(head_profile(h))" \
 	  WHERE h.tenant = 'bench' AND h.ts >= $LO AND h.ts < $HI AND h.series_id IN ($IN_TYPE)"
 measure "24 h in head, merge(pprof_part(...))" \
 	"SELECT md5(pyroscope.flamegraph(pyroscope.merge(pyroscope.pprof_part(hp.data, h.part)), 16384)::text)
-	   FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (pprof_id)
+	   FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (shard_key, pprof_id)
 	  WHERE h.tenant = 'bench' AND h.ts >= $LO AND h.ts < $HI AND h.series_id IN ($IN_TYPE)"
 
 # compacted as the server does: hour blocks, the newest hour in one-minute
@@ -132,7 +132,7 @@ IDS=$("${PSQL[@]}" -c "SELECT array_agg(series_id ORDER BY series_id) FROM ($IN_
 measure "24 h over blocks and head, block_profile + pprof_part" \
 	"SELECT md5(pyroscope.flamegraph(pyroscope.merge(x.p), 16384)::text) FROM (
 	   SELECT pyroscope.pprof_part(hp.data, h.part) AS p
-	     FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (pprof_id)
+	     FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (shard_key, pprof_id)
 	    WHERE h.tenant = 'bench' AND h.ts >= $LO AND h.ts < $HI AND h.series_id IN ($IN_TYPE)
 	   UNION ALL
 	   SELECT pyroscope.block_profile(b.data, '$IDS', $LO, $HI - interval '1 microsecond')

@@ -57,8 +57,10 @@ SELECT count(pyroscope.ingest_pprof(b.body || decode(j.tail, 'hex'),
 		jsonb_build_object('service_name', j.service, 'pod', j.pod), 'bench'))
   FROM bench_sched j JOIN bench_src b USING (src);
 -- other tenants' rows for the policies to filter out: the same series again
-INSERT INTO pyroscope.series (tenant, profile_type, service_name, labels, fingerprint, first_seen, last_seen)
-	SELECT 'other-' || g, profile_type, service_name, labels, fingerprint, first_seen, last_seen
+INSERT INTO pyroscope.series (tenant, profile_type, service_name, labels, fingerprint, first_seen, last_seen,
+							  shard_key)
+	SELECT 'other-' || g, profile_type, service_name, labels, fingerprint, first_seen, last_seen,
+		   pyroscope.shard_key('other-' || g, service_name)
 	  FROM pyroscope.series, generate_series(1, 3) g;
 VACUUM ANALYZE;
 

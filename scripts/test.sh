@@ -111,18 +111,42 @@ start_cluster() {
 
 # The server reads the suites' profiles (pg_read_binary_file) as postgres,
 # who may not read the checkout (under /root, mode 700): the suites run
-# from a copy in the cluster's directory.
-regress() {
-	local dir=$TEST_DIR/regress
-	start_cluster || { cat "$TEST_DIR/log" 2>/dev/null; return 1; }
+# from a copy in the cluster's directory.  regress_run MODE PGOPTIONS
+# [SUITES] runs them (all by default) with those session settings.
+regress_run() {
+	local mode=$1 options=$2 suites=${3:-} dir=$TEST_DIR/regress-$1
+	echo "--- pg_regress, $mode"
 	mkdir -p "$dir/test"
 	cp -r sql expected "$dir/" && cp -r test/data "$dir/test/" || return 1
 	chmod -R a+rX "$dir"
-	if ! make -s with_llvm=no installcheck PGHOST="$TEST_DIR" PGPORT=$TEST_PGPORT PGUSER=postgres \
+	if ! PGOPTIONS="$options" make -s with_llvm=no installcheck \
+		PGHOST="$TEST_DIR" PGPORT=$TEST_PGPORT PGUSER=postgres ${suites:+REGRESS="$suites"} \
 		REGRESS_OPTS="--inputdir=$dir --outputdir=$dir --load-extension=pyroscope"; then
 		[ -f "$dir/regression.diffs" ] && head -n 200 "$dir/regression.diffs"
 		return 1
 	fi
+}
+
+# The suites three ways, each answer the same as in expected/ (plans
+# apart: the _1 files are the partitioned plans, the _2 files the forced
+# parallel ones):
+#  - plain tables;
+#  - the big tables hash-partitioned by shard_key into 4 (the extension
+#    reads pyroscope.hash_partitions when it creates them): PostgreSQL
+#    then enforces the key rules (unique keys holding the key; a statement
+#    deleting by ctid without the key deletes in every partition), and
+#    shard_key.sql sees a one-service query read one partition of each;
+#  - the suites of flame graphs with parallel plans forced, so that the
+#    merge aggregate's combine, serialize and deserialize functions run.
+regress() {
+	local force=force_parallel_mode
+	[ "$PG_MAJOR" -ge 16 ] && force=debug_parallel_query
+	start_cluster || { cat "$TEST_DIR/log" 2>/dev/null; return 1; }
+	regress_run plain "" || return 1
+	regress_run partitioned "-c pyroscope.hash_partitions=4" || return 1
+	regress_run parallel "-c $force=regress -c parallel_setup_cost=0 \
+-c min_parallel_table_scan_size=0 -c min_parallel_index_scan_size=0 -c max_parallel_workers_per_gather=2" \
+		"diff flamegraph merge profile_ids query_fed selectors tiers"
 }
 
 pprofcheck() {
@@ -208,7 +232,15 @@ docker_image() {
 	rm -rf "$dir"
 }
 
-run_suite layers scripts/check-layers.sh
+# the layering of the sources, and the distribution key in every statement
+# on a distributed table (with a self-test showing the check can fail)
+layers() {
+	scripts/check-layers.sh &&
+		perl scripts/check-shard-key.pl --self-test &&
+		perl scripts/check-shard-key.pl
+}
+
+run_suite layers layers
 run_suite build build_extension
 run_suite format scripts/pgindent.sh
 run_suite unit make -s unit

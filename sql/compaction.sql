@@ -138,7 +138,8 @@ SELECT * FROM pg_temp.blocks();
 SELECT count(*) AS head_rows,
 	   (SELECT count(*) FROM pyroscope.head_pprof p WHERE p.tenant = 'ct') AS stored_pprofs,
 	   (SELECT count(*) FROM pyroscope.head_pprof p WHERE p.tenant = 'ct'
-		   AND NOT EXISTS (SELECT 1 FROM pyroscope.head h WHERE h.pprof_id = p.pprof_id)) AS orphans
+		   AND NOT EXISTS (SELECT 1 FROM pyroscope.head h
+						   WHERE h.shard_key = p.shard_key AND h.pprof_id = p.pprof_id)) AS orphans
   FROM pyroscope.head WHERE tenant = 'ct';
 SELECT * FROM pg_temp.profile_check();
 SELECT * FROM pg_temp.changed();
@@ -165,7 +166,8 @@ SELECT service_name, min_ts, max_ts, nprofiles FROM pyroscope.blocks
 SELECT count(*) AS head_rows,
 	   (SELECT count(*) FROM pyroscope.head_pprof p WHERE p.tenant = 'ct') AS stored_pprofs,
 	   (SELECT count(*) FROM pyroscope.head_pprof p WHERE p.tenant = 'ct'
-		   AND NOT EXISTS (SELECT 1 FROM pyroscope.head h WHERE h.pprof_id = p.pprof_id)) AS orphans
+		   AND NOT EXISTS (SELECT 1 FROM pyroscope.head h
+						   WHERE h.shard_key = p.shard_key AND h.pprof_id = p.pprof_id)) AS orphans
   FROM pyroscope.head WHERE tenant = 'ct';
 SELECT * FROM pg_temp.profile_check();
 SELECT * FROM pg_temp.changed();

@@ -37,7 +37,7 @@ SELECT count(*) AS series, (SELECT count(*) FROM pyroscope.head WHERE tenant = '
 SELECT (SELECT count(*) FROM pyroscope.head_pprof WHERE tenant = 'go') AS pprofs,
 	   (SELECT count(DISTINCT pprof_id) FROM pyroscope.head WHERE tenant = 'go') AS named,
 	   (SELECT bool_and(p.data = pg_read_binary_file(:'cpu'))
-		  FROM pyroscope.head_pprof p JOIN pyroscope.head h USING (pprof_id)
+		  FROM pyroscope.head_pprof p JOIN pyroscope.head h USING (shard_key, pprof_id)
 		  JOIN pyroscope.series s USING (series_id)
 		 WHERE s.tenant = 'go' AND s.service_name = 'go-app') AS as_sent;
 SELECT h.part, s.profile_type, h.total = pyroscope.total(pyroscope.head_profile(h)) AS same_total

@@ -19,7 +19,7 @@ SELECT (SELECT count(*) FROM pyroscope.head WHERE tenant = 'qf') AS head_rows,
 
 -- head_profile() and pprof_part() read the same profile
 SELECT bool_and(pyroscope.head_profile(h)::text = pyroscope.pprof_part(p.data, h.part)::text) AS same
-  FROM pyroscope.head h JOIN pyroscope.head_pprof p USING (pprof_id) WHERE h.tenant = 'qf';
+  FROM pyroscope.head h JOIN pyroscope.head_pprof p USING (shard_key, pprof_id) WHERE h.tenant = 'qf';
 
 -- a flame graph of one type over both tiers in plain SQL
 CREATE FUNCTION sql_flamegraph(pt text, lo timestamptz, hi timestamptz) RETURNS jsonb
@@ -27,7 +27,7 @@ LANGUAGE sql STABLE AS $$
 	WITH s AS (SELECT series_id FROM pyroscope.series WHERE tenant = 'qf' AND profile_type = pt)
 	SELECT pyroscope.flamegraph(pyroscope.merge(x.p), 0) FROM (
 		SELECT pyroscope.pprof_part(hp.data, h.part) AS p
-		  FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (pprof_id)
+		  FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (shard_key, pprof_id)
 		 WHERE h.tenant = 'qf' AND h.ts BETWEEN lo AND hi AND h.series_id IN (SELECT series_id FROM s)
 		UNION ALL
 		SELECT pyroscope.block_profile(b.data, (SELECT array_agg(series_id) FROM s), lo, hi)
@@ -47,12 +47,47 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 1;
 SET min_parallel_table_scan_size = 0;
 SET parallel_leader_participation = off;
-EXPLAIN (COSTS OFF)
+-- The shape of a plan: its aggregation and gathering nodes, top down, and
+-- the tables it reads (a partition counts as its table), the same whether
+-- the tables are plain or hash-partitioned (scripts/test.sh runs both).
+CREATE FUNCTION pg_temp.plan_nodes(n jsonb, OUT nodes text[], OUT tables text[])
+LANGUAGE plpgsql AS $f$
+DECLARE
+	c record;
+	k jsonb;
+BEGIN
+	nodes := CASE WHEN n ->> 'Node Type' IN ('Aggregate', 'Gather')
+				  THEN ARRAY[concat_ws(' ', nullif(n ->> 'Partial Mode', 'Simple'), n ->> 'Node Type')]
+				  ELSE '{}' END;
+	tables := CASE WHEN n ? 'Relation Name'
+				   THEN ARRAY[regexp_replace(n ->> 'Relation Name', '_p[0-9]+$', '')] ELSE '{}' END;
+	FOR k IN SELECT jsonb_array_elements(coalesce(n -> 'Plans', '[]')) LOOP
+		c := pg_temp.plan_nodes(k);
+		nodes := nodes || c.nodes;
+		tables := tables || c.tables;
+	END LOOP;
+END
+$f$;
+CREATE FUNCTION pg_temp.plan_shape(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+	j jsonb;
+	c record;
+BEGIN
+	EXECUTE 'EXPLAIN (COSTS OFF, FORMAT JSON) ' || q INTO j;
+	c := pg_temp.plan_nodes(j -> 0 -> 'Plan');
+	RETURN array_to_string(c.nodes, ' > ') || '; reads '
+		|| (SELECT string_agg(DISTINCT t, ', ') FROM unnest(c.tables) t);
+END
+$f$;
+-- (with statistics, so that the plan does not depend on when autovacuum
+-- last looked)
+ANALYZE pyroscope.head, pyroscope.head_pprof, pyroscope.blocks;
+SELECT pg_temp.plan_shape($$
 SELECT pyroscope.merge(x.p) FROM (
 	SELECT pyroscope.pprof_part(hp.data, h.part) AS p
-	  FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (pprof_id) WHERE h.tenant = 'qf'
+	  FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (shard_key, pprof_id) WHERE h.tenant = 'qf'
 	UNION ALL
-	SELECT pyroscope.block_profile(b.data, NULL) FROM pyroscope.blocks b WHERE b.tenant = 'qf') x;
+	SELECT pyroscope.block_profile(b.data, NULL) FROM pyroscope.blocks b WHERE b.tenant = 'qf') x$$) AS plan;
 SELECT bool_and(sql_flamegraph(t.pt, '2031-03-01 09:00+00', '2031-03-01 14:00+00')
 				= pyroscope.flamegraph(t.pt, '{}', '2031-03-01 09:00+00', '2031-03-01 14:00+00', 0, 'qf')) AS same_in_parallel
   FROM pyroscope.profile_types('qf') t(pt);

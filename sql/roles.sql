@@ -141,7 +141,40 @@ SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM pyroscope.head WHERE tenant = 'ta';
+-- The shape of a plan: its aggregation and gathering nodes, top down, and
+-- the tables it reads (a partition counts as its table), the same whether
+-- the tables are plain or hash-partitioned (scripts/test.sh runs both).
+CREATE FUNCTION pg_temp.plan_nodes(n jsonb, OUT nodes text[], OUT tables text[])
+LANGUAGE plpgsql AS $f$
+DECLARE
+	c record;
+	k jsonb;
+BEGIN
+	nodes := CASE WHEN n ->> 'Node Type' IN ('Aggregate', 'Gather')
+				  THEN ARRAY[concat_ws(' ', nullif(n ->> 'Partial Mode', 'Simple'), n ->> 'Node Type')]
+				  ELSE '{}' END;
+	tables := CASE WHEN n ? 'Relation Name'
+				   THEN ARRAY[regexp_replace(n ->> 'Relation Name', '_p[0-9]+$', '')] ELSE '{}' END;
+	FOR k IN SELECT jsonb_array_elements(coalesce(n -> 'Plans', '[]')) LOOP
+		c := pg_temp.plan_nodes(k);
+		nodes := nodes || c.nodes;
+		tables := tables || c.tables;
+	END LOOP;
+END
+$f$;
+CREATE FUNCTION pg_temp.plan_shape(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+	j jsonb;
+	c record;
+BEGIN
+	EXECUTE 'EXPLAIN (COSTS OFF, FORMAT JSON) ' || q INTO j;
+	c := pg_temp.plan_nodes(j -> 0 -> 'Plan');
+	RETURN array_to_string(c.nodes, ' > ') || '; reads '
+		|| (SELECT string_agg(DISTINCT t, ', ') FROM unnest(c.tables) t);
+END
+$f$;
+ANALYZE pyroscope.head;
+SELECT pg_temp.plan_shape($$SELECT count(*) FROM pyroscope.head WHERE tenant = 'ta'$$) AS plan;
 SET ROLE regress_alice;
 SELECT count(*) AS differences FROM (SELECT * FROM regress_seen() EXCEPT SELECT probe, ta, tb FROM regress_serial WHERE who = 'alice') d;
 RESET ROLE;

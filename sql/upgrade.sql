@@ -3,7 +3,8 @@
 -- is brought to the current version (1.1: pprofs kept as sent; 1.2: a
 -- tenant retention of 0, ingest at a given time; 1.3: query workers on the
 -- status board, stored pprofs not recompressed; 1.4: ingest_jfr; 1.5:
--- profile ids; 1.6: roles, tenant grants, row-level security) by ALTER
+-- profile ids; 1.6: roles, tenant grants, row-level security; 1.7: the
+-- distribution key shard_key) by ALTER
 -- EXTENSION ... UPDATE, and then stores and reads pprofs like a new one.  (A new
 -- database is made by the same scripts: pyroscope--1.0.sql and the
 -- updates after it.)
@@ -33,6 +34,14 @@ INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, pprof_id, pa
 	SELECT min(series_id), 'old', now(), 1, 1, max(pprof_id), 0 FROM pyroscope.series, pyroscope.head_pprof;
 ALTER EXTENSION pyroscope UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pyroscope';
+-- 1.7: every row has its service's shard key, stored pprofs are found by
+-- their head rows' keys, and ids go on from where they were
+SELECT (SELECT bool_and(shard_key = pyroscope.shard_key(tenant, service_name)) FROM pyroscope.series) AS series_keyed,
+	   (SELECT bool_and(shard_key = pyroscope.shard_key('old', 's')) FROM pyroscope.head) AS head_keyed,
+	   (SELECT count(*) FROM pyroscope.head h JOIN pyroscope.head_pprof p USING (shard_key, pprof_id))
+	   AS head_rows_with_their_pprof,
+	   nextval('pyroscope.series_series_id_seq') > (SELECT max(series_id) FROM pyroscope.series) AS series_ids_go_on,
+	   nextval('pyroscope.head_pprof_pprof_id_seq') > (SELECT max(pprof_id) FROM pyroscope.head_pprof) AS pprof_ids_go_on;
 -- 1.5: each stored pprof's rows got one id
 SELECT pprof_id - (SELECT min(pprof_id) FROM pyroscope.head_pprof) AS pprof, count(*) AS rows,
 	   count(DISTINCT profile_id) AS ids
@@ -66,7 +75,7 @@ SELECT pyroscope.ingest_jfr(pg_read_binary_file(:'jfr'), labels => '{"service_na
 -- grants of the HTTP role, the role of each credential
 SELECT c.relname, c.relrowsecurity, count(p.polname) AS policies
   FROM pg_class c LEFT JOIN pg_policy p ON p.polrelid = c.oid
- WHERE c.relnamespace = 'pyroscope'::regnamespace AND c.relkind = 'r'
+ WHERE c.relnamespace = 'pyroscope'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
  GROUP BY 1, 2 ORDER BY 1;
 SELECT * FROM pyroscope.tenant_grants;
 SELECT column_default FROM information_schema.columns

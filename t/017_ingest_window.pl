@@ -118,7 +118,7 @@ my $multi = push_request([ 'service_name', 'multi-a', '__name__', 'process_cpu' 
 	make_pprof($t, [ [ 'b' ], 20 ]), make_pprof($t + 1_000_000_000, [ [ 'b' ], 30 ]));
 ($st, $body) = http($node, 'POST', '/push.v1.PusherService/Push', headers => $push_ct, body => $multi);
 is($st, 200, 'a Push of two series') or diag($body);
-is(sql("SELECT string_agg(s.labels->>'service_name' || '=' || t, ' ' ORDER BY 1) FROM "
+is(sql("SELECT string_agg(s.labels->>'service_name' || '=' || t, ' ' ORDER BY s.labels->>'service_name') FROM "
 	  . "(SELECT series_id, sum(total) t FROM pyroscope.head GROUP BY 1) h JOIN pyroscope.series s "
 	  . "USING (series_id) WHERE s.labels->>'service_name' LIKE 'multi-%'"),
 	'multi-a=10 multi-b=50', 'both series stored, every profile of each');

@@ -244,6 +244,27 @@ pyro_labels_fingerprint(const PyroLabelSet *ls)
 	return h;
 }
 
+int32_t
+pyro_shard_key(const char *tenant, size_t tenant_len,
+			   const char *service, size_t service_len)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;	/* FNV-1a 64 offset basis */
+	const char *parts[2] = {tenant, service};
+	size_t		lens[2] = {tenant_len, service_len};
+
+	for (int k = 0; k < 2; k++)
+	{
+		for (size_t i = 0; i < lens[k]; i++)
+		{
+			h ^= (unsigned char) parts[k][i];
+			h *= 0x100000001b3ULL;
+		}
+		h ^= 0;					/* the separator byte */
+		h *= 0x100000001b3ULL;
+	}
+	return (int32_t) (uint32_t) (h ^ (h >> 32));
+}
+
 static int
 label_ptr_cmp(const void *a, const void *b)
 {

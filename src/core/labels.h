@@ -66,6 +66,15 @@ extern void pyro_labels_sort(PyroLabelSet *ls);
 /* 64-bit fingerprint of a sorted set */
 extern uint64_t pyro_labels_fingerprint(const PyroLabelSet *ls);
 
+/*
+ * The distribution key of a (tenant, service_name): the column shard_key
+ * of every big table (docs/scaling-out.md).  FNV-1a over the bytes of
+ * both, each followed by a 0 byte, folded to 32 bits: the same on every
+ * platform and release, since stored rows and their placement depend on it.
+ */
+extern int32_t pyro_shard_key(const char *tenant, size_t tenant_len,
+							  const char *service, size_t service_len);
+
 /* {"name":"value",...} in sorted order */
 extern void pyro_labels_json(const PyroLabelSet *ls, PyroBuf *out);
 

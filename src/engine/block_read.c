@@ -271,7 +271,8 @@ pyroscope_stored_block_totals(int64 block_id, BlockTotalVisitor visit, void *arg
 
 	values[0] = Int64GetDatum(block_id);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT size, data, object_key FROM pyroscope.blocks WHERE block_id = $1",
+	if (SPI_execute_with_args("SELECT size, data, object_key FROM pyroscope.blocks"
+							  " WHERE block_id = $1 /* every shard */",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up block");
 	if (SPI_processed == 0)

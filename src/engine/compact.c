@@ -131,9 +131,10 @@ unit_from_row(HeapTuple tup, TupleDesc desc, CompactUnitKind kind, int level, in
 	u->kind = kind;
 	u->level = level;
 	u->tenant = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+	u->service_name = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	u->shard_key = pyroscope_shard_key(u->tenant, u->service_name);
 	if (kind != COMPACT_RETENTION)
 	{
-		u->service_name = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 		u->start = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
 		u->end = u->start + (int64) window * USECS_PER_SEC;
 	}
@@ -181,8 +182,9 @@ pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now, const 
 			sql = "SELECT s.tenant, s.service_name,"
 				" pg_catalog.date_bin(pg_catalog.make_interval(secs => $2), h.ts,"
 				"                     timestamptz '1970-01-01 00:00:00+00') AS w"
-				" FROM pyroscope.head h JOIN pyroscope.series s ON s.series_id = h.series_id"
-				" WHERE h.ts < $1 AND ($4::text IS NULL OR h.tenant = $4)"
+				" FROM pyroscope.head h JOIN pyroscope.series s"
+				"   ON s.shard_key = h.shard_key AND s.series_id = h.series_id"
+				" WHERE h.ts < $1 AND ($4::text IS NULL OR h.tenant = $4) /* every shard */"
 				" GROUP BY 1, 2, 3 ORDER BY 3, 1, 2";
 			break;
 		case COMPACT_MERGE:
@@ -195,23 +197,25 @@ pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now, const 
 			 * hour reads a few blocks, not one per level-0 window.
 			 */
 			sql = "SELECT tenant, service_name, w FROM ("
-				" SELECT tenant, service_name,"
-				"  pg_catalog.date_bin(pg_catalog.make_interval(secs => $2), min_ts,"
-				"                      timestamptz '1970-01-01 00:00:00+00') AS w,"
-				"  pg_catalog.date_bin(pg_catalog.make_interval(secs => $2), max_ts,"
-				"                      timestamptz '1970-01-01 00:00:00+00') AS w2"
-				"  FROM pyroscope.blocks WHERE level <= $3 AND object_key IS NULL"
-				"   AND ($4::text IS NULL OR tenant = $4)) b"
-				" WHERE w = w2 AND (w + pg_catalog.make_interval(secs => $2) <= $1 OR $5)"
-				" GROUP BY 1, 2, 3"
-				" HAVING count(*) >= CASE WHEN w + pg_catalog.make_interval(secs => $2) <= $1"
-				"                    THEN 2 ELSE " CppAsString2(COMPACT_PARTIAL_MERGE) " END"
+				" SELECT shard_key, tenant, service_name, w, count(*) AS n FROM ("
+				"  SELECT shard_key, tenant, service_name,"
+				"   pg_catalog.date_bin(pg_catalog.make_interval(secs => $2), min_ts,"
+				"                       timestamptz '1970-01-01 00:00:00+00') AS w,"
+				"   pg_catalog.date_bin(pg_catalog.make_interval(secs => $2), max_ts,"
+				"                       timestamptz '1970-01-01 00:00:00+00') AS w2"
+				"   FROM pyroscope.blocks WHERE level <= $3 AND object_key IS NULL"
+				"    AND ($4::text IS NULL OR tenant = $4) /* every shard */) b"
+				"  WHERE w = w2 AND (w + pg_catalog.make_interval(secs => $2) <= $1 OR $5)"
+				"  GROUP BY 1, 2, 3, 4) g"
+				" WHERE n >= CASE WHEN w + pg_catalog.make_interval(secs => $2) <= $1"
+				"            THEN 2 ELSE " CppAsString2(COMPACT_PARTIAL_MERGE) " END"
 				" ORDER BY 3, 1, 2";
 			break;
 		case COMPACT_RETENTION:
 		default:
-			sql = "SELECT DISTINCT tenant FROM pyroscope.series"
-				" WHERE $4::text IS NULL OR tenant = $4 ORDER BY 1";
+			/* a unit per service: each one's rows are on one shard */
+			sql = "SELECT DISTINCT tenant, service_name FROM pyroscope.series"
+				" WHERE ($4::text IS NULL OR tenant = $4) /* every shard */ ORDER BY 1, 2";
 			break;
 	}
 
@@ -310,9 +314,9 @@ insert_block(PyroBlockWriter *w, const CompactUnit *u, int level, Int64Array *se
 	PyroBlockMeta meta;
 	PyroError	err;
 	bytea	   *data;
-	Oid			types[10] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	INT8ARRAYOID, INT8OID, INT8OID, INT8OID, BYTEAOID};
-	Datum		values[10];
+	Oid			types[11] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	INT8ARRAYOID, INT8OID, INT8OID, INT8OID, BYTEAOID, INT4OID};
+	Datum		values[11];
 
 	pyro_buf_init(&out);
 	if (pyro_block_writer_finish(w, &out, &meta, &err) != PYRO_OK)
@@ -343,10 +347,11 @@ insert_block(PyroBlockWriter *w, const CompactUnit *u, int level, Int64Array *se
 	values[7] = Int64GetDatum((int64) meta.nsamples);
 	values[8] = Int64GetDatum((int64) VARSIZE(data) - VARHDRSZ);
 	values[9] = PointerGetDatum(data);
+	values[10] = Int32GetDatum(u->shard_key);
 	spi_exec("INSERT INTO pyroscope.blocks (tenant, service_name, level, min_ts, max_ts,"
-			 " series_ids, nprofiles, nsamples, size, data)"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-			 10, types, values, SPI_OK_INSERT);
+			 " series_ids, nprofiles, nsamples, size, data, shard_key)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			 11, types, values, SPI_OK_INSERT);
 	return (int64) VARSIZE(data) - VARHDRSZ;
 }
 
@@ -373,8 +378,8 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	MemoryContext unit_cxt;
 	MemoryContext old;
 	TimestampTz cutoff = now - (int64) pyroscope_compact_after * USECS_PER_SEC;
-	Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[4];
+	Oid			types[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[5];
 	Portal		portal;
 	PyroBlockOptions opt;
 	PyroBlockWriter *w;
@@ -409,18 +414,20 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	values[1] = CStringGetTextDatum(u->service_name);
 	values[2] = TimestampTzGetDatum(u->start);
 	values[3] = TimestampTzGetDatum(Min(u->end, cutoff));
+	values[4] = Int32GetDatum(u->shard_key);
 	head_reader_init(&reader);
 	reader.for_compaction = true;
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT h.ctid, h.series_id, h.ts, h.profile,"
-									   "       h.pprof_id, h.part, h.total, h.profile_id"
+									   "       h.pprof_id, h.part, h.total, h.profile_id, h.shard_key"
 									   " FROM pyroscope.head h"
-									   " WHERE h.tenant = $1 AND h.ts >= $3 AND h.ts < $4"
+									   " WHERE h.shard_key = $5 AND h.tenant = $1 AND h.ts >= $3 AND h.ts < $4"
 									   "   AND h.series_id IN (SELECT s.series_id FROM pyroscope.series s"
-									   "                        WHERE s.tenant = $1 AND s.service_name = $2)"
-									   " ORDER BY h.pprof_id"
+									   "                        WHERE s.shard_key = $5 AND s.tenant = $1"
+									   "                          AND s.service_name = $2)"
+									   " ORDER BY h.pprof_id, h.part"
 									   " FOR UPDATE OF h SKIP LOCKED",
-									   4, types, values, NULL, false, 0);
+									   5, types, values, NULL, false, 0);
 	for (;;)
 	{
 		SPITupleTable *tt;
@@ -461,7 +468,7 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 			 * decode in the reader's context, add (copying) in the unit
 			 * context
 			 */
-			p = head_reader_get_row(&reader, tup, desc, 4);
+			p = head_reader_get_row(&reader, tup, desc, 4, 9);
 			{
 				Datum		id = SPI_getbinval(tup, desc, 8, &isnull);
 
@@ -485,8 +492,8 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 
 	if (ntids > 0)
 	{
-		Oid			dtypes[1] = {TIDARRAYOID};
-		Datum		dvalues[1];
+		Oid			dtypes[2] = {TIDARRAYOID, INT4OID};
+		Datum		dvalues[2];
 		int64		size;
 
 		MemoryContextSwitchTo(unit_cxt);
@@ -497,8 +504,14 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 		dvalues[0] = PointerGetDatum(construct_array(tid_datums, (int) ntids, TIDOID,
 													 sizeof(ItemPointerData), false,
 													 TYPALIGN_SHORT));
-		spi_exec("DELETE FROM pyroscope.head WHERE ctid = ANY ($1)",
-				 1, dtypes, dvalues, SPI_OK_DELETE);
+		dvalues[1] = Int32GetDatum(u->shard_key);
+
+		/*
+		 * A ctid names a row only within one table: the shard key keeps the
+		 * statement on the partition or shard the rows were read from.
+		 */
+		spi_exec("DELETE FROM pyroscope.head WHERE shard_key = $2 AND ctid = ANY ($1)",
+				 2, dtypes, dvalues, SPI_OK_DELETE);
 		if (SPI_processed != ntids)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -507,13 +520,15 @@ compact_head_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 		/* the stored pprofs that no head row names any more */
 		if (pprofs.n > 0)
 		{
-			Oid			ptypes[1] = {INT8ARRAYOID};
-			Datum		pvalues[1];
+			Oid			ptypes[2] = {INT8ARRAYOID, INT4OID};
+			Datum		pvalues[2];
 
 			pvalues[0] = int64_array_datum(&pprofs);
-			spi_exec("DELETE FROM pyroscope.head_pprof p WHERE p.pprof_id = ANY ($1)"
-					 " AND NOT EXISTS (SELECT 1 FROM pyroscope.head h WHERE h.pprof_id = p.pprof_id)",
-					 1, ptypes, pvalues, SPI_OK_DELETE);
+			pvalues[1] = Int32GetDatum(u->shard_key);
+			spi_exec("DELETE FROM pyroscope.head_pprof p WHERE p.shard_key = $2 AND p.pprof_id = ANY ($1)"
+					 " AND NOT EXISTS (SELECT 1 FROM pyroscope.head h"
+					 "                  WHERE h.shard_key = $2 AND h.pprof_id = p.pprof_id)",
+					 2, ptypes, pvalues, SPI_OK_DELETE);
 		}
 		c->head_rows_compacted += (int64) ntids;
 		c->blocks_written++;
@@ -563,8 +578,8 @@ compact_merge_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	MemoryContext unit_cxt;
 	MemoryContext row_cxt;
 	MemoryContext old;
-	Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[5];
+	Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[6];
 	Int64Array	ids = {0};
 	Int64Array	series = {0};
 	PyroBlockOptions opt;
@@ -588,11 +603,12 @@ compact_merge_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	values[2] = Int32GetDatum(u->level);
 	values[3] = TimestampTzGetDatum(u->start);
 	values[4] = TimestampTzGetDatum(u->end);
+	values[5] = Int32GetDatum(u->shard_key);
 	spi_exec("SELECT block_id FROM pyroscope.blocks"
-			 " WHERE tenant = $1 AND service_name = $2 AND level <= $3 AND object_key IS NULL"
-			 "   AND min_ts >= $4 AND max_ts < $5"
+			 " WHERE shard_key = $6 AND tenant = $1 AND service_name = $2 AND level <= $3"
+			 "   AND object_key IS NULL AND min_ts >= $4 AND max_ts < $5"
 			 " ORDER BY block_id FOR UPDATE SKIP LOCKED",
-			 5, types, values, SPI_OK_SELECT);
+			 6, types, values, SPI_OK_SELECT);
 	MemoryContextSwitchTo(unit_cxt);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -613,8 +629,8 @@ compact_merge_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 
 	for (size_t i = 0; i < ids.n; i++)
 	{
-		Oid			btypes[1] = {INT8OID};
-		Datum		bvalues[1] = {Int64GetDatum(ids.v[i])};
+		Oid			btypes[2] = {INT8OID, INT4OID};
+		Datum		bvalues[2] = {Int64GetDatum(ids.v[i]), Int32GetDatum(u->shard_key)};
 		bool		isnull;
 		bytea	   *data;
 		PyroBlockReader *r;
@@ -623,8 +639,8 @@ compact_merge_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 		const int64_t *sids;
 		uint32_t	nsids;
 
-		spi_exec("SELECT data FROM pyroscope.blocks WHERE block_id = $1",
-				 1, btypes, bvalues, SPI_OK_SELECT);
+		spi_exec("SELECT data FROM pyroscope.blocks WHERE shard_key = $2 AND block_id = $1",
+				 2, btypes, bvalues, SPI_OK_SELECT);
 		if (SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -662,11 +678,11 @@ compact_merge_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	size = insert_block(st.w, u, u->level, &series);
 	pyro_block_writer_free(st.w);
 	{
-		Oid			dtypes[1] = {INT8ARRAYOID};
-		Datum		dvalues[1] = {int64_array_datum(&ids)};
+		Oid			dtypes[2] = {INT8ARRAYOID, INT4OID};
+		Datum		dvalues[2] = {int64_array_datum(&ids), Int32GetDatum(u->shard_key)};
 
-		spi_exec("DELETE FROM pyroscope.blocks WHERE block_id = ANY ($1)",
-				 1, dtypes, dvalues, SPI_OK_DELETE);
+		spi_exec("DELETE FROM pyroscope.blocks WHERE shard_key = $2 AND block_id = ANY ($1)",
+				 2, dtypes, dvalues, SPI_OK_DELETE);
 		if (SPI_processed != ids.n)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -687,32 +703,35 @@ done:
 }
 
 /*
- * Delete the tenant's stored pprofs that no head row names any more: those
- * whose rows retention deleted, and those left behind when two
- * compactions took the rows of one pprof (of two services) at once and
- * each saw the other's rows still there.
+ * Delete the stored pprofs of the unit's tenant and shard key ($1 and $3 of
+ * types and values) that no head row names any more: those whose rows
+ * retention deleted, and those left behind when two compactions took the
+ * rows of one pprof (of two services) at once and each saw the other's
+ * rows still there.
  */
 static void
 sweep_head_pprofs(Oid *types, Datum *values)
 {
-	spi_exec("DELETE FROM pyroscope.head_pprof p WHERE p.tenant = $1"
-			 " AND NOT EXISTS (SELECT 1 FROM pyroscope.head h WHERE h.pprof_id = p.pprof_id)",
-			 1, types, values, SPI_OK_DELETE);
+	spi_exec("DELETE FROM pyroscope.head_pprof p WHERE p.shard_key = $3 AND p.tenant = $1"
+			 " AND NOT EXISTS (SELECT 1 FROM pyroscope.head h"
+			 "                  WHERE h.shard_key = $3 AND h.pprof_id = p.pprof_id)",
+			 3, types, values, SPI_OK_DELETE);
 }
 
 /*
- * Retention of one tenant: delete its blocks whose newest profile, and
- * its head profiles, are older than its retention (the tenant_retention
- * override or pyroscope.retention), then the series last seen before
- * that with nothing left in head or blocks.  Deleting an offloaded
+ * Retention of one service of a tenant (all its rows have one shard key):
+ * delete its blocks whose newest profile, and its head profiles, are older
+ * than the tenant's retention (the tenant_retention override or
+ * pyroscope.retention), then the series last seen before that with nothing
+ * left in head or blocks.  Deleting an offloaded
  * block's row queues its object for deletion (the blocks_object_deletion
  * trigger), which the offloader carries out after the commit.
  */
 static void
 retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 {
-	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, INT4OID};
-	Datum		values[3];
+	Oid			types[4] = {TEXTOID, TIMESTAMPTZOID, INT4OID, TEXTOID};
+	Datum		values[4];
 	bool		isnull;
 	Datum		cutoff;
 
@@ -729,6 +748,9 @@ retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 										 "                                  WHERE r.tenant = $1)", "$3"),
 			 3, types, values, SPI_OK_SELECT);
 	cutoff = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	/* from here on: $1 tenant, $2 cutoff, $3 shard key, $4 service */
+	values[2] = Int32GetDatum(u->shard_key);
+	values[3] = CStringGetTextDatum(u->service_name);
 	if (isnull)
 	{
 		/*
@@ -741,32 +763,34 @@ retention_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c)
 	}
 	values[1] = cutoff;
 
-	spi_exec("WITH d AS (DELETE FROM pyroscope.blocks WHERE block_id IN"
+	spi_exec("WITH d AS (DELETE FROM pyroscope.blocks WHERE shard_key = $3 AND block_id IN"
 			 "  (SELECT block_id FROM pyroscope.blocks"
-			 "    WHERE tenant = $1 AND max_ts < $2"
+			 "    WHERE shard_key = $3 AND tenant = $1 AND service_name = $4 AND max_ts < $2"
 			 "    FOR UPDATE SKIP LOCKED) RETURNING size)"
 			 " SELECT count(*), COALESCE(sum(size), 0)::bigint FROM d",
-			 2, types, values, SPI_OK_SELECT);
+			 4, types, values, SPI_OK_SELECT);
 	c->blocks_deleted += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 													 SPI_tuptable->tupdesc, 1, &isnull));
 	c->bytes_deleted += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 													SPI_tuptable->tupdesc, 2, &isnull));
 
-	spi_exec("DELETE FROM pyroscope.head WHERE ctid IN"
-			 " (SELECT ctid FROM pyroscope.head WHERE tenant = $1 AND ts < $2"
+	spi_exec("DELETE FROM pyroscope.head WHERE shard_key = $3 AND ctid IN"
+			 " (SELECT ctid FROM pyroscope.head WHERE shard_key = $3 AND tenant = $1 AND ts < $2"
 			 "   FOR UPDATE SKIP LOCKED)",
-			 2, types, values, SPI_OK_DELETE);
+			 3, types, values, SPI_OK_DELETE);
 	c->head_rows_deleted += (int64) SPI_processed;
 	sweep_head_pprofs(types, values);
 
-	spi_exec("DELETE FROM pyroscope.series WHERE series_id IN"
+	spi_exec("DELETE FROM pyroscope.series WHERE shard_key = $3 AND series_id IN"
 			 " (SELECT x.series_id FROM pyroscope.series x"
-			 "   WHERE x.tenant = $1 AND x.last_seen < $2"
-			 "     AND NOT EXISTS (SELECT 1 FROM pyroscope.head h WHERE h.series_id = x.series_id)"
+			 "   WHERE x.shard_key = $3 AND x.tenant = $1 AND x.service_name = $4 AND x.last_seen < $2"
+			 "     AND NOT EXISTS (SELECT 1 FROM pyroscope.head h"
+			 "                      WHERE h.shard_key = $3 AND h.series_id = x.series_id)"
 			 "     AND NOT EXISTS (SELECT 1 FROM pyroscope.blocks b"
-			 "                      WHERE b.tenant = x.tenant AND b.series_ids @> ARRAY[x.series_id])"
+			 "                      WHERE b.shard_key = $3 AND b.tenant = x.tenant"
+			 "                        AND b.series_ids @> ARRAY[x.series_id])"
 			 "   FOR UPDATE SKIP LOCKED)",
-			 2, types, values, SPI_OK_DELETE);
+			 4, types, values, SPI_OK_DELETE);
 	c->series_deleted += (int64) SPI_processed;
 	test_delay();
 	SPI_finish();

@@ -30,6 +30,9 @@
 #include "tree.h"
 
 /* time: Unix milliseconds to timestamptz and back (time.c) */
+/* shard.c: the distribution key of (tenant, service_name) */
+extern int32 pyroscope_shard_key(const char *tenant, const char *service_name);
+
 extern TimestampTz pyroscope_ms_to_timestamptz(int64 ms);
 extern bool pyroscope_ms_to_timestamptz_exact(int64 ms, TimestampTz *out);
 extern int64 pyroscope_timestamptz_to_ms(TimestampTz ts);
@@ -37,6 +40,7 @@ extern int64 pyroscope_timestamptz_to_ms_ceil(TimestampTz ts);
 
 /* settings (guc.c: every pyroscope.* GUC; the object store's are its own) */
 extern void pyroscope_define_gucs(void);
+extern int	pyroscope_hash_partitions;
 extern int	pyroscope_max_profile_size; /* bytes, decompressed */
 extern int	pyroscope_max_jfr_size; /* bytes, decompressed */
 extern int	pyroscope_max_otlp_size;	/* bytes, decompressed */
@@ -196,6 +200,7 @@ struct HeadCacheEntry;
 typedef struct HeadReader
 {
 	MemoryContext cxt;			/* what the reader decoded */
+	int32		shard_key;		/* of pprof_id */
 	int64		pprof_id;		/* of n; 0 = none */
 	struct PyroNormalized *n;	/* owned, or a pinned cache entry's */
 	struct HeadCacheEntry *pinned;
@@ -212,9 +217,10 @@ typedef struct HeadReader
 
 extern void head_reader_init(HeadReader *r);
 extern PyroProfile *head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc desc,
-										int first);
+										int first, int key_col);
 extern void head_reader_done(HeadReader *r);
-extern ProfileValue *pyroscope_head_part_value(int64 pprof_id, int32 part, int64 total);
+extern ProfileValue *pyroscope_head_part_value(int32 shard_key, int64 pprof_id, int32 part,
+											   int64 total);
 extern ProfileValue *pyroscope_pprof_part_value(const void *data, size_t len, int32 part);
 struct PyroPprofLimits;
 extern void pyroscope_pprof_ingest_limits(struct PyroPprofLimits *limits);
@@ -358,8 +364,10 @@ typedef struct CompactUnit
 	CompactUnitKind kind;
 	int			level;			/* level of the block written */
 	char	   *tenant;
-	char	   *service_name;	/* NULL for retention */
-	TimestampTz start;			/* aligned window [start, end) */
+	char	   *service_name;
+	int32		shard_key;		/* of tenant and service_name */
+	TimestampTz start;			/* aligned window [start, end); not for
+								 * retention */
 	TimestampTz end;
 } CompactUnit;
 
@@ -476,7 +484,7 @@ extern void pyroscope_http_worker_count(bool error);
 extern bool pyroscope_http_worker_get_status(int index, HttpWorkerStatus *st);
 
 /* the extension version this library's queries are written for */
-#define PYROSCOPE_EXTENSION_VERSION "1.6"
+#define PYROSCOPE_EXTENSION_VERSION "1.7"
 extern bool pyroscope_extension_ready(void);
 extern char *pyroscope_extension_installed_version(void);
 extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);

@@ -19,6 +19,7 @@
 
 /* profiles */
 int			pyroscope_max_profile_size = 16 * 1024 * 1024;
+int			pyroscope_hash_partitions = 0;
 int			pyroscope_max_profile_samples = 1000000;
 int			pyroscope_max_jfr_size = 64 * 1024 * 1024;
 int			pyroscope_max_otlp_size = 64 * 1024 * 1024;
@@ -120,6 +121,13 @@ pyroscope_define_gucs(void)
 {
 
 	/* Profiles: ingest limits, queries, the head cache */
+	DefineCustomIntVariable("pyroscope.hash_partitions",
+							"Hash partitions of the big tables, by shard_key, when the extension creates them.",
+							"Read by CREATE EXTENSION (and the update to 1.7): 0 makes plain tables; N > 0 partitions series, head, head_pprof, blocks and object_deletions into N partitions each.  Changing it later changes nothing.",
+							&pyroscope_hash_partitions,
+							0, 0, 1024,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("pyroscope.max_profile_size",
 							"Largest accepted profile, after decompression.",
 							NULL,

@@ -255,9 +255,9 @@ head_reader_done(HeadReader *r)
  * at ingest.
  */
 static void
-head_reader_load(HeadReader *r, int64 pprof_id)
+head_reader_load(HeadReader *r, int32 shard_key, int64 pprof_id)
 {
-	Datum		arg = Int64GetDatum(pprof_id);
+	Datum		args[2] = {Int32GetDatum(shard_key), Int64GetDatum(pprof_id)};
 	bool		isnull;
 	bytea	   *data;
 	PyroPprofLimits limits;
@@ -271,15 +271,16 @@ head_reader_load(HeadReader *r, int64 pprof_id)
 	head_reader_clear(r);
 	if (pprof_fetch_plan == NULL)
 	{
-		Oid			t[1] = {INT8OID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT data FROM pyroscope.head_pprof WHERE pprof_id = $1",
-									   1, t);
+		Oid			t[2] = {INT4OID, INT8OID};
+		SPIPlanPtr	plan = SPI_prepare("SELECT data FROM pyroscope.head_pprof"
+									   " WHERE shard_key = $1 AND pprof_id = $2",
+									   2, t);
 
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare the head pprof query");
 		pprof_fetch_plan = plan;
 	}
-	if (SPI_execute_plan(pprof_fetch_plan, &arg, NULL, !r->for_compaction, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(pprof_fetch_plan, args, NULL, !r->for_compaction, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read stored pprof " INT64_FORMAT, pprof_id);
 	tt = SPI_tuptable;
 	if (SPI_processed != 1)
@@ -293,6 +294,7 @@ head_reader_load(HeadReader *r, int64 pprof_id)
 	key.len = VARSIZE_ANY_EXHDR(data);
 	key.hash = pyro_hash_bytes(VARDATA_ANY(data), key.len, 0x70707266);
 	r->pprof_id = pprof_id;
+	r->shard_key = shard_key;
 
 	if (!r->for_compaction && (e = head_cache_lookup(&key)) != NULL)
 	{
@@ -338,7 +340,7 @@ head_reader_load(HeadReader *r, int64 pprof_id)
  */
 static PyroProfile *
 head_reader_get(HeadReader *r, Datum profile, bool profile_isnull,
-				int64 pprof_id, int32 part, int64 total)
+				int32 shard_key, int64 pprof_id, int32 part, int64 total)
 {
 	const PyroSeriesProfile *sp;
 
@@ -352,8 +354,8 @@ head_reader_get(HeadReader *r, Datum profile, bool profile_isnull,
 		MemoryContextSwitchTo(old);
 		return r->pyp1;
 	}
-	if (r->pprof_id != pprof_id || r->n == NULL)
-		head_reader_load(r, pprof_id);
+	if (r->pprof_id != pprof_id || r->shard_key != shard_key || r->n == NULL)
+		head_reader_load(r, shard_key, pprof_id);
 	if (part < 0 || (size_t) part >= r->n->nseries)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -370,11 +372,12 @@ head_reader_get(HeadReader *r, Datum profile, bool profile_isnull,
 
 /*
  * head_reader_get for a head row read through SPI whose columns first to
- * first + 3 are its profile, pprof_id, part and total, in that order.
+ * first + 3 are its profile, pprof_id, part and total, in that order, and
+ * column key_col its shard_key.
  * Afterwards r->pprof_id is the row's stored pprof (0 for a profile value).
  */
 PyroProfile *
-head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc desc, int first)
+head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc desc, int first, int key_col)
 {
 	bool		profile_null,
 				isnull;
@@ -382,11 +385,13 @@ head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc desc, int first)
 	Datum		pprof_id = SPI_getbinval(tup, desc, first + 1, &isnull);
 	Datum		part = SPI_getbinval(tup, desc, first + 2, &isnull);
 	Datum		total = SPI_getbinval(tup, desc, first + 3, &isnull);
+	Datum		shard_key = SPI_getbinval(tup, desc, key_col, &isnull);
 
 	if (profile_null)
-		return head_reader_get(r, (Datum) 0, true, DatumGetInt64(pprof_id),
-							   DatumGetInt32(part), DatumGetInt64(total));
-	return head_reader_get(r, profile, false, 0, 0, 0);
+		return head_reader_get(r, (Datum) 0, true, DatumGetInt32(shard_key),
+							   DatumGetInt64(pprof_id), DatumGetInt32(part),
+							   DatumGetInt64(total));
+	return head_reader_get(r, profile, false, 0, 0, 0, 0);
 }
 
 /*
@@ -394,7 +399,7 @@ head_reader_get_row(HeadReader *r, HeapTuple tup, TupleDesc desc, int first)
  * head row whose pprof_id, part and total are given).
  */
 ProfileValue *
-pyroscope_head_part_value(int64 pprof_id, int32 part, int64 total)
+pyroscope_head_part_value(int32 shard_key, int64 pprof_id, int32 part, int64 total)
 {
 	HeadReader	r;
 	PyroProfile *p;
@@ -404,7 +409,7 @@ pyroscope_head_part_value(int64 pprof_id, int32 part, int64 total)
 
 	head_reader_init(&r);
 	SPI_connect();
-	p = head_reader_get(&r, (Datum) 0, true, pprof_id, part, total);
+	p = head_reader_get(&r, (Datum) 0, true, shard_key, pprof_id, part, total);
 	SPI_finish();				/* p lives in the reader's context */
 	pyro_buf_init(&buf);
 	if (pyro_profile_encode(p, &buf, &err) != PYRO_OK)

@@ -254,7 +254,7 @@ pyroscope_heatmap(const HeatmapQuery *q, HeatmapResult *out)
 	static const char *labels_sql =
 	"SELECT s.series_id, e.key, e.value"
 	"  FROM pyroscope.series s, jsonb_each_text(s.labels) e"
-	" WHERE s.series_id = ANY ($1) AND e.key <> ALL ($2::text[])"
+	" WHERE s.series_id = ANY ($1) AND e.key <> ALL ($2::text[]) /* every shard */"
 	" ORDER BY 1, 2";
 	ProfileSelection sel = *q->sel;
 	MemoryContext caller = CurrentMemoryContext;

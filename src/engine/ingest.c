@@ -62,55 +62,60 @@ prepare_plans(void)
 {
 	if (series_lookup_plan == NULL)
 	{
-		Oid			t[3] = {TEXTOID, INT8OID, JSONBOID};
+		Oid			t[4] = {TEXTOID, INT8OID, JSONBOID, INT4OID};
 
 		series_lookup_plan = prepare_kept(
 										  "SELECT series_id, labels = $3, first_seen, last_seen"
-										  " FROM pyroscope.series WHERE tenant = $1 AND fingerprint = $2",
-										  3, t);
+										  " FROM pyroscope.series"
+										  " WHERE shard_key = $4 AND tenant = $1 AND fingerprint = $2",
+										  4, t);
 	}
 	if (series_insert_plan == NULL)
 	{
-		Oid			t[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, TIMESTAMPTZOID};
+		Oid			t[7] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, TIMESTAMPTZOID, INT4OID};
 
 		series_insert_plan = prepare_kept(
 										  "INSERT INTO pyroscope.series AS s"
-										  " (tenant, profile_type, service_name, labels, fingerprint, first_seen, last_seen)"
-										  " VALUES ($1, $2, $3, $4, $5, $6, $6)"
-										  " ON CONFLICT (tenant, fingerprint) DO UPDATE"
+										  " (tenant, profile_type, service_name, labels, fingerprint, first_seen, last_seen,"
+										  "  shard_key)"
+										  " VALUES ($1, $2, $3, $4, $5, $6, $6, $7)"
+										  " ON CONFLICT (shard_key, tenant, fingerprint) DO UPDATE"
 										  " SET first_seen = least(s.first_seen, excluded.first_seen),"
 										  "     last_seen = greatest(s.last_seen, excluded.last_seen)"
 										  " RETURNING series_id, labels = $4",
-										  6, t);
+										  7, t);
 	}
 	if (series_count_plan == NULL)
 	{
 		Oid			t[1] = {TEXTOID};
 
-		series_count_plan = prepare_kept("SELECT count(*) FROM pyroscope.series WHERE tenant = $1",
+		/* the tenant's series over all its services */
+		series_count_plan = prepare_kept("SELECT count(*) FROM pyroscope.series"
+										 " WHERE tenant = $1 /* every shard */",
 										 1, t);
 	}
 	if (series_touch_plan == NULL)
 	{
-		Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
+		Oid			t[3] = {INT8OID, TIMESTAMPTZOID, INT4OID};
 
 		series_touch_plan = prepare_kept(
 										 "UPDATE pyroscope.series"
 										 " SET first_seen = least(first_seen, $2), last_seen = greatest(last_seen, $2)"
-										 " WHERE series_id = $1",
-										 2, t);
+										 " WHERE shard_key = $3 AND series_id = $1",
+										 3, t);
 	}
 	if (head_insert_plan == NULL)
 	{
-		Oid			t[7] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, InvalidOid,
-		UUIDOID};
+		Oid			t[8] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, InvalidOid,
+		UUIDOID, INT4OID};
 
 		t[5] = DatumGetObjectId(DirectFunctionCall1(regtypein,
 													CStringGetDatum("pyroscope.profile")));
 		head_insert_plan = prepare_kept(
-										"INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, profile, profile_id)"
-										" VALUES ($1, $2, $3, $4, $5, $6, $7)",
-										7, t);
+										"INSERT INTO pyroscope.head"
+										" (series_id, tenant, ts, total, nsamples, profile, profile_id, shard_key)"
+										" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+										8, t);
 	}
 
 	/*
@@ -122,21 +127,23 @@ prepare_plans(void)
 									 0, NULL);
 	if (pprof_insert_plan == NULL)
 	{
-		Oid			t[3] = {INT8OID, TEXTOID, BYTEAOID};
+		Oid			t[4] = {INT8OID, TEXTOID, BYTEAOID, INT4OID};
 
 		pprof_insert_plan = prepare_kept(
-										 "INSERT INTO pyroscope.head_pprof (pprof_id, tenant, data) VALUES ($1, $2, $3)",
-										 3, t);
+										 "INSERT INTO pyroscope.head_pprof (pprof_id, tenant, data, shard_key)"
+										 " VALUES ($1, $2, $3, $4)",
+										 4, t);
 	}
 	if (head_part_insert_plan == NULL)
 	{
-		Oid			t[8] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, INT8OID, INT4OID,
-		UUIDOID};
+		Oid			t[9] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT4OID, INT8OID, INT4OID,
+		UUIDOID, INT4OID};
 
 		head_part_insert_plan = prepare_kept(
-											 "INSERT INTO pyroscope.head (series_id, tenant, ts, total, nsamples, pprof_id, part, profile_id)"
-											 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-											 8, t);
+											 "INSERT INTO pyroscope.head"
+											 " (series_id, tenant, ts, total, nsamples, pprof_id, part, profile_id, shard_key)"
+											 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+											 9, t);
 	}
 }
 
@@ -390,16 +397,20 @@ series_cache_lookup(const char *tenant, uint64 fingerprint, bool *found)
 	return (SeriesCacheEntry *) hash_search(series_cache, &key, HASH_ENTER, found);
 }
 
-/* Find or create the series of a label set; returns its id. */
+/*
+ * Find or create the series of a label set; returns its id, and its shard
+ * key in *shard_key.
+ */
 static int64
 series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *labels,
-			  TimestampTz ts)
+			  TimestampTz ts, int32 *shard_key)
 {
 	PyroBuf		json;
 	Datum		jsonb;
 	uint64		fingerprint = pyro_labels_fingerprint(labels);
 	const char *service = pyro_labels_get(labels, "service_name");
-	Datum		args[6];
+	int32		key;
+	Datum		args[7];
 	bool		isnull;
 	bool		found;
 	int64		id;
@@ -407,6 +418,10 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 	TimestampTz first;
 	TimestampTz last;
 
+	if (service == NULL)
+		service = "unknown_service";
+	key = pyroscope_shard_key(tenant, service);
+	*shard_key = key;
 	pyro_buf_init(&json);
 	pyro_labels_json(labels, &json);
 	if (json.oom)
@@ -434,6 +449,7 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 	args[0] = CStringGetTextDatum(tenant);
 	args[1] = Int64GetDatum((int64) fingerprint);
 	args[2] = jsonb;
+	args[3] = Int32GetDatum(key);
 	if (SPI_execute_plan(series_lookup_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up series");
 	found = SPI_processed == 1;
@@ -451,7 +467,8 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 		last = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
 		if (ts < first || ts > last)
 		{
-			Datum		targs[2] = {Int64GetDatum(id), TimestampTzGetDatum(ts)};
+			Datum		targs[3] = {Int64GetDatum(id), TimestampTzGetDatum(ts),
+			Int32GetDatum(key)};
 
 			if (SPI_execute_plan(series_touch_plan, targs, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not update series");
@@ -485,10 +502,11 @@ series_id_for(const char *tenant, const char *profile_type, const PyroLabelSet *
 		}
 		args[0] = CStringGetTextDatum(tenant);
 		args[1] = CStringGetTextDatum(profile_type);
-		args[2] = CStringGetTextDatum(service ? service : "unknown_service");
+		args[2] = CStringGetTextDatum(service);
 		args[3] = jsonb;
 		args[4] = Int64GetDatum((int64) fingerprint);
 		args[5] = TimestampTzGetDatum(ts);
+		args[6] = Int32GetDatum(key);
 		if (SPI_execute_plan(series_insert_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
 			SPI_processed != 1)
 			elog(ERROR, "could not insert series");
@@ -569,10 +587,13 @@ check_ingest_window(TimestampTz ts, const PyroLabelSet *client, uint64 samples)
 			 errhint("pyroscope.reject_older_than and pyroscope.reject_newer_than set the window; 0 opens it.")));
 }
 
-/* The series id of series i of n (created if new), labelled per the GUCs. */
+/*
+ * The series id of series i of n (created if new), labelled per the GUCs;
+ * its shard key in *shard_key.
+ */
 static int64
 series_of(const PyroNormalized *n, size_t i, const PyroLabelSet *client,
-		  const char *tenant, TimestampTz ts)
+		  const char *tenant, TimestampTz ts, int32 *shard_key)
 {
 	const PyroSeriesProfile *sp = &n->series[i];
 	PyroLabelLimits limits;
@@ -594,7 +615,7 @@ series_of(const PyroNormalized *n, size_t i, const PyroLabelSet *client,
 						   n->period_type, n->period_unit,
 						   &limits, &labels, &type_id, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not label profile");
-	id = series_id_for(tenant, type_id, &labels, ts);
+	id = series_id_for(tenant, type_id, &labels, ts, shard_key);
 	pyro_labels_free(&labels);
 	pyro_free(type_id);
 	return id;
@@ -629,10 +650,11 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 		PyroError	err;
 		PyroBuf		enc;
 		int64		series_id;
-		Datum		args[7];
+		int32		shard_key;
+		Datum		args[8];
 		ProfileValue *v;
 
-		series_id = series_of(n, i, client, tenant, ts);
+		series_id = series_of(n, i, client, tenant, ts, &shard_key);
 
 		pyro_buf_init(&enc);
 		if (pyro_profile_encode(sp->profile, &enc, &err) != PYRO_OK)
@@ -647,6 +669,7 @@ pyroscope_store_normalized(const PyroNormalized *n, const PyroLabelSet *client,
 		args[4] = Int32GetDatum((int32) Min(sp->profile->nsamples, PG_INT32_MAX));
 		args[5] = PointerGetDatum(v);
 		args[6] = profile_id;
+		args[7] = Int32GetDatum(shard_key);
 		if (SPI_execute_plan(head_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert profile");
 		pfree(v);
@@ -666,10 +689,11 @@ static int
 store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 			const char *tenant, TimestampTz ts)
 {
-	Datum		args[8];
+	Datum		args[9];
 	bool		isnull;
 	int64		pprof_id;
 	int64	   *series_ids;
+	int32	   *shard_keys;
 
 	check_tenant(tenant);
 	check_ingest_window(ts, client, count_samples(n));
@@ -688,9 +712,10 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 	 * limit, rejects the profile unstored (and its samples are counted)
 	 */
 	series_ids = palloc(n->nseries * sizeof(int64));
+	shard_keys = palloc(n->nseries * sizeof(int32));
 	refused_samples = count_samples(n);
 	for (size_t i = 0; i < n->nseries; i++)
-		series_ids[i] = series_of(n, i, client, tenant, ts);
+		series_ids[i] = series_of(n, i, client, tenant, ts, &shard_keys[i]);
 	refused_samples = 0;
 
 	if (SPI_execute_plan(pprof_id_plan, NULL, NULL, false, 1) != SPI_OK_SELECT ||
@@ -698,12 +723,28 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 		elog(ERROR, "could not draw a pprof id");
 	pprof_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										   1, &isnull));
+
+	/*
+	 * The pprof is stored with each shard key of its series (one, unless its
+	 * series name several services): a head row and the pprof it names stay
+	 * on the same shard.
+	 */
 	args[0] = Int64GetDatum(pprof_id);
 	args[1] = CStringGetTextDatum(tenant);
 	args[2] = PointerGetDatum(data);
-	if (SPI_execute_plan(pprof_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not store pprof");
+	for (size_t i = 0; i < n->nseries; i++)
+	{
+		bool		seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = shard_keys[j] == shard_keys[i];
+		if (seen)
+			continue;
+		args[3] = Int32GetDatum(shard_keys[i]);
+		if (SPI_execute_plan(pprof_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not store pprof");
+	}
 
 	args[1] = CStringGetTextDatum(tenant);
 	args[2] = TimestampTzGetDatum(ts);
@@ -717,6 +758,7 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 		args[3] = Int64GetDatum(sp->total);
 		args[4] = Int32GetDatum((int32) Min(sp->nsamples, PG_INT32_MAX));
 		args[6] = Int32GetDatum((int32) i);
+		args[8] = Int32GetDatum(shard_keys[i]);
 		if (SPI_execute_plan(head_part_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert profile");
 	}

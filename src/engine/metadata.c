@@ -49,7 +49,7 @@ pyroscope_profile_type_ids(const char *tenant, TimestampTz start, TimestampTz en
 	values[1] = TimestampTzGetDatum(start);
 	values[2] = TimestampTzGetDatum(end);
 	return text_column("SELECT p FROM (SELECT DISTINCT profile_type AS p FROM pyroscope.series"
-					   " WHERE tenant = $1 AND first_seen <= $3 AND last_seen >= $2) x"
+					   " WHERE tenant = $1 AND first_seen <= $3 AND last_seen >= $2 /* every shard */) x"
 					   " ORDER BY p COLLATE \"C\"", 3, types, values, n);
 }
 
@@ -180,9 +180,11 @@ pyroscope_profile_time_span(const char *tenant, TimestampTz *oldest, TimestampTz
 	values[0] = CStringGetTextDatum(tenant);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT min(t0), max(t1) FROM"
-							  " (SELECT min(ts) AS t0, max(ts) AS t1 FROM pyroscope.head WHERE tenant = $1"
+							  " (SELECT min(ts) AS t0, max(ts) AS t1 FROM pyroscope.head"
+							  "   WHERE tenant = $1 /* every shard */"
 							  "  UNION ALL"
-							  "  SELECT min(min_ts), max(max_ts) FROM pyroscope.blocks WHERE tenant = $1) x",
+							  "  SELECT min(min_ts), max(max_ts) FROM pyroscope.blocks"
+							  "   WHERE tenant = $1 /* every shard */) x",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not compute profile stats");
 	d1 = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &n1);

@@ -96,16 +96,24 @@ pyroscope_objstore_delete_block(const char *key)
 	objstore_cache_forget(key);
 }
 
+/* A block row: its shard key and id (the primary key) */
+typedef struct BlockRef
+{
+	int32		shard_key;
+	int64		block_id;
+} BlockRef;
+
 /*
  * Offload one block in the current transaction: lock its row, upload,
  * verify, switch the row.  Returns false if the block is gone, already
  * offloaded, or locked by someone else (compaction merging it).
  */
 static bool
-offload_block(int64 block_id, CompactCounts *c)
+offload_block(const BlockRef *ref, CompactCounts *c)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
+	int64		block_id = ref->block_id;
+	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3];
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -122,11 +130,13 @@ offload_block(int64 block_id, CompactCounts *c)
 	ObjStoreError e;
 
 	values[0] = Int64GetDatum(block_id);
+	values[1] = (Datum) 0;
+	values[2] = Int32GetDatum(ref->shard_key);
 	SPI_connect();
 	spi_run("SELECT tenant, service_name, size, data FROM pyroscope.blocks"
-			" WHERE block_id = $1 AND object_key IS NULL AND data IS NOT NULL"
+			" WHERE shard_key = $3 AND block_id = $1 AND object_key IS NULL AND data IS NOT NULL"
 			" FOR UPDATE SKIP LOCKED",
-			1, types, values, SPI_OK_SELECT);
+			3, types, values, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -170,8 +180,9 @@ offload_block(int64 block_id, CompactCounts *c)
 	pfree(back);
 
 	values[1] = CStringGetTextDatum(key);
-	spi_run("UPDATE pyroscope.blocks SET object_key = $2, data = NULL WHERE block_id = $1",
-			2, types, values, SPI_OK_UPDATE);
+	spi_run("UPDATE pyroscope.blocks SET object_key = $2, data = NULL"
+			" WHERE shard_key = $3 AND block_id = $1",
+			3, types, values, SPI_OK_UPDATE);
 	if (!objstore_test_pause("commit"))
 		CHECK_FOR_INTERRUPTS();
 	SPI_finish();
@@ -181,7 +192,7 @@ offload_block(int64 block_id, CompactCounts *c)
 	return true;
 }
 
-/* Ids of the blocks due for offload at now (at most OFFLOAD_BATCH). */
+/* The blocks due for offload at now (BlockRefs; at most 1000). */
 static List *
 offload_candidates(TimestampTz now, MemoryContext cxt)
 {
@@ -194,20 +205,22 @@ offload_candidates(TimestampTz now, MemoryContext cxt)
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(pyroscope_offload_after);
 	SPI_connect();
-	spi_run("SELECT block_id FROM pyroscope.blocks"
+	spi_run("SELECT shard_key, block_id FROM pyroscope.blocks"
 			" WHERE object_key IS NULL AND data IS NOT NULL"
-			"   AND max_ts < $1 - pg_catalog.make_interval(secs => $2)"
+			"   AND max_ts < $1 - pg_catalog.make_interval(secs => $2) /* every shard */"
 			" ORDER BY block_id LIMIT 1000",
 			2, types, values, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 1, &isnull));
 		MemoryContext old = MemoryContextSwitchTo(cxt);
+		BlockRef   *ref = palloc(sizeof(BlockRef));
 
-		ids = lappend(ids, palloc(sizeof(int64)));
-		*(int64 *) llast(ids) = id;
+		ref->shard_key = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+		ref->block_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 2, &isnull));
+		ids = lappend(ids, ref);
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
@@ -230,11 +243,11 @@ offloaded_retention(TimestampTz now, CompactCounts *c)
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(pyroscope_retention);
 	SPI_connect();
-	spi_run("WITH d AS (DELETE FROM pyroscope.blocks b WHERE b.block_id IN"
-			"  (SELECT x.block_id FROM pyroscope.blocks x"
+	spi_run("WITH d AS (DELETE FROM pyroscope.blocks b WHERE (b.shard_key, b.block_id) IN"
+			"  (SELECT x.shard_key, x.block_id FROM pyroscope.blocks x"
 			"     LEFT JOIN pyroscope.tenant_retention r ON r.tenant = x.tenant"
 			"    WHERE x.object_key IS NOT NULL"
-			"      AND x.max_ts < $1 - " RETENTION_OF("r.retention", "$2")
+			"      AND x.max_ts < $1 - " RETENTION_OF("r.retention", "$2") " /* every shard */"
 			"    FOR UPDATE OF x SKIP LOCKED) RETURNING b.size)"
 			" SELECT count(*), COALESCE(sum(size), 0)::bigint FROM d",
 			2, types, values, SPI_OK_SELECT);
@@ -258,8 +271,10 @@ process_deletions(void)
 
 	SPI_connect();
 	spi_run("SELECT d.object_key, d.xmin::text,"
-			"       EXISTS (SELECT 1 FROM pyroscope.blocks b WHERE b.object_key = d.object_key)"
-			"  FROM pyroscope.object_deletions d ORDER BY d.queued_at"
+			"       EXISTS (SELECT 1 FROM pyroscope.blocks b"
+			"                WHERE b.shard_key = d.shard_key AND b.object_key = d.object_key),"
+			"       d.shard_key"
+			"  FROM pyroscope.object_deletions d /* every shard */ ORDER BY d.queued_at"
 			"  LIMIT 1000 FOR UPDATE SKIP LOCKED",
 			0, NULL, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
@@ -274,9 +289,10 @@ process_deletions(void)
 														 NULL, 10);
 			bool		isnull;
 			bool		live = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-			Oid			types[1] = {TEXTOID};
-			Datum		values[1];
+			Oid			types[2] = {TEXTOID, INT4OID};
+			Datum		values[2];
 
+			values[1] = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
 			if (TransactionIdIsCurrentTransactionId(xmin))
 				continue;
 			CHECK_FOR_INTERRUPTS();
@@ -286,8 +302,8 @@ process_deletions(void)
 				done++;
 			}
 			values[0] = CStringGetTextDatum(key);
-			spi_run("DELETE FROM pyroscope.object_deletions WHERE object_key = $1",
-					1, types, values, SPI_OK_DELETE);
+			spi_run("DELETE FROM pyroscope.object_deletions WHERE shard_key = $2 AND object_key = $1",
+					2, types, values, SPI_OK_DELETE);
 		}
 	}
 	SPI_finish();
@@ -332,7 +348,8 @@ sweep_orphans(void)
 
 		CHECK_FOR_INTERRUPTS();
 		values[0] = CStringGetTextDatum(key);
-		spi_run("SELECT 1 FROM pyroscope.blocks WHERE object_key = $1",
+		/* the key holds hashes of the names, not the shard key */
+		spi_run("SELECT 1 FROM pyroscope.blocks WHERE object_key = $1 /* every shard */",
 				1, types, values, SPI_OK_SELECT);
 		if (SPI_processed == 0)
 		{
@@ -376,7 +393,7 @@ pyroscope_offload_now(TimestampTz now, OffloadResult *res)
 	{
 		CHECK_FOR_INTERRUPTS();
 		c.units++;
-		offload_block(*(int64 *) lfirst(lc), &c);
+		offload_block((BlockRef *) lfirst(lc), &c);
 	}
 	offloaded_retention(now, &c);
 	deleted = process_deletions();
@@ -408,7 +425,7 @@ typedef enum OffloadStep
  * row; the pass goes on (the compactor's pattern).
  */
 static void
-run_step(OffloadStep step, int64 block_id, int64 run_id, CompactCounts *total,
+run_step(OffloadStep step, const BlockRef *block, int64 run_id, CompactCounts *total,
 		 MemoryContext cxt)
 {
 	StartTransactionCommand();
@@ -419,7 +436,7 @@ run_step(OffloadStep step, int64 block_id, int64 run_id, CompactCounts *total,
 		{
 			case STEP_BLOCK:
 				total->units++;
-				offload_block(block_id, total);
+				offload_block(block, total);
 				break;
 			case STEP_RETENTION:
 				offloaded_retention(GetCurrentTimestamp(), total);
@@ -444,7 +461,7 @@ run_step(OffloadStep step, int64 block_id, int64 run_id, CompactCounts *total,
 		FlushErrorState();
 		AbortCurrentTransaction();
 		if (step == STEP_BLOCK)
-			msg = psprintf("block " INT64_FORMAT ": %s", block_id, edata->message);
+			msg = psprintf("block " INT64_FORMAT ": %s", block->block_id, edata->message);
 		else
 			msg = pstrdup(edata->message);
 		ereport(LOG, (errmsg("pyroscope offloader: %s", msg)));
@@ -493,11 +510,11 @@ pyroscope_offload_pass(MemoryContext cxt, void (*between_units) (void))
 			CHECK_FOR_INTERRUPTS();
 			if (between_units)
 				between_units();
-			run_step(STEP_BLOCK, *(int64 *) lfirst(lc), run_id, &total, cxt);
+			run_step(STEP_BLOCK, (BlockRef *) lfirst(lc), run_id, &total, cxt);
 		}
-		run_step(STEP_RETENTION, 0, run_id, &total, cxt);
-		run_step(STEP_DELETIONS, 0, run_id, &total, cxt);
-		run_step(STEP_SWEEP, 0, run_id, &total, cxt);
+		run_step(STEP_RETENTION, NULL, run_id, &total, cxt);
+		run_step(STEP_DELETIONS, NULL, run_id, &total, cxt);
+		run_step(STEP_SWEEP, NULL, run_id, &total, cxt);
 
 		StartTransactionCommand();
 		DirectFunctionCall2(pg_advisory_unlock_int4, Int32GetDatum(OFFLOAD_LOCK_CLASS),

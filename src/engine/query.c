@@ -93,9 +93,21 @@ check_profile_type_syntax(const char *profile_type)
 	pyro_profile_type_free(&pt);
 }
 
+/* Whether a selector names one service (service_name="x", x not empty). */
+static bool
+selector_pins_service(const PyroSelector *ps)
+{
+	for (size_t i = 0; i < ps->nmatchers; i++)
+		if (ps->matchers[i].op == PYRO_MATCH_EQ && ps->matchers[i].value[0] != '\0' &&
+			strcmp(ps->matchers[i].name, "service_name") == 0)
+			return true;
+	return false;
+}
+
 /*
- * Build the query returning (series_id, profile_type, labels) of the
- * series of a selection.  Arguments $1..$3 are tenant, start, end.
+ * Build the query returning (series_id, profile_type, labels, shard_key)
+ * of the series of a selection.  Arguments $1..$3 are tenant, start, end.
+ * A selector naming the service pins the statement to its shard key.
  */
 static void
 build_series_query(SeriesQuery *q, const ProfileSelection *sel)
@@ -116,9 +128,11 @@ build_series_query(SeriesQuery *q, const ProfileSelection *sel)
 	add_arg(q, TIMESTAMPTZOID, TimestampTzGetDatum(sel->start));
 	add_arg(q, TIMESTAMPTZOID, TimestampTzGetDatum(sel->end));
 	appendStringInfoString(&q->sql,
-						   "SELECT s.series_id, s.profile_type, s.labels"
+						   "SELECT s.series_id, s.profile_type, s.labels, s.shard_key"
 						   " FROM pyroscope.series s"
 						   " WHERE s.tenant = $1 AND s.first_seen <= $3 AND s.last_seen >= $2");
+	if (!selector_pins_service(ps))
+		appendStringInfoString(&q->sql, " /* every shard */");
 	if (sel->profile_type)
 	{
 		n = add_text_arg(q, sel->profile_type);
@@ -154,7 +168,8 @@ build_series_query(SeriesQuery *q, const ProfileSelection *sel)
 									 " AND coalesce(s.labels ->> $%d, '') = $%d", kn, vn);
 				else if (strcmp(m->name, "service_name") == 0)
 					appendStringInfo(&q->sql,
-									 " AND s.service_name = $%d AND $%d IS NOT NULL", vn, kn);
+									 " AND s.shard_key = pyroscope.shard_key($1, $%d)"
+									 " AND s.service_name = $%d AND $%d IS NOT NULL", vn, vn, kn);
 				else
 					appendStringInfo(&q->sql,
 									 " AND s.labels @> jsonb_build_object($%d, $%d)", kn, vn);
@@ -197,7 +212,7 @@ pyroscope_check_profile_type(const char *tenant, const char *profile_type)
 	values[1] = CStringGetTextDatum(profile_type);
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT 1 FROM pyroscope.series"
-							  " WHERE tenant = $1 AND profile_type = $2 LIMIT 1",
+							  " WHERE tenant = $1 AND profile_type = $2 /* every shard */ LIMIT 1",
 							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up profile type");
 	found = SPI_processed > 0;
@@ -223,13 +238,27 @@ pyroscope_selection_require_type(ProfileSelection *sel)
 	sel->require_type = true;
 }
 
-/* The ids of the series of a selection, ascending. */
+static int
+int32_cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The ids of the series of a selection, ascending, and the distinct shard
+ * keys they have (*keys, *nkeys), which every scan of the selection names.
+ */
 static int64 *
-selection_series_ids(const ProfileSelection *sel, int *n)
+selection_series_ids(const ProfileSelection *sel, int *n, int32 **keys, int *nkeys)
 {
 	SeriesQuery q;
 	MemoryContext caller = CurrentMemoryContext;
 	int64	   *ids;
+	int32	   *k;
+	int			nk = 0;
 
 	build_series_query(&q, sel);
 	appendStringInfoString(&q.sql, " ORDER BY s.series_id");
@@ -238,18 +267,40 @@ selection_series_ids(const ProfileSelection *sel, int *n)
 		!= SPI_OK_SELECT)
 		elog(ERROR, "could not select series");
 	ids = MemoryContextAlloc(caller, sizeof(int64) * Max(SPI_processed, 1));
+	k = MemoryContextAlloc(caller, sizeof(int32) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 
 		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 											 1, &isnull));
+		k[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+										   4, &isnull));
 	}
 	*n = (int) SPI_processed;
 	SPI_finish();
+	if (*n > 0)
+	{
+		qsort(k, *n, sizeof(int32), int32_cmp);
+		for (int i = 0; i < *n; i++)
+			if (nk == 0 || k[i] != k[nk - 1])
+				k[nk++] = k[i];
+	}
+	*keys = k;
+	*nkeys = nk;
 	if (*n == 0 && sel->require_type && sel->profile_type)
 		pyroscope_check_profile_type(sel->tenant, sel->profile_type);
 	return ids;
+}
+
+static Datum
+int4_array(const int32 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int32GetDatum(v[i]);
+	return PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
 }
 
 static Datum
@@ -261,6 +312,11 @@ int8_array(const int64 *ids, int n)
 		d[i] = Int64GetDatum(ids[i]);
 	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
+
+/* the number and types of the arguments of a selection's scans (selection_scan_args) */
+#define SCAN_NARGS 6
+#define SCAN_ARG_TYPES {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT4ARRAYOID, \
+		UUIDARRAYOID}
 
 /*
  * What to do with each block of a selection: read it with r (block_id for
@@ -284,10 +340,10 @@ scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, voi
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT b.block_id, b.size, b.data, b.object_key"
 									   " FROM pyroscope.blocks b"
-									   " WHERE b.tenant = $4 AND b.series_ids && $1"
-									   " AND b.min_ts <= $3 AND b.max_ts >= $2"
+									   " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+									   " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
 									   " ORDER BY b.min_ts, b.block_id",
-									   4, types, args, NULL, true, 0);
+									   SCAN_NARGS, types, args, NULL, true, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 16);
@@ -334,8 +390,8 @@ profile_ids_array(const ProfileSelection *sel)
 {
 	Datum	   *d;
 
-	if (sel->profile_ids == NULL)
-		return (Datum) 0;
+	if (sel->profile_ids == NULL)	/* no filter: an empty array, unused */
+		return PointerGetDatum(construct_empty_array(UUIDOID));
 	d = palloc(sizeof(Datum) * Max(sel->nprofile_ids, 1));
 	for (int i = 0; i < sel->nprofile_ids; i++)
 		d[i] = UUIDPGetDatum(&sel->profile_ids[i]);
@@ -370,24 +426,28 @@ pyroscope_selection_set_profile_ids(ProfileSelection *sel, pg_uuid_t *ids, int n
 /* scan_blocks reader of pyroscope_scan_selection: one merged profile per block */
 /*
  * The arguments of the scans of a selection ($1 series ids, $2 start, $3
- * end, $4 tenant; types in SCAN_ARG_TYPES) and the query of its blocks;
- * false when no series matches.
+ * end, $4 tenant, $5 the shard keys of the series, $6 profile ids or NULL;
+ * types in SCAN_ARG_TYPES) and the query of its blocks; false when no
+ * series matches.
  */
-#define SCAN_ARG_TYPES {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID}
 
 static bool
 selection_scan_args(const ProfileSelection *sel, Datum *args, PyroBlockQuery *bq)
 {
 	int64	   *ids;
 	int			nids;
+	int32	   *keys;
+	int			nkeys;
 
-	ids = selection_series_ids(sel, &nids);
+	ids = selection_series_ids(sel, &nids, &keys, &nkeys);
 	if (nids == 0)
 		return false;
 	args[0] = int8_array(ids, nids);
 	args[1] = TimestampTzGetDatum(sel->start);
 	args[2] = TimestampTzGetDatum(sel->end);
 	args[3] = CStringGetTextDatum(sel->tenant);
+	args[4] = int4_array(keys, nkeys);
+	args[5] = profile_ids_array(sel);
 	memset(bq, 0, sizeof(*bq));
 	bq->series_ids = ids;
 	bq->nseries = nids;
@@ -430,8 +490,8 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 	MemoryContext rowctx;
 	Portal		portal;
 	uint64		count = 0;
-	Datum		args[4];
-	Oid			types[4] = SCAN_ARG_TYPES;
+	Datum		args[SCAN_NARGS];
+	Oid			types[SCAN_NARGS] = SCAN_ARG_TYPES;
 	PyroBlockQuery bq;
 	HeadReader	reader;
 
@@ -447,26 +507,21 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 	MemoryContextSwitchTo(rowctx);
 	head_reader_init(&reader);
 	MemoryContextSwitchTo(caller);
-	{
-		Datum		hargs[4];
-		Oid			htypes[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDARRAYOID};
-
-		memcpy(hargs, args, sizeof(Datum) * 3);
-		hargs[3] = profile_ids_array(sel);
-		portal = SPI_cursor_open_with_args(NULL,
-										   sel->profile_ids
-										   ? "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id"
-										   " FROM pyroscope.head h"
-										   " WHERE h.series_id = ANY ($1)"
-										   " AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($4)"
-										   " ORDER BY h.pprof_id"
-										   : "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id"
-										   " FROM pyroscope.head h"
-										   " WHERE h.series_id = ANY ($1)"
-										   " AND h.ts >= $2 AND h.ts <= $3"
-										   " ORDER BY h.pprof_id",
-										   sel->profile_ids ? 4 : 3, htypes, hargs, NULL, true, 0);
-	}
+	portal = SPI_cursor_open_with_args(NULL,
+									   sel->profile_ids
+									   ? "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id,"
+									   "  h.shard_key"
+									   " FROM pyroscope.head h"
+									   " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+									   " AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($6)"
+									   " ORDER BY h.pprof_id, h.shard_key, h.part"
+									   : "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id,"
+									   "  h.shard_key"
+									   " FROM pyroscope.head h"
+									   " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+									   " AND h.ts >= $2 AND h.ts <= $3"
+									   " ORDER BY h.pprof_id, h.shard_key, h.part",
+									   SCAN_NARGS, types, args, NULL, true, 0);
 	for (;;)
 	{
 		SPITupleTable *tt;
@@ -479,7 +534,7 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 			break;
 		for (uint64 i = 0; i < n; i++)
 		{
-			PyroProfile *p = head_reader_get_row(&reader, tt->vals[i], tt->tupdesc, 1);
+			PyroProfile *p = head_reader_get_row(&reader, tt->vals[i], tt->tupdesc, 1, 8);
 
 			MemoryContextSwitchTo(caller);
 			head_row(p, tt->vals[i], tt->tupdesc, arg);
@@ -713,8 +768,8 @@ void
 pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visit, void *arg)
 {
 	TotalsSink	sink;
-	Datum		args[4];
-	Oid			types[4] = SCAN_ARG_TYPES;
+	Datum		args[SCAN_NARGS];
+	Oid			types[SCAN_NARGS] = SCAN_ARG_TYPES;
 	PyroBlockQuery bq;
 
 	check_profile_type_syntax(sel->profile_type);
@@ -726,21 +781,15 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 		return;
 
 	SPI_connect();
-	{
-		Datum		hargs[4];
-		Oid			htypes[4] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDARRAYOID};
-
-		memcpy(hargs, args, sizeof(Datum) * 3);
-		hargs[3] = profile_ids_array(sel);
-		if (SPI_execute_with_args(sel->profile_ids
-								  ? "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
-								  " WHERE h.series_id = ANY ($1) AND h.ts >= $2 AND h.ts <= $3"
-								  " AND h.profile_id = ANY ($4)"
-								  : "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
-								  " WHERE h.series_id = ANY ($1) AND h.ts >= $2 AND h.ts <= $3",
-								  sel->profile_ids ? 4 : 3, htypes, hargs, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read profile totals");
-	}
+	if (SPI_execute_with_args(sel->profile_ids
+							  ? "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
+							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+							  " AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($6)"
+							  : "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
+							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+							  " AND h.ts >= $2 AND h.ts <= $3",
+							  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read profile totals");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -906,8 +955,8 @@ uint64
 pyroscope_selection_analyze(const ProfileSelection *sel, SelectionScope *head,
 							SelectionScope *blocks)
 {
-	Datum		args[4];
-	Oid			types[4] = SCAN_ARG_TYPES;
+	Datum		args[SCAN_NARGS];
+	Oid			types[SCAN_NARGS] = SCAN_ARG_TYPES;
 	PyroBlockQuery bq;
 
 	memset(head, 0, sizeof(*head));
@@ -916,30 +965,31 @@ pyroscope_selection_analyze(const ProfileSelection *sel, SelectionScope *head,
 	if (!selection_scan_args(sel, args, &bq))
 		return 0;
 	SPI_connect();
-	if (SPI_execute_with_args("WITH h AS (SELECT h.series_id, h.nsamples, h.pprof_id,"
+	if (SPI_execute_with_args("WITH h AS (SELECT h.series_id, h.nsamples, h.pprof_id, h.shard_key,"
 							  "   pg_column_size(h.profile) AS size FROM pyroscope.head h"
-							  "  WHERE h.series_id = ANY ($1) AND h.ts >= $2 AND h.ts <= $3)"
+							  "  WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+							  "  AND h.ts >= $2 AND h.ts <= $3)"
 							  " SELECT count(DISTINCT series_id)::int8, count(*)::int8,"
 							  "   coalesce(sum(nsamples), 0)::int8,"
 							  "   (coalesce(sum(size), 0) + coalesce((SELECT sum(pg_column_size(p.data))"
-							  "      FROM pyroscope.head_pprof p WHERE p.pprof_id IN"
-							  "      (SELECT pprof_id FROM h)), 0))::int8"
+							  "      FROM pyroscope.head_pprof p WHERE p.shard_key = ANY ($5)"
+							  "      AND (p.shard_key, p.pprof_id) IN (SELECT shard_key, pprof_id FROM h)), 0))::int8"
 							  " FROM h",
-							  4, types, args, NULL, true, 1) != SPI_OK_SELECT)
+							  SCAN_NARGS, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not analyse the head of a selection");
 	head->series = column_u64(1);
 	head->profiles = column_u64(2);
 	head->samples = column_u64(3);
 	head->bytes = column_u64(4);
 	if (SPI_execute_with_args("WITH b AS (SELECT b.nprofiles, b.nsamples, b.size, b.series_ids"
-							  "   FROM pyroscope.blocks b WHERE b.tenant = $4 AND b.series_ids && $1"
-							  "   AND b.min_ts <= $3 AND b.max_ts >= $2)"
+							  "   FROM pyroscope.blocks b WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+							  "   AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2)"
 							  " SELECT count(*)::int8, coalesce(sum(nprofiles), 0)::int8,"
 							  "   coalesce(sum(nsamples), 0)::int8, coalesce(sum(size), 0)::int8,"
 							  "   (SELECT count(DISTINCT s)::int8 FROM b, unnest(b.series_ids) s"
 							  "     WHERE s = ANY ($1))"
 							  " FROM b",
-							  4, types, args, NULL, true, 1) != SPI_OK_SELECT)
+							  SCAN_NARGS, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not analyse the blocks of a selection");
 	blocks->blocks = column_u64(1);
 	blocks->profiles = column_u64(2);

@@ -214,7 +214,7 @@ pyroscope_series_exemplars(const ProfileSelection *sel, int64 start_ms, int64 en
 	"        (SELECT array_agg(x.key ORDER BY x.key) AS keys, array_agg(x.value ORDER BY x.key) AS vals"
 	"           FROM (SELECT e.key, e.value"
 	"                   FROM pyroscope.series ps, jsonb_each_text(ps.labels) e"
-	"                  WHERE ps.series_id = ANY (w.sids) AND e.key <> ALL ($6::text[])"
+	"                  WHERE ps.series_id = ANY (w.sids) AND e.key <> ALL ($6::text[]) /* every shard */"
 	"                  GROUP BY 1, 2 HAVING count(*) = cardinality(w.sids)) x) l";
 	Oid			types[9] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
 	TEXTARRAYOID, INT8OID, INT8OID, INT8OID};

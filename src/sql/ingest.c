@@ -185,12 +185,14 @@ pyroscope_head_profile(PG_FUNCTION_ARGS)
 	Datum		pprof_id = GetAttributeByName(row, "pprof_id", &id_null);
 	Datum		part = GetAttributeByName(row, "part", &part_null);
 	Datum		total = GetAttributeByName(row, "total", &total_null);
+	bool		key_null;
+	Datum		shard_key = GetAttributeByName(row, "shard_key", &key_null);
 
 	if (!profile_null)
 		PG_RETURN_DATUM(PointerGetDatum(PG_DETOAST_DATUM_COPY(profile)));
-	if (id_null || part_null || total_null)
+	if (id_null || part_null || total_null || key_null)
 		PG_RETURN_NULL();
 
-	PG_RETURN_POINTER(pyroscope_head_part_value(DatumGetInt64(pprof_id), DatumGetInt32(part),
-												DatumGetInt64(total)));
+	PG_RETURN_POINTER(pyroscope_head_part_value(DatumGetInt32(shard_key), DatumGetInt64(pprof_id),
+												DatumGetInt32(part), DatumGetInt64(total)));
 }

@@ -42,6 +42,19 @@ TEST(labels_set_get_remove_sort)
 	pyro_labels_free(&ls);
 }
 
+/*
+ * The key is stored: these values must never change (computed apart, in
+ * Python, from the definition: FNV-1a 64 of "anonymous\0app\0", folded).
+ */
+TEST(labels_shard_key_stable)
+{
+	CHECK_EQ_INT(pyro_shard_key("anonymous", 9, "app", 3), -1595834253);
+	CHECK_EQ_INT(pyro_shard_key("", 0, "", 0), -1126570006);
+	/* the separator keeps ("ab", "c") and ("a", "bc") apart */
+	CHECK(pyro_shard_key("ab", 2, "c", 1) != pyro_shard_key("a", 1, "bc", 2));
+	CHECK(pyro_shard_key("t", 1, "svc", 3) != pyro_shard_key("t", 1, "svd", 3));
+}
+
 TEST(labels_fingerprint_unambiguous)
 {
 	PyroLabelSet a,
@@ -457,6 +470,7 @@ TEST(series_labels_session_id)
 const UnitTest labels_tests[] = {
 	UNIT_ENTRY(series_labels_session_id),
 	UNIT_ENTRY(labels_set_get_remove_sort),
+	UNIT_ENTRY(labels_shard_key_stable),
 	UNIT_ENTRY(labels_fingerprint_unambiguous),
 	UNIT_ENTRY(labels_json_sorted_and_escaped),
 	UNIT_ENTRY(labels_copy_is_deep),
