@@ -251,14 +251,17 @@ CREATE FUNCTION @extschema@.head_profile(h @extschema@.head)
 COMMENT ON FUNCTION @extschema@.head_profile(@extschema@.head) IS
 	'the profile of a head row as a profile value, whether the row holds it or names its part of a stored pprof';
 
+-- PL/pgSQL now: Citus cannot plan an SQL function's parameters
 CREATE FUNCTION @extschema@.profile_types(tenant text DEFAULT 'anonymous')
 	RETURNS SETOF text
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
-	BEGIN ATOMIC
-		SELECT DISTINCT s.profile_type FROM @extschema@.series s
-		 WHERE s.tenant = profile_types.tenant ORDER BY 1;
-	END;
+	AS $$
+BEGIN
+	RETURN QUERY SELECT DISTINCT s.profile_type FROM @extschema@.series s
+				  WHERE s.tenant = profile_types.tenant ORDER BY 1;
+END
+$$;
 COMMENT ON FUNCTION @extschema@.profile_types(text) IS
 	'the profile type ids (name:sample_type:sample_unit:period_type:period_unit) stored for the tenant';
 
@@ -325,3 +328,88 @@ GRANT USAGE, SELECT, UPDATE ON SEQUENCE @extschema@.series_series_id_seq,
 	@extschema@.head_pprof_pprof_id_seq, @extschema@.blocks_block_id_seq TO pyroscope_admin;
 GRANT SELECT ON @extschema@.block_tiers TO pyroscope_reader, pyroscope_admin;
 GRANT SELECT ON @extschema@.cardinality TO pyroscope_reader, pyroscope_writer, pyroscope_admin;
+
+--------------------------------------------------------------------------
+-- Citus: one call distributes the product's tables
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.distribute(shard_count integer DEFAULT NULL)
+	RETURNS text
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t text;
+	rd text := '@extschema@.role_tenants(''%s'') IS NULL OR tenant = ANY (@extschema@.role_tenants(''%s'')::text[])';
+	acc text;
+BEGIN
+	IF shard_count IS NOT NULL AND shard_count < 1 THEN
+		RAISE EXCEPTION 'shard_count must be at least 1, not %', shard_count
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'pyroscope.distribute() needs Citus, which is not installed in this database'
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Install Citus on every node, CREATE EXTENSION citus, add the workers with citus_add_node(), then call pyroscope.distribute() again (docs/scaling-out.md).';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = '@extschema@.series'::regclass) THEN
+		RETURN 'already distributed';
+	END IF;
+
+	-- Citus refuses subqueries in the policies of distributed tables: the
+	-- same rules, with role_tenants() called directly
+	FOREACH t IN ARRAY ARRAY['series', 'head', 'head_pprof', 'blocks', 'settings', 'tenant_retention',
+							 'tenant_limits']
+	LOOP
+		acc := CASE WHEN t IN ('series', 'settings', 'tenant_limits') THEN 'any' ELSE 'read' END;
+		EXECUTE format('DROP POLICY tenant_read ON @extschema@.%I', t);
+		EXECUTE format('DROP POLICY tenant_insert ON @extschema@.%I', t);
+		EXECUTE format('DROP POLICY tenant_update ON @extschema@.%I', t);
+		EXECUTE format('DROP POLICY tenant_delete ON @extschema@.%I', t);
+		EXECUTE format('CREATE POLICY tenant_read ON @extschema@.%I FOR SELECT USING (%s)', t,
+					   format(rd, acc, acc));
+		EXECUTE format('CREATE POLICY tenant_insert ON @extschema@.%I FOR INSERT WITH CHECK (%s)', t,
+					   format(rd, 'write', 'write'));
+		EXECUTE format('CREATE POLICY tenant_update ON @extschema@.%I FOR UPDATE USING (%s) WITH CHECK (%s)',
+					   t, format(rd, 'write', 'write'), format(rd, 'write', 'write'));
+		EXECUTE format('CREATE POLICY tenant_delete ON @extschema@.%I FOR DELETE USING (%s)', t,
+					   format(rd, 'write', 'write'));
+	END LOOP;
+	DROP POLICY own_grants ON @extschema@.tenant_grants;
+	CREATE POLICY own_grants ON @extschema@.tenant_grants FOR SELECT
+		USING (coalesce(pg_has_role(to_regrole(quote_ident(role)), 'USAGE'), false));
+
+	-- the triggers (blocks queue the objects of their rows in
+	-- object_deletions, on the same shard; tenant_grants tells each node's
+	-- backends that grants changed) run where the rows are
+	PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+
+	-- the big tables by shard_key, all on the same shards; the small ones on
+	-- every node; job_runs stays on this node, where the workers run
+	IF shard_count IS NULL THEN
+		PERFORM create_distributed_table('@extschema@.series', 'shard_key');
+	ELSE
+		PERFORM create_distributed_table('@extschema@.series', 'shard_key', shard_count => shard_count);
+	END IF;
+	FOREACH t IN ARRAY ARRAY['head', 'head_pprof', 'blocks', 'object_deletions']
+	LOOP
+		PERFORM create_distributed_table(format('@extschema@.%I', t), 'shard_key',
+										 colocate_with => '@extschema@.series');
+	END LOOP;
+	FOREACH t IN ARRAY ARRAY['settings', 'http_credentials', 'tenant_retention', 'tenant_limits',
+							 'tenant_grants']
+	LOOP
+		PERFORM create_reference_table(format('@extschema@.%I', t));
+	END LOOP;
+
+	-- HTTP requests run as pyroscope_http, and Citus reaches the workers as
+	-- the current role
+	ALTER ROLE pyroscope_http LOGIN;
+	PERFORM run_command_on_workers('ALTER ROLE pyroscope_http LOGIN');
+	RETURN format('distributed: 5 tables by shard_key over %s shards, 5 reference tables',
+				  (SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = '@extschema@.series'::regclass));
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.distribute(integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.distribute(integer) IS
+	'on a Citus coordinator: distributes series, head, head_pprof, blocks and object_deletions by shard_key (co-located), makes settings, credentials, retention, limits and grants reference tables, and lets pyroscope_http log in to the workers; a clear error without Citus';

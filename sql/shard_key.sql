@@ -116,3 +116,10 @@ SELECT (r ->> 'blocks_deleted')::int AS blocks_deleted, (r ->> 'series_deleted')
   FROM (SELECT pyroscope.compact('2030-01-01', 'sk') AS r) x;
 SELECT (SELECT count(*) FROM pyroscope.series WHERE tenant = 'sk') AS series,
 	   (SELECT count(*) FROM pyroscope.blocks WHERE tenant = 'sk') AS blocks;
+
+-- distributing the tables needs Citus: without it, a clear error
+\set VERBOSITY sqlstate
+SELECT pyroscope.distribute();
+\set VERBOSITY default
+SELECT pyroscope.distribute();
+SELECT pyroscope.distribute(0);

@@ -22,6 +22,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -101,6 +102,7 @@ char	  **
 pyroscope_role_tenant_list(PyroTenantAccess access, int *n, bool *all)
 {
 	RoleTenants *c = &role_tenants_cache[access];
+	int			nestlevel;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	bool		isnull;
@@ -122,16 +124,26 @@ pyroscope_role_tenant_list(PyroTenantAccess access, int *n, bool *all)
 	}
 	c->valid = false;
 	values[0] = CStringGetTextDatum(access_names[access]);
+
+	/*
+	 * Under Citus the policies call this on the workers too, inside a query
+	 * on a shard: reading the grants (a reference table, with a copy on every
+	 * node) is then a nested distributed query, which Citus allows only when
+	 * told to.  A reference table's local copy is the same everywhere, so the
+	 * answer is right; the setting lasts for this query.
+	 */
+	nestlevel = NewGUCNestLevel();
+	if (GetConfigOption("citus.allow_nested_distributed_execution", true, false) != NULL)
+		(void) set_config_option("citus.allow_nested_distributed_execution", "on",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
 	if (SPI_execute_with_args(
-							  "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r"
-							  "                WHERE r.rolname = 'pyroscope_admin'"
-							  "                  AND pg_catalog.pg_has_role(r.oid, 'USAGE'))"
+							  "SELECT COALESCE(pg_catalog.pg_has_role(pg_catalog.to_regrole('pyroscope_admin'), 'USAGE'),"
+							  "                false)"
 							  "    OR COALESCE(pg_catalog.bool_or(g.tenant = '*'), false),"
 							  "       pg_catalog.array_agg(DISTINCT g.tenant)"
 							  "  FROM pyroscope.tenant_grants g"
-							  "  JOIN pg_catalog.pg_roles r ON r.rolname = g.role"
-							  " WHERE pg_catalog.pg_has_role(r.oid, 'USAGE')"
+							  " WHERE pg_catalog.pg_has_role(pg_catalog.to_regrole(pg_catalog.quote_ident(g.role)), 'USAGE')"
 							  "   AND CASE $1 WHEN 'read' THEN g.can_read"
 							  "               WHEN 'write' THEN g.can_write"
 							  "               ELSE g.can_read OR g.can_write END",
@@ -161,6 +173,7 @@ pyroscope_role_tenant_list(PyroTenantAccess access, int *n, bool *all)
 		}
 	}
 	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
 	c->user = GetUserId();
 	c->valid = true;
 	*n = c->n;

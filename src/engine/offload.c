@@ -130,13 +130,18 @@ offload_block(const BlockRef *ref, CompactCounts *c)
 	ObjStoreError e;
 
 	values[0] = Int64GetDatum(block_id);
-	values[1] = (Datum) 0;
 	values[2] = Int32GetDatum(ref->shard_key);
 	SPI_connect();
-	spi_run("SELECT tenant, service_name, size, data FROM pyroscope.blocks"
-			" WHERE shard_key = $3 AND block_id = $1 AND object_key IS NULL AND data IS NOT NULL"
-			" FOR UPDATE SKIP LOCKED",
-			3, types, values, SPI_OK_SELECT);
+	{
+		/* every argument a real value: Citus copies them, used or not */
+		Oid			ltypes[2] = {INT8OID, INT4OID};
+		Datum		lvalues[2] = {values[0], values[2]};
+
+		spi_run("SELECT tenant, service_name, size, data FROM pyroscope.blocks"
+				" WHERE shard_key = $2 AND block_id = $1 AND object_key IS NULL AND data IS NOT NULL"
+				" FOR UPDATE SKIP LOCKED",
+				2, ltypes, lvalues, SPI_OK_SELECT);
+	}
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -229,82 +234,111 @@ offload_candidates(TimestampTz now, MemoryContext cxt)
 
 /*
  * Retention of offloaded blocks.  compact.c's retention deletes them too;
- * this pass keeps offloaded data expiring when the compactor is off:
- * delete the rows past their tenant's retention; the trigger queues their
- * objects for deletion in this same transaction.
+ * this pass keeps offloaded data expiring when the compactor is off: list
+ * the rows past their tenant's retention on every shard, then delete each
+ * on its own shard (a lock over several shards is refused by Citus); the
+ * trigger queues their objects for deletion in this same transaction.
  */
 static void
 offloaded_retention(TimestampTz now, CompactCounts *c)
 {
 	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		values[2];
-	bool		isnull;
+	SPITupleTable *tt;
+	uint64		n;
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(pyroscope_retention);
 	SPI_connect();
-	spi_run("WITH d AS (DELETE FROM pyroscope.blocks b WHERE (b.shard_key, b.block_id) IN"
-			"  (SELECT x.shard_key, x.block_id FROM pyroscope.blocks x"
-			"     LEFT JOIN pyroscope.tenant_retention r ON r.tenant = x.tenant"
-			"    WHERE x.object_key IS NOT NULL"
-			"      AND x.max_ts < $1 - " RETENTION_OF("r.retention", "$2") " /* every shard */"
-			"    FOR UPDATE OF x SKIP LOCKED) RETURNING b.size)"
-			" SELECT count(*), COALESCE(sum(size), 0)::bigint FROM d",
+	spi_run("SELECT x.shard_key, x.block_id FROM pyroscope.blocks x"
+			"  LEFT JOIN pyroscope.tenant_retention r ON r.tenant = x.tenant"
+			" WHERE x.object_key IS NOT NULL"
+			"   AND x.max_ts < $1 - " RETENTION_OF("r.retention", "$2") " /* every shard */"
+			" ORDER BY x.block_id LIMIT 1000",
 			2, types, values, SPI_OK_SELECT);
-	c->blocks_deleted += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													 SPI_tuptable->tupdesc, 1, &isnull));
-	c->bytes_deleted += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 2, &isnull));
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		Oid			btypes[2] = {INT4OID, INT8OID};
+		Datum		bvalues[2];
+		bool		isnull;
+
+		bvalues[0] = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+		bvalues[1] = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
+		CHECK_FOR_INTERRUPTS();
+		spi_run("DELETE FROM pyroscope.blocks WHERE shard_key = $1 AND block_id IN"
+				" (SELECT block_id FROM pyroscope.blocks"
+				"   WHERE shard_key = $1 AND block_id = $2 AND object_key IS NOT NULL"
+				"   FOR UPDATE SKIP LOCKED)"
+				" RETURNING size",
+				2, btypes, bvalues, SPI_OK_DELETE_RETURNING);
+		if (SPI_processed == 1)
+		{
+			c->blocks_deleted++;
+			c->bytes_deleted += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 1, &isnull));
+		}
+	}
 	SPI_finish();
 }
 
 /*
  * Delete queued objects in the current transaction: entries of committed
  * deletions only (an entry queued by this very transaction could still be
- * rolled back), never a key some row refers to again.  Returns how many
- * objects were deleted.
+ * rolled back), never a key some row refers to again.  The queue is listed
+ * on every shard, then each entry is locked and removed on its own shard.
+ * Whether this transaction queued an entry is asked where the entry lives
+ * (its xmin is that node's transaction id) and, on one node, of its
+ * subtransactions too.  Returns how many objects were deleted.
  */
 static int64
 process_deletions(void)
 {
 	int64		done = 0;
+	SPITupleTable *tt;
+	uint64		n;
 
 	SPI_connect();
 	spi_run("SELECT d.object_key, d.xmin::text,"
 			"       EXISTS (SELECT 1 FROM pyroscope.blocks b"
 			"                WHERE b.shard_key = d.shard_key AND b.object_key = d.object_key),"
-			"       d.shard_key"
+			"       d.shard_key,"
+			"       coalesce(d.xmin = pg_catalog.xid(pg_catalog.pg_current_xact_id_if_assigned()), false)"
 			"  FROM pyroscope.object_deletions d /* every shard */ ORDER BY d.queued_at"
-			"  LIMIT 1000 FOR UPDATE SKIP LOCKED",
+			"  LIMIT 1000",
 			0, NULL, NULL, SPI_OK_SELECT);
-	if (SPI_processed > 0)
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
 	{
-		SPITupleTable *tt = SPI_tuptable;
-		uint64		n = SPI_processed;
+		char	   *key = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+		TransactionId xmin = (TransactionId) strtoul(SPI_getvalue(tt->vals[i], tt->tupdesc, 2),
+													 NULL, 10);
+		bool		isnull;
+		bool		live = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+		bool		mine = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+		Oid			types[2] = {TEXTOID, INT4OID};
+		Datum		values[2];
 
-		for (uint64 i = 0; i < n; i++)
+		values[0] = CStringGetTextDatum(key);
+		values[1] = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
+		if (mine || TransactionIdIsCurrentTransactionId(xmin))
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		/* taken by another pass, or gone since the listing: leave it */
+		spi_run("SELECT 1 FROM pyroscope.object_deletions"
+				" WHERE shard_key = $2 AND object_key = $1 FOR UPDATE SKIP LOCKED",
+				2, types, values, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			continue;
+		if (!live)
 		{
-			char	   *key = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
-			TransactionId xmin = (TransactionId) strtoul(SPI_getvalue(tt->vals[i], tt->tupdesc, 2),
-														 NULL, 10);
-			bool		isnull;
-			bool		live = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-			Oid			types[2] = {TEXTOID, INT4OID};
-			Datum		values[2];
-
-			values[1] = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
-			if (TransactionIdIsCurrentTransactionId(xmin))
-				continue;
-			CHECK_FOR_INTERRUPTS();
-			if (!live)
-			{
-				pyroscope_objstore_delete_block(key);
-				done++;
-			}
-			values[0] = CStringGetTextDatum(key);
-			spi_run("DELETE FROM pyroscope.object_deletions WHERE shard_key = $2 AND object_key = $1",
-					2, types, values, SPI_OK_DELETE);
+			pyroscope_objstore_delete_block(key);
+			done++;
 		}
+		spi_run("DELETE FROM pyroscope.object_deletions WHERE shard_key = $2 AND object_key = $1",
+				2, types, values, SPI_OK_DELETE);
 	}
 	SPI_finish();
 	return done;
