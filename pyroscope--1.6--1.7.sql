@@ -330,6 +330,27 @@ GRANT SELECT ON @extschema@.block_tiers TO pyroscope_reader, pyroscope_admin;
 GRANT SELECT ON @extschema@.cardinality TO pyroscope_reader, pyroscope_writer, pyroscope_admin;
 
 --------------------------------------------------------------------------
+-- A compaction unit as a call: the compactor and compact() run each unit
+-- through it, so that under Citus (distribute() makes it a distributed
+-- function by shard_key) a unit runs on the node holding its shard
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.compact_unit(shard_key integer, kind text, tenant text,
+										 service_name text, level integer,
+										 start timestamptz, now timestamptz)
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'pyroscope_compact_unit_sql'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.compact_unit(integer, text, text, text, integer, timestamptz,
+												timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.compact_unit(integer, text, text, text, integer, timestamptz,
+												   timestamptz) TO pyroscope_admin;
+COMMENT ON FUNCTION @extschema@.compact_unit(integer, text, text, text, integer, timestamptz,
+											 timestamptz) IS
+	'one unit of compaction in the caller''s transaction, at time now: kind head (level 0: the head rows of the window from start into a block), merge (level 1 or 2: the blocks of the window into one) or retention (level 0, start NULL: the service''s expired data); shard_key must be shard_key(tenant, service_name); returns what it did';
+
+--------------------------------------------------------------------------
 -- Citus: one call distributes the product's tables
 --------------------------------------------------------------------------
 
@@ -401,6 +422,11 @@ BEGIN
 	LOOP
 		PERFORM create_reference_table(format('@extschema@.%I', t));
 	END LOOP;
+
+	-- a compaction unit runs where its shard is
+	PERFORM create_distributed_function(
+		'@extschema@.compact_unit(integer, text, text, text, integer, timestamptz, timestamptz)',
+		'shard_key', colocate_with => '@extschema@.series');
 
 	-- HTTP requests run as pyroscope_http, and Citus reaches the workers as
 	-- the current role

@@ -110,6 +110,18 @@ SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{se
 SELECT pg_temp.scanned('series') AS series, pg_temp.scanned('blocks') AS blocks;
 COMMIT;
 
+-- a unit is a call of pyroscope.compact_unit() (what the compactor and
+-- compact() run; under Citus it runs on the node holding the shard):
+-- checked before it runs
+SELECT pyroscope.compact_unit(pyroscope.shard_key('sk', 'a'), 'retention', 'sk', 'a', 0, NULL, '2030-01-01')
+	   ->> 'units' AS units;
+SELECT pyroscope.compact_unit(1, 'retention', 'sk', 'a', 0, NULL, '2030-01-01');
+SELECT pyroscope.compact_unit(pyroscope.shard_key('sk', 'a'), 'sweep', 'sk', 'a', 0, NULL, '2030-01-01');
+SELECT pyroscope.compact_unit(pyroscope.shard_key('sk', 'a'), 'merge', 'sk', 'a', 3, '2030-01-01', '2030-01-01');
+SELECT pyroscope.compact_unit(pyroscope.shard_key('sk', 'a'), 'head', 'sk', 'a', 0, NULL, '2030-01-01');
+SELECT pyroscope.compact_unit(pyroscope.shard_key('sk', 'a'), 'merge', 'sk', 'a', 1, '2030-01-01 00:30+00', '2030-01-01');
+SELECT pyroscope.compact_unit(pyroscope.shard_key('sk', 'a'), 'head', NULL, 'a', 0, NULL, '2030-01-01');
+
 -- retention runs service by service too: everything of the tenant goes
 UPDATE pyroscope.tenant_retention SET retention = interval '1 day' WHERE tenant = 'sk';
 SELECT (r ->> 'blocks_deleted')::int AS blocks_deleted, (r ->> 'series_deleted')::int AS series_deleted

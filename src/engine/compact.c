@@ -36,6 +36,7 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/uuid.h"
 #include "utils/snapmgr.h"
 
@@ -983,6 +984,161 @@ pyroscope_job_runs_prune(const char *job)
 }
 
 /* ---------------------------------------------------------------------
+ * A unit as a function call: pyroscope.compact_unit()
+ * ---------------------------------------------------------------------
+ */
+
+static const char *const unit_kind_names[] = {"head", "merge", "retention"};
+
+/*
+ * The unit pyroscope.compact_unit() was called for, checked: a kind and
+ * level that go together, the shard key of the tenant and service, a
+ * window start (aligned to the level's window) unless for retention.
+ */
+void
+pyroscope_compact_unit_make(const char *kind, int level, const char *tenant,
+							const char *service_name, int32 shard_key,
+							bool has_start, TimestampTz start, CompactUnit *u)
+{
+	int			k;
+
+	for (k = 0; k < lengthof(unit_kind_names); k++)
+		if (strcmp(kind, unit_kind_names[k]) == 0)
+			break;
+	if (k == lengthof(unit_kind_names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown compaction unit kind \"%s\"", kind),
+				 errhint("The kinds are head, merge and retention.")));
+	if ((k == COMPACT_HEAD && level != 0) || (k == COMPACT_RETENTION && level != 0) ||
+		(k == COMPACT_MERGE && (level < 1 || level > COMPACT_MAX_LEVEL)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a %s unit has no level %d", kind, level),
+				 errhint("head and retention units are of level 0, merge units of 1 to %d.",
+						 COMPACT_MAX_LEVEL)));
+	if (shard_key != pyroscope_shard_key(tenant, service_name))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shard key %d is not that of tenant \"%s\" and service \"%s\"",
+						shard_key, tenant, service_name)));
+	if (k != COMPACT_RETENTION && !has_start)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a %s unit needs the start of its window", kind)));
+	if (k != COMPACT_RETENTION)
+	{
+		/*
+		 * windows are aligned to the Unix epoch, as the units' listing bins
+		 * them
+		 */
+		int64		w = (int64) level_window(level) * USECS_PER_SEC;
+		int64		since_epoch = start +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
+
+		if (since_epoch % w != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s is not the start of a level %d window",
+							timestamptz_to_str(start), level),
+					 errhint("Windows of level %d are %d seconds long, from the Unix epoch.",
+							 level, level_window(level))));
+	}
+	memset(u, 0, sizeof(*u));
+	u->kind = (CompactUnitKind) k;
+	u->level = level;
+	u->tenant = pstrdup(tenant);
+	u->service_name = pstrdup(service_name);
+	u->shard_key = shard_key;
+	if (k != COMPACT_RETENTION)
+	{
+		u->start = start;
+		u->end = start + (int64) level_window(level) * USECS_PER_SEC;
+	}
+}
+
+/* The counts as jsonb, with the number of units or not (compact()'s keys). */
+Datum
+pyroscope_compact_counts_jsonb(const CompactCounts *c, bool with_units)
+{
+	char	   *json;
+
+	json = psprintf("{\"head_rows_compacted\": " INT64_FORMAT
+					", \"blocks_written\": " INT64_FORMAT
+					", \"blocks_merged\": " INT64_FORMAT
+					", \"bytes_written\": " INT64_FORMAT
+					", \"blocks_deleted\": " INT64_FORMAT
+					", \"head_rows_deleted\": " INT64_FORMAT
+					", \"series_deleted\": " INT64_FORMAT
+					", \"bytes_deleted\": " INT64_FORMAT
+					", \"peak_memory\": " INT64_FORMAT "%s%s}",
+					c->head_rows_compacted, c->blocks_written, c->blocks_merged,
+					c->bytes_written, c->blocks_deleted, c->head_rows_deleted,
+					c->series_deleted, c->bytes_deleted, c->peak_memory,
+					with_units ? ", \"units\": " : "",
+					with_units ? psprintf(INT64_FORMAT, c->units) : "");
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+}
+
+static int64
+counts_field(Jsonb *jb, const char *key)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL ||
+		v.type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("pyroscope.compact_unit() returned no \"%s\"", key)));
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v.val.numeric)));
+}
+
+/*
+ * Run a unit through the SQL function pyroscope.compact_unit(), adding what
+ * it did to *c: on one node a plain call, under Citus (where distribute()
+ * makes it a distributed function by its shard key) a call that runs on the
+ * node holding the unit's shard, so that its reading, encoding, locking and
+ * deleting stay there.
+ */
+void
+pyroscope_compact_unit_call(const CompactUnit *u, TimestampTz now, CompactCounts *c)
+{
+	Oid			types[7] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[8] = "       ";
+	bool		isnull;
+	Jsonb	   *jb;
+
+	values[0] = Int32GetDatum(u->shard_key);
+	values[1] = CStringGetTextDatum(unit_kind_names[u->kind]);
+	values[2] = CStringGetTextDatum(u->tenant);
+	values[3] = CStringGetTextDatum(u->service_name);
+	values[4] = Int32GetDatum(u->level);
+	values[5] = TimestampTzGetDatum(u->start);
+	if (u->kind == COMPACT_RETENTION)
+		nulls[5] = 'n';
+	values[6] = TimestampTzGetDatum(now);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT pyroscope.compact_unit($1, $2, $3, $4, $5, $6, $7)",
+							  7, types, values, nulls, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not run a compaction unit");
+	jb = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	c->units += counts_field(jb, "units");
+	c->head_rows_compacted += counts_field(jb, "head_rows_compacted");
+	c->head_rows_deleted += counts_field(jb, "head_rows_deleted");
+	c->blocks_written += counts_field(jb, "blocks_written");
+	c->blocks_merged += counts_field(jb, "blocks_merged");
+	c->blocks_deleted += counts_field(jb, "blocks_deleted");
+	c->series_deleted += counts_field(jb, "series_deleted");
+	c->bytes_written += counts_field(jb, "bytes_written");
+	c->bytes_deleted += counts_field(jb, "bytes_deleted");
+	c->peak_memory = Max(c->peak_memory, counts_field(jb, "peak_memory"));
+	SPI_finish();
+}
+
+/* ---------------------------------------------------------------------
  * SQL entry point
  * ---------------------------------------------------------------------
  */
@@ -998,7 +1154,7 @@ pyroscope_compact_all(TimestampTz now, const char *tenant, CompactCounts *c)
 		ListCell   *lc;
 
 		foreach(lc, units)
-			pyroscope_compact_unit((CompactUnit *) lfirst(lc), now, c);
+			pyroscope_compact_unit_call((CompactUnit *) lfirst(lc), now, c);
 		list_free_deep(units);
 	}
 }
@@ -1012,7 +1168,7 @@ pyroscope_retention_all(TimestampTz now, const char *tenant, CompactCounts *c)
 	ListCell   *lc;
 
 	foreach(lc, units)
-		pyroscope_compact_unit((CompactUnit *) lfirst(lc), now, c);
+		pyroscope_compact_unit_call((CompactUnit *) lfirst(lc), now, c);
 	list_free_deep(units);
 }
 

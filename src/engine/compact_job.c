@@ -109,7 +109,7 @@ run_unit(const CompactUnit *u, TimestampTz now, int64 run_id, CompactCounts *tot
 	PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
-		pyroscope_compact_unit(u, now, &c);
+		pyroscope_compact_unit_call(u, now, &c);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		total->units += c.units;

@@ -390,6 +390,11 @@ typedef struct CompactCounts
 extern List *pyroscope_compact_units(CompactUnitKind kind, int level, TimestampTz now,
 									 const char *tenant, MemoryContext cxt);
 extern void pyroscope_compact_unit(const CompactUnit *u, TimestampTz now, CompactCounts *c);
+extern void pyroscope_compact_unit_call(const CompactUnit *u, TimestampTz now, CompactCounts *c);
+extern void pyroscope_compact_unit_make(const char *kind, int level, const char *tenant,
+										const char *service_name, int32 shard_key,
+										bool has_start, TimestampTz start, CompactUnit *u);
+extern Datum pyroscope_compact_counts_jsonb(const CompactCounts *c, bool with_units);
 extern void pyroscope_compact_now(TimestampTz now, const char *tenant, CompactCounts *cc,
 								  CompactCounts *rc);
 

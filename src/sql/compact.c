@@ -13,6 +13,7 @@
 #include "utils/jsonb.h"
 
 PG_FUNCTION_INFO_V1(pyroscope_compact);
+PG_FUNCTION_INFO_V1(pyroscope_compact_unit_sql);
 PG_FUNCTION_INFO_V1(pyroscope_block_totals);
 PG_FUNCTION_INFO_V1(pyroscope_read_block);
 PG_FUNCTION_INFO_V1(pyroscope_block_sections);
@@ -52,6 +53,32 @@ pyroscope_compact(PG_FUNCTION_ARGS)
 					rc.series_deleted, cc.bytes_deleted + rc.bytes_deleted,
 					Max(cc.peak_memory, rc.peak_memory));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/*
+ * pyroscope.compact_unit(shard_key, kind, tenant, service_name, level,
+ * start, now): one unit of compaction or retention in the caller's
+ * transaction (what the compactor and compact() run, each through this
+ * function).  Returns what it did as jsonb.
+ */
+Datum
+pyroscope_compact_unit_sql(PG_FUNCTION_ARGS)
+{
+	CompactUnit u;
+	CompactCounts c = {0};
+
+	for (int i = 0; i < 7; i++)
+		if (PG_ARGISNULL(i) && i != 5)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("only the start of a compaction unit may be null")));
+	pyroscope_compact_unit_make(text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_INT32(4),
+								text_to_cstring(PG_GETARG_TEXT_PP(2)),
+								text_to_cstring(PG_GETARG_TEXT_PP(3)), PG_GETARG_INT32(0),
+								!PG_ARGISNULL(5), PG_ARGISNULL(5) ? 0 : PG_GETARG_TIMESTAMPTZ(5),
+								&u);
+	pyroscope_compact_unit(&u, PG_GETARG_TIMESTAMPTZ(6), &c);
+	PG_RETURN_DATUM(pyroscope_compact_counts_jsonb(&c, true));
 }
 
 /* a block's totals as rows (series_id, ts as timestamptz or Unix ms, total) */
