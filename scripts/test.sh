@@ -137,14 +137,16 @@ regress_run() {
 #    deleting by ctid without the key deletes in every partition), and
 #    shard_key.sql sees a one-service query read one partition of each;
 #  - the suites of flame graphs with parallel plans forced, so that the
-#    merge aggregate's combine, serialize and deserialize functions run.
+#    merge aggregate's combine, serialize and deserialize functions run, and
+#    flame graphs merged by SQL aggregates (pyroscope.merge_pushdown = on,
+#    what a Citus cluster does).
 regress() {
 	local force=force_parallel_mode
 	[ "$PG_MAJOR" -ge 16 ] && force=debug_parallel_query
 	start_cluster || { cat "$TEST_DIR/log" 2>/dev/null; return 1; }
 	regress_run plain "" || return 1
 	regress_run partitioned "-c pyroscope.hash_partitions=4" || return 1
-	regress_run parallel "-c $force=regress -c parallel_setup_cost=0 \
+	regress_run parallel "-c pyroscope.merge_pushdown=on -c $force=regress -c parallel_setup_cost=0 \
 -c min_parallel_table_scan_size=0 -c min_parallel_index_scan_size=0 -c max_parallel_workers_per_gather=2" \
 		"diff flamegraph merge profile_ids query_fed selectors tiers"
 }

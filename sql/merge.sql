@@ -106,8 +106,11 @@ BEGIN
 		|| (SELECT string_agg(DISTINCT t, ', ') FROM unnest(c.tables) t);
 END
 $f$;
-SELECT pg_temp.plan_shape($$SELECT pyroscope.merge(pyroscope.head_profile(h)) FROM pyroscope.head h
-							 WHERE h.tenant = 'merge'$$) AS plan;
+-- (partial merges combined after a Gather, whatever else the plan holds)
+SELECT s ~ 'Partial Aggregate' AS partial_merges, s ~ 'Finalize Aggregate > Gather' AS combined,
+	   regexp_replace(s, '^.*; ', '') AS tables
+  FROM pg_temp.plan_shape($$SELECT pyroscope.merge(pyroscope.head_profile(h)) FROM pyroscope.head h
+							 WHERE h.tenant = 'merge'$$) s;
 SELECT count(*) AS types,
 	   count(*) FILTER (WHERE (SELECT pyroscope.merge(pyroscope.head_profile(h))
 							     FROM pyroscope.head h JOIN pyroscope.series s2 USING (series_id)

@@ -82,12 +82,15 @@ $f$;
 -- (with statistics, so that the plan does not depend on when autovacuum
 -- last looked)
 ANALYZE pyroscope.head, pyroscope.head_pprof, pyroscope.blocks;
-SELECT pg_temp.plan_shape($$
+-- (partial merges combined after a Gather, whatever else the plan holds)
+SELECT s ~ 'Partial Aggregate' AS partial_merges, s ~ 'Finalize Aggregate > Gather' AS combined,
+	   regexp_replace(s, '^.*; ', '') AS tables
+  FROM pg_temp.plan_shape($$
 SELECT pyroscope.merge(x.p) FROM (
 	SELECT pyroscope.pprof_part(hp.data, h.part) AS p
 	  FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (shard_key, pprof_id) WHERE h.tenant = 'qf'
 	UNION ALL
-	SELECT pyroscope.block_profile(b.data, NULL) FROM pyroscope.blocks b WHERE b.tenant = 'qf') x$$) AS plan;
+	SELECT pyroscope.block_profile(b.data, NULL) FROM pyroscope.blocks b WHERE b.tenant = 'qf') x$$) s;
 SELECT bool_and(sql_flamegraph(t.pt, '2031-03-01 09:00+00', '2031-03-01 14:00+00')
 				= pyroscope.flamegraph(t.pt, '{}', '2031-03-01 09:00+00', '2031-03-01 14:00+00', 0, 'qf')) AS same_in_parallel
   FROM pyroscope.profile_types('qf') t(pt);

@@ -40,6 +40,15 @@ extern int64 pyroscope_timestamptz_to_ms_ceil(TimestampTz ts);
 
 /* settings (guc.c: every pyroscope.* GUC; the object store's are its own) */
 extern void pyroscope_define_gucs(void);
+
+/* pyroscope.merge_pushdown: merge flame graphs by SQL where the rows are */
+typedef enum MergePushdown
+{
+	MERGE_PUSHDOWN_AUTO,		/* when the tables are distributed (Citus) */
+	MERGE_PUSHDOWN_ON,
+	MERGE_PUSHDOWN_OFF
+} MergePushdown;
+extern int	pyroscope_merge_pushdown;
 extern int	pyroscope_hash_partitions;
 extern int	pyroscope_max_profile_size; /* bytes, decompressed */
 extern int	pyroscope_max_jfr_size; /* bytes, decompressed */

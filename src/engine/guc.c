@@ -20,6 +20,16 @@
 /* profiles */
 int			pyroscope_max_profile_size = 16 * 1024 * 1024;
 int			pyroscope_hash_partitions = 0;
+int			pyroscope_merge_pushdown = MERGE_PUSHDOWN_AUTO;
+
+static const struct config_enum_entry merge_pushdown_options[] = {
+	{"auto", MERGE_PUSHDOWN_AUTO, false},
+	{"on", MERGE_PUSHDOWN_ON, false},
+	{"off", MERGE_PUSHDOWN_OFF, false},
+	{"true", MERGE_PUSHDOWN_ON, true},
+	{"false", MERGE_PUSHDOWN_OFF, true},
+	{NULL, 0, false}
+};
 int			pyroscope_max_profile_samples = 1000000;
 int			pyroscope_max_jfr_size = 64 * 1024 * 1024;
 int			pyroscope_max_otlp_size = 64 * 1024 * 1024;
@@ -121,6 +131,13 @@ pyroscope_define_gucs(void)
 {
 
 	/* Profiles: ingest limits, queries, the head cache */
+	DefineCustomEnumVariable("pyroscope.merge_pushdown",
+							 "Whether flame graphs are merged by SQL aggregates where the rows are.",
+							 "auto: when the tables are distributed with Citus, whose workers then merge their shards' profiles and send merged ones; on: always (on one node: the same answers, more decoding); off: rows are read and merged here.",
+							 &pyroscope_merge_pushdown,
+							 MERGE_PUSHDOWN_AUTO, merge_pushdown_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("pyroscope.hash_partitions",
 							"Hash partitions of the big tables, by shard_key, when the extension creates them.",
 							"Read by CREATE EXTENSION (and the update to 1.7): 0 makes plain tables; N > 0 partitions series, head, head_pprof, blocks and object_deletions into N partitions each.  Changing it later changes nothing.",

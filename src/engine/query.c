@@ -23,6 +23,7 @@
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -332,13 +333,21 @@ typedef PyroStatus (*BlockReadFn) (PyroBlockReader *r, int64 block_id, void *arg
  * Returns the number of blocks read.
  */
 static uint64
-scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, void *arg)
+scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, void *arg,
+			bool offloaded_only)
 {
 	Portal		portal;
 	uint64		count = 0;
 
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT b.block_id, b.size, b.data, b.object_key"
+									   offloaded_only
+									   ? "SELECT b.block_id, b.size, b.data, b.object_key"
+									   " FROM pyroscope.blocks b"
+									   " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+									   " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+									   " AND b.object_key IS NOT NULL"
+									   " ORDER BY b.min_ts, b.block_id"
+									   : "SELECT b.block_id, b.size, b.data, b.object_key"
 									   " FROM pyroscope.blocks b"
 									   " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
 									   " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
@@ -547,7 +556,7 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 	head_reader_done(&reader);
 
 	((TierScanArg *) arg)->bq = &bq;
-	count += scan_blocks(args, types, caller, read_block, arg);
+	count += scan_blocks(args, types, caller, read_block, arg, false);
 
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
@@ -807,7 +816,7 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 	SPI_freetuptable(SPI_tuptable);
 
 	sink.bq = &bq;
-	(void) scan_blocks(args, types, sink.caller, read_block_totals, &sink);
+	(void) scan_blocks(args, types, sink.caller, read_block_totals, &sink, false);
 	SPI_finish();
 }
 
@@ -826,6 +835,183 @@ tree_visitor(PyroProfile *p, void *arg)
 		pyroscope_report(&err, "could not build call tree");
 }
 
+/* ---------------------------------------------------------------------
+ * Merging where the rows are (pyroscope.merge_pushdown)
+ * ---------------------------------------------------------------------
+ */
+
+static int	tables_distributed = -1;	/* unknown */
+static bool distributed_callback = false;
+
+static void
+distributed_forget(Datum arg, Oid relid)
+{
+	tables_distributed = -1;
+}
+
+/*
+ * Whether series is a Citus distributed table: asked once, again after any
+ * relation cache invalidation (distributing a table causes one).
+ */
+static bool
+series_distributed(void)
+{
+	if (!distributed_callback)
+	{
+		CacheRegisterRelcacheCallback(distributed_forget, (Datum) 0);
+		distributed_callback = true;
+	}
+	if (tables_distributed < 0)
+	{
+		bool		isnull;
+
+		SPI_connect();
+		if (SPI_execute("SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL",
+						true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not look for Citus");
+		tables_distributed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 1, &isnull)) ? 1 : 0;
+		if (tables_distributed &&
+			SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition"
+						" WHERE logicalrelid = 'pyroscope.series'::pg_catalog.regclass)",
+						true, 1) == SPI_OK_SELECT)
+			tables_distributed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 1,
+															&isnull)) ? 1 : 0;
+		SPI_finish();
+	}
+	return tables_distributed == 1;
+}
+
+/* Whether a selection's profiles are merged by SQL where the rows live. */
+static bool
+merge_pushdown(const ProfileSelection *sel)
+{
+	if (sel->profile_ids != NULL)
+		return false;
+	switch (pyroscope_merge_pushdown)
+	{
+		case MERGE_PUSHDOWN_ON:
+			return true;
+		case MERGE_PUSHDOWN_OFF:
+			return false;
+		default:
+			return series_distributed();
+	}
+}
+
+/* Add a merged profile value (NULL: nothing) of the current SPI result's row 0. */
+static void
+tree_add_result(PyroTree *t, MemoryContext caller)
+{
+	bool		isnull;
+	Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	MemoryContext old;
+	PyroProfile *p;
+
+	if (isnull)
+		return;
+	old = MemoryContextSwitchTo(caller);
+	p = profile_value_decode(DatumGetProfileValueP(v));
+	tree_visitor(p, t);
+	pyro_profile_free(p);
+	MemoryContextSwitchTo(old);
+}
+
+/* What the offloaded blocks of a pushed-down merge are read into. */
+typedef struct PushdownBlocks
+{
+	const PyroBlockQuery *bq;
+	PyroTree   *t;
+} PushdownBlocks;
+
+static PyroStatus
+tree_block_read(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
+{
+	PushdownBlocks *pb = (PushdownBlocks *) arg;
+	const PyroProfile *p;
+	PyroStatus	rc = pyro_block_read_merged(r, pb->bq, &p, err);
+
+	if (rc != PYRO_OK)
+		return rc;
+	if (p != NULL && p->nsamples > 0)
+		return pyro_tree_add_profile(pb->t, p, err);
+	return PYRO_OK;
+}
+
+/*
+ * The call tree of a selection, merged by SQL where the rows are: the head
+ * rows' profiles (stored pprofs' parts, and profile values) and the blocks
+ * in the database each by one pyroscope.merge() aggregate, which Citus
+ * runs per shard on the workers (its combine function merging the partial
+ * merges), so that merged profiles travel instead of rows; offloaded blocks
+ * are read here, from the object store.  The same tree as the row by row
+ * scan.
+ */
+static PyroTree *
+selection_tree_pushdown(const ProfileSelection *sel, PyroTree *t)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		args[SCAN_NARGS];
+	Oid			types[SCAN_NARGS] = SCAN_ARG_TYPES;
+	PyroBlockQuery bq;
+	TimestampTz start_ceil;
+
+	pyroscope_check_time_range(sel->start, sel->end);
+	if (!selection_scan_args(sel, args, &bq))
+		return t;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT pyroscope.merge(pyroscope.pprof_part(hp.data, h.part))"
+							  " FROM pyroscope.head h JOIN pyroscope.head_pprof hp"
+							  "   ON hp.shard_key = h.shard_key AND hp.pprof_id = h.pprof_id"
+							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+							  " AND h.ts >= $2 AND h.ts <= $3",
+							  SCAN_NARGS, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not merge the head of a selection");
+	tree_add_result(t, caller);
+	if (SPI_execute_with_args("SELECT pyroscope.merge(h.profile) FROM pyroscope.head h"
+							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+							  " AND h.ts >= $2 AND h.ts <= $3 AND h.profile IS NOT NULL",
+							  SCAN_NARGS, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not merge the head of a selection");
+	tree_add_result(t, caller);
+
+	/*
+	 * blocks in the database: block_profile() floors its start to a
+	 * millisecond where the row scan rounds it up
+	 */
+	start_ceil = TIMESTAMP_NOT_FINITE(sel->start) ? sel->start :
+		pyroscope_ms_to_timestamptz(pyroscope_timestamptz_to_ms_ceil(sel->start));
+	{
+		Datum		bargs[SCAN_NARGS];
+
+		memcpy(bargs, args, sizeof(bargs));
+		bargs[1] = TimestampTzGetDatum(start_ceil);
+		if (SPI_execute_with_args("SELECT pyroscope.merge(pyroscope.block_profile(b.data, $1, $2, $3))"
+								  " FROM pyroscope.blocks b"
+								  " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+								  " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+								  " AND b.data IS NOT NULL",
+								  SCAN_NARGS, types, bargs, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not merge the blocks of a selection");
+	}
+	tree_add_result(t, caller);
+
+	/* offloaded blocks, from the object store */
+	{
+		PushdownBlocks pb;
+
+		bq.use_aggregates = true;
+		pb.bq = &bq;
+		pb.t = t;
+		(void) scan_blocks(args, types, caller, tree_block_read, &pb, true);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	return t;
+}
+
 PyroTree *
 pyroscope_selection_tree(const ProfileSelection *sel)
 {
@@ -833,6 +1019,8 @@ pyroscope_selection_tree(const ProfileSelection *sel)
 
 	if (t == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (merge_pushdown(sel))
+		return selection_tree_pushdown(sel, t);
 	pyroscope_scan_profiles(sel, tree_visitor, t);
 	return t;
 }
