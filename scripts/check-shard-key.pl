@@ -14,7 +14,9 @@
 use strict;
 use warnings;
 
-my $TABLES = qr/\bpyroscope\.(?:series|head|head_pprof|blocks|object_deletions)\b/;
+# a table named where a statement reads or writes it (not, say, in a
+# 'pyroscope.series'::regclass literal)
+my $TABLES = qr/\b(?:FROM|JOIN|INTO|UPDATE)\s+pyroscope\.(?:series|head|head_pprof|blocks|object_deletions)\b/i;
 
 # The statements of a C source: [line, text] for every run of literals.
 sub statements
@@ -154,6 +156,7 @@ static const char *bad = "DELETE FROM pyroscope.head WHERE ctid = ANY ($1)";
 static const char *bad2 = "SELECT x FROM pyroscope.blocks WHERE max_ts < $1 - " RETENTION_OF("r", "$2")
 	" ORDER BY 1";
 static const char *other = "SELECT 1 FROM pyroscope.settings";
+static const char *catalog = "SELECT 1 FROM pg_catalog.pg_class WHERE oid = 'pyroscope.series'::regclass";
 C
 	close $fh;
 	my ($bad, $checked, $fanout) = check(1, $tmp);
