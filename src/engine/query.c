@@ -900,22 +900,25 @@ merge_pushdown(const ProfileSelection *sel)
 	}
 }
 
-/* Add a merged profile value (NULL: nothing) of the current SPI result's row 0. */
+/* Add the merged profile values (NULL: nothing) of the current SPI result. */
 static void
 tree_add_result(PyroTree *t, MemoryContext caller)
 {
-	bool		isnull;
-	Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	MemoryContext old;
-	PyroProfile *p;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext old;
+		PyroProfile *p;
 
-	if (isnull)
-		return;
-	old = MemoryContextSwitchTo(caller);
-	p = profile_value_decode(DatumGetProfileValueP(v));
-	tree_visitor(p, t);
-	pyro_profile_free(p);
-	MemoryContextSwitchTo(old);
+		if (isnull)
+			continue;
+		old = MemoryContextSwitchTo(caller);
+		p = profile_value_decode(DatumGetProfileValueP(v));
+		tree_visitor(p, t);
+		pyro_profile_free(p);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /* What the offloaded blocks of a pushed-down merge are read into. */
@@ -942,11 +945,11 @@ tree_block_read(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
 /*
  * The call tree of a selection, merged by SQL where the rows are: the head
  * rows' profiles (stored pprofs' parts, and profile values) and the blocks
- * in the database each by one pyroscope.merge() aggregate, which Citus
- * runs per shard on the workers (its combine function merging the partial
- * merges), so that merged profiles travel instead of rows; offloaded blocks
- * are read here, from the object store.  The same tree as the row by row
- * scan.
+ * in the database each by pyroscope.merge() grouped by shard key, which
+ * Citus runs whole on the worker holding each shard (a group is on one
+ * shard), so that one merged profile per service travels instead of rows;
+ * offloaded blocks are read here, from the object store.  The same tree as
+ * the row by row scan.
  */
 static PyroTree *
 selection_tree_pushdown(const ProfileSelection *sel, PyroTree *t)
@@ -966,14 +969,14 @@ selection_tree_pushdown(const ProfileSelection *sel, PyroTree *t)
 							  " FROM pyroscope.head h JOIN pyroscope.head_pprof hp"
 							  "   ON hp.shard_key = h.shard_key AND hp.pprof_id = h.pprof_id"
 							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
-							  " AND h.ts >= $2 AND h.ts <= $3",
-							  SCAN_NARGS, types, args, NULL, true, 1) != SPI_OK_SELECT)
+							  " AND h.ts >= $2 AND h.ts <= $3 GROUP BY h.shard_key",
+							  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not merge the head of a selection");
 	tree_add_result(t, caller);
 	if (SPI_execute_with_args("SELECT pyroscope.merge(h.profile) FROM pyroscope.head h"
 							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
-							  " AND h.ts >= $2 AND h.ts <= $3 AND h.profile IS NOT NULL",
-							  SCAN_NARGS, types, args, NULL, true, 1) != SPI_OK_SELECT)
+							  " AND h.ts >= $2 AND h.ts <= $3 AND h.profile IS NOT NULL GROUP BY h.shard_key",
+							  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not merge the head of a selection");
 	tree_add_result(t, caller);
 
@@ -992,8 +995,8 @@ selection_tree_pushdown(const ProfileSelection *sel, PyroTree *t)
 								  " FROM pyroscope.blocks b"
 								  " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
 								  " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
-								  " AND b.data IS NOT NULL",
-								  SCAN_NARGS, types, bargs, NULL, true, 1) != SPI_OK_SELECT)
+								  " AND b.data IS NOT NULL GROUP BY b.shard_key",
+								  SCAN_NARGS, types, bargs, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not merge the blocks of a selection");
 	}
 	tree_add_result(t, caller);
