@@ -373,8 +373,30 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Install Citus on every node, CREATE EXTENSION citus, add the workers with citus_add_node(), then call pyroscope.distribute() again (docs/scaling-out.md).';
 	END IF;
+	-- Ids from the sequences of each node in a range of its own, as Citus
+	-- gives the sequences it distributes: node group g draws from g << 48
+	-- (rows made on the workers, such as the blocks of compaction units
+	-- that run there, cannot take another node's id).  Again for nodes added
+	-- since.
+	PERFORM run_command_on_workers($cmd$
+DO $do$
+DECLARE
+	g bigint := (SELECT groupid FROM pg_catalog.pg_dist_local_group);
+	s text;
+	v bigint;
+BEGIN
+	FOREACH s IN ARRAY ARRAY['series_series_id_seq', 'head_pprof_pprof_id_seq', 'blocks_block_id_seq']
+	LOOP
+		EXECUTE pg_catalog.format('SELECT last_value FROM @extschema@.%I', s) INTO v;
+		IF g > 0 AND v < (g << 48) THEN
+			PERFORM pg_catalog.setval(pg_catalog.format('@extschema@.%I', s), (g << 48) + 1, false);
+		END IF;
+	END LOOP;
+END
+$do$
+$cmd$);
 	IF EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = '@extschema@.series'::regclass) THEN
-		RETURN 'already distributed';
+		RETURN 'already distributed (the id ranges of the workers are set)';
 	END IF;
 
 	-- Citus refuses subqueries in the policies of distributed tables: the
@@ -421,6 +443,12 @@ BEGIN
 							 'tenant_grants']
 	LOOP
 		PERFORM create_reference_table(format('@extschema@.%I', t));
+	END LOOP;
+	-- the rows were copied to the shards: the coordinator's own copies go
+	FOREACH t IN ARRAY ARRAY['series', 'head', 'head_pprof', 'blocks', 'object_deletions', 'settings',
+							 'http_credentials', 'tenant_retention', 'tenant_limits', 'tenant_grants']
+	LOOP
+		PERFORM truncate_local_data_after_distributing_table(format('@extschema@.%I', t));
 	END LOOP;
 
 	-- a compaction unit runs where its shard is
