@@ -136,6 +136,11 @@ $$;
 ALTER SEQUENCE @extschema@.series_series_id_seq OWNED BY @extschema@.series.series_id;
 ALTER SEQUENCE @extschema@.head_pprof_pprof_id_seq OWNED BY @extschema@.head_pprof.pprof_id;
 ALTER SEQUENCE @extschema@.blocks_block_id_seq OWNED BY @extschema@.blocks.block_id;
+-- pg_dump saves where the sequences are, so that a restored database goes on
+-- from there (ids are unique per node, not only per shard key)
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.series_series_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.head_pprof_pprof_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.blocks_block_id_seq', '');
 
 -- storage as before (recursing to the partitions): blocks and stored pprofs
 -- uncompressed and out of line for ranged reads, profile values in lz4

@@ -36,6 +36,13 @@ SELECT c.relname,
    AND c.relname IN ('series', 'head', 'head_pprof', 'blocks', 'object_deletions')
  ORDER BY 1;
 
+-- pg_dump saves the tables' rows and where the id sequences are (a restored
+-- database goes on from there instead of reusing ids)
+SELECT c::regclass AS saved_by_pg_dump
+  FROM pg_extension e, unnest(e.extconfig) c
+ WHERE e.extname = 'pyroscope' AND c::regclass::text ~ '(series|head_pprof|blocks)_.*_seq$'
+ ORDER BY 1;
+
 -- three services of one tenant
 SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), jsonb_build_object('service_name', s), 'sk')
   FROM (VALUES ('a'), ('b'), ('c')) v(s);
