@@ -30,7 +30,7 @@ pyroscope_compact(PG_FUNCTION_ARGS)
 	char	   *tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	CompactCounts cc = {0};
 	CompactCounts rc = {0};
-	char	   *json;
+	CompactCounts both = {0};
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -39,20 +39,17 @@ pyroscope_compact(PG_FUNCTION_ARGS)
 	now = PG_GETARG_TIMESTAMPTZ(0);
 	pyroscope_compact_now(now, tenant, &cc, &rc);
 
-	json = psprintf("{\"head_rows_compacted\": " INT64_FORMAT
-					", \"blocks_written\": " INT64_FORMAT
-					", \"blocks_merged\": " INT64_FORMAT
-					", \"bytes_written\": " INT64_FORMAT
-					", \"blocks_deleted\": " INT64_FORMAT
-					", \"head_rows_deleted\": " INT64_FORMAT
-					", \"series_deleted\": " INT64_FORMAT
-					", \"bytes_deleted\": " INT64_FORMAT
-					", \"peak_memory\": " INT64_FORMAT "}",
-					cc.head_rows_compacted, cc.blocks_written, cc.blocks_merged,
-					cc.bytes_written, rc.blocks_deleted, rc.head_rows_deleted,
-					rc.series_deleted, cc.bytes_deleted + rc.bytes_deleted,
-					Max(cc.peak_memory, rc.peak_memory));
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	/* what compaction wrote and retention deleted, in compact_unit()'s keys */
+	both.head_rows_compacted = cc.head_rows_compacted;
+	both.blocks_written = cc.blocks_written;
+	both.blocks_merged = cc.blocks_merged;
+	both.bytes_written = cc.bytes_written;
+	both.blocks_deleted = rc.blocks_deleted;
+	both.head_rows_deleted = rc.head_rows_deleted;
+	both.series_deleted = rc.series_deleted;
+	both.bytes_deleted = cc.bytes_deleted + rc.bytes_deleted;
+	both.peak_memory = Max(cc.peak_memory, rc.peak_memory);
+	PG_RETURN_DATUM(pyroscope_compact_counts_jsonb(&both, false));
 }
 
 /*
