@@ -51,6 +51,8 @@ pyroscope_shmem_startup(void)
 	http_shmem_init();
 	pyroscope_limits_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
+	if (!IsUnderPostmaster)
+		pyroscope_align_heap_for_children();
 }
 
 void

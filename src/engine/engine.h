@@ -103,6 +103,7 @@ extern int	pyroscope_http_header_timeout;	/* s */
 
 /* core bridge (bridge.c) */
 extern void pyroscope_install_allocator(void);
+extern void pyroscope_align_heap_for_children(void);
 extern void pyroscope_report(const PyroError *err, const char *context) pg_attribute_noreturn();
 
 /*
