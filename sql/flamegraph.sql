@@ -94,3 +94,24 @@ SELECT (SELECT count(*) FROM full_fg) AS full_nodes,
 
 -- an empty range gives an empty flame graph, not an error
 SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '2000-01-01', '2000-01-02', 100, 'fg');
+
+-- names and label values with every character JSON escapes, and numbers
+-- past int64's 18 digits: the jsonb made from the core's JSON text is the
+-- one jsonb_in makes of the same text, and the names come back as stored
+SELECT pyroscope.ingest_speedscope(convert_to(
+	'{"$schema": "https://www.speedscope.app/file-format-schema.json",'
+	' "shared": {"frames": [{"name": "main"}, {"name": "quote\" back\\ slash/"},'
+	' {"name": "tab\t nl\n cr\r bell\u0007 nul-free"}, {"name": "caf\u00e9 \ud83d\ude00 \u00ff"}]},'
+	' "profiles": [{"type": "sampled", "name": "p", "unit": "nanoseconds", "startValue": 0, "endValue": 1,'
+	' "samples": [[0, 1], [0, 2], [0, 3], [0]], "weights": [4000000000000000000, 5000000000000000000, 1, 1023]}]}',
+	'UTF8'), '{"service_name": "fg-escapes", "note": "a \"quoted\" \\ value\t"}', 'fg', 'cpu', 100, '2024-01-01');
+WITH g AS (SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+		'{service_name="fg-escapes"}', '-infinity', 'infinity', 0, 'fg') AS fg)
+SELECT fg = fg::text::jsonb AS same_jsonb, fg::text = fg::text::jsonb::text AS same_text,
+	   fg -> 'numTicks' AS ticks, jsonb_array_length(fg -> 'names') AS names
+  FROM g;
+SELECT n AS name, length(n) AS chars
+  FROM jsonb_array_elements_text((pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+		'{service_name="fg-escapes"}', '-infinity', 'infinity', 0, 'fg')) -> 'names') n
+ ORDER BY 1;
+SELECT labels ->> 'note' AS note FROM pyroscope.series WHERE service_name = 'fg-escapes';

@@ -1028,14 +1028,6 @@ pyroscope_selection_tree(const ProfileSelection *sel)
 	return t;
 }
 
-Datum
-pyroscope_json_to_jsonb(const PyroBuf *json)
-{
-	if (json->oom)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum((char *) json->data));
-}
-
 /* 22023 for a negative max_nodes (0 is "no limit"). */
 void
 pyroscope_check_max_nodes(int32 max_nodes)
