@@ -14,6 +14,16 @@
 #include "block.h"
 #include "objstore.h"
 
+/* qsort's comparison of int32s (shard keys) */
+static inline int
+pyroscope_int32_cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
 /*
  * A block of pyroscope.blocks from whichever tier holds it (block_read.c):
  * the query path opens a reader on a row (size, data, object_key) with

@@ -13,12 +13,13 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "engine.h"
+#include "engine_int.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "access/xact.h"
+#include "lib/qunique.h"
 #include "utils/catcache.h"
 #include "storage/proc.h"
 #include "utils/hsearch.h"
@@ -694,6 +695,8 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 	int64		pprof_id;
 	int64	   *series_ids;
 	int32	   *shard_keys;
+	int32	   *distinct_keys;
+	size_t		ndistinct;
 
 	check_tenant(tenant);
 	check_ingest_window(ts, client, count_samples(n));
@@ -732,15 +735,13 @@ store_pprof(bytea *data, const PyroNormalized *n, const PyroLabelSet *client,
 	args[0] = Int64GetDatum(pprof_id);
 	args[1] = CStringGetTextDatum(tenant);
 	args[2] = PointerGetDatum(data);
-	for (size_t i = 0; i < n->nseries; i++)
+	distinct_keys = palloc(n->nseries * sizeof(int32));
+	memcpy(distinct_keys, shard_keys, n->nseries * sizeof(int32));
+	qsort(distinct_keys, n->nseries, sizeof(int32), pyroscope_int32_cmp);
+	ndistinct = qunique(distinct_keys, n->nseries, sizeof(int32), pyroscope_int32_cmp);
+	for (size_t i = 0; i < ndistinct; i++)
 	{
-		bool		seen = false;
-
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = shard_keys[j] == shard_keys[i];
-		if (seen)
-			continue;
-		args[3] = Int32GetDatum(shard_keys[i]);
+		args[3] = Int32GetDatum(distinct_keys[i]);
 		if (SPI_execute_plan(pprof_insert_plan, args, NULL, false, 0) != SPI_OK_INSERT ||
 			SPI_processed != 1)
 			elog(ERROR, "could not store pprof");

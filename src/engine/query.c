@@ -239,15 +239,6 @@ pyroscope_selection_require_type(ProfileSelection *sel)
 	sel->require_type = true;
 }
 
-static int
-int32_cmp(const void *a, const void *b)
-{
-	int32		x = *(const int32 *) a;
-	int32		y = *(const int32 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * The ids of the series of a selection, ascending, and the distinct shard
  * keys they have (*keys, *nkeys), which every scan of the selection names.
@@ -282,7 +273,7 @@ selection_series_ids(const ProfileSelection *sel, int *n, int32 **keys, int *nke
 	SPI_finish();
 	if (*n > 0)
 	{
-		qsort(k, *n, sizeof(int32), int32_cmp);
+		qsort(k, *n, sizeof(int32), pyroscope_int32_cmp);
 		for (int i = 0; i < *n; i++)
 			if (nk == 0 || k[i] != k[nk - 1])
 				k[nk++] = k[i];
