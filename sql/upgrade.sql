@@ -4,7 +4,7 @@
 -- tenant retention of 0, ingest at a given time; 1.3: query workers on the
 -- status board, stored pprofs not recompressed; 1.4: ingest_jfr; 1.5:
 -- profile ids; 1.6: roles, tenant grants, row-level security; 1.7: the
--- distribution key shard_key) by ALTER
+-- distribution key shard_key; 1.8: DROP EXTENSION under Citus) by ALTER
 -- EXTENSION ... UPDATE, and then stores and reads pprofs like a new one.  (A new
 -- database is made by the same scripts: pyroscope--1.0.sql and the
 -- updates after it.)
@@ -80,5 +80,15 @@ SELECT c.relname, c.relrowsecurity, count(p.polname) AS policies
 SELECT * FROM pyroscope.tenant_grants;
 SELECT column_default FROM information_schema.columns
  WHERE table_schema = 'pyroscope' AND table_name = 'http_credentials' AND column_name = 'role';
+-- what 1.8 added: an event trigger of DROP EXTENSION, which on one node
+-- leaves every DROP EXTENSION as it was (on a Citus coordinator it drops
+-- the shards of the extension's tables first: docs/scaling-out.md)
+SELECT evtname, evtevent, evttags FROM pg_event_trigger;
+CREATE EXTENSION pg_trgm;
+DROP EXTENSION pg_trgm;
+SELECT count(*) > 0 AS has_relations FROM pg_class WHERE relnamespace = 'pyroscope'::regnamespace;
+DROP EXTENSION pyroscope;
+SELECT count(*) AS pyroscope_tables FROM pg_class WHERE relnamespace = 'pyroscope'::regnamespace;
+SELECT count(*) AS event_triggers FROM pg_event_trigger;
 \c :regress_db
 DROP DATABASE pyroscope_upgrade;

@@ -32,6 +32,7 @@
 /* time: Unix milliseconds to timestamptz and back (time.c) */
 /* shard.c: the distribution key of (tenant, service_name) */
 extern int32 pyroscope_shard_key(const char *tenant, const char *service_name);
+extern void pyroscope_drop_distributed_shards(void);
 
 extern TimestampTz pyroscope_ms_to_timestamptz(int64 ms);
 extern bool pyroscope_ms_to_timestamptz_exact(int64 ms, TimestampTz *out);
@@ -499,7 +500,7 @@ extern void pyroscope_http_worker_count(bool error);
 extern bool pyroscope_http_worker_get_status(int index, HttpWorkerStatus *st);
 
 /* the extension version this library's queries are written for */
-#define PYROSCOPE_EXTENSION_VERSION "1.7"
+#define PYROSCOPE_EXTENSION_VERSION "1.8"
 extern bool pyroscope_extension_ready(void);
 extern char *pyroscope_extension_installed_version(void);
 extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);
