@@ -1,4 +1,4 @@
-/* pyroscope--1.7--1.8.sql: DROP EXTENSION on a Citus coordinator */
+/* pyroscope--1.7--1.8.sql: DROP EXTENSION on a Citus coordinator; block totals read where the block is */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION pyroscope UPDATE TO '1.8'" to load this file. \quit
@@ -20,3 +20,16 @@ COMMENT ON FUNCTION @extschema@.drop_extension_start() IS
 CREATE EVENT TRIGGER pyroscope_drop_extension ON ddl_command_start
 	WHEN TAG IN ('DROP EXTENSION')
 	EXECUTE FUNCTION @extschema@.drop_extension_start();
+
+-- Time series read where the blocks are: a block's totals from the query's
+-- own row, so that on Citus (pyroscope.merge_pushdown) each worker reads
+-- the blocks it holds and only their totals travel.
+CREATE FUNCTION @extschema@.block_profile_totals(data bytea,
+												 series_ids bigint[],
+												 start timestamptz DEFAULT '-infinity',
+												 "end" timestamptz DEFAULT 'infinity')
+	RETURNS TABLE (series_id bigint, ts timestamptz, total bigint, profile_id uuid)
+	AS 'MODULE_PATHNAME', 'pyroscope_block_profile_totals'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 1000 ROWS 100;
+COMMENT ON FUNCTION @extschema@.block_profile_totals(bytea, bigint[], timestamptz, timestamptz) IS
+	'series, time, total and profile id of the profiles of an encoded block (pyroscope.blocks.data) in the given series (NULL: all) and time range, from the block''s index, in its order: what time series read of a block';

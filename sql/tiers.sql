@@ -57,3 +57,27 @@ SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM afte
 -- a range that cuts the data still agrees with a sum over profile_totals
 SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '2021-01-01', '2021-12-31', 0, 'tiers') ->> 'numTicks')::bigint
 	 = (SELECT coalesce(sum(total), 0) FROM pyroscope.profile_totals('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '2021-01-01', '2021-12-31', 'tiers')) AS cut_range_agrees;
+
+-- time series read where the blocks are (pyroscope.merge_pushdown = on, what
+-- a Citus cluster does: block_profile_totals() over the rows of blocks):
+-- the same rows, in the same order, as reading block by block
+SET pyroscope.merge_pushdown = on;
+CREATE TEMP TABLE pushed AS
+SELECT row_number() OVER () AS n, t.* FROM pyroscope.profile_totals('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers') t;
+SET pyroscope.merge_pushdown = off;
+CREATE TEMP TABLE scanned AS
+SELECT row_number() OVER () AS n, t.* FROM pyroscope.profile_totals('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers') t;
+RESET pyroscope.merge_pushdown;
+SELECT (SELECT count(*) FROM pushed) AS pushed_rows,
+	   (SELECT count(*) FROM (SELECT * FROM pushed EXCEPT ALL SELECT * FROM scanned) x)
+	   + (SELECT count(*) FROM (SELECT * FROM scanned EXCEPT ALL SELECT * FROM pushed) y) AS differences;
+-- block_profile_totals of a block: its index, filtered by series and range
+-- as a selection filters them (block_totals lists every profile)
+SELECT (SELECT count(*) FROM pyroscope.block_profile_totals(b.data, NULL)) AS all_profiles,
+	   (SELECT count(*) FROM pyroscope.block_totals(b.data)) AS block_totals,
+	   (SELECT count(*) FROM pyroscope.block_profile_totals(b.data, ARRAY[b.series_ids[1]], b.min_ts, b.min_ts)) AS first_series_at_min_ts,
+	   (SELECT count(*) FROM pyroscope.block_totals(b.data) t
+		 WHERE t.series_id = b.series_ids[1] AND t.ts = b.min_ts) AS expected,
+	   (SELECT count(*) FROM pyroscope.block_profile_totals(b.data, '{}')) AS no_series_none,
+	   (SELECT count(*) FROM pyroscope.block_profile_totals(b.data, NULL) WHERE profile_id IS NULL) AS without_id
+  FROM pyroscope.blocks b WHERE b.tenant = 'tiers' ORDER BY b.block_id LIMIT 1;

@@ -91,6 +91,8 @@ typedef struct TotalRow
 	int64		series_id;
 	int64		ts;
 	int64		total;
+	bool		has_id;
+	pg_uuid_t	id;
 } TotalRow;
 
 typedef struct TotalRows
@@ -107,7 +109,6 @@ collect_total(void *arg, int64_t series_id, int64_t ts, int64_t total, const uin
 {
 	TotalRows  *rows = (TotalRows *) arg;
 
-	(void) id;
 	if (rows->n == rows->cap)
 	{
 		size_t		cap = rows->cap ? rows->cap * 2 : 256;
@@ -126,6 +127,9 @@ collect_total(void *arg, int64_t series_id, int64_t ts, int64_t total, const uin
 	rows->v[rows->n].series_id = series_id;
 	rows->v[rows->n].ts = ts;
 	rows->v[rows->n].total = total;
+	rows->v[rows->n].has_id = id != NULL;
+	if (id != NULL)
+		memcpy(rows->v[rows->n].id.data, id, UUID_LEN);
 	rows->n++;
 	return PYRO_OK;
 }
@@ -135,32 +139,10 @@ static void
 visit_totals(TotalRows *rows, BlockTotalVisitor visit, void *arg)
 {
 	for (size_t i = 0; i < rows->n; i++)
-		visit(rows->v[i].series_id, rows->v[i].ts, rows->v[i].total, arg);
+		visit(rows->v[i].series_id, rows->v[i].ts, rows->v[i].total,
+			  rows->v[i].has_id ? &rows->v[i].id : NULL, arg);
 	if (rows->v)
 		pyro_free(rows->v);
-}
-
-/*
- * Series, time (Unix ms) and total of every profile in an encoded block,
- * to visit: to inspect blocks and check compaction.
- */
-void
-pyroscope_encoded_block_totals(const void *data, size_t len, BlockTotalVisitor visit, void *arg)
-{
-	PyroBlockReader *r;
-	PyroBlockQuery q;
-	PyroError	err;
-	TotalRows	rows = {0};
-
-	if (pyro_block_open_memory((const uint8_t *) data, len, &r, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not open block");
-	memset(&q, 0, sizeof(q));
-	q.start = PG_INT64_MIN;
-	q.end = PG_INT64_MAX;
-	if (pyro_block_read_totals(r, &q, collect_total, &rows, &err) != PYRO_OK)
-		pyroscope_report(&err, "could not read block");
-	pyro_block_close(r);
-	visit_totals(&rows, visit, arg);
 }
 
 static int
@@ -170,6 +152,47 @@ int64_cmp(const void *a, const void *b)
 	int64		y = *(const int64 *) b;
 
 	return x < y ? -1 : x > y;
+}
+
+/*
+ * Series, time (Unix ms), total and profile id (NULL when the block keeps
+ * none) of every profile in an encoded block of the given series (NULL:
+ * all) in [start_ms, end_ms], to visit: to inspect blocks, and the totals
+ * of a selection read where the block is (pyroscope.block_profile_totals).
+ */
+void
+pyroscope_encoded_block_totals(const void *data, size_t len, const int64 *series, size_t nseries,
+							   int64 start_ms, int64 end_ms, BlockTotalVisitor visit, void *arg)
+{
+	PyroBlockReader *r;
+	PyroBlockQuery q;
+	PyroError	err;
+	TotalRows	rows = {0};
+	PyroStatus	rc;
+
+	if (pyro_block_open_memory((const uint8_t *) data, len, &r, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not open block");
+	memset(&q, 0, sizeof(q));
+	if (series)
+	{
+		int64	   *sorted = palloc(sizeof(int64) * Max(nseries, 1));
+
+		memcpy(sorted, series, sizeof(int64) * nseries);
+		qsort(sorted, nseries, sizeof(int64), int64_cmp);
+		q.series_ids = sorted;
+		q.nseries = nseries;
+	}
+	q.start = start_ms;
+	q.end = end_ms;
+	rc = pyro_block_read_totals(r, &q, collect_total, &rows, &err);
+	pyro_block_close(r);
+	if (rc != PYRO_OK)
+	{
+		if (rows.v)
+			pyro_free(rows.v);
+		pyroscope_report(&err, "could not read block");
+	}
+	visit_totals(&rows, visit, arg);
 }
 
 /*

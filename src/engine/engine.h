@@ -409,10 +409,15 @@ extern Datum pyroscope_compact_counts_jsonb(const CompactCounts *c, bool with_un
 extern void pyroscope_compact_now(TimestampTz now, const char *tenant, CompactCounts *cc,
 								  CompactCounts *rc);
 
-/* the profiles of a block: series, time (Unix ms), total (block_read.c) */
-typedef void (*BlockTotalVisitor) (int64 series_id, int64 ts_ms, int64 total, void *arg);
-extern void pyroscope_encoded_block_totals(const void *data, size_t len, BlockTotalVisitor visit,
-										   void *arg);
+/*
+ * the profiles of a block: series, time (Unix ms), total, profile id (NULL:
+ * none kept) (block_read.c)
+ */
+typedef void (*BlockTotalVisitor) (int64 series_id, int64 ts_ms, int64 total,
+								   const pg_uuid_t *id, void *arg);
+extern void pyroscope_encoded_block_totals(const void *data, size_t len, const int64 *series,
+										   size_t nseries, int64 start_ms, int64 end_ms,
+										   BlockTotalVisitor visit, void *arg);
 extern void pyroscope_stored_block_totals(int64 block_id, BlockTotalVisitor visit, void *arg);
 typedef void (*BlockSectionVisitor) (const PyroBlockSection *s, void *arg);
 extern void pyroscope_encoded_block_sections(const void *data, size_t len,

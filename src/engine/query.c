@@ -758,6 +758,29 @@ read_block_totals(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
 	return pyro_block_read_totals(r, sink->bq, totals_visitor, sink, err);
 }
 
+/* Visit the rows (series_id, ts, total, profile_id) of the SPI result. */
+static void
+visit_totals_result(ProfileTotalVisitor visit, void *arg, MemoryContext caller)
+{
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+		int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		Datum		id = SPI_getbinval(tup, desc, 4, &isnull);
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		visit(series_id, ts, total, isnull ? NULL : DatumGetUUIDP(id), arg);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+static bool merge_pushdown(const ProfileSelection *sel);
+
 /*
  * Series, time and total of every stored profile of a selection, from head
  * and blocks alike (blocks answer from their profile index, without
@@ -790,24 +813,30 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 							  " AND h.ts >= $2 AND h.ts <= $3",
 							  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read profile totals");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
-		int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		Datum		id = SPI_getbinval(tup, desc, 4, &isnull);
-		MemoryContext old = MemoryContextSwitchTo(sink.caller);
-
-		visit(series_id, ts, total, isnull ? NULL : DatumGetUUIDP(id), arg);
-		MemoryContextSwitchTo(old);
-	}
-	SPI_freetuptable(SPI_tuptable);
+	visit_totals_result(visit, arg, sink.caller);
 
 	sink.bq = &bq;
-	(void) scan_blocks(args, types, sink.caller, read_block_totals, &sink, false);
+	if (merge_pushdown(sel))
+	{
+		/*
+		 * the blocks in the database read where they are (on Citus, on the
+		 * worker holding each shard): their totals travel, not the blocks
+		 */
+		if (SPI_execute_with_args("SELECT t.series_id, t.ts, t.total, t.profile_id"
+								  " FROM pyroscope.blocks b,"
+								  " LATERAL pyroscope.block_profile_totals(b.data, $1, $2, $3)"
+								  "  WITH ORDINALITY t"
+								  " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+								  " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+								  " AND b.data IS NOT NULL"
+								  " ORDER BY b.min_ts, b.block_id, t.ordinality",
+								  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the totals of the blocks of a selection");
+		visit_totals_result(visit, arg, sink.caller);
+		(void) scan_blocks(args, types, sink.caller, read_block_totals, &sink, true);
+	}
+	else
+		(void) scan_blocks(args, types, sink.caller, read_block_totals, &sink, false);
 	SPI_finish();
 }
 

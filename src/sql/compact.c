@@ -86,7 +86,7 @@ typedef struct TotalsOut
 } TotalsOut;
 
 static void
-total_row(int64 series_id, int64 ts, int64 total, void *arg)
+total_row(int64 series_id, int64 ts, int64 total, const pg_uuid_t *id, void *arg)
 {
 	TotalsOut  *out = (TotalsOut *) arg;
 	Datum		values[3];
@@ -121,7 +121,8 @@ pyroscope_block_totals(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	out.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	out.as_timestamptz = true;
-	pyroscope_encoded_block_totals(VARDATA(data), VARSIZE(data) - VARHDRSZ, total_row, &out);
+	pyroscope_encoded_block_totals(VARDATA(data), VARSIZE(data) - VARHDRSZ, NULL, 0,
+								   PG_INT64_MIN, PG_INT64_MAX, total_row, &out);
 	return (Datum) 0;
 }
 

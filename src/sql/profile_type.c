@@ -32,6 +32,7 @@ PG_FUNCTION_INFO_V1(pyroscope_profile_flamegraph_svg);
 PG_FUNCTION_INFO_V1(pyroscope_merge_combinefn);
 PG_FUNCTION_INFO_V1(pyroscope_pprof_part);
 PG_FUNCTION_INFO_V1(pyroscope_block_profile);
+PG_FUNCTION_INFO_V1(pyroscope_block_profile_totals);
 PG_FUNCTION_INFO_V1(pyroscope_merge_serialfn);
 PG_FUNCTION_INFO_V1(pyroscope_merge_deserialfn);
 PG_FUNCTION_INFO_V1(pyroscope_profile_top_functions);
@@ -348,6 +349,32 @@ pyroscope_pprof_part(PG_FUNCTION_ARGS)
 												 part));
 }
 
+/* A series_ids argument: NULL (every series) or ids without NULLs. */
+static int64 *
+series_ids_arg(FunctionCallInfo fcinfo, int argno, int *nseries)
+{
+	ArrayType  *a;
+	Datum	   *elems;
+	bool	   *nulls;
+	int64	   *series;
+
+	*nseries = 0;
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	a = PG_GETARG_ARRAYTYPE_P(argno);
+	deconstruct_array(a, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, nseries);
+	series = palloc(sizeof(int64) * Max(*nseries, 1));
+	for (int i = 0; i < *nseries; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("series_ids must not contain NULL")));
+		series[i] = DatumGetInt64(elems[i]);
+	}
+	return series;
+}
+
 /*
  * pyroscope.block_profile(data bytea, series_ids bigint[], start, "end"):
  * the merge of a block's profiles of those series (NULL: all) in the range
@@ -356,8 +383,8 @@ Datum
 pyroscope_block_profile(PG_FUNCTION_ARGS)
 {
 	bytea	   *data;
-	int64	   *series = NULL;
-	int			nseries = 0;
+	int64	   *series;
+	int			nseries;
 	TimestampTz start;
 	TimestampTz end;
 	ProfileValue *v;
@@ -365,24 +392,7 @@ pyroscope_block_profile(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
 	data = PG_GETARG_BYTEA_PP(0);
-	if (!PG_ARGISNULL(1))
-	{
-		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(1);
-		Datum	   *elems;
-		bool	   *nulls;
-
-		deconstruct_array(a, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-						  &elems, &nulls, &nseries);
-		series = palloc(sizeof(int64) * Max(nseries, 1));
-		for (int i = 0; i < nseries; i++)
-		{
-			if (nulls[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("series_ids must not contain NULL")));
-			series[i] = DatumGetInt64(elems[i]);
-		}
-	}
+	series = series_ids_arg(fcinfo, 1, &nseries);
 	start = PG_GETARG_TIMESTAMPTZ(2);
 	end = PG_GETARG_TIMESTAMPTZ(3);
 	v = pyroscope_encoded_block_merge(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), series,
@@ -391,4 +401,51 @@ pyroscope_block_profile(PG_FUNCTION_ARGS)
 	if (v == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_POINTER(v);
+}
+
+static void
+profile_total_row(int64 series_id, int64 ts_ms, int64 total, const pg_uuid_t *id, void *arg)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, id == NULL};
+	TimestampTz ts;
+
+	if (!pyroscope_ms_to_timestamptz_exact(ts_ms, &ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("block time " INT64_FORMAT " ms is out of range", ts_ms)));
+	values[0] = Int64GetDatum(series_id);
+	values[1] = TimestampTzGetDatum(ts);
+	values[2] = Int64GetDatum(total);
+	values[3] = id ? UUIDPGetDatum(id) : (Datum) 0;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * pyroscope.block_profile_totals(data bytea, series_ids bigint[], start,
+ * "end"): series, time, total and profile id of a block's profiles of
+ * those series (NULL: all) in the range, from its index (no samples are
+ * read), in the block's order: what time series read of a block, where the
+ * block is.  The range is as a selection's: from start rounded up to a
+ * millisecond to "end" rounded down.
+ */
+Datum
+pyroscope_block_profile_totals(PG_FUNCTION_ARGS)
+{
+	bytea	   *data;
+	int64	   *series;
+	int			nseries;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		return (Datum) 0;
+	data = PG_GETARG_BYTEA_PP(0);
+	series = series_ids_arg(fcinfo, 1, &nseries);
+	pyroscope_encoded_block_totals(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), series,
+								   (size_t) nseries,
+								   pyroscope_timestamptz_to_ms_ceil(PG_GETARG_TIMESTAMPTZ(2)),
+								   pyroscope_timestamptz_to_ms(PG_GETARG_TIMESTAMPTZ(3)),
+								   profile_total_row, fcinfo->resultinfo);
+	return (Datum) 0;
 }
