@@ -30,6 +30,20 @@ SELECT 'profiles', concat_ws(' ', p.series_id, p.labels, p.ts, p.total, pyroscop
 
 SELECT what, count(*) FROM before GROUP BY 1 ORDER BY 1;
 
+-- merged pprofs (SelectMergeProfile) merged where the rows are
+-- (merge_pushdown = on, what a Citus cluster does: pyroscope.merge() of each
+-- shard's head rows and blocks) are the bytes merged row by row: here over
+-- head, and over blocks after compaction
+CREATE TEMP TABLE pushed_pprof (tier text, cpu bytea, samples bytea);
+CREATE TEMP TABLE scanned_pprof (LIKE pushed_pprof);
+SET pyroscope.merge_pushdown = on;
+INSERT INTO pushed_pprof SELECT 'head', pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'),
+	pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{service_name="a"}', '-infinity', 'infinity', 'tiers');
+SET pyroscope.merge_pushdown = off;
+INSERT INTO scanned_pprof SELECT 'head', pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'),
+	pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{service_name="a"}', '-infinity', 'infinity', 'tiers');
+RESET pyroscope.merge_pushdown;
+
 -- everything is years old: compaction moves it all into blocks (and a
 -- per-tenant retention keeps it)
 INSERT INTO pyroscope.tenant_retention VALUES ('tiers', interval '100 years');
@@ -53,6 +67,17 @@ SELECT 'profiles', concat_ws(' ', p.series_id, p.labels, p.ts, p.total, pyroscop
 
 SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM after) x) AS missing,
 	   (SELECT count(*) FROM (SELECT * FROM after EXCEPT ALL SELECT * FROM before) x) AS extra;
+
+SET pyroscope.merge_pushdown = on;
+INSERT INTO pushed_pprof SELECT 'blocks', pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'),
+	pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{service_name="a"}', '-infinity', 'infinity', 'tiers');
+SET pyroscope.merge_pushdown = off;
+INSERT INTO scanned_pprof SELECT 'blocks', pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'),
+	pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{service_name="a"}', '-infinity', 'infinity', 'tiers');
+RESET pyroscope.merge_pushdown;
+SELECT p.tier, p.cpu = s.cpu AS cpu_identical, p.samples = s.samples AS samples_identical,
+	   length(p.cpu) > 100 AND length(p.samples) > 100 AS not_empty
+  FROM pushed_pprof p JOIN scanned_pprof s USING (tier) ORDER BY 1;
 
 -- a range that cuts the data still agrees with a sum over profile_totals
 SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '2021-01-01', '2021-12-31', 0, 'tiers') ->> 'numTicks')::bigint

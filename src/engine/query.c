@@ -920,9 +920,9 @@ merge_pushdown(const ProfileSelection *sel)
 	}
 }
 
-/* Add the merged profile values (NULL: nothing) of the current SPI result. */
+/* Visit the merged profile values (NULL: nothing) of the current SPI result. */
 static void
-tree_add_result(PyroTree *t, MemoryContext caller)
+visit_merged_result(ProfileVisitor visit, void *arg, MemoryContext caller)
 {
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -935,7 +935,7 @@ tree_add_result(PyroTree *t, MemoryContext caller)
 			continue;
 		old = MemoryContextSwitchTo(caller);
 		p = profile_value_decode(DatumGetProfileValueP(v));
-		tree_visitor(p, t);
+		visit(p, arg);
 		pyro_profile_free(p);
 		MemoryContextSwitchTo(old);
 	}
@@ -945,11 +945,12 @@ tree_add_result(PyroTree *t, MemoryContext caller)
 typedef struct PushdownBlocks
 {
 	const PyroBlockQuery *bq;
-	PyroTree   *t;
+	ProfileVisitor visit;
+	void	   *arg;
 } PushdownBlocks;
 
 static PyroStatus
-tree_block_read(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
+pushdown_block_read(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
 {
 	PushdownBlocks *pb = (PushdownBlocks *) arg;
 	const PyroProfile *p;
@@ -958,21 +959,22 @@ tree_block_read(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
 	if (rc != PYRO_OK)
 		return rc;
 	if (p != NULL && p->nsamples > 0)
-		return pyro_tree_add_profile(pb->t, p, err);
+		pb->visit((PyroProfile *) p, pb->arg);
 	return PYRO_OK;
 }
 
 /*
- * The call tree of a selection, merged by SQL where the rows are: the head
+ * The profiles of a selection merged by SQL where the rows are: the head
  * rows' profiles (stored pprofs' parts, and profile values) and the blocks
  * in the database each by pyroscope.merge() grouped by shard key, which
  * Citus runs whole on the worker holding each shard (a group is on one
  * shard), so that one merged profile per service travels instead of rows;
- * offloaded blocks are read here, from the object store.  The same tree as
- * the row by row scan.
+ * offloaded blocks are read here, from the object store.  Each merged
+ * profile goes to visit (a call tree or a merger: the same result as the
+ * row by row scan).
  */
-static PyroTree *
-selection_tree_pushdown(const ProfileSelection *sel, PyroTree *t)
+static void
+selection_merge_pushdown(const ProfileSelection *sel, ProfileVisitor visit, void *arg)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	Datum		args[SCAN_NARGS];
@@ -982,7 +984,7 @@ selection_tree_pushdown(const ProfileSelection *sel, PyroTree *t)
 
 	pyroscope_check_time_range(sel->start, sel->end);
 	if (!selection_scan_args(sel, args, &bq))
-		return t;
+		return;
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT pyroscope.merge(pyroscope.pprof_part(hp.data, h.part))"
@@ -992,13 +994,13 @@ selection_tree_pushdown(const ProfileSelection *sel, PyroTree *t)
 							  " AND h.ts >= $2 AND h.ts <= $3 GROUP BY h.shard_key",
 							  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not merge the head of a selection");
-	tree_add_result(t, caller);
+	visit_merged_result(visit, arg, caller);
 	if (SPI_execute_with_args("SELECT pyroscope.merge(h.profile) FROM pyroscope.head h"
 							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
 							  " AND h.ts >= $2 AND h.ts <= $3 AND h.profile IS NOT NULL GROUP BY h.shard_key",
 							  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not merge the head of a selection");
-	tree_add_result(t, caller);
+	visit_merged_result(visit, arg, caller);
 
 	/*
 	 * blocks in the database: block_profile() floors its start to a
@@ -1019,7 +1021,7 @@ selection_tree_pushdown(const ProfileSelection *sel, PyroTree *t)
 								  SCAN_NARGS, types, bargs, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not merge the blocks of a selection");
 	}
-	tree_add_result(t, caller);
+	visit_merged_result(visit, arg, caller);
 
 	/* offloaded blocks, from the object store */
 	{
@@ -1027,12 +1029,12 @@ selection_tree_pushdown(const ProfileSelection *sel, PyroTree *t)
 
 		bq.use_aggregates = true;
 		pb.bq = &bq;
-		pb.t = t;
-		(void) scan_blocks(args, types, caller, tree_block_read, &pb, true);
+		pb.visit = visit;
+		pb.arg = arg;
+		(void) scan_blocks(args, types, caller, pushdown_block_read, &pb, true);
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
-	return t;
 }
 
 PyroTree *
@@ -1043,8 +1045,9 @@ pyroscope_selection_tree(const ProfileSelection *sel)
 	if (t == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (merge_pushdown(sel))
-		return selection_tree_pushdown(sel, t);
-	pyroscope_scan_profiles(sel, tree_visitor, t);
+		selection_merge_pushdown(sel, tree_visitor, t);
+	else
+		pyroscope_scan_profiles(sel, tree_visitor, t);
 	return t;
 }
 
@@ -1361,8 +1364,15 @@ pyroscope_selection_merge(const ProfileSelection *sel, char **spans, size_t nspa
 		if (pyro_merger_set_span_filter(m, ids, nspans, &err) != PYRO_OK)
 			pyroscope_report(&err, "could not filter spans");
 	}
-	/* blocks must keep span ids when spans are filtered */
-	pyroscope_scan_selection(sel, nspans > 0, merge_visitor, m);
+
+	/*
+	 * blocks must keep span ids when spans are filtered; without spans the
+	 * profiles may be merged where they are (pyroscope.merge_pushdown)
+	 */
+	if (nspans == 0 && merge_pushdown(sel))
+		selection_merge_pushdown(sel, merge_visitor, m);
+	else
+		pyroscope_scan_selection(sel, nspans > 0, merge_visitor, m);
 	p = pyro_merger_result(m, &err);
 	if (p == NULL)
 		pyroscope_report(&err, "could not merge profiles");
