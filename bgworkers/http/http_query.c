@@ -385,7 +385,6 @@ http_handle_series(HttpRequest *req)
 	http_connect_reply(req, &resp.base);
 }
 
-static int	hex_digit(char c);
 
 /*
  * The span filter of a request (API-2.md 3.2): its span_selector, or the
@@ -419,7 +418,7 @@ span_filter(ProfileSelection *sel, char **traces, size_t ntraces, char **spans, 
 		t[2 * i] = t[2 * i + 1] = 0;
 		for (int k = 0; k < 32; k++)
 		{
-			int			x = s[k] ? hex_digit(s[k]) : -1;
+			int			x = s[k] ? pyro_hex_digit((unsigned char) s[k]) : -1;
 
 			if (x < 0)
 				ereport(ERROR,
@@ -435,18 +434,6 @@ span_filter(ProfileSelection *sel, char **traces, size_t ntraces, char **spans, 
 	*out = pyroscope_selection_spans_of_traces(sel, t, (int) ntraces, nout);
 	if (*nout == 0)
 		pyroscope_selection_set_profile_ids(sel, palloc(sizeof(pg_uuid_t)), 0);
-}
-
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -483,7 +470,7 @@ parse_profile_id(const char *s, pg_uuid_t *out)
 					break;
 				continue;
 			}
-			if (i + 1 >= len || (hi = hex_digit(s[i])) < 0 || (lo = hex_digit(s[i + 1])) < 0)
+			if (i + 1 >= len || (hi = pyro_hex_digit((unsigned char) s[i])) < 0 || (lo = pyro_hex_digit((unsigned char) s[i + 1])) < 0)
 				break;
 			out->data[k++] = (unsigned char) (hi << 4 | lo);
 			i++;

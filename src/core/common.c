@@ -491,3 +491,15 @@ pyro_hash_bytes(const void *data, size_t len, uint64_t seed)
 	h ^= h >> 32;
 	return h;
 }
+
+int
+pyro_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -166,4 +166,7 @@ pyro_hash_mix(uint64_t h, uint64_t v)
 /* UTF-8 validation */
 extern bool pyro_utf8_valid(const char *s, size_t len);
 
+/* the value of a hexadecimal digit, or -1 */
+extern int	pyro_hex_digit(int c);
+
 #endif							/* PYRO_COMMON_H */

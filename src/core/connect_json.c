@@ -108,18 +108,6 @@ jp_literal(JParser *jp, const char *lit)
 	return false;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool
 read_hex4(const unsigned char *p, const unsigned char *end, uint32_t *out)
 {
@@ -130,7 +118,7 @@ read_hex4(const unsigned char *p, const unsigned char *end, uint32_t *out)
 		return false;
 	for (i = 0; i < 4; i++)
 	{
-		int			h = hexval(p[i]);
+		int			h = pyro_hex_digit(p[i]);
 
 		if (h < 0)
 			return false;

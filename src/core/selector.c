@@ -54,18 +54,6 @@ is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-hex_val(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void
 skip_ws(SelParser *p)
 {
@@ -232,7 +220,7 @@ unescape(SelParser *p, size_t from, size_t to, char *dst)
 				v = 0;
 				for (int k = 0; k < ndig; k++)
 				{
-					int			h = i < to ? hex_val(s[i]) : -1;
+					int			h = i < to ? pyro_hex_digit((unsigned char) s[i]) : -1;
 
 					if (h < 0)
 					{

@@ -70,18 +70,6 @@ skip_space(JsonText *t)
 		t->p++;
 }
 
-static int
-hex_digit(const JsonText *t, char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	malformed(t);
-}
-
 static pg_wchar
 read_u_escape(JsonText *t)
 {
@@ -91,7 +79,13 @@ read_u_escape(JsonText *t)
 	if (t->end - t->p < 4)
 		malformed(t);
 	for (int i = 0; i < 4; i++)
-		cp = (cp << 4) | hex_digit(t, t->p[i]);
+	{
+		int			d = pyro_hex_digit((unsigned char) t->p[i]);
+
+		if (d < 0)
+			malformed(t);
+		cp = (cp << 4) | d;
+	}
 	t->p += 4;
 	return cp;
 }
