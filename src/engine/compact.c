@@ -47,19 +47,6 @@
 /* advisory lock class of compaction units ("pyro" in ASCII) */
 #define COMPACT_LOCK_CLASS	1887007343
 
-/* A time of a block as timestamptz; one no timestamptz can hold is corrupt. */
-static TimestampTz
-block_time(int64 ms)
-{
-	TimestampTz ts;
-
-	if (!pyroscope_ms_to_timestamptz_exact(ms, &ts))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("block time " INT64_FORMAT " ms is out of range", ms)));
-	return ts;
-}
-
 
 /*
  * Level-0 blocks of a window that is still filling are merged into one
@@ -341,8 +328,8 @@ insert_block(PyroBlockWriter *w, const CompactUnit *u, int level, Int64Array *se
 	values[0] = CStringGetTextDatum(u->tenant);
 	values[1] = CStringGetTextDatum(u->service_name);
 	values[2] = Int32GetDatum(level);
-	values[3] = TimestampTzGetDatum(block_time(meta.min_ts));
-	values[4] = TimestampTzGetDatum(block_time(meta.max_ts));
+	values[3] = TimestampTzGetDatum(pyroscope_block_time(meta.min_ts));
+	values[4] = TimestampTzGetDatum(pyroscope_block_time(meta.max_ts));
 	values[5] = int64_array_datum(series);
 	values[6] = Int64GetDatum((int64) meta.nprofiles);
 	values[7] = Int64GetDatum((int64) meta.nsamples);

@@ -36,6 +36,7 @@ extern void pyroscope_drop_distributed_shards(void);
 
 extern TimestampTz pyroscope_ms_to_timestamptz(int64 ms);
 extern bool pyroscope_ms_to_timestamptz_exact(int64 ms, TimestampTz *out);
+extern TimestampTz pyroscope_block_time(int64 ms);
 extern int64 pyroscope_timestamptz_to_ms(TimestampTz ts);
 extern int64 pyroscope_timestamptz_to_ms_ceil(TimestampTz ts);
 

@@ -38,6 +38,19 @@ pyroscope_ms_to_timestamptz_exact(int64 ms, TimestampTz *out)
 	return true;
 }
 
+/* A time read from a block as timestamptz; one no timestamptz can hold is corrupt. */
+TimestampTz
+pyroscope_block_time(int64 ms)
+{
+	TimestampTz ts;
+
+	if (!pyroscope_ms_to_timestamptz_exact(ms, &ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("block time " INT64_FORMAT " ms is out of range", ms)));
+	return ts;
+}
+
 /* ts to Unix ms, rounded down or up; infinities to the int64 extremes */
 static int64
 to_ms(TimestampTz ts, bool round_up)

@@ -95,15 +95,7 @@ total_row(int64 series_id, int64 ts, int64 total, const pg_uuid_t *id, void *arg
 	values[0] = Int64GetDatum(series_id);
 	values[1] = Int64GetDatum(ts);
 	if (out->as_timestamptz)
-	{
-		TimestampTz t;
-
-		if (!pyroscope_ms_to_timestamptz_exact(ts, &t))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("block time " INT64_FORMAT " ms is out of range", ts)));
-		values[1] = TimestampTzGetDatum(t);
-	}
+		values[1] = TimestampTzGetDatum(pyroscope_block_time(ts));
 	values[2] = Int64GetDatum(total);
 	tuplestore_putvalues(out->rsinfo->setResult, out->rsinfo->setDesc, values, nulls);
 }

@@ -409,14 +409,9 @@ profile_total_row(int64 series_id, int64 ts_ms, int64 total, const pg_uuid_t *id
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, id == NULL};
-	TimestampTz ts;
 
-	if (!pyroscope_ms_to_timestamptz_exact(ts_ms, &ts))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("block time " INT64_FORMAT " ms is out of range", ts_ms)));
 	values[0] = Int64GetDatum(series_id);
-	values[1] = TimestampTzGetDatum(ts);
+	values[1] = TimestampTzGetDatum(pyroscope_block_time(ts_ms));
 	values[2] = Int64GetDatum(total);
 	values[3] = id ? UUIDPGetDatum(id) : (Datum) 0;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
