@@ -155,6 +155,28 @@ int64_cmp(const void *a, const void *b)
 }
 
 /*
+ * A query of the given series (ascending or not; NULL: every series) in
+ * [start_ms, end_ms], for the readers of encoded blocks.
+ */
+static void
+block_query_init(PyroBlockQuery *q, const int64 *series, size_t nseries, int64 start_ms,
+				 int64 end_ms)
+{
+	memset(q, 0, sizeof(*q));
+	if (series)
+	{
+		int64	   *sorted = palloc(sizeof(int64) * Max(nseries, 1));
+
+		memcpy(sorted, series, sizeof(int64) * nseries);
+		qsort(sorted, nseries, sizeof(int64), int64_cmp);
+		q->series_ids = sorted;
+		q->nseries = nseries;
+	}
+	q->start = start_ms;
+	q->end = end_ms;
+}
+
+/*
  * Series, time (Unix ms), total and profile id (NULL when the block keeps
  * none) of every profile in an encoded block of the given series (NULL:
  * all) in [start_ms, end_ms], to visit: to inspect blocks, and the totals
@@ -168,30 +190,16 @@ pyroscope_encoded_block_totals(const void *data, size_t len, const int64 *series
 	PyroBlockQuery q;
 	PyroError	err;
 	TotalRows	rows = {0};
-	PyroStatus	rc;
 
 	if (pyro_block_open_memory((const uint8_t *) data, len, &r, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not open block");
-	memset(&q, 0, sizeof(q));
-	if (series)
+	block_query_init(&q, series, nseries, start_ms, end_ms);
+	if (pyro_block_read_totals(r, &q, collect_total, &rows, &err) != PYRO_OK)
 	{
-		int64	   *sorted = palloc(sizeof(int64) * Max(nseries, 1));
-
-		memcpy(sorted, series, sizeof(int64) * nseries);
-		qsort(sorted, nseries, sizeof(int64), int64_cmp);
-		q.series_ids = sorted;
-		q.nseries = nseries;
-	}
-	q.start = start_ms;
-	q.end = end_ms;
-	rc = pyro_block_read_totals(r, &q, collect_total, &rows, &err);
-	pyro_block_close(r);
-	if (rc != PYRO_OK)
-	{
-		if (rows.v)
-			pyro_free(rows.v);
+		pyro_block_close(r);
 		pyroscope_report(&err, "could not read block");
 	}
+	pyro_block_close(r);
 	visit_totals(&rows, visit, arg);
 }
 
@@ -211,21 +219,10 @@ pyroscope_encoded_block_merge(const void *data, size_t len, const int64 *series,
 	const PyroProfile *p;
 	PyroBuf		buf;
 	ProfileValue *volatile v = NULL;
-	int64	   *sorted = NULL;
 
 	if (pyro_block_open_memory((const uint8_t *) data, len, &r, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not open block");
-	memset(&q, 0, sizeof(q));
-	if (series)
-	{
-		sorted = palloc(sizeof(int64) * Max(nseries, 1));
-		memcpy(sorted, series, sizeof(int64) * nseries);
-		qsort(sorted, nseries, sizeof(int64), int64_cmp);
-		q.series_ids = sorted;
-		q.nseries = nseries;
-	}
-	q.start = start_ms;
-	q.end = end_ms;
+	block_query_init(&q, series, nseries, start_ms, end_ms);
 	q.use_aggregates = true;
 	PG_TRY();
 	{
