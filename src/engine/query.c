@@ -20,6 +20,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "lib/qunique.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -274,9 +275,7 @@ selection_series_ids(const ProfileSelection *sel, int *n, int32 **keys, int *nke
 	if (*n > 0)
 	{
 		qsort(k, *n, sizeof(int32), pyroscope_int32_cmp);
-		for (int i = 0; i < *n; i++)
-			if (nk == 0 || k[i] != k[nk - 1])
-				k[nk++] = k[i];
+		nk = (int) qunique(k, *n, sizeof(int32), pyroscope_int32_cmp);
 	}
 	*keys = k;
 	*nkeys = nk;
