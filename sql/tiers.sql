@@ -34,15 +34,20 @@ SELECT what, count(*) FROM before GROUP BY 1 ORDER BY 1;
 -- (merge_pushdown = on, what a Citus cluster does: pyroscope.merge() of each
 -- shard's head rows and blocks) are the bytes merged row by row: here over
 -- head, and over blocks after compaction
-CREATE TEMP TABLE pushed_pprof (tier text, cpu bytea, samples bytea);
-CREATE TEMP TABLE scanned_pprof (LIKE pushed_pprof);
-SET pyroscope.merge_pushdown = on;
-INSERT INTO pushed_pprof SELECT 'head', pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'),
-	pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{service_name="a"}', '-infinity', 'infinity', 'tiers');
-SET pyroscope.merge_pushdown = off;
-INSERT INTO scanned_pprof SELECT 'head', pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'),
-	pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{service_name="a"}', '-infinity', 'infinity', 'tiers');
-RESET pyroscope.merge_pushdown;
+CREATE TEMP TABLE merged_pprofs (tier text, pushdown text, cpu bytea, samples bytea);
+CREATE FUNCTION pg_temp.keep_merged_pprofs(tier text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	mode text;
+BEGIN
+	FOREACH mode IN ARRAY ARRAY['on', 'off'] LOOP
+		PERFORM set_config('pyroscope.merge_pushdown', mode, true);
+		INSERT INTO merged_pprofs
+		SELECT tier, mode,
+			   pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'),
+			   pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{service_name="a"}', '-infinity', 'infinity', 'tiers');
+	END LOOP;
+END $$;
+SELECT pg_temp.keep_merged_pprofs('head');
 
 -- everything is years old: compaction moves it all into blocks (and a
 -- per-tenant retention keeps it)
@@ -68,16 +73,11 @@ SELECT 'profiles', concat_ws(' ', p.series_id, p.labels, p.ts, p.total, pyroscop
 SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM after) x) AS missing,
 	   (SELECT count(*) FROM (SELECT * FROM after EXCEPT ALL SELECT * FROM before) x) AS extra;
 
-SET pyroscope.merge_pushdown = on;
-INSERT INTO pushed_pprof SELECT 'blocks', pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'),
-	pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{service_name="a"}', '-infinity', 'infinity', 'tiers');
-SET pyroscope.merge_pushdown = off;
-INSERT INTO scanned_pprof SELECT 'blocks', pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'tiers'),
-	pyroscope.merge_pprof('process_cpu:samples:count:cpu:nanoseconds', '{service_name="a"}', '-infinity', 'infinity', 'tiers');
-RESET pyroscope.merge_pushdown;
+SELECT pg_temp.keep_merged_pprofs('blocks');
 SELECT p.tier, p.cpu = s.cpu AS cpu_identical, p.samples = s.samples AS samples_identical,
 	   length(p.cpu) > 100 AND length(p.samples) > 100 AS not_empty
-  FROM pushed_pprof p JOIN scanned_pprof s USING (tier) ORDER BY 1;
+  FROM merged_pprofs p JOIN merged_pprofs s USING (tier)
+ WHERE p.pushdown = 'on' AND s.pushdown = 'off' ORDER BY 1;
 
 -- a range that cuts the data still agrees with a sum over profile_totals
 SELECT (pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '2021-01-01', '2021-12-31', 0, 'tiers') ->> 'numTicks')::bigint
