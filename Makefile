@@ -6,7 +6,7 @@
 
 EXTENSION    = pyroscope
 MODULE_big   = pyroscope
-DATA         = pyroscope--1.0.sql pyroscope--1.0--1.1.sql pyroscope--1.1--1.2.sql pyroscope--1.2--1.3.sql pyroscope--1.3--1.4.sql pyroscope--1.4--1.5.sql pyroscope--1.5--1.6.sql pyroscope--1.6--1.7.sql pyroscope--1.7--1.8.sql
+DATA         = pyroscope--1.0.sql pyroscope--1.0--1.1.sql pyroscope--1.1--1.2.sql pyroscope--1.2--1.3.sql pyroscope--1.3--1.4.sql pyroscope--1.4--1.5.sql pyroscope--1.5--1.6.sql pyroscope--1.6--1.7.sql pyroscope--1.7--1.8.sql pyroscope--1.8--1.9.sql
 PGFILEDESC   = "pyroscope - continuous profiling inside PostgreSQL"
 
 PROTO_GEN_H  = $(patsubst proto/%.proto,src/core/gen/%.pb-c.h,$(sort $(wildcard proto/*.proto)))

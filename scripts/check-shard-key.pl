@@ -4,7 +4,10 @@
 # names the distribution key shard_key (docs/scaling-out.md), so that it
 # is pruned to the partitions or Citus shards it needs.  A statement that
 # must read every shard says so in its text with the comment
-# /* every shard */, and is listed.
+# /* every shard */, and is listed.  The head of a statement over the
+# series of a selection (pyroscope_series_statement(), whose WHERE clause
+# names shard_key when the selector names the service and reads every
+# shard otherwise) says so with /* series of a selection */, and is listed.
 #
 # A statement is a run of adjacent C string literals (concatenated by the
 # compiler), macro calls between them included, outside comments.
@@ -129,10 +132,12 @@ sub check
 			next unless $sql =~ $TABLES;
 			next unless $sql =~ /^\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
 			$checked++;
-			if ($sql =~ m{/\* every shard \*/})
+			if ($sql =~ m{/\* every shard \*/|/\* series of a selection \*/})
 			{
 				$fanout++;
-				print "check-shard-key: $f:$line reads every shard: $sql\n" unless $quiet;
+				print "check-shard-key: $f:$line reads every shard"
+				  . ($sql =~ m{/\* every shard \*/} ? '' : ' unless its selector names the service')
+				  . ": $sql\n" unless $quiet;
 				next;
 			}
 			next if $sql =~ /\bshard_key\b/;

@@ -4,7 +4,8 @@
 -- tenant retention of 0, ingest at a given time; 1.3: query workers on the
 -- status board, stored pprofs not recompressed; 1.4: ingest_jfr; 1.5:
 -- profile ids; 1.6: roles, tenant grants, row-level security; 1.7: the
--- distribution key shard_key; 1.8: DROP EXTENSION under Citus) by ALTER
+-- distribution key shard_key; 1.8: DROP EXTENSION under Citus; 1.9: label
+-- queries, profile-id and span selections read where the rows are) by ALTER
 -- EXTENSION ... UPDATE, and then stores and reads pprofs like a new one.  (A new
 -- database is made by the same scripts: pyroscope--1.0.sql and the
 -- updates after it.)
@@ -80,6 +81,21 @@ SELECT c.relname, c.relrowsecurity, count(p.polname) AS policies
 SELECT * FROM pyroscope.tenant_grants;
 SELECT column_default FROM information_schema.columns
  WHERE table_schema = 'pyroscope' AND table_name = 'http_credentials' AND column_name = 'role';
+-- what 1.9 changed: label names and values found by one statement over the
+-- series (C functions now, the same rows); a block's profiles of some ids
+SELECT p.proname, l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'pyroscope'::regnamespace AND p.proname IN ('label_names', 'label_values')
+ ORDER BY 1;
+SELECT * FROM pyroscope.label_names('{service_name="upgraded"}', '-infinity', 'infinity');
+SELECT * FROM pyroscope.label_values('service_name', '{}', '-infinity', 'infinity');
+SELECT pyroscope.label_names(NULL, '-infinity', 'infinity');
+INSERT INTO pyroscope.tenant_retention VALUES ('anonymous', interval '100 years');
+SELECT pyroscope.compact('2032-01-01') ->> 'blocks_written' AS blocks_written;
+SELECT b.service_name,
+	   pyroscope.total(pyroscope.block_profile(b.data, NULL, '-infinity', 'infinity', NULL, false))
+	   = pyroscope.total(pyroscope.block_profile(b.data, NULL)) AS any_id_is_all,
+	   pyroscope.block_profile(b.data, NULL, '-infinity', 'infinity', '{}', false) IS NULL AS no_id_is_none
+  FROM pyroscope.blocks b ORDER BY 1;
 -- what 1.8 added: an event trigger of DROP EXTENSION, which on one node
 -- leaves every DROP EXTENSION as it was (on a Citus coordinator it drops
 -- the shards of the extension's tables first: docs/scaling-out.md)

@@ -133,7 +133,8 @@ sub pb_varint_field
 }
 
 # A raw CPU pprof (cpu/nanoseconds, period cpu/nanoseconds 10 ms) taken at
-# time_ns, with samples given as [ [root, ..., leaf], value ].
+# time_ns, with samples given as [ [root, ..., leaf], value ] or
+# [ [root, ..., leaf], value, { label => string value, ... } ].
 sub make_pprof
 {
 	my ($time_ns, @samples) = @_;
@@ -148,11 +149,15 @@ sub make_pprof
 	};
 	for my $s (@samples)
 	{
-		my ($stack, $value) = @$s;
+		my ($stack, $value, $labels) = @$s;
 		my @locs = map { $fn{$_} //= scalar(keys %fn) + 1 } reverse @$stack;
+		my $lb = join('', map {
+			pb_field(3, pb_varint_field(1, $intern->($_))
+				  . pb_varint_field(2, $intern->($labels->{$_})))
+		} sort keys %{ $labels // {} });
 		$out .= pb_field(2,
 			pb_field(1, join('', map { varint($_) } @locs))
-			  . pb_field(2, varint($value)));
+			  . pb_field(2, varint($value)) . $lb);
 	}
 	for my $name (sort { $fn{$a} <=> $fn{$b} } keys %fn)
 	{

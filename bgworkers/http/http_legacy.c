@@ -398,7 +398,7 @@ http_handle_legacy_label_values(HttpRequest *req)
 		vals = pyroscope_label_value_list(label, query && query[0] ? query : "{}",
 										  pyroscope_ms_to_timestamptz(from_ms),
 										  pyroscope_ms_to_timestamptz(until_ms),
-										  req->tenant, &n);
+										  req->tenant, true, &n);
 	initStringInfo(&b);
 	appendStringInfoChar(&b, '[');
 	for (uint64 i = 0; i < n; i++)

@@ -323,7 +323,7 @@ http_handle_label_names(HttpRequest *req)
 	check_range(&r->start, &r->end, true);
 	names = pyroscope_label_name_list(http_combine_matchers(r->matchers, r->n_matchers),
 									  pyroscope_ms_to_timestamptz(r->start),
-									  pyroscope_ms_to_timestamptz(r->end), req->tenant, &n);
+									  pyroscope_ms_to_timestamptz(r->end), req->tenant, true, &n);
 	resp.names = palloc(sizeof(char *) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 		if (utf8 || pyro_label_name_is_legacy(names[i], strlen(names[i])))
@@ -350,7 +350,7 @@ http_handle_label_values(HttpRequest *req)
 											http_combine_matchers(r->matchers, r->n_matchers),
 											pyroscope_ms_to_timestamptz(r->start),
 											pyroscope_ms_to_timestamptz(r->end),
-											req->tenant, &n);
+											req->tenant, true, &n);
 	resp.n_names = n;
 	http_connect_reply(req, &resp.base);
 }

@@ -14,6 +14,7 @@
 
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "lib/qunique.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
@@ -203,15 +204,24 @@ pyroscope_encoded_block_totals(const void *data, size_t len, const int64 *series
 	visit_totals(&rows, visit, arg);
 }
 
+static int
+uuid_memcmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(pg_uuid_t));
+}
+
 /*
  * The merge of an encoded block's profiles of the given series (ascending
  * or not; NULL: every series) in [start_ms, end_ms], as a pyroscope.profile
  * value, or NULL when none is selected.  Pass the series of one profile
- * type: a block holds every type of its service.
+ * type: a block holds every type of its service.  ids (nids of them, sorted
+ * by memcmp; NULL: any) selects profiles by id; keep_spans keeps the
+ * samples' span ids.
  */
 ProfileValue *
 pyroscope_encoded_block_merge(const void *data, size_t len, const int64 *series, size_t nseries,
-							  int64 start_ms, int64 end_ms)
+							  int64 start_ms, int64 end_ms, const pg_uuid_t *ids, int nids,
+							  bool keep_spans)
 {
 	PyroBlockReader *r;
 	PyroBlockQuery q;
@@ -223,7 +233,21 @@ pyroscope_encoded_block_merge(const void *data, size_t len, const int64 *series,
 	if (pyro_block_open_memory((const uint8_t *) data, len, &r, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not open block");
 	block_query_init(&q, series, nseries, start_ms, end_ms);
-	q.use_aggregates = true;
+	q.use_aggregates = ids == NULL && !keep_spans;
+	q.keep_spans = keep_spans;
+	if (ids)
+	{
+		pg_uuid_t  *sorted = palloc(sizeof(pg_uuid_t) * Max(nids, 1));
+
+		memcpy(sorted, ids, sizeof(pg_uuid_t) * nids);
+		if (nids > 1)
+		{
+			qsort(sorted, nids, sizeof(pg_uuid_t), uuid_memcmp);
+			nids = (int) qunique(sorted, nids, sizeof(pg_uuid_t), uuid_memcmp);
+		}
+		q.ids = (const uint8 *) sorted;
+		q.nids = nids;
+	}
 	PG_TRY();
 	{
 		if (pyro_block_read_merged(r, &q, &p, &err) != PYRO_OK)

@@ -238,7 +238,9 @@ struct PyroPprofLimits;
 extern void pyroscope_pprof_ingest_limits(struct PyroPprofLimits *limits);
 extern ProfileValue *pyroscope_encoded_block_merge(const void *data, size_t len,
 												   const int64 *series, size_t nseries,
-												   int64 start_ms, int64 end_ms);
+												   int64 start_ms, int64 end_ms,
+												   const pg_uuid_t *ids, int nids,
+												   bool keep_spans);
 
 /* query engine (query.c) */
 
@@ -314,6 +316,9 @@ extern uint64 pyroscope_selection_analyze(const ProfileSelection *sel, Selection
 
 /* (series_id, profile_type, labels) of a series */
 typedef void (*SeriesRowVisitor) (Datum *values, bool *nulls, void *arg);
+extern void pyroscope_series_statement(const ProfileSelection *sel, const char *head,
+									   int nextra, const Oid *extra_types,
+									   const Datum *extra_values, const char *tail);
 extern void pyroscope_selection_series(const ProfileSelection *sel, SeriesRowVisitor visit,
 									   void *arg);
 
@@ -506,7 +511,7 @@ extern void pyroscope_http_worker_count(bool error);
 extern bool pyroscope_http_worker_get_status(int index, HttpWorkerStatus *st);
 
 /* the extension version this library's queries are written for */
-#define PYROSCOPE_EXTENSION_VERSION "1.8"
+#define PYROSCOPE_EXTENSION_VERSION "1.9"
 extern bool pyroscope_extension_ready(void);
 extern char *pyroscope_extension_installed_version(void);
 extern bool pyroscope_worker_pass_ready(const char *worker, const char *jobs, bool *cleaned);
@@ -709,10 +714,11 @@ extern char **pyroscope_profile_type_ids(const char *tenant, TimestampTz start,
 										 TimestampTz end, uint64 *n);
 extern char **pyroscope_all_profile_type_ids(const char *tenant, uint64 *n);
 extern char **pyroscope_label_name_list(const char *selector, TimestampTz start,
-										TimestampTz end, const char *tenant, uint64 *n);
+										TimestampTz end, const char *tenant, bool bytewise,
+										uint64 *n);
 extern char **pyroscope_label_value_list(const char *name, const char *selector,
 										 TimestampTz start, TimestampTz end,
-										 const char *tenant, uint64 *n);
+										 const char *tenant, bool bytewise, uint64 *n);
 extern PyroLabelRow *pyroscope_series_label_sets(const char *selector, TimestampTz start,
 												 TimestampTz end, const char *tenant,
 												 char **label_names, int nnames, bool utf8,

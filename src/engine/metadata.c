@@ -65,75 +65,123 @@ pyroscope_all_profile_type_ids(const char *tenant, uint64 *n)
 					   1, types, values, n);
 }
 
-/* Label names of the series matching selector in [start, end]. */
-char	  **
-pyroscope_label_name_list(const char *selector, TimestampTz start, TimestampTz end,
-						  const char *tenant, uint64 *n)
+/* A selection of the series of any type matching selector in [start, end]. */
+static void
+label_selection(ProfileSelection *sel, const char *selector, TimestampTz start,
+				TimestampTz end, const char *tenant)
 {
-	Oid			types[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[4];
-
-	values[0] = CStringGetTextDatum(selector);
-	values[1] = TimestampTzGetDatum(start);
-	values[2] = TimestampTzGetDatum(end);
-	values[3] = CStringGetTextDatum(tenant);
-	return text_column("SELECT n FROM pyroscope.label_names($1, $2, $3, $4) n"
-					   " ORDER BY n COLLATE \"C\"", 4, types, values, n);
+	memset(sel, 0, sizeof(*sel));
+	sel->profile_type = NULL;
+	sel->selector = selector;
+	sel->start = start;
+	sel->end = end;
+	sel->tenant = tenant;
 }
 
-/* Values of label name over the series matching selector in [start, end]. */
+/* The first column of the current SPI result as strings in context cxt. */
+static char **
+spi_text_column(MemoryContext cxt, uint64 *n)
+{
+	char	  **out;
+
+	*n = SPI_processed;
+	out = MemoryContextAlloc(cxt, sizeof(char *) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		out[i] = MemoryContextStrdup(cxt, v ? v : "");
+	}
+	return out;
+}
+
+/*
+ * Label names of the series matching selector in [start, end], sorted
+ * bytewise or (SQL) in the database's collation.  Found where the series
+ * rows are: on Citus the names travel, not the series.
+ */
+char	  **
+pyroscope_label_name_list(const char *selector, TimestampTz start, TimestampTz end,
+						  const char *tenant, bool bytewise, uint64 *n)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ProfileSelection sel;
+	char	  **out;
+
+	label_selection(&sel, selector, start, end, tenant);
+	SPI_connect();
+	pyroscope_series_statement(&sel,
+							   bytewise
+							   ? "SELECT DISTINCT k.k COLLATE \"C\" FROM pyroscope.series s /* series of a selection */"
+							   " CROSS JOIN LATERAL jsonb_object_keys(s.labels) k(k)"
+							   : "SELECT DISTINCT k.k FROM pyroscope.series s /* series of a selection */"
+							   " CROSS JOIN LATERAL jsonb_object_keys(s.labels) k(k)",
+							   0, NULL, NULL, " ORDER BY 1");
+	out = spi_text_column(caller, n);
+	SPI_finish();
+	return out;
+}
+
+/*
+ * Values of label name over the series matching selector in [start, end],
+ * sorted as pyroscope_label_name_list sorts, found where the series are.
+ */
 char	  **
 pyroscope_label_value_list(const char *name, const char *selector, TimestampTz start,
-						   TimestampTz end, const char *tenant, uint64 *n)
+						   TimestampTz end, const char *tenant, bool bytewise, uint64 *n)
 {
-	Oid			types[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[5];
+	MemoryContext caller = CurrentMemoryContext;
+	ProfileSelection sel;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	char	  **out;
 
+	label_selection(&sel, selector, start, end, tenant);
 	values[0] = CStringGetTextDatum(name);
-	values[1] = CStringGetTextDatum(selector);
-	values[2] = TimestampTzGetDatum(start);
-	values[3] = TimestampTzGetDatum(end);
-	values[4] = CStringGetTextDatum(tenant);
-	return text_column("SELECT v FROM pyroscope.label_values($1, $2, $3, $4, $5) v"
-					   " ORDER BY v COLLATE \"C\"", 5, types, values, n);
+	SPI_connect();
+	pyroscope_series_statement(&sel,
+							   bytewise
+							   ? "SELECT DISTINCT (s.labels ->> $4) COLLATE \"C\" FROM pyroscope.series s /* series of a selection */"
+							   : "SELECT DISTINCT s.labels ->> $4 FROM pyroscope.series s /* series of a selection */",
+							   1, types, values, " AND s.labels ? $4 ORDER BY 1");
+	out = spi_text_column(caller, n);
+	SPI_finish();
+	return out;
 }
 
 /*
  * The distinct label sets of the series matching selector in [start, end],
  * each projected to label_names (all when nnames is 0) and, unless utf8,
- * to names of the legacy form; sorted, empty sets left out.
+ * to names of the legacy form; sorted, empty sets left out.  Projected and
+ * made distinct where the series rows are.
  */
 PyroLabelRow *
 pyroscope_series_label_sets(const char *selector, TimestampTz start, TimestampTz end,
 							const char *tenant, char **label_names, int nnames, bool utf8,
 							uint64 *n)
 {
-	Oid			types[6] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTARRAYOID, BOOLOID};
-	Datum		values[6];
+	Oid			types[2] = {TEXTARRAYOID, BOOLOID};
+	Datum		values[2];
 	Datum	   *ln;
 	MemoryContext caller = CurrentMemoryContext;
+	ProfileSelection sel;
 	PyroLabelRow *rows;
 
 	ln = palloc(sizeof(Datum) * Max(nnames, 1));
 	for (int i = 0; i < nnames; i++)
 		ln[i] = CStringGetTextDatum(label_names[i]);
-	values[0] = CStringGetTextDatum(selector);
-	values[1] = TimestampTzGetDatum(start);
-	values[2] = TimestampTzGetDatum(end);
-	values[3] = CStringGetTextDatum(tenant);
-	values[4] = PointerGetDatum(construct_array(ln, nnames, TEXTOID, -1, false, TYPALIGN_INT));
-	values[5] = BoolGetDatum(utf8);
+	values[0] = PointerGetDatum(construct_array(ln, nnames, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = BoolGetDatum(utf8);
+	label_selection(&sel, selector, start, end, tenant);
 	SPI_connect();
-	if (SPI_execute_with_args(
-							  "SELECT DISTINCT p.k, p.v FROM pyroscope.select_series(NULL, $1, $2, $3, $4) ss,"
-							  " LATERAL (SELECT array_agg(e.key ORDER BY e.key COLLATE \"C\") k,"
-							  "                 array_agg(e.value ORDER BY e.key COLLATE \"C\") v"
-							  "            FROM jsonb_each_text(ss.labels) e"
-							  "           WHERE (cardinality($5) = 0 OR e.key = ANY ($5))"
-							  "             AND ($6 OR e.key ~ '^[a-zA-Z_][a-zA-Z0-9_]*$')) p"
-							  " WHERE p.k IS NOT NULL ORDER BY 1, 2",
-							  6, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not select series");
+	pyroscope_series_statement(&sel,
+							   "SELECT DISTINCT p.k, p.v FROM pyroscope.series s /* series of a selection */ CROSS JOIN LATERAL"
+							   " (SELECT array_agg(e.key ORDER BY e.key COLLATE \"C\") k,"
+							   "         array_agg(e.value ORDER BY e.key COLLATE \"C\") v"
+							   "    FROM jsonb_each_text(s.labels) e"
+							   "   WHERE (cardinality($4) = 0 OR e.key = ANY ($4))"
+							   "     AND ($5 OR e.key ~ '^[a-zA-Z_][a-zA-Z0-9_]*$')) p",
+							   2, types, values, " AND p.k IS NOT NULL ORDER BY 1, 2");
 	*n = SPI_processed;
 	rows = MemoryContextAlloc(caller, sizeof(PyroLabelRow) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)

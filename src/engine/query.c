@@ -107,12 +107,15 @@ selector_pins_service(const PyroSelector *ps)
 }
 
 /*
- * Build the query returning (series_id, profile_type, labels, shard_key)
- * of the series of a selection.  Arguments $1..$3 are tenant, start, end.
- * A selector naming the service pins the statement to its shard key.
+ * Build "head WHERE <the conditions of a selection's series>", head being a
+ * SELECT ... FROM pyroscope.series s (with whatever it joins).  Arguments
+ * $1..$3 are tenant, start, end, then the nextra of the caller ($4 on), then
+ * the matchers'.  A selector naming the service pins the statement to its
+ * shard key.
  */
 static void
-build_series_query(SeriesQuery *q, const ProfileSelection *sel)
+build_series_query_from(SeriesQuery *q, const ProfileSelection *sel, const char *head,
+						int nextra, const Oid *extra_types, const Datum *extra_values)
 {
 	PyroSelector *ps;
 	PyroError	err;
@@ -129,9 +132,10 @@ build_series_query(SeriesQuery *q, const ProfileSelection *sel)
 	add_text_arg(q, sel->tenant);
 	add_arg(q, TIMESTAMPTZOID, TimestampTzGetDatum(sel->start));
 	add_arg(q, TIMESTAMPTZOID, TimestampTzGetDatum(sel->end));
+	for (int i = 0; i < nextra; i++)
+		add_arg(q, extra_types[i], extra_values[i]);
+	appendStringInfoString(&q->sql, head);
 	appendStringInfoString(&q->sql,
-						   "SELECT s.series_id, s.profile_type, s.labels, s.shard_key"
-						   " FROM pyroscope.series s"
 						   " WHERE s.tenant = $1 AND s.first_seen <= $3 AND s.last_seen >= $2");
 	if (!selector_pins_service(ps))
 		appendStringInfoString(&q->sql, " /* every shard */");
@@ -196,6 +200,42 @@ build_series_query(SeriesQuery *q, const ProfileSelection *sel)
 		}
 	}
 	pyro_selector_free(ps);
+}
+
+/*
+ * The query returning (series_id, profile_type, labels, shard_key) of the
+ * series of a selection.
+ */
+static void
+build_series_query(SeriesQuery *q, const ProfileSelection *sel)
+{
+	build_series_query_from(q, sel,
+							"SELECT s.series_id, s.profile_type, s.labels, s.shard_key"
+							" FROM pyroscope.series s", 0, NULL, NULL);
+}
+
+/*
+ * Run "head WHERE <the conditions of a selection's series> tail" (see
+ * build_series_query_from; profile_type NULL: series of any type) and
+ * leave its rows in SPI_tuptable: the caller is connected to SPI.  A
+ * statement over the series table alone runs where the series rows are:
+ * on Citus each worker computes its part (a DISTINCT, an aggregate) and
+ * only that travels.
+ */
+void
+pyroscope_series_statement(const ProfileSelection *sel, const char *head, int nextra,
+						   const Oid *extra_types, const Datum *extra_values, const char *tail)
+{
+	SeriesQuery q;
+
+	if (sel->profile_type)
+		check_profile_type_syntax(sel->profile_type);
+	pyroscope_check_time_range(sel->start, sel->end);
+	build_series_query_from(&q, sel, head, nextra, extra_types, extra_values);
+	appendStringInfoString(&q.sql, tail);
+	if (SPI_execute_with_args(q.sql.data, q.nargs, q.types, q.values, NULL, true, 0)
+		!= SPI_OK_SELECT)
+		elog(ERROR, "could not select series");
 }
 
 /*
@@ -821,7 +861,16 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 		 * the blocks in the database read where they are (on Citus, on the
 		 * worker holding each shard): their totals travel, not the blocks
 		 */
-		if (SPI_execute_with_args("SELECT t.series_id, t.ts, t.total, t.profile_id"
+		if (SPI_execute_with_args(sel->profile_ids
+								  ? "SELECT t.series_id, t.ts, t.total, t.profile_id"
+								  " FROM pyroscope.blocks b,"
+								  " LATERAL pyroscope.block_profile_totals(b.data, $1, $2, $3)"
+								  "  WITH ORDINALITY t"
+								  " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+								  " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+								  " AND b.data IS NOT NULL AND t.profile_id = ANY ($6)"
+								  " ORDER BY b.min_ts, b.block_id, t.ordinality"
+								  : "SELECT t.series_id, t.ts, t.total, t.profile_id"
 								  " FROM pyroscope.blocks b,"
 								  " LATERAL pyroscope.block_profile_totals(b.data, $1, $2, $3)"
 								  "  WITH ORDINALITY t"
@@ -902,12 +951,10 @@ series_distributed(void)
 	return tables_distributed == 1;
 }
 
-/* Whether a selection's profiles are merged by SQL where the rows live. */
+/* Whether a selection's profiles are merged by SQL where the rows are. */
 static bool
 merge_pushdown(const ProfileSelection *sel)
 {
-	if (sel->profile_ids != NULL)
-		return false;
 	switch (pyroscope_merge_pushdown)
 	{
 		case MERGE_PUSHDOWN_ON:
@@ -940,12 +987,17 @@ visit_merged_result(ProfileVisitor visit, void *arg, MemoryContext caller)
 	}
 }
 
-/* What the offloaded blocks of a pushed-down merge are read into. */
+/*
+ * What the offloaded blocks of a pushed-down merge are read into: visit,
+ * or with a span filter a merger that applies it (its result is visited
+ * once every block is read).
+ */
 typedef struct PushdownBlocks
 {
 	const PyroBlockQuery *bq;
 	ProfileVisitor visit;
 	void	   *arg;
+	PyroMerger *spans;
 } PushdownBlocks;
 
 static PyroStatus
@@ -957,10 +1009,16 @@ pushdown_block_read(PyroBlockReader *r, int64 block_id, void *arg, PyroError *er
 
 	if (rc != PYRO_OK)
 		return rc;
-	if (p != NULL && p->nsamples > 0)
-		pb->visit((PyroProfile *) p, pb->arg);
+	if (p == NULL || p->nsamples == 0)
+		return PYRO_OK;
+	if (pb->spans)
+		return pyro_merger_add_profile(pb->spans, p, err);
+	pb->visit((PyroProfile *) p, pb->arg);
 	return PYRO_OK;
 }
+
+/* the arguments of a pushed-down merge: a selection's scan, then span ids */
+#define PUSHDOWN_NARGS (SCAN_NARGS + 1)
 
 /*
  * The profiles of a selection merged by SQL where the rows are: the head
@@ -968,36 +1026,59 @@ pushdown_block_read(PyroBlockReader *r, int64 block_id, void *arg, PyroError *er
  * in the database each by pyroscope.merge() grouped by shard key, which
  * Citus runs whole on the worker holding each shard (a group is on one
  * shard), so that one merged profile per service travels instead of rows;
- * offloaded blocks are read here, from the object store.  Each merged
+ * offloaded blocks are read here, from the object store.  A selection of
+ * profile ids is applied where the rows are, and so are span ids (nspans of
+ * them, when any: pyroscope.filter_spans() before the merge).  Each merged
  * profile goes to visit (a call tree or a merger: the same result as the
  * row by row scan).
  */
 static void
-selection_merge_pushdown(const ProfileSelection *sel, ProfileVisitor visit, void *arg)
+selection_merge_pushdown(const ProfileSelection *sel, const uint64 *spans, size_t nspans,
+						 ProfileVisitor visit, void *arg)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Datum		args[SCAN_NARGS];
-	Oid			types[SCAN_NARGS] = SCAN_ARG_TYPES;
+	Datum		args[PUSHDOWN_NARGS];
+	Oid			types[PUSHDOWN_NARGS] = SCAN_ARG_TYPES;
 	PyroBlockQuery bq;
 	TimestampTz start_ceil;
+	const char *ids = sel->profile_ids ? " AND h.profile_id = ANY ($6)" : "";
+	Datum	   *d;
+	StringInfoData sql;
 
 	pyroscope_check_time_range(sel->start, sel->end);
 	if (!selection_scan_args(sel, args, &bq))
 		return;
+	types[SCAN_NARGS] = INT8ARRAYOID;
+	d = palloc(sizeof(Datum) * Max(nspans, 1));
+	for (size_t i = 0; i < nspans; i++)
+		d[i] = Int64GetDatum((int64) spans[i]);
+	args[SCAN_NARGS] = PointerGetDatum(construct_array(d, (int) nspans, INT8OID, 8,
+													   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT pyroscope.merge(pyroscope.pprof_part(hp.data, h.part))"
-							  " FROM pyroscope.head h JOIN pyroscope.head_pprof hp"
-							  "   ON hp.shard_key = h.shard_key AND hp.pprof_id = h.pprof_id"
-							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
-							  " AND h.ts >= $2 AND h.ts <= $3 GROUP BY h.shard_key",
-							  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT pyroscope.merge(%s)"
+					 " FROM pyroscope.head h JOIN pyroscope.head_pprof hp"
+					 "   ON hp.shard_key = h.shard_key AND hp.pprof_id = h.pprof_id"
+					 " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+					 " AND h.ts >= $2 AND h.ts <= $3%s GROUP BY h.shard_key",
+					 nspans > 0
+					 ? "pyroscope.filter_spans(pyroscope.pprof_part(hp.data, h.part), $7)"
+					 : "pyroscope.pprof_part(hp.data, h.part)", ids);
+	if (SPI_execute_with_args(sql.data, PUSHDOWN_NARGS, types, args, NULL, true, 0)
+		!= SPI_OK_SELECT)
 		elog(ERROR, "could not merge the head of a selection");
 	visit_merged_result(visit, arg, caller);
-	if (SPI_execute_with_args("SELECT pyroscope.merge(h.profile) FROM pyroscope.head h"
-							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
-							  " AND h.ts >= $2 AND h.ts <= $3 AND h.profile IS NOT NULL GROUP BY h.shard_key",
-							  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
+	resetStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT pyroscope.merge(%s) FROM pyroscope.head h"
+					 " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+					 " AND h.ts >= $2 AND h.ts <= $3 AND h.profile IS NOT NULL%s"
+					 " GROUP BY h.shard_key",
+					 nspans > 0 ? "pyroscope.filter_spans(h.profile, $7)" : "h.profile", ids);
+	if (SPI_execute_with_args(sql.data, PUSHDOWN_NARGS, types, args, NULL, true, 0)
+		!= SPI_OK_SELECT)
 		elog(ERROR, "could not merge the head of a selection");
 	visit_merged_result(visit, arg, caller);
 
@@ -1008,16 +1089,27 @@ selection_merge_pushdown(const ProfileSelection *sel, ProfileVisitor visit, void
 	start_ceil = TIMESTAMP_NOT_FINITE(sel->start) ? sel->start :
 		pyroscope_ms_to_timestamptz(pyroscope_timestamptz_to_ms_ceil(sel->start));
 	{
-		Datum		bargs[SCAN_NARGS];
+		Datum		bargs[PUSHDOWN_NARGS];
+		const char *block;
 
 		memcpy(bargs, args, sizeof(bargs));
 		bargs[1] = TimestampTzGetDatum(start_ceil);
-		if (SPI_execute_with_args("SELECT pyroscope.merge(pyroscope.block_profile(b.data, $1, $2, $3))"
-								  " FROM pyroscope.blocks b"
-								  " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
-								  " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
-								  " AND b.data IS NOT NULL GROUP BY b.shard_key",
-								  SCAN_NARGS, types, bargs, NULL, true, 0) != SPI_OK_SELECT)
+		if (nspans > 0)
+			block = sel->profile_ids
+				? "pyroscope.filter_spans(pyroscope.block_profile(b.data, $1, $2, $3, $6, true), $7)"
+				: "pyroscope.filter_spans(pyroscope.block_profile(b.data, $1, $2, $3, NULL, true), $7)";
+		else
+			block = sel->profile_ids
+				? "pyroscope.block_profile(b.data, $1, $2, $3, $6, false)"
+				: "pyroscope.block_profile(b.data, $1, $2, $3)";
+		resetStringInfo(&sql);
+		appendStringInfo(&sql,
+						 "SELECT pyroscope.merge(%s) FROM pyroscope.blocks b"
+						 " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+						 " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+						 " AND b.data IS NOT NULL GROUP BY b.shard_key", block);
+		if (SPI_execute_with_args(sql.data, PUSHDOWN_NARGS, types, bargs, NULL, true, 0)
+			!= SPI_OK_SELECT)
 			elog(ERROR, "could not merge the blocks of a selection");
 	}
 	visit_merged_result(visit, arg, caller);
@@ -1025,12 +1117,38 @@ selection_merge_pushdown(const ProfileSelection *sel, ProfileVisitor visit, void
 	/* offloaded blocks, from the object store */
 	{
 		PushdownBlocks pb;
+		PyroError	err;
 
-		bq.use_aggregates = true;
+		bq.use_aggregates = nspans == 0 && sel->profile_ids == NULL;
+		bq.keep_spans = nspans > 0;
 		pb.bq = &bq;
 		pb.visit = visit;
 		pb.arg = arg;
+		pb.spans = NULL;
+		if (nspans > 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			pb.spans = pyro_merger_create(0);
+			if (pb.spans == NULL)
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+			if (pyro_merger_set_span_filter(pb.spans, spans, nspans, &err) != PYRO_OK)
+				pyroscope_report(&err, "could not filter spans");
+			MemoryContextSwitchTo(old);
+		}
 		(void) scan_blocks(args, types, caller, pushdown_block_read, &pb, true);
+		if (pb.spans && pyro_merger_count(pb.spans) > 0)
+		{
+			const PyroProfile *p;
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			p = pyro_merger_result(pb.spans, &err);
+			if (p == NULL)
+				pyroscope_report(&err, "could not merge profiles");
+			if (p->nsamples > 0)
+				visit((PyroProfile *) p, arg);
+			MemoryContextSwitchTo(old);
+		}
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
@@ -1044,7 +1162,7 @@ pyroscope_selection_tree(const ProfileSelection *sel)
 	if (t == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (merge_pushdown(sel))
-		selection_merge_pushdown(sel, tree_visitor, t);
+		selection_merge_pushdown(sel, NULL, 0, tree_visitor, t);
 	else
 		pyroscope_scan_profiles(sel, tree_visitor, t);
 	return t;
@@ -1346,32 +1464,31 @@ pyroscope_selection_merge(const ProfileSelection *sel, char **spans, size_t nspa
 	PyroMerger *m;
 	const PyroProfile *p;
 	PyroError	err;
+	uint64	   *ids = palloc(sizeof(uint64) * Max(nspans, 1));
 
 	m = pyro_merger_create(0);
 	if (m == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	if (nspans > 0)
-	{
-		uint64	   *ids = palloc(sizeof(uint64) * nspans);
-
-		for (size_t i = 0; i < nspans; i++)
-			if (strlen(spans[i]) != 16 || !pyro_parse_span_id(spans[i], 16, &ids[i]))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid span id \"%s\": expected 16 hexadecimal digits",
-								spans[i])));
-		if (pyro_merger_set_span_filter(m, ids, nspans, &err) != PYRO_OK)
-			pyroscope_report(&err, "could not filter spans");
-	}
+	for (size_t i = 0; i < nspans; i++)
+		if (strlen(spans[i]) != 16 || !pyro_parse_span_id(spans[i], 16, &ids[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid span id \"%s\": expected 16 hexadecimal digits",
+							spans[i])));
 
 	/*
-	 * blocks must keep span ids when spans are filtered; without spans the
-	 * profiles may be merged where they are (pyroscope.merge_pushdown)
+	 * the profiles may be merged where they are (pyroscope.merge_pushdown),
+	 * spans filtered there; otherwise row by row, blocks keeping span ids
+	 * when spans are filtered
 	 */
-	if (nspans == 0 && merge_pushdown(sel))
-		selection_merge_pushdown(sel, merge_visitor, m);
+	if (merge_pushdown(sel))
+		selection_merge_pushdown(sel, ids, nspans, merge_visitor, m);
 	else
+	{
+		if (nspans > 0 && pyro_merger_set_span_filter(m, ids, nspans, &err) != PYRO_OK)
+			pyroscope_report(&err, "could not filter spans");
 		pyroscope_scan_selection(sel, nspans > 0, merge_visitor, m);
+	}
 	p = pyro_merger_result(m, &err);
 	if (p == NULL)
 		pyroscope_report(&err, "could not merge profiles");

@@ -18,6 +18,7 @@
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/uuid.h"
 
 #include "labels.h"
 #include "pprof.h"
@@ -32,6 +33,8 @@ PG_FUNCTION_INFO_V1(pyroscope_profile_flamegraph_svg);
 PG_FUNCTION_INFO_V1(pyroscope_merge_combinefn);
 PG_FUNCTION_INFO_V1(pyroscope_pprof_part);
 PG_FUNCTION_INFO_V1(pyroscope_block_profile);
+PG_FUNCTION_INFO_V1(pyroscope_block_profile_of);
+PG_FUNCTION_INFO_V1(pyroscope_filter_spans);
 PG_FUNCTION_INFO_V1(pyroscope_block_profile_totals);
 PG_FUNCTION_INFO_V1(pyroscope_merge_serialfn);
 PG_FUNCTION_INFO_V1(pyroscope_merge_deserialfn);
@@ -397,10 +400,112 @@ pyroscope_block_profile(PG_FUNCTION_ARGS)
 	end = PG_GETARG_TIMESTAMPTZ(3);
 	v = pyroscope_encoded_block_merge(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), series,
 									  (size_t) nseries, pyroscope_timestamptz_to_ms(start),
-									  pyroscope_timestamptz_to_ms(end));
+									  pyroscope_timestamptz_to_ms(end), NULL, 0, false);
 	if (v == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_POINTER(v);
+}
+
+/*
+ * pyroscope.block_profile(data, series_ids, start, "end", profile_ids uuid[],
+ * keep_spans boolean): the same, of the profiles with those ids only (NULL:
+ * any; empty: none), keeping the samples' span ids when keep_spans.  The
+ * range is as a selection's: start rounded up to a millisecond.
+ */
+Datum
+pyroscope_block_profile_of(PG_FUNCTION_ARGS)
+{
+	bytea	   *data;
+	int64	   *series;
+	int			nseries;
+	pg_uuid_t  *ids = NULL;
+	int			nids = 0;
+	ProfileValue *v;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_NULL();
+	data = PG_GETARG_BYTEA_PP(0);
+	series = series_ids_arg(fcinfo, 1, &nseries);
+	if (!PG_ARGISNULL(4))
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
+						  &elems, &nulls, &nids);
+		ids = palloc(sizeof(pg_uuid_t) * Max(nids, 1));
+		for (int i = 0; i < nids; i++)
+		{
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("profile_ids must not contain NULL")));
+			ids[i] = *DatumGetUUIDP(elems[i]);
+		}
+	}
+	v = pyroscope_encoded_block_merge(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), series,
+									  (size_t) nseries,
+									  pyroscope_timestamptz_to_ms_ceil(PG_GETARG_TIMESTAMPTZ(2)),
+									  pyroscope_timestamptz_to_ms(PG_GETARG_TIMESTAMPTZ(3)),
+									  ids, nids, !PG_ARGISNULL(5) && PG_GETARG_BOOL(5));
+	if (v == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(v);
+}
+
+/*
+ * pyroscope.filter_spans(p profile, span_ids bigint[]): the samples of p
+ * whose span id is one of span_ids (their span ids kept), NULL when there
+ * are none: what a span selection keeps of each profile before merging.
+ */
+Datum
+pyroscope_filter_spans(PG_FUNCTION_ARGS)
+{
+	ProfileValue *v = PG_GETARG_PROFILE_P(0);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	uint64	   *spans;
+	PyroMerger *m;
+	const PyroProfile *p;
+	PyroError	err;
+	PyroBuf		buf;
+	ProfileValue *out;
+
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	spans = palloc(sizeof(uint64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("span_ids must not contain NULL")));
+		spans[i] = (uint64) DatumGetInt64(elems[i]);
+	}
+	m = pyro_merger_create(PYRO_MERGE_KEEP_SPANS);
+	if (m == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (pyro_merger_set_span_filter(m, spans, (size_t) n, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not filter spans");
+	if (pyro_merger_add_encoded(m, (const uint8_t *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
+								&err) != PYRO_OK)
+		pyroscope_report(&err, "could not read profile value");
+	p = pyro_merger_result(m, &err);
+	if (p == NULL)
+		pyroscope_report(&err, "could not filter spans");
+	if (p->nsamples == 0)
+	{
+		pyro_merger_free(m);
+		PG_RETURN_NULL();
+	}
+	pyro_buf_init(&buf);
+	if (pyro_profile_encode(p, &buf, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not encode profile");
+	out = profile_value_from_buf(&buf);
+	pyro_buf_free(&buf);
+	pyro_merger_free(m);
+	PG_RETURN_POINTER(out);
 }
 
 static void

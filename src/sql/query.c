@@ -34,6 +34,8 @@ PG_FUNCTION_INFO_V1(pyroscope_exemplars);
 PG_FUNCTION_INFO_V1(pyroscope_list_spans);
 PG_FUNCTION_INFO_V1(pyroscope_flamegraph_svg);
 PG_FUNCTION_INFO_V1(pyroscope_diff_svg);
+PG_FUNCTION_INFO_V1(pyroscope_label_names);
+PG_FUNCTION_INFO_V1(pyroscope_label_values);
 
 /* Fill a selection from the usual (profile_type, selector, start, end, tenant) arguments. */
 static void
@@ -88,6 +90,64 @@ totals_row(int64 series_id, TimestampTz ts, int64 total, const pg_uuid_t *id, vo
 	values[1] = TimestampTzGetDatum(ts);
 	values[2] = Int64GetDatum(total);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* Put n strings as the rows of a single-column set-returning function. */
+static void
+text_rows(FunctionCallInfo fcinfo, char **v, uint64 n)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		value = CStringGetTextDatum(v[i]);
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+}
+
+/* Error out on a NULL among the first n arguments of a label query. */
+static void
+label_args_not_null(FunctionCallInfo fcinfo, int n, const char *fn)
+{
+	for (int i = 0; i < n; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the arguments of pyroscope.%s must not be null", fn)));
+}
+
+/* pyroscope.label_names(selector, start, end, tenant): sorted names */
+Datum
+pyroscope_label_names(PG_FUNCTION_ARGS)
+{
+	uint64		n;
+	char	  **v;
+
+	label_args_not_null(fcinfo, 4, "label_names");
+	v = pyroscope_label_name_list(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								  PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2),
+								  text_to_cstring(PG_GETARG_TEXT_PP(3)), false, &n);
+	text_rows(fcinfo, v, n);
+	return (Datum) 0;
+}
+
+/* pyroscope.label_values(name, selector, start, end, tenant): sorted values */
+Datum
+pyroscope_label_values(PG_FUNCTION_ARGS)
+{
+	uint64		n;
+	char	  **v;
+
+	label_args_not_null(fcinfo, 5, "label_values");
+	v = pyroscope_label_value_list(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								   text_to_cstring(PG_GETARG_TEXT_PP(1)),
+								   PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_TIMESTAMPTZ(3),
+								   text_to_cstring(PG_GETARG_TEXT_PP(4)), false, &n);
+	text_rows(fcinfo, v, n);
+	return (Datum) 0;
 }
 
 Datum
