@@ -1083,9 +1083,11 @@ counts_field(Jsonb *jb, const char *key)
 /*
  * Run a unit through the SQL function pyroscope.compact_unit(), adding what
  * it did to *c: on one node a plain call, under Citus (where distribute()
- * makes it a distributed function by its shard key) a call that runs on the
- * node holding the unit's shard, so that its reading, encoding, locking and
- * deleting stay there.
+ * makes it a distributed function by its shard key, delegated even when
+ * nested, as in pyroscope.compact()) a call that runs on the node holding
+ * the unit's shard, so that its reading, encoding, locking and deleting
+ * stay there.  (Citus delegates a nested call only in the FROM clause: a
+ * bare SELECT f() is left to the PL/pgSQL-style simple evaluation.)
  */
 void
 pyroscope_compact_unit_call(const CompactUnit *u, TimestampTz now, CompactCounts *c)
@@ -1107,7 +1109,7 @@ pyroscope_compact_unit_call(const CompactUnit *u, TimestampTz now, CompactCounts
 		nulls[5] = 'n';
 	values[6] = TimestampTzGetDatum(now);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT pyroscope.compact_unit($1, $2, $3, $4, $5, $6, $7)",
+	if (SPI_execute_with_args("SELECT u FROM pyroscope.compact_unit($1, $2, $3, $4, $5, $6, $7) u",
 							  7, types, values, nulls, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not run a compaction unit");
