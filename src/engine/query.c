@@ -797,25 +797,44 @@ read_block_totals(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
 	return pyro_block_read_totals(r, sink->bq, totals_visitor, sink, err);
 }
 
-/* Visit the rows (series_id, ts, total, profile_id) of the SPI result. */
-static void
-visit_totals_result(ProfileTotalVisitor visit, void *arg, MemoryContext caller)
-{
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
-		int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		Datum		id = SPI_getbinval(tup, desc, 4, &isnull);
-		MemoryContext old = MemoryContextSwitchTo(caller);
+/* rows of a totals query fetched at a time: its memory does not grow with the range */
+#define TOTALS_BATCH 4096
 
-		visit(series_id, ts, total, isnull ? NULL : DatumGetUUIDP(id), arg);
-		MemoryContextSwitchTo(old);
+/*
+ * Run a query returning (series_id, ts, total, profile_id) rows through a
+ * cursor and visit each row (in the caller's memory context), a batch at a
+ * time.  Must run inside SPI.
+ */
+static void
+visit_totals_query(const char *sql, Oid *types, Datum *args, ProfileTotalVisitor visit,
+				   void *arg, MemoryContext caller)
+{
+	Portal		portal = SPI_cursor_open_with_args(NULL, sql, SCAN_NARGS, types, args, NULL,
+												   true, 0);
+
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, TOTALS_BATCH);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+			int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+			Datum		id = SPI_getbinval(tup, desc, 4, &isnull);
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			visit(series_id, ts, total, isnull ? NULL : DatumGetUUIDP(id), arg);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
 	}
-	SPI_freetuptable(SPI_tuptable);
+	SPI_cursor_close(portal);
 }
 
 static bool merge_pushdown(const ProfileSelection *sel);
@@ -843,16 +862,14 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 		return;
 
 	SPI_connect();
-	if (SPI_execute_with_args(sel->profile_ids
-							  ? "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
-							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
-							  " AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($6)"
-							  : "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
-							  " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
-							  " AND h.ts >= $2 AND h.ts <= $3",
-							  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read profile totals");
-	visit_totals_result(visit, arg, sink.caller);
+	visit_totals_query(sel->profile_ids
+					   ? "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
+					   " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+					   " AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($6)"
+					   : "SELECT h.series_id, h.ts, h.total, h.profile_id FROM pyroscope.head h"
+					   " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+					   " AND h.ts >= $2 AND h.ts <= $3",
+					   types, args, visit, arg, sink.caller);
 
 	sink.bq = &bq;
 	if (merge_pushdown(sel))
@@ -861,7 +878,7 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 		 * the blocks in the database read where they are (on Citus, on the
 		 * worker holding each shard): their totals travel, not the blocks
 		 */
-		if (SPI_execute_with_args(sel->profile_ids
+		visit_totals_query(sel->profile_ids
 								  ? "SELECT t.series_id, t.ts, t.total, t.profile_id"
 								  " FROM pyroscope.blocks b,"
 								  " LATERAL pyroscope.block_profile_totals(b.data, $1, $2, $3)"
@@ -878,9 +895,7 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 								  " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
 								  " AND b.data IS NOT NULL"
 								  " ORDER BY b.min_ts, b.block_id, t.ordinality",
-								  SCAN_NARGS, types, args, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read the totals of the blocks of a selection");
-		visit_totals_result(visit, arg, sink.caller);
+								  types, args, visit, arg, sink.caller);
 		(void) scan_blocks(args, types, sink.caller, read_block_totals, &sink, true);
 	}
 	else
