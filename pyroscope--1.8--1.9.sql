@@ -1,4 +1,4 @@
-/* pyroscope--1.8--1.9.sql: label queries, profile-id and span selections read where the rows are */
+/* pyroscope--1.8--1.9.sql: label queries, span listings, profile-id and span selections read where the rows are; compact() units on the workers */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION pyroscope UPDATE TO '1.9'" to load this file. \quit
@@ -46,6 +46,35 @@ CREATE FUNCTION @extschema@.filter_spans(p @extschema@.profile, span_ids bigint[
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
 COMMENT ON FUNCTION @extschema@.filter_spans(@extschema@.profile, bigint[]) IS
 	'the samples of a profile whose span id (a 64-bit span id as bigint) is one of span_ids, or NULL when none is';
+
+-- The span ids of each profile with their totals and traces, as a
+-- two-dimensional array of rows [span id, total, trace id high 64 bits,
+-- low 64 bits] (the trace NULL where the profile did not say): what span
+-- listings, span heatmaps and selections by trace read of a head row or a
+-- block, where it is.
+CREATE FUNCTION @extschema@.pprof_part_spans(data bytea, part integer)
+	RETURNS bigint[]
+	AS 'MODULE_PATHNAME', 'pyroscope_pprof_part_spans'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 20000;
+COMMENT ON FUNCTION @extschema@.pprof_part_spans(bytea, integer) IS
+	'the span ids of part "part" of a stored pprof (pyroscope.head_pprof.data): rows [span id, total of its samples, trace id high 64 bits, low 64 bits] (trace NULL where unknown), NULL when no sample has a span id';
+
+CREATE FUNCTION @extschema@.profile_spans(p @extschema@.profile)
+	RETURNS bigint[]
+	AS 'MODULE_PATHNAME', 'pyroscope_profile_spans'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+COMMENT ON FUNCTION @extschema@.profile_spans(@extschema@.profile) IS
+	'the span ids of a profile value as pprof_part_spans() gives them (profile values keep no trace ids), NULL when no sample has a span id';
+
+CREATE FUNCTION @extschema@.block_profile_spans(data bytea,
+												series_ids bigint[],
+												start timestamptz DEFAULT '-infinity',
+												"end" timestamptz DEFAULT 'infinity')
+	RETURNS TABLE (series_id bigint, ts timestamptz, profile_id uuid, spans bigint[])
+	AS 'MODULE_PATHNAME', 'pyroscope_block_profile_spans'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE COST 100000 ROWS 100;
+COMMENT ON FUNCTION @extschema@.block_profile_spans(bytea, bigint[], timestamptz, timestamptz) IS
+	'series, time, profile id and span ids (as pprof_part_spans() gives them) of each profile with span ids of an encoded block (pyroscope.blocks.data) in the given series (NULL: all) and time range, in the block''s order';
 
 -- compaction units run where their shard is when pyroscope.compact() calls
 -- them too: Citus delegates a call nested in another only when the

@@ -2,10 +2,12 @@
 # Citus cluster does: the per-shard merge runs on the worker holding the
 # shard) give the answers of the row-by-row scan, byte for byte, for what
 # the pushdown newly covers: span selections (SelectMergeSpanProfile,
-# SelectMergeStacktraces with spanSelector), profile-id selections
-# (SelectMergeProfile and SelectMergeStacktraces with profileIdSelector),
-# and label queries (LabelNames, LabelValues, Series), over head rows,
-# blocks in the database and offloaded blocks.  The answers are checked against the pushed samples too.
+# SelectMergeStacktraces with spanSelector or traceIdSelector),
+# profile-id selections (SelectMergeProfile and SelectMergeStacktraces
+# with profileIdSelector), span heatmaps (SelectHeatmap of spans),
+# list_spans() and label queries (LabelNames, LabelValues, Series), over
+# head rows, blocks in the database and offloaded blocks.  The answers are
+# checked against the pushed samples too.
 use strict;
 use warnings;
 
@@ -28,14 +30,17 @@ my ($start, $end) = (($t0 - 3600) * 1000, ($t0 + 7200) * 1000);
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 sub span { return { span_id => sprintf('%016x', $_[0]) }; }
+my $trace = '0000000000000000000000000000abcd';
+sub traced { return { span_id => sprintf('%016x', $_[0]), trace_id => $trace }; }
 
-# two services, three pprofs each; samples of spans 1-4 and some of none
+# two services, three pprofs each; samples of spans 1-4 and some of none;
+# span 1 says its trace where x first and y first have it
 my @pprofs = (
-	[ 'x', 0, [ [ 'main', 'a' ], 10, span(1) ], [ [ 'main', 'b' ], 20, span(2) ],
+	[ 'x', 0, [ [ 'main', 'a' ], 10, traced(1) ], [ [ 'main', 'b' ], 20, span(2) ],
 		[ [ 'main', 'c' ], 5 ] ],
 	[ 'x', 60, [ [ 'main', 'a' ], 7, span(1) ], [ [ 'main', 'd' ], 3, span(3) ] ],
 	[ 'x', 120, [ [ 'main', 'b', 'e' ], 4, span(2) ], [ [ 'main', 'a' ], 1, span(4) ] ],
-	[ 'y', 30, [ [ 'main', 'a' ], 100, span(1) ], [ [ 'main', 'f' ], 50 ] ],
+	[ 'y', 30, [ [ 'main', 'a' ], 100, traced(1) ], [ [ 'main', 'f' ], 50 ] ],
 	[ 'y', 90, [ [ 'main', 'g' ], 9, span(3) ] ],
 	[ 'y', 150, [ [ 'main', 'a' ], 2, span(2) ] ]);
 for my $p (@pprofs)
@@ -59,6 +64,9 @@ my %req = (
 	span_one_service => [ 'SelectMergeSpanProfile',
 		{ spanSelector => [ sprintf('%016x', 1) ], labelSelector => '{service_name="y"}' } ],
 	span_none => [ 'SelectMergeSpanProfile', { spanSelector => [ sprintf('%016x', 99) ] } ],
+	trace_stacktraces => [ 'SelectMergeStacktraces', { traceIdSelector => [$trace], maxNodes => 0 } ],
+	span_heatmap => [ 'SelectHeatmap',
+		{ step => 60, groupBy => [], queryType => 2, exemplarType => 3 } ],
 	ids_pprof => [ 'SelectMergeProfile', { profileIdSelector => [ @ids[ 0, 3, 5 ] ] } ],
 	ids_stacktraces => [ 'SelectMergeStacktraces',
 		{ profileIdSelector => [ $ids[1], $ids[4] ], maxNodes => 0 } ],
@@ -124,6 +132,28 @@ for my $tier ('head', 'blocks', 'offloaded')
 	is(fg_total($on->{span_stacktraces}), 20 + 4 + 2, "$tier: span 2");
 	is(fg_total($on->{span_one_service}), 100, "$tier: span 1 of one service");
 	is(fg_total($on->{span_none}) // 0, 0, "$tier: an unknown span selects nothing");
+	is(fg_total($on->{trace_stacktraces}), 10 + 7 + 100,
+		"$tier: a trace selects its span (1) wherever it is");
+	{
+		my $h = decode_json_body($on->{span_heatmap});
+		my @ex = map { @{ $_->{exemplars} // [] } } map { @{ $_->{slots} } } @{ $h->{series} };
+		my %spans = map { ($_->{spanId} => 1) } @ex;
+		# a cell's exemplar is its biggest point: span 4 (1) loses to span 2 (4)
+		is(join(',', sort keys %spans), join(',', map { sprintf('%016x', $_) } 1 .. 3),
+			"$tier: span heatmap exemplars of spans 1-3");
+	}
+	is( sql(q{SET pyroscope.merge_pushdown = on;
+			SELECT string_agg(concat_ws(' ', profile_id, series_id, ts, span_id, trace_id, total), ','
+							  ORDER BY profile_id, span_id)
+			  FROM pyroscope.list_spans('} . $type . q{', '{}', '-infinity', 'infinity')}),
+		sql(q{SET pyroscope.merge_pushdown = off;
+			SELECT string_agg(concat_ws(' ', profile_id, series_id, ts, span_id, trace_id, total), ','
+							  ORDER BY profile_id, span_id)
+			  FROM pyroscope.list_spans('} . $type . q{', '{}', '-infinity', 'infinity')}),
+		"$tier: list_spans pushed down = row by row");
+	is( sql(q{SELECT count(*) || ' ' || sum(total) || ' ' || count(trace_id)
+			  FROM pyroscope.list_spans('} . $type . q{', '{}', '-infinity', 'infinity')}),
+		'9 156 2', "$tier: 9 spans of profiles, their totals, 2 with their trace");
 	is(fg_total($on->{ids_stacktraces}), 100 + 50 + 4 + 1,
 		"$tier: two profiles by id (of both services)");
 	ok(length($on->{ids_pprof}) > 50, "$tier: a merged pprof of three profiles");
@@ -131,7 +161,19 @@ for my $tier ('head', 'blocks', 'offloaded')
 		"$tier: label values of one service");
 	is(scalar(@{ decode_json_body($on->{labels_series})->{labelsSet} }), 6,
 		"$tier: six label sets");
+	if ($tier eq 'head')
+	{
+		# what a span listing reads of a head row: [span, total, trace hi, lo]
+		is( sql(qq{SELECT pyroscope.pprof_part_spans(hp.data, h.part)
+				  FROM pyroscope.head h JOIN pyroscope.head_pprof hp USING (shard_key, pprof_id)
+				 WHERE h.ts = to_timestamp($t0)}),
+			'{{1,10,0,43981},{2,20,NULL,NULL}}', 'pprof_part_spans of a head row');
+	}
 	next unless $tier eq 'blocks';
+	is( sql(qq{SELECT count(*) || ' ' || sum(cardinality(s.spans) / 4)
+			  FROM pyroscope.blocks b,
+				   pyroscope.block_profile_spans(b.data, NULL, '-infinity', 'infinity') s}),
+		'6 9', 'block_profile_spans: 6 profiles, 9 spans');
 
 	# the SQL building blocks: a profile's samples of some spans, a block's
 	# profiles of some ids

@@ -2,11 +2,14 @@
  *
  * profile.c
  *	  Single-value profiles (PyroProfile): creation, sample appends and
- *	  totals.  The codec lives in profile_codec.c, merging in merge.c.
+ *	  totals, span totals.  The codec lives in profile_codec.c, merging in
+ *	  merge.c.
  *
  *-------------------------------------------------------------------------
  */
 #include "profile.h"
+
+#include <stdlib.h>
 
 /*
  * Create an empty profile over sym (which may be NULL only if the caller
@@ -64,6 +67,58 @@ pyro_profile_trace_of(const PyroProfile *p, uint64_t span, uint64_t *trace_hi,
 			return true;
 		}
 	return false;
+}
+
+static int
+span_total_cmp(const void *a, const void *b)
+{
+	uint64_t	x = ((const PyroSpanTotal *) a)->span;
+	uint64_t	y = ((const PyroSpanTotal *) b)->span;
+
+	return (x > y) - (x < y);
+}
+
+PyroStatus
+pyro_profile_span_totals(const PyroProfile *p, PyroSpanTotal **out, size_t *n,
+						 PyroError *err)
+{
+	PyroSpanTotal *v = NULL;
+	size_t		k = 0;
+	size_t		m = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < p->nsamples; i++)
+		if (p->samples[i].span_id != 0)
+			k++;
+	if (k == 0)
+		return PYRO_OK;
+	v = pyro_malloc(k * sizeof(PyroSpanTotal));
+	if (v == NULL)
+		return pyro_error_set(err, PYRO_ENOMEM, "out of memory summing spans");
+	k = 0;
+	for (size_t i = 0; i < p->nsamples; i++)
+		if (p->samples[i].span_id != 0)
+		{
+			v[k].span = p->samples[i].span_id;
+			v[k].total = p->samples[i].value;
+			k++;
+		}
+	qsort(v, k, sizeof(PyroSpanTotal), span_total_cmp);
+	for (size_t i = 0; i < k; i++)
+	{
+		if (m > 0 && v[m - 1].span == v[i].span)
+		{
+			v[m - 1].total = (int64_t) ((uint64_t) v[m - 1].total + (uint64_t) v[i].total);
+			continue;
+		}
+		v[m] = v[i];
+		v[m].has_trace = pyro_profile_trace_of(p, v[m].span, &v[m].trace_hi, &v[m].trace_lo);
+		m++;
+	}
+	*out = v;
+	*n = m;
+	return PYRO_OK;
 }
 
 /* Append one sample; false on allocation failure (the profile is unchanged). */

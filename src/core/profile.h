@@ -238,6 +238,25 @@ extern bool pyro_profile_add_trace(PyroProfile *p, uint64_t span, uint64_t trace
 extern bool pyro_profile_trace_of(const PyroProfile *p, uint64_t span, uint64_t *trace_hi,
 								  uint64_t *trace_lo);
 
+/* one span id of a profile: the total of its samples, and its trace if known */
+typedef struct PyroSpanTotal
+{
+	uint64_t	span;
+	int64_t		total;
+	bool		has_trace;
+	uint64_t	trace_hi;
+	uint64_t	trace_lo;
+} PyroSpanTotal;
+
+/*
+ * The span ids of p's samples (samples without one left out), ascending,
+ * each with the total of its samples (wrapping as sums of int64 values
+ * do) and its trace: *out (pyro_malloc'ed, NULL when *n is 0) is the
+ * caller's.
+ */
+extern PyroStatus pyro_profile_span_totals(const PyroProfile *p, PyroSpanTotal **out,
+										   size_t *n, PyroError *err);
+
 /*
  * profile_codec.c: the "PYP1" binary format of one stored profile.  The
  * encoder writes only the symbols the samples reach, renumbered densely in

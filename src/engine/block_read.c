@@ -204,6 +204,84 @@ pyroscope_encoded_block_totals(const void *data, size_t len, const int64 *series
 	visit_totals(&rows, visit, arg);
 }
 
+/* the profiles of a block with span ids, collected inside the block reader */
+typedef struct SpanProfile
+{
+	int64		series_id;
+	int64		ts;
+	bool		has_id;
+	pg_uuid_t	id;
+	PyroSpanTotal *spans;
+	size_t		nspans;
+} SpanProfile;
+
+typedef struct SpanProfiles
+{
+	SpanProfile *v;
+	size_t		n;
+	size_t		cap;
+} SpanProfiles;
+
+/* Collect without ereport: the visitor runs inside the block reader. */
+static PyroStatus
+collect_spans(void *arg, int64_t series_id, int64_t ts, const PyroProfile *p, PyroError *err)
+{
+	SpanProfiles *rows = (SpanProfiles *) arg;
+	PyroSpanTotal *t;
+	size_t		n;
+	PyroStatus	rc = pyro_profile_span_totals(p, &t, &n, err);
+
+	if (rc != PYRO_OK || n == 0)
+		return rc;
+	if (!pyro_grow((void **) &rows->v, &rows->cap, rows->n + 1, sizeof(SpanProfile)))
+	{
+		pyro_free(t);
+		return pyro_error_set(err, PYRO_ENOMEM, "out of memory listing spans");
+	}
+	rows->v[rows->n].series_id = series_id;
+	rows->v[rows->n].ts = ts;
+	rows->v[rows->n].has_id = pyro_profile_id_set(p->id);
+	memcpy(rows->v[rows->n].id.data, p->id, UUID_LEN);
+	rows->v[rows->n].spans = t;
+	rows->v[rows->n].nspans = n;
+	rows->n++;
+	return PYRO_OK;
+}
+
+/*
+ * The span totals of every profile with span ids of an encoded block, of
+ * the given series (NULL: all) in [start_ms, end_ms], in the block's
+ * order, to visit: what a span listing reads of a block, where it is.
+ */
+void
+pyroscope_encoded_block_spans(const void *data, size_t len, const int64 *series, size_t nseries,
+							  int64 start_ms, int64 end_ms, BlockSpansVisitor visit, void *arg)
+{
+	PyroBlockReader *r;
+	PyroBlockQuery q;
+	PyroError	err;
+	SpanProfiles rows = {0};
+
+	if (pyro_block_open_memory((const uint8_t *) data, len, &r, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not open block");
+	block_query_init(&q, series, nseries, start_ms, end_ms);
+	q.keep_spans = true;
+	if (pyro_block_read_profiles(r, &q, collect_spans, &rows, &err) != PYRO_OK)
+	{
+		pyro_block_close(r);
+		pyroscope_report(&err, "could not read block");
+	}
+	pyro_block_close(r);
+	for (size_t i = 0; i < rows.n; i++)
+	{
+		SpanProfile *sp = &rows.v[i];
+
+		visit(sp->series_id, sp->ts, sp->has_id ? &sp->id : NULL, sp->spans, sp->nspans, arg);
+		pyro_free(sp->spans);
+	}
+	pyro_free(rows.v);
+}
+
 static int
 uuid_memcmp(const void *a, const void *b)
 {

@@ -234,6 +234,19 @@ extern void head_reader_done(HeadReader *r);
 extern ProfileValue *pyroscope_head_part_value(int32 shard_key, int64 pprof_id, int32 part,
 											   int64 total);
 extern ProfileValue *pyroscope_pprof_part_value(const void *data, size_t len, int32 part);
+extern PyroSpanTotal *pyroscope_pprof_part_span_totals(const void *data, size_t len,
+													   int32 part, size_t *n);
+
+/*
+ * What pyroscope_encoded_block_spans passes for each profile of a block
+ * with span ids: its series, time (Unix ms), id (NULL when the block keeps
+ * none) and span totals.
+ */
+typedef void (*BlockSpansVisitor) (int64 series_id, int64 ts_ms, const pg_uuid_t *id,
+								   const PyroSpanTotal *spans, size_t nspans, void *arg);
+extern void pyroscope_encoded_block_spans(const void *data, size_t len, const int64 *series,
+										  size_t nseries, int64 start_ms, int64 end_ms,
+										  BlockSpansVisitor visit, void *arg);
 struct PyroPprofLimits;
 extern void pyroscope_pprof_ingest_limits(struct PyroPprofLimits *limits);
 extern ProfileValue *pyroscope_encoded_block_merge(const void *data, size_t len,

@@ -456,3 +456,36 @@ pyroscope_pprof_part_value(const void *data, size_t len, int32 part)
 	pyro_buf_free(&buf);
 	return v;
 }
+
+/*
+ * The span ids of part "part" of a stored pprof with their totals and
+ * traces (pyro_profile_span_totals), in CurrentMemoryContext; NULL with
+ * *n = 0 when none of its samples has a span id.
+ */
+PyroSpanTotal *
+pyroscope_pprof_part_span_totals(const void *data, size_t len, int32 part, size_t *n)
+{
+	PyroPprofLimits limits;
+	PyroNormalized *norm;
+	PyroError	err;
+	PyroSpanTotal *t;
+	PyroStatus	rc;
+
+	pyroscope_pprof_ingest_limits(&limits);
+	if (pyro_pprof_normalize((const uint8_t *) data, len, &limits, &norm, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not decode pprof profile");
+	if (part < 0 || (size_t) part >= norm->nseries)
+	{
+		size_t		nseries = norm->nseries;
+
+		pyro_normalized_free(norm);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the pprof has %zu series, no part %d", nseries, part)));
+	}
+	rc = pyro_profile_span_totals(norm->series[part].profile, &t, n, &err);
+	pyro_normalized_free(norm);
+	if (rc != PYRO_OK)
+		pyroscope_report(&err, "could not sum spans");
+	return t;
+}

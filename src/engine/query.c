@@ -667,16 +667,198 @@ individual_block(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
 	return pyro_block_read_profiles(r, s->hdr.bq, individual_block_profile, s, err);
 }
 
+static bool merge_pushdown(const ProfileSelection *sel);
+
+/* rows of a span summary query fetched at a time */
+#define SPAN_BATCH 1024
+
+/*
+ * Run a query returning span summaries (series_id, ts, profile_id, spans:
+ * the rows [span id, total, trace high, trace low] of pprof_part_spans())
+ * through a cursor, and visit each as a profile of one sample per span id
+ * (its total, no stack) with the spans' traces; p is that profile, reused.
+ * Rows without spans are skipped.  Must run inside SPI.
+ */
+static void
+visit_span_query(const char *sql, Oid *types, Datum *args, PyroProfile *p,
+				 IndividualVisitor visit, void *arg, MemoryContext caller)
+{
+	Portal		portal = SPI_cursor_open_with_args(NULL, sql, SCAN_NARGS, types, args, NULL,
+												   true, 0);
+	MemoryContext spi = CurrentMemoryContext;
+	MemoryContext rowctx = AllocSetContextCreate(spi, "pyroscope span row",
+												 ALLOCSET_SMALL_SIZES);
+
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, SPAN_BATCH);
+		if (SPI_processed == 0)
+			break;
+		/* (SPI returns in its own context) what a row needs, freed after it */
+		MemoryContextSwitchTo(rowctx);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+			Datum		id = SPI_getbinval(tup, desc, 3, &isnull);
+			Datum		spans;
+			ArrayType  *a;
+			Datum	   *e;
+			bool	   *nulls;
+			int			n;
+			PyroError	err;
+			MemoryContext old;
+			PyroStatus	rc;
+
+			if (isnull)
+				memset(p->id, 0, PYRO_PROFILE_ID_LEN);
+			else
+				memcpy(p->id, DatumGetUUIDP(id)->data, PYRO_PROFILE_ID_LEN);
+			spans = SPI_getbinval(tup, desc, 4, &isnull);
+			if (isnull)
+				continue;
+			a = DatumGetArrayTypeP(spans);
+			if (ARR_NDIM(a) != 2 || ARR_DIMS(a)[1] != 4)
+				elog(ERROR, "span summary is not an array of rows of 4");
+			deconstruct_array(a, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &e, &nulls, &n);
+			old = MemoryContextSwitchTo(caller);
+			p->nsamples = 0;
+			p->ntraces = 0;
+			for (int i = 0; i + 3 < n; i += 4)
+			{
+				uint64		span = (uint64) DatumGetInt64(e[i]);
+
+				if (nulls[i] || nulls[i + 1])
+					elog(ERROR, "span summary with a NULL span id or total");
+				if (!pyro_profile_add_sample(p, 0, DatumGetInt64(e[i + 1]), span) ||
+					(!nulls[i + 2] && !nulls[i + 3] &&
+					 !pyro_profile_add_trace(p, span, (uint64) DatumGetInt64(e[i + 2]),
+											 (uint64) DatumGetInt64(e[i + 3]))))
+					ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+			}
+			pyro_error_clear(&err);
+			rc = visit(series_id, pyroscope_timestamptz_to_ms(ts), p, arg, &err);
+			MemoryContextSwitchTo(old);
+			if (rc != PYRO_OK)
+				pyroscope_report(&err, "could not read profile");
+			MemoryContextReset(rowctx);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	MemoryContextSwitchTo(spi);
+	MemoryContextDelete(rowctx);
+}
+
+/*
+ * pyroscope_scan_individual where the rows are: span summaries of each
+ * profile with span ids, made by SQL where the rows live (on Citus, on the
+ * worker holding each shard): pprof_part_spans() of head rows' stored
+ * pprofs, profile_spans() of their profile values, block_profile_spans()
+ * of the blocks in the database; offloaded blocks are read here.
+ */
+static void
+individual_pushdown(const ProfileSelection *sel, IndividualVisitor visit, void *arg)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		args[SCAN_NARGS];
+	Oid			types[SCAN_NARGS] = SCAN_ARG_TYPES;
+	PyroBlockQuery bq;
+	PyroSymbols *sym;
+	PyroProfile *p;
+	IndividualScan s;
+	TimestampTz start_ceil;
+
+	pyroscope_check_time_range(sel->start, sel->end);
+	if (!selection_scan_args(sel, args, &bq))
+		return;
+	sym = pyro_symbols_create();
+	p = sym ? pyro_profile_create(sym, true) : NULL;
+	if (p == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+
+	SPI_connect();
+	visit_span_query(sel->profile_ids
+					 ? "SELECT h.series_id, h.ts, h.profile_id, pyroscope.pprof_part_spans(hp.data, h.part)"
+					 " FROM pyroscope.head h JOIN pyroscope.head_pprof hp"
+					 "   ON hp.shard_key = h.shard_key AND hp.pprof_id = h.pprof_id"
+					 " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+					 " AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($6)"
+					 : "SELECT h.series_id, h.ts, h.profile_id, pyroscope.pprof_part_spans(hp.data, h.part)"
+					 " FROM pyroscope.head h JOIN pyroscope.head_pprof hp"
+					 "   ON hp.shard_key = h.shard_key AND hp.pprof_id = h.pprof_id"
+					 " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+					 " AND h.ts >= $2 AND h.ts <= $3",
+					 types, args, p, visit, arg, caller);
+	visit_span_query(sel->profile_ids
+					 ? "SELECT h.series_id, h.ts, h.profile_id, pyroscope.profile_spans(h.profile)"
+					 " FROM pyroscope.head h"
+					 " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+					 " AND h.ts >= $2 AND h.ts <= $3 AND h.profile IS NOT NULL"
+					 " AND h.profile_id = ANY ($6)"
+					 : "SELECT h.series_id, h.ts, h.profile_id, pyroscope.profile_spans(h.profile)"
+					 " FROM pyroscope.head h"
+					 " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+					 " AND h.ts >= $2 AND h.ts <= $3 AND h.profile IS NOT NULL",
+					 types, args, p, visit, arg, caller);
+
+	/* blocks in the database, read where they are */
+	start_ceil = TIMESTAMP_NOT_FINITE(sel->start) ? sel->start :
+		pyroscope_ms_to_timestamptz(pyroscope_timestamptz_to_ms_ceil(sel->start));
+	{
+		Datum		bargs[SCAN_NARGS];
+
+		memcpy(bargs, args, sizeof(bargs));
+		bargs[1] = TimestampTzGetDatum(start_ceil);
+		visit_span_query(sel->profile_ids
+						 ? "SELECT s.series_id, s.ts, s.profile_id, s.spans FROM pyroscope.blocks b"
+						 " CROSS JOIN LATERAL pyroscope.block_profile_spans(b.data, $1, $2, $3) s"
+						 " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+						 " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+						 " AND b.data IS NOT NULL AND s.profile_id = ANY ($6)"
+						 : "SELECT s.series_id, s.ts, s.profile_id, s.spans FROM pyroscope.blocks b"
+						 " CROSS JOIN LATERAL pyroscope.block_profile_spans(b.data, $1, $2, $3) s"
+						 " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+						 " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+						 " AND b.data IS NOT NULL",
+						 types, bargs, p, visit, arg, caller);
+	}
+
+	/* offloaded blocks, from the object store */
+	bq.use_aggregates = false;
+	bq.keep_spans = true;
+	s.hdr.bq = &bq;
+	s.visit = visit;
+	s.arg = arg;
+	(void) scan_blocks(args, types, caller, individual_block, &s, true);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	pyro_profile_free(p);
+}
+
 /*
  * Visit every stored profile of a selection apart (head rows and the
  * profiles blocks keep), with their samples' span ids.  visit runs inside
  * block readers: it must not ereport, and reports failure through err.
+ * When the profiles are read where the rows are (pyroscope.merge_pushdown),
+ * only profiles with span ids are visited, each as one sample per span id
+ * (its total, no stack) with the spans' traces: visit must look at nothing
+ * else.
  */
 void
 pyroscope_scan_individual(const ProfileSelection *sel, IndividualVisitor visit, void *arg)
 {
 	IndividualScan s;
 
+	if (merge_pushdown(sel))
+	{
+		individual_pushdown(sel, visit, arg);
+		return;
+	}
 	s.visit = visit;
 	s.arg = arg;
 	(void) scan_tiers(sel, true, false, individual_head_row, individual_block, &s);
@@ -837,8 +1019,6 @@ visit_totals_query(const char *sql, Oid *types, Datum *args, ProfileTotalVisitor
 	SPI_cursor_close(portal);
 }
 
-static bool merge_pushdown(const ProfileSelection *sel);
-
 /*
  * Series, time and total of every stored profile of a selection, from head
  * and blocks alike (blocks answer from their profile index, without
@@ -879,23 +1059,23 @@ pyroscope_selection_totals(const ProfileSelection *sel, ProfileTotalVisitor visi
 		 * worker holding each shard): their totals travel, not the blocks
 		 */
 		visit_totals_query(sel->profile_ids
-								  ? "SELECT t.series_id, t.ts, t.total, t.profile_id"
-								  " FROM pyroscope.blocks b,"
-								  " LATERAL pyroscope.block_profile_totals(b.data, $1, $2, $3)"
-								  "  WITH ORDINALITY t"
-								  " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
-								  " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
-								  " AND b.data IS NOT NULL AND t.profile_id = ANY ($6)"
-								  " ORDER BY b.min_ts, b.block_id, t.ordinality"
-								  : "SELECT t.series_id, t.ts, t.total, t.profile_id"
-								  " FROM pyroscope.blocks b,"
-								  " LATERAL pyroscope.block_profile_totals(b.data, $1, $2, $3)"
-								  "  WITH ORDINALITY t"
-								  " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
-								  " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
-								  " AND b.data IS NOT NULL"
-								  " ORDER BY b.min_ts, b.block_id, t.ordinality",
-								  types, args, visit, arg, sink.caller);
+						   ? "SELECT t.series_id, t.ts, t.total, t.profile_id"
+						   " FROM pyroscope.blocks b,"
+						   " LATERAL pyroscope.block_profile_totals(b.data, $1, $2, $3)"
+						   "  WITH ORDINALITY t"
+						   " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+						   " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+						   " AND b.data IS NOT NULL AND t.profile_id = ANY ($6)"
+						   " ORDER BY b.min_ts, b.block_id, t.ordinality"
+						   : "SELECT t.series_id, t.ts, t.total, t.profile_id"
+						   " FROM pyroscope.blocks b,"
+						   " LATERAL pyroscope.block_profile_totals(b.data, $1, $2, $3)"
+						   "  WITH ORDINALITY t"
+						   " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+						   " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+						   " AND b.data IS NOT NULL"
+						   " ORDER BY b.min_ts, b.block_id, t.ordinality",
+						   types, args, visit, arg, sink.caller);
 		(void) scan_blocks(args, types, sink.caller, read_block_totals, &sink, true);
 	}
 	else

@@ -35,6 +35,9 @@ PG_FUNCTION_INFO_V1(pyroscope_pprof_part);
 PG_FUNCTION_INFO_V1(pyroscope_block_profile);
 PG_FUNCTION_INFO_V1(pyroscope_block_profile_of);
 PG_FUNCTION_INFO_V1(pyroscope_filter_spans);
+PG_FUNCTION_INFO_V1(pyroscope_pprof_part_spans);
+PG_FUNCTION_INFO_V1(pyroscope_profile_spans);
+PG_FUNCTION_INFO_V1(pyroscope_block_profile_spans);
 PG_FUNCTION_INFO_V1(pyroscope_block_profile_totals);
 PG_FUNCTION_INFO_V1(pyroscope_merge_serialfn);
 PG_FUNCTION_INFO_V1(pyroscope_merge_deserialfn);
@@ -547,5 +550,119 @@ pyroscope_block_profile_totals(PG_FUNCTION_ARGS)
 								   pyroscope_timestamptz_to_ms_ceil(PG_GETARG_TIMESTAMPTZ(2)),
 								   pyroscope_timestamptz_to_ms(PG_GETARG_TIMESTAMPTZ(3)),
 								   profile_total_row, fcinfo->resultinfo);
+	return (Datum) 0;
+}
+
+/*
+ * n span totals as a two-dimensional bigint array, a row [span id, total,
+ * trace id high 64 bits, low 64 bits] per span (the trace NULL where
+ * unknown), or NULL (0) when n is 0.
+ */
+static Datum
+span_array(const PyroSpanTotal *t, size_t n)
+{
+	Datum	   *d;
+	bool	   *nulls;
+	int			dims[2];
+	int			lbs[2] = {1, 1};
+
+	if (n == 0)
+		return (Datum) 0;
+	if (n > (size_t) (MaxAllocSize / (4 * sizeof(Datum))))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many span ids in one profile: %zu", n)));
+	d = palloc(sizeof(Datum) * 4 * n);
+	nulls = palloc(sizeof(bool) * 4 * n);
+	for (size_t i = 0; i < n; i++)
+	{
+		d[4 * i] = Int64GetDatum((int64) t[i].span);
+		d[4 * i + 1] = Int64GetDatum(t[i].total);
+		d[4 * i + 2] = Int64GetDatum((int64) t[i].trace_hi);
+		d[4 * i + 3] = Int64GetDatum((int64) t[i].trace_lo);
+		nulls[4 * i] = nulls[4 * i + 1] = false;
+		nulls[4 * i + 2] = nulls[4 * i + 3] = !t[i].has_trace;
+	}
+	dims[0] = (int) n;
+	dims[1] = 4;
+	return PointerGetDatum(construct_md_array(d, nulls, 2, dims, lbs, INT8OID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * pyroscope.pprof_part_spans(data bytea, part integer): the span ids of a
+ * stored pprof's part with their totals and traces (span_array()), NULL
+ * when no sample has one: what a span listing reads of a head row, where
+ * it is.
+ */
+Datum
+pyroscope_pprof_part_spans(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	size_t		n;
+	PyroSpanTotal *t;
+
+	t = pyroscope_pprof_part_span_totals(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+										 PG_GETARG_INT32(1), &n);
+	if (n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(span_array(t, n));
+}
+
+/* pyroscope.profile_spans(p profile): the same of a profile value (no traces) */
+Datum
+pyroscope_profile_spans(PG_FUNCTION_ARGS)
+{
+	PyroProfile *p = profile_value_decode(PG_GETARG_PROFILE_P(0));
+	PyroSpanTotal *t;
+	size_t		n;
+	PyroError	err;
+
+	if (pyro_profile_span_totals(p, &t, &n, &err) != PYRO_OK)
+		pyroscope_report(&err, "could not sum spans");
+	pyro_profile_free(p);
+	if (n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(span_array(t, n));
+}
+
+static void
+block_spans_row(int64 series_id, int64 ts_ms, const pg_uuid_t *id, const PyroSpanTotal *spans,
+				size_t nspans, void *arg)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, id == NULL, false};
+
+	values[0] = Int64GetDatum(series_id);
+	values[1] = TimestampTzGetDatum(pyroscope_block_time(ts_ms));
+	values[2] = id ? UUIDPGetDatum(id) : (Datum) 0;
+	values[3] = span_array(spans, nspans);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * pyroscope.block_profile_spans(data bytea, series_ids bigint[], start,
+ * "end"): series, time, id and spans (span_array()) of each of a block's
+ * profiles with span ids, of those series (NULL: all) in the range (start
+ * rounded up to a millisecond), in the block's order.
+ */
+Datum
+pyroscope_block_profile_spans(PG_FUNCTION_ARGS)
+{
+	bytea	   *data;
+	int64	   *series;
+	int			nseries;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		return (Datum) 0;
+	data = PG_GETARG_BYTEA_PP(0);
+	series = series_ids_arg(fcinfo, 1, &nseries);
+	pyroscope_encoded_block_spans(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), series,
+								  (size_t) nseries,
+								  pyroscope_timestamptz_to_ms_ceil(PG_GETARG_TIMESTAMPTZ(2)),
+								  pyroscope_timestamptz_to_ms(PG_GETARG_TIMESTAMPTZ(3)),
+								  block_spans_row, fcinfo->resultinfo);
 	return (Datum) 0;
 }

@@ -247,6 +247,45 @@ TEST(merge_span_filter)
 	pyro_profile_free(a);
 }
 
+TEST(profile_span_totals)
+{
+	PyroProfile *a = new_profile();
+	PyroProfile *none = new_profile();
+	PyroSpanTotal *t;
+	size_t		n;
+	PyroError	err;
+
+	REQUIRE(a && none);
+	add(a, "main;foo", 5, 0xabc);
+	add(a, "main;foo", 1, 1);
+	add(a, "main;bar", 4, 0xabc);
+	add(a, "main;bar", 8, 0);
+	add(a, "main;baz", INT64_MAX, 2);
+	add(a, "main;foo", 6, 2);
+	REQUIRE(pyro_profile_add_trace(a, 0xabc, 7, 8));
+
+	/* ascending span ids, spanless samples left out, sums wrap */
+	CHECK_EQ_INT(pyro_profile_span_totals(a, &t, &n, &err), PYRO_OK);
+	CHECK_EQ_INT(n, 3);
+	CHECK_EQ_INT(t[0].span, 1);
+	CHECK_EQ_INT(t[0].total, 1);
+	CHECK(!t[0].has_trace);
+	CHECK_EQ_INT(t[1].span, 2);
+	CHECK_EQ_INT(t[1].total, (int64_t) ((uint64_t) INT64_MAX + 6));
+	CHECK_EQ_INT(t[2].span, 0xabc);
+	CHECK_EQ_INT(t[2].total, 9);
+	CHECK(t[2].has_trace && t[2].trace_hi == 7 && t[2].trace_lo == 8);
+	pyro_free(t);
+
+	/* no sample with a span: nothing */
+	add(none, "main", 3, 0);
+	CHECK_EQ_INT(pyro_profile_span_totals(none, &t, &n, &err), PYRO_OK);
+	CHECK_EQ_INT(n, 0);
+	CHECK(t == NULL);
+	pyro_profile_free(a);
+	pyro_profile_free(none);
+}
+
 TEST(merge_encoded_matches_direct)
 {
 	PyroProfile *a = new_profile();
@@ -399,6 +438,7 @@ const UnitTest merge_tests[] = {
 	UNIT_ENTRY(merge_sums_across_profiles),
 	UNIT_ENTRY(merge_spans_dropped_or_kept),
 	UNIT_ENTRY(merge_span_filter),
+	UNIT_ENTRY(profile_span_totals),
 	UNIT_ENTRY(merge_encoded_matches_direct),
 	UNIT_ENTRY(merge_rejects_broken_profile),
 	UNIT_ENTRY(merge_large),
