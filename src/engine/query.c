@@ -16,6 +16,7 @@
  */
 #include "engine_int.h"
 
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -26,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "block.h"
@@ -1128,20 +1130,21 @@ series_distributed(void)
 	{
 		bool		isnull;
 
-		SPI_connect();
-		if (SPI_execute("SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL",
-						true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not look for Citus");
-		tables_distributed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-														SPI_tuptable->tupdesc, 1, &isnull)) ? 1 : 0;
-		if (tables_distributed &&
-			SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition"
-						" WHERE logicalrelid = 'pyroscope.series'::pg_catalog.regclass)",
-						true, 1) == SPI_OK_SELECT)
+		/* Citus's catalog, looked up without a statement (the common case) */
+		tables_distributed = OidIsValid(get_relname_relid("pg_dist_partition",
+														  PG_CATALOG_NAMESPACE)) ? 1 : 0;
+		if (tables_distributed)
+		{
+			SPI_connect();
+			if (SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition"
+							" WHERE logicalrelid = 'pyroscope.series'::pg_catalog.regclass)",
+							true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not look for Citus");
 			tables_distributed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 															SPI_tuptable->tupdesc, 1,
 															&isnull)) ? 1 : 0;
-		SPI_finish();
+			SPI_finish();
+		}
 	}
 	return tables_distributed == 1;
 }
