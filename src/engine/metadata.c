@@ -5,7 +5,8 @@
  *	  names and values, series label sets, the time span of its data; the
  *	  settings of settings.v1.SettingsService; and the HTTP credentials.
  *	  Lists come back in the caller's memory context, sorted as upstream
- *	  sorts them (bytewise).
+ *	  sorts them (bytewise; label lists for SQL in the database's
+ *	  collation).
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +16,23 @@
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+
+/* The first column of the current SPI result as strings in context cxt. */
+static char **
+spi_text_column(MemoryContext cxt, uint64 *n)
+{
+	char	  **out;
+
+	*n = SPI_processed;
+	out = MemoryContextAlloc(cxt, sizeof(char *) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		out[i] = MemoryContextStrdup(cxt, v ? v : "");
+	}
+	return out;
+}
 
 /* Run a query returning one text column; the values in the caller's context. */
 static char **
@@ -26,14 +44,7 @@ text_column(const char *sql, int nargs, Oid *types, Datum *values, uint64 *n)
 	SPI_connect();
 	if (SPI_execute_with_args(sql, nargs, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not run query");
-	*n = SPI_processed;
-	out = MemoryContextAlloc(caller, sizeof(char *) * Max(SPI_processed, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-
-		out[i] = MemoryContextStrdup(caller, v ? v : "");
-	}
+	out = spi_text_column(caller, n);
 	SPI_finish();
 	return out;
 }
@@ -76,23 +87,6 @@ label_selection(ProfileSelection *sel, const char *selector, TimestampTz start,
 	sel->start = start;
 	sel->end = end;
 	sel->tenant = tenant;
-}
-
-/* The first column of the current SPI result as strings in context cxt. */
-static char **
-spi_text_column(MemoryContext cxt, uint64 *n)
-{
-	char	  **out;
-
-	*n = SPI_processed;
-	out = MemoryContextAlloc(cxt, sizeof(char *) * Max(SPI_processed, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-
-		out[i] = MemoryContextStrdup(cxt, v ? v : "");
-	}
-	return out;
 }
 
 /*
