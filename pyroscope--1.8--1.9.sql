@@ -76,6 +76,21 @@ CREATE FUNCTION @extschema@.block_profile_spans(data bytea,
 COMMENT ON FUNCTION @extschema@.block_profile_spans(bytea, bigint[], timestamptz, timestamptz) IS
 	'series, time, profile id and span ids (as pprof_part_spans() gives them) of each profile with span ids of an encoded block (pyroscope.blocks.data) in the given series (NULL: all) and time range, in the block''s order';
 
+-- head_profile(h) under Citus: a shard of pyroscope.head hands a function
+-- rows of the shard's own row type, which head_profile(pyroscope.head) does
+-- not take; this overload takes any row with head's columns (checked by
+-- name and type) and lets its lookup of the row's stored pprof run inside
+-- the shard's query (Citus refuses nested distributed statements otherwise;
+-- on one node the setting is an unused placeholder, and a head row still
+-- finds the function of pyroscope.head).
+CREATE FUNCTION @extschema@.head_profile(h record)
+	RETURNS @extschema@.profile
+	AS 'MODULE_PATHNAME', 'pyroscope_head_profile_record'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE COST 20000
+	SET citus.allow_nested_distributed_execution = on;
+COMMENT ON FUNCTION @extschema@.head_profile(record) IS
+	'head_profile() of a row of another row type with the columns of pyroscope.head (a Citus shard''s rows): the profile of the head row';
+
 -- compaction units run where their shard is when pyroscope.compact() calls
 -- them too: Citus delegates a call nested in another only when the
 -- function is distributed with force_delegation (pyroscope.compact() calls

@@ -96,6 +96,16 @@ SELECT b.service_name,
 	   = pyroscope.total(pyroscope.block_profile(b.data, NULL)) AS any_id_is_all,
 	   pyroscope.block_profile(b.data, NULL, '-infinity', 'infinity', '{}', false) IS NULL AS no_id_is_none
   FROM pyroscope.blocks b ORDER BY 1;
+-- head_profile() of a row of another row type with head's columns (what a
+-- Citus shard hands it), checked by name and type
+SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'cpu'), '{"service_name": "rowtype"}') IS NOT NULL AS ingested;
+SELECT count(*) AS rows,
+	   bool_and(pyroscope.total(pyroscope.head_profile(h::record)) = pyroscope.total(pyroscope.head_profile(h)))
+	   AS same_as_head_row
+  FROM pyroscope.head h JOIN pyroscope.series s USING (shard_key, series_id)
+ WHERE s.service_name = 'rowtype';
+SELECT pyroscope.head_profile(x)
+  FROM (SELECT 1 AS profile, 2::bigint AS pprof_id, 0 AS part, 1::bigint AS total, 0 AS shard_key) x;
 -- what 1.8 added: an event trigger of DROP EXTENSION, which on one node
 -- leaves every DROP EXTENSION as it was (on a Citus coordinator it drops
 -- the shards of the extension's tables first: docs/scaling-out.md)

@@ -9,14 +9,17 @@
 #include "engine.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/typcache.h"
 
 #include "ingest_params.h"
 #include "labels.h"
 
 PG_FUNCTION_INFO_V1(pyroscope_ingest_pprof);
 PG_FUNCTION_INFO_V1(pyroscope_head_profile);
+PG_FUNCTION_INFO_V1(pyroscope_head_profile_record);
 PG_FUNCTION_INFO_V1(pyroscope_ingest_jfr);
 PG_FUNCTION_INFO_V1(pyroscope_ingest_speedscope);
 PG_FUNCTION_INFO_V1(pyroscope_ingest_otlp);
@@ -195,4 +198,47 @@ pyroscope_head_profile(PG_FUNCTION_ARGS)
 
 	PG_RETURN_POINTER(pyroscope_head_part_value(DatumGetInt32(shard_key), DatumGetInt64(pprof_id),
 												DatumGetInt32(part), DatumGetInt64(total)));
+}
+
+/*
+ * pyroscope.head_profile(h record): the same for a row of another row type
+ * with the columns of pyroscope.head -- what a function gets from a shard
+ * of pyroscope.head under Citus, whose rows are of the shard's own type.
+ * The columns read are checked by name and type first (42804).
+ */
+Datum
+pyroscope_head_profile_record(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
+	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row),
+											  HeapTupleHeaderGetTypMod(row));
+	const char *names[5] = {"profile", "pprof_id", "part", "total", "shard_key"};
+	Oid			types[5] = {get_fn_expr_rettype(fcinfo->flinfo), INT8OID, INT4OID, INT8OID,
+	INT4OID};
+
+	for (int c = 0; c < 5; c++)
+	{
+		Oid			found = InvalidOid;
+
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute a = TupleDescAttr(desc, i);
+
+			if (!a->attisdropped && strcmp(NameStr(a->attname), names[c]) == 0)
+			{
+				found = a->atttypid;
+				break;
+			}
+		}
+		if (found != types[c] || !OidIsValid(found))
+		{
+			ReleaseTupleDesc(desc);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("pyroscope.head_profile() takes a row of pyroscope.head"),
+					 errdetail("Its column \"%s\" is missing or of another type.", names[c])));
+		}
+	}
+	ReleaseTupleDesc(desc);
+	return pyroscope_head_profile(fcinfo);
 }
