@@ -43,12 +43,24 @@ typedef struct MapEntry
 	uint32_t	val;			/* NONE = empty slot */
 } MapEntry;
 
-/* keys beside their values: one cache miss per probe of a big map */
+/*
+ * Keys beside their values: one cache miss per probe of a big map.  Small
+ * keys -- pool keys of most recordings are 1, 2, 3, ... -- go to a direct
+ * array instead (4 bytes a key, no hashing, no probing), as long as the
+ * array stays within DIRECT_SPREAD slots per entry; larger keys go to the
+ * hash table.  A key is looked up in the array first, then in the table.
+ */
+#define DIRECT_SPREAD	8
+#define DIRECT_MIN		4096
+
 typedef struct Map
 {
 	MapEntry   *e;
 	size_t		cap;			/* power of two, or 0 */
-	size_t		n;
+	size_t		n;				/* entries, in both parts */
+	size_t		nt;				/* entries in the table */
+	uint32_t   *direct;			/* key -> value, NONE = absent */
+	size_t		direct_cap;
 } Map;
 
 static inline size_t
@@ -61,6 +73,7 @@ static void
 map_free(Map *m)
 {
 	pyro_free(m->e);
+	pyro_free(m->direct);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -69,12 +82,17 @@ map_clear(Map *m)
 {
 	for (size_t i = 0; i < m->cap; i++)
 		m->e[i].val = NONE;
+	if (m->direct)
+		memset(m->direct, 0xFF, m->direct_cap * sizeof(uint32_t));
 	m->n = 0;
+	m->nt = 0;
 }
 
 static inline uint32_t
 map_get(const Map *m, uint64_t key)
 {
+	if (key < m->direct_cap && m->direct[key] != NONE)
+		return m->direct[key];
 	if (m->cap == 0)
 		return NONE;
 	for (size_t i = map_slot(key, m->cap);; i = (i + 1) & (m->cap - 1))
@@ -86,13 +104,52 @@ map_get(const Map *m, uint64_t key)
 	}
 }
 
+/*
+ * Whether key belongs in the direct array, growing it if needed; false
+ * when it does not (or the array could not grow: the table takes it).
+ */
+static bool
+map_direct(Map *m, uint64_t key)
+{
+	size_t		limit = (m->n + 1) * DIRECT_SPREAD;
+	size_t		ncap;
+	uint32_t   *nd;
+
+	if (key < m->direct_cap)
+		return true;
+	if (limit < DIRECT_MIN)
+		limit = DIRECT_MIN;
+	if (key >= limit)
+		return false;
+	ncap = m->direct_cap ? m->direct_cap : 256;
+	while (ncap <= key)
+		ncap *= 2;
+	if ((nd = pyro_realloc(m->direct, m->direct_cap * sizeof(uint32_t),
+						   ncap * sizeof(uint32_t))) == NULL)
+		return false;
+	memset(nd + m->direct_cap, 0xFF, (ncap - m->direct_cap) * sizeof(uint32_t));
+	m->direct = nd;
+	m->direct_cap = ncap;
+	return true;
+}
+
 /* insert or replace */
 static bool
 map_put(Map *m, uint64_t key, uint32_t val)
 {
 	size_t		i;
 
-	if ((m->n + 1) * 2 > m->cap)
+	if (map_direct(m, key))
+	{
+		if (m->direct[key] == NONE)
+		{
+			/* an earlier value may be in the table: this one shadows it */
+			m->n++;
+		}
+		m->direct[key] = val;
+		return true;
+	}
+	if ((m->nt + 1) * 2 > m->cap)
 	{
 		size_t		ncap = m->cap ? m->cap * 2 : 64;
 		MapEntry   *ne;
@@ -121,6 +178,7 @@ map_put(Map *m, uint64_t key, uint32_t val)
 			m->e[i].key = key;
 			m->e[i].val = val;
 			m->n++;
+			m->nt++;
 			return true;
 		}
 		if (m->e[i].key == key)
@@ -302,6 +360,10 @@ typedef struct Group
 	uint32_t   *fn_name;		/* function i's name string */
 	size_t		nfn;
 	size_t		fn_cap;
+	uint64_t   *fn_last;		/* function i's last location: line << 32 |
+								 * location index, UINT64_MAX = none; most
+								 * frames repeat it (no loc_of probe) */
+	size_t		fn_last_cap;
 	Map			loc_of;			/* function << 32 | line -> location index */
 	uint64_t   *loc_key;
 	size_t		nloc;
@@ -1570,18 +1632,28 @@ group_flush(Parser *p, Group *g)
 				{
 					fn = (uint32_t) g->nfn;
 					if (!map_put(&g->fn_of_str, s, fn) ||
-						!APPEND(g->fn_name, g->nfn, g->fn_cap, s))
+						!APPEND(g->fn_name, g->nfn, g->fn_cap, s) ||
+						!pyro_grow((void **) &g->fn_last, &g->fn_last_cap, g->nfn,
+								   sizeof(uint64_t)))
 						return oom(p);
+					g->fn_last[fn] = UINT64_MAX;
 				}
 				g->fn_of_name[ni] = fn;
 			}
-			lk = ((uint64_t) fn << 32) | fr->line;
-			loc = map_get(&g->loc_of, lk);
-			if (loc == NONE)
+			if (g->fn_last[fn] != UINT64_MAX && (uint32_t) (g->fn_last[fn] >> 32) == fr->line)
+				loc = (uint32_t) g->fn_last[fn];
+			else
 			{
-				loc = (uint32_t) g->nloc;
-				if (!map_put(&g->loc_of, lk, loc) || !APPEND(g->loc_key, g->nloc, g->loc_cap, lk))
-					return oom(p);
+				lk = ((uint64_t) fn << 32) | fr->line;
+				loc = map_get(&g->loc_of, lk);
+				if (loc == NONE)
+				{
+					loc = (uint32_t) g->nloc;
+					if (!map_put(&g->loc_of, lk, loc) ||
+						!APPEND(g->loc_key, g->nloc, g->loc_cap, lk))
+						return oom(p);
+				}
+				g->fn_last[fn] = ((uint64_t) fr->line << 32) | loc;
 			}
 			if (!APPEND(g->locids, g->nlocids, g->locids_cap, loc))
 				return oom(p);
@@ -1656,6 +1728,7 @@ group_free(Group *g)
 	map_free(&g->fn_of_str);
 	pyro_free(g->fn_of_name);
 	pyro_free(g->fn_name);
+	pyro_free(g->fn_last);
 	map_free(&g->loc_of);
 	pyro_free(g->loc_key);
 	pyro_free(g->samples);
