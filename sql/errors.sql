@@ -100,7 +100,43 @@ SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'java'), '{"service_name": "b
 SET pyroscope.query_memory_limit = '64kB';
 SELECT pg_temp.try($$SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 0, 'budget')$$);
 SELECT pg_temp.try($$SELECT pyroscope.merge_pprof('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 'budget')$$);
+-- so does the merge aggregate where no engine query runs: called directly,
+-- and in the workers of a parallel plan (the leader only gathers)
+SELECT pg_temp.try($$SELECT pyroscope.total(pyroscope.merge(pyroscope.head_profile(h)))
+					   FROM pyroscope.head h WHERE h.tenant = 'budget'$$);
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET parallel_leader_participation = off;
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+					   THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false) AS forced;
+CREATE FUNCTION pg_temp.plan_text(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+	r record;
+	t text := '';
+BEGIN
+	FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+		t := t || r."QUERY PLAN" || E'\n';
+	END LOOP;
+	RETURN t;
+END
+$f$;
+SELECT pg_temp.plan_text($$SELECT pyroscope.total(pyroscope.merge(pyroscope.head_profile(h)))
+							FROM pyroscope.head h WHERE h.tenant = 'budget'$$) ~ 'Partial Aggregate'
+	   AS merged_by_workers;
+SELECT pg_temp.try($$SELECT pyroscope.total(pyroscope.merge(pyroscope.head_profile(h)))
+					   FROM pyroscope.head h WHERE h.tenant = 'budget'$$);
 RESET pyroscope.query_memory_limit;
+SELECT pyroscope.total(pyroscope.merge(pyroscope.head_profile(h))) > 0 AS merged_in_parallel
+  FROM pyroscope.head h WHERE h.tenant = 'budget';
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET parallel_leader_participation;
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+					   THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'off', false) AS forced;
 SELECT pg_temp.try($$SELECT pyroscope.flamegraph('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{}', '-infinity', 'infinity', 0, 'budget')$$);
 -- the backend is healthy afterwards, and ingest is not limited by the budget
 SELECT pyroscope.ingest_pprof(pg_read_binary_file(:'java'), '{"service_name": "big2"}', 'budget');

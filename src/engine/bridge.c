@@ -116,6 +116,30 @@ pyroscope_budget_exceeded(void)
 	return budget.exceeded;
 }
 
+/*
+ * A state that grows row by row outside an engine query -- the merge
+ * aggregate, called directly in SQL, in the workers of a parallel plan or
+ * in the shard queries Citus sends its workers, where no budget is active
+ * -- keeps within pyroscope.query_memory_limit too: its memory context as a
+ * whole (all it holds, children included) is checked after each row, so
+ * it passes the limit by at most one row's worth before the error.
+ */
+void
+pyroscope_budget_check_context(MemoryContext cxt, const char *context)
+{
+	Size		used;
+
+	if (pyroscope_query_memory_limit <= 0)
+		return;
+	used = MemoryContextMemAllocated(cxt, true);
+	if (used > (Size) pyroscope_query_memory_limit * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: query needs more than pyroscope.query_memory_limit (%d kB)",
+						context, pyroscope_query_memory_limit),
+				 errhint("Narrow the time range or the selector, or raise pyroscope.query_memory_limit.")));
+}
+
 /* Count a new chunk; false (and the chunk freed) if it breaks the budget. */
 static bool
 budget_charge(void *p)

@@ -120,6 +120,7 @@ extern void pyroscope_budget_begin_compaction(void);
 extern void pyroscope_budget_forget(Size bytes);
 extern void pyroscope_budget_end(void);
 extern bool pyroscope_budget_exceeded(void);
+extern void pyroscope_budget_check_context(MemoryContext cxt, const char *context);
 
 /* stored profile values (profile_value.c) */
 typedef struct varlena ProfileValue;

@@ -217,6 +217,7 @@ pyroscope_merge_transfn(PG_FUNCTION_ARGS)
 			pyroscope_report(&err, "could not merge profile value");
 	}
 	MemoryContextSwitchTo(old);
+	pyroscope_budget_check_context(aggcontext, "pyroscope.merge");
 	PG_RETURN_POINTER(m);
 }
 
@@ -264,6 +265,7 @@ pyroscope_merge_combinefn(PG_FUNCTION_ARGS)
 	if (p == NULL || pyro_merger_add_profile(a, p, &err) != PYRO_OK)
 		pyroscope_report(&err, "could not merge profiles");
 	MemoryContextSwitchTo(old);
+	pyroscope_budget_check_context(aggcontext, "pyroscope.merge");
 	PG_RETURN_POINTER(a);
 }
 
@@ -312,6 +314,7 @@ pyroscope_merge_deserialfn(PG_FUNCTION_ARGS)
 								&err) != PYRO_OK)
 		pyroscope_report(&err, "could not read a partial merge");
 	MemoryContextSwitchTo(old);
+	pyroscope_budget_check_context(aggcontext, "pyroscope.merge");
 	PG_RETURN_POINTER(m);
 }
 
