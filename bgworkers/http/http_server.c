@@ -739,6 +739,9 @@ http_process(HttpRequest *req)
 		MemoryContextSwitchTo(req->cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		/* the budget of a parallel or Citus worker of the query, too */
+		if (budgeted && pyroscope_error_over_budget(edata))
+			over_budget = true;
 		if (req->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		if (as_role)

@@ -48,6 +48,10 @@ typedef struct QueryBudget
 } QueryBudget;
 
 static QueryBudget budget;
+
+/* the hint of every error of the query budget, which also tells them apart */
+#define BUDGET_HINT "Narrow the time range or the selector, or raise pyroscope.query_memory_limit."
+
 static bool budget_callback_registered = false;
 
 static void
@@ -133,11 +137,27 @@ pyroscope_budget_check_context(MemoryContext cxt, const char *context)
 		return;
 	used = MemoryContextMemAllocated(cxt, true);
 	if (used > (Size) pyroscope_query_memory_limit * 1024)
+	{
+		budget.exceeded = true;
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s: query needs more than pyroscope.query_memory_limit (%d kB)",
 						context, pyroscope_query_memory_limit),
-				 errhint("Narrow the time range or the selector, or raise pyroscope.query_memory_limit.")));
+				 errhint(BUDGET_HINT)));
+	}
+}
+
+/*
+ * Whether an error is the query budget's, wherever it was raised: in this
+ * process, in a parallel worker or on a Citus worker (whose errors arrive
+ * with their SQLSTATE, message and hint).  Other limits share its SQLSTATE
+ * (a pprof with too many samples, ...), so the hint tells them apart.
+ */
+bool
+pyroscope_error_over_budget(const ErrorData *edata)
+{
+	return edata->sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED && edata->hint != NULL &&
+		strcmp(edata->hint, BUDGET_HINT) == 0;
 }
 
 /* Count a new chunk; false (and the chunk freed) if it breaks the budget. */
@@ -316,7 +336,7 @@ pyroscope_report(const PyroError *err, const char *context)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s: query needs more than pyroscope.query_memory_limit (%d kB)",
 						context, pyroscope_query_memory_limit),
-				 errhint("Narrow the time range or the selector, or raise pyroscope.query_memory_limit.")));
+				 errhint(BUDGET_HINT)));
 	switch (err->code)
 	{
 		case PYRO_ENOMEM:

@@ -121,6 +121,7 @@ extern void pyroscope_budget_forget(Size bytes);
 extern void pyroscope_budget_end(void);
 extern bool pyroscope_budget_exceeded(void);
 extern void pyroscope_budget_check_context(MemoryContext cxt, const char *context);
+extern bool pyroscope_error_over_budget(const ErrorData *edata);
 
 /* stored profile values (profile_value.c) */
 typedef struct varlena ProfileValue;
