@@ -14,7 +14,6 @@
 
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "lib/qunique.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
@@ -282,12 +281,6 @@ pyroscope_encoded_block_spans(const void *data, size_t len, const int64 *series,
 	pyro_free(rows.v);
 }
 
-static int
-uuid_memcmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(pg_uuid_t));
-}
-
 /*
  * The merge of an encoded block's profiles of the given series (ascending
  * or not; NULL: every series) in [start_ms, end_ms], as a pyroscope.profile
@@ -318,11 +311,7 @@ pyroscope_encoded_block_merge(const void *data, size_t len, const int64 *series,
 		pg_uuid_t  *sorted = palloc(sizeof(pg_uuid_t) * Max(nids, 1));
 
 		memcpy(sorted, ids, sizeof(pg_uuid_t) * nids);
-		if (nids > 1)
-		{
-			qsort(sorted, nids, sizeof(pg_uuid_t), uuid_memcmp);
-			nids = (int) qunique(sorted, nids, sizeof(pg_uuid_t), uuid_memcmp);
-		}
+		nids = pyroscope_sort_profile_ids(sorted, nids);
 		q.ids = (const uint8 *) sorted;
 		q.nids = nids;
 	}

@@ -11,6 +11,8 @@
 
 #include "engine.h"
 
+#include "lib/qunique.h"
+
 #include "block.h"
 #include "objstore.h"
 
@@ -22,6 +24,23 @@ pyroscope_int32_cmp(const void *a, const void *b)
 	int32		y = *(const int32 *) b;
 
 	return (x > y) - (x < y);
+}
+
+/* qsort's comparison of profile ids: bytewise, the order blocks keep them in */
+static inline int
+pyroscope_uuid_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(pg_uuid_t));
+}
+
+/* Sort profile ids bytewise and drop repeats, in place; returns how many remain. */
+static inline int
+pyroscope_sort_profile_ids(pg_uuid_t *ids, int n)
+{
+	if (n < 2)
+		return n;
+	qsort(ids, n, sizeof(pg_uuid_t), pyroscope_uuid_cmp);
+	return (int) qunique(ids, n, sizeof(pg_uuid_t), pyroscope_uuid_cmp);
 }
 
 /*

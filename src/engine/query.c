@@ -352,77 +352,113 @@ int8_array(const int64 *ids, int n)
 		UUIDARRAYOID}
 
 /*
+ * Run a read-only query of the scans (SCAN_NARGS arguments) through a
+ * cursor, batch rows at a time, and pass each row to row(), in whatever
+ * memory context the previous call left (the first in SPI's); the batch is
+ * freed after it, so memory does not grow with the rows, and interrupts
+ * are checked after every row.  Returns the rows visited.  Must run inside
+ * SPI.
+ */
+typedef void (*CursorRowFn) (HeapTuple tup, TupleDesc desc, void *arg);
+
+static uint64
+for_each_cursor_row(const char *sql, Oid *types, Datum *args, long batch, CursorRowFn row,
+					void *arg)
+{
+	Portal		portal = SPI_cursor_open_with_args(NULL, sql, SCAN_NARGS, types, args, NULL,
+												   true, 0);
+	uint64		count = 0;
+
+	for (;;)
+	{
+		SPITupleTable *tt;
+		uint64		n;
+
+		SPI_cursor_fetch(portal, true, batch);
+		tt = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		for (uint64 i = 0; i < n; i++)
+		{
+			row(tt->vals[i], tt->tupdesc, arg);
+			count++;
+			pyroscope_check_interrupts();
+		}
+		SPI_freetuptable(tt);
+	}
+	SPI_cursor_close(portal);
+	return count;
+}
+
+/*
  * What to do with each block of a selection: read it with r (block_id for
  * messages); return PYRO_OK or fail with err set.
  */
 typedef PyroStatus (*BlockReadFn) (PyroBlockReader *r, int64 block_id, void *arg,
 								   PyroError *err);
 
+typedef struct ScanBlocksArg
+{
+	MemoryContext caller;
+	BlockReadFn read;
+	void	   *arg;
+} ScanBlocksArg;
+
+static void
+scan_blocks_row(HeapTuple tup, TupleDesc desc, void *arg)
+{
+	ScanBlocksArg *a = (ScanBlocksArg *) arg;
+	bool		isnull;
+	bool		data_isnull;
+	bool		key_isnull;
+	int64		block_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	Datum		data = SPI_getbinval(tup, desc, 3, &data_isnull);
+	Datum		key = SPI_getbinval(tup, desc, 4, &key_isnull);
+	StoredBlockSource src;
+	PyroBlockReader *r = NULL;
+	PyroError	err;
+
+	MemoryContextSwitchTo(a->caller);
+	if (pyroscope_stored_block_open(&src, block_id, data, data_isnull,
+									key_isnull ? NULL : TextDatumGetCString(key),
+									size, &r, &err) != PYRO_OK ||
+		a->read(r, block_id, a->arg, &err) != PYRO_OK)
+	{
+		if (err.code == PYRO_ENOMEM && pyroscope_budget_exceeded())
+			pyroscope_report(&err, "could not read block");
+		pyroscope_stored_block_report(block_id, &err);
+	}
+	pyro_block_close(r);
+}
+
 /*
  * Open every block, in the database or offloaded, that may hold the
  * selected series (args: $1 series ids, $2 start, $3 end, $4 tenant) and
- * pass it to read, in the caller's memory context.  Must run inside SPI.
- * Returns the number of blocks read.
+ * pass it to read, in the caller's memory context, a few rows at a time (a
+ * block may be large).  Must run inside SPI.  Returns the number of blocks
+ * read.
  */
 static uint64
 scan_blocks(Datum *args, Oid *types, MemoryContext caller, BlockReadFn read, void *arg,
 			bool offloaded_only)
 {
-	Portal		portal;
-	uint64		count = 0;
+	ScanBlocksArg a = {caller, read, arg};
 
-	portal = SPI_cursor_open_with_args(NULL,
-									   offloaded_only
-									   ? "SELECT b.block_id, b.size, b.data, b.object_key"
-									   " FROM pyroscope.blocks b"
-									   " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
-									   " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
-									   " AND b.object_key IS NOT NULL"
-									   " ORDER BY b.min_ts, b.block_id"
-									   : "SELECT b.block_id, b.size, b.data, b.object_key"
-									   " FROM pyroscope.blocks b"
-									   " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
-									   " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
-									   " ORDER BY b.min_ts, b.block_id",
-									   SCAN_NARGS, types, args, NULL, true, 0);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 16);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			bool		data_isnull;
-			bool		key_isnull;
-			int64		block_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			Datum		data = SPI_getbinval(tup, desc, 3, &data_isnull);
-			Datum		key = SPI_getbinval(tup, desc, 4, &key_isnull);
-			StoredBlockSource src;
-			PyroBlockReader *r = NULL;
-			PyroError	err;
-
-			MemoryContextSwitchTo(caller);
-			if (pyroscope_stored_block_open(&src, block_id, data, data_isnull,
-											key_isnull ? NULL : TextDatumGetCString(key),
-											size, &r, &err) != PYRO_OK ||
-				read(r, block_id, arg, &err) != PYRO_OK)
-			{
-				if (err.code == PYRO_ENOMEM && pyroscope_budget_exceeded())
-					pyroscope_report(&err, "could not read block");
-				pyroscope_stored_block_report(block_id, &err);
-			}
-			pyro_block_close(r);
-			count++;
-			pyroscope_check_interrupts();
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	return count;
+	return for_each_cursor_row(offloaded_only
+							   ? "SELECT b.block_id, b.size, b.data, b.object_key"
+							   " FROM pyroscope.blocks b"
+							   " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+							   " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+							   " AND b.object_key IS NOT NULL"
+							   " ORDER BY b.min_ts, b.block_id"
+							   : "SELECT b.block_id, b.size, b.data, b.object_key"
+							   " FROM pyroscope.blocks b"
+							   " WHERE b.shard_key = ANY ($5) AND b.tenant = $4"
+							   " AND b.series_ids && $1 AND b.min_ts <= $3 AND b.max_ts >= $2"
+							   " ORDER BY b.min_ts, b.block_id",
+							   types, args, 16, scan_blocks_row, &a);
 }
 
 /* the profile ids of a selection as a uuid[] (a NULL Datum without ids) */
@@ -440,12 +476,6 @@ profile_ids_array(const ProfileSelection *sel)
 										   TYPALIGN_CHAR));
 }
 
-static int
-profile_id_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, UUID_LEN);
-}
-
 /*
  * Restrict a selection to the profiles of the given ingested profiles (ids
  * sorted and de-duplicated in place; n = 0 selects nothing).
@@ -453,15 +483,8 @@ profile_id_cmp(const void *a, const void *b)
 void
 pyroscope_selection_set_profile_ids(ProfileSelection *sel, pg_uuid_t *ids, int n)
 {
-	int			k = 0;
-
-	if (n > 0)
-		qsort(ids, n, sizeof(pg_uuid_t), profile_id_cmp);
-	for (int i = 0; i < n; i++)
-		if (k == 0 || memcmp(&ids[i], &ids[k - 1], UUID_LEN) != 0)
-			ids[k++] = ids[i];
 	sel->profile_ids = ids;
-	sel->nprofile_ids = k;
+	sel->nprofile_ids = pyroscope_sort_profile_ids(ids, n);
 }
 
 /* scan_blocks reader of pyroscope_scan_selection: one merged profile per block */
@@ -681,79 +704,77 @@ static bool merge_pushdown(const ProfileSelection *sel);
  * (its total, no stack) with the spans' traces; p is that profile, reused.
  * Rows without spans are skipped.  Must run inside SPI.
  */
+typedef struct SpanQueryArg
+{
+	PyroProfile *p;
+	IndividualVisitor visit;
+	void	   *arg;
+	MemoryContext caller;
+	MemoryContext rowctx;		/* what a row needs, freed after it */
+} SpanQueryArg;
+
+static void
+span_query_row(HeapTuple tup, TupleDesc desc, void *arg)
+{
+	SpanQueryArg *a = (SpanQueryArg *) arg;
+	PyroProfile *p = a->p;
+	bool		isnull;
+	int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+	Datum		id = SPI_getbinval(tup, desc, 3, &isnull);
+	Datum		spans;
+	ArrayType  *arr;
+	Datum	   *e;
+	bool	   *nulls;
+	int			n;
+	PyroError	err;
+	PyroStatus	rc;
+
+	if (isnull)
+		memset(p->id, 0, PYRO_PROFILE_ID_LEN);
+	else
+		memcpy(p->id, DatumGetUUIDP(id)->data, PYRO_PROFILE_ID_LEN);
+	spans = SPI_getbinval(tup, desc, 4, &isnull);
+	if (isnull)
+		return;
+	MemoryContextSwitchTo(a->rowctx);
+	arr = DatumGetArrayTypeP(spans);
+	if (ARR_NDIM(arr) != 2 || ARR_DIMS(arr)[1] != 4)
+		elog(ERROR, "span summary is not an array of rows of 4");
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &e, &nulls, &n);
+	MemoryContextSwitchTo(a->caller);
+	p->nsamples = 0;
+	p->ntraces = 0;
+	for (int i = 0; i + 3 < n; i += 4)
+	{
+		uint64		span = (uint64) DatumGetInt64(e[i]);
+
+		if (nulls[i] || nulls[i + 1])
+			elog(ERROR, "span summary with a NULL span id or total");
+		if (!pyro_profile_add_sample(p, 0, DatumGetInt64(e[i + 1]), span) ||
+			(!nulls[i + 2] && !nulls[i + 3] &&
+			 !pyro_profile_add_trace(p, span, (uint64) DatumGetInt64(e[i + 2]),
+									 (uint64) DatumGetInt64(e[i + 3]))))
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	pyro_error_clear(&err);
+	rc = a->visit(series_id, pyroscope_timestamptz_to_ms(ts), p, a->arg, &err);
+	if (rc != PYRO_OK)
+		pyroscope_report(&err, "could not read profile");
+	MemoryContextReset(a->rowctx);
+}
+
 static void
 visit_span_query(const char *sql, Oid *types, Datum *args, PyroProfile *p,
 				 IndividualVisitor visit, void *arg, MemoryContext caller)
 {
-	Portal		portal = SPI_cursor_open_with_args(NULL, sql, SCAN_NARGS, types, args, NULL,
-												   true, 0);
 	MemoryContext spi = CurrentMemoryContext;
-	MemoryContext rowctx = AllocSetContextCreate(spi, "pyroscope span row",
-												 ALLOCSET_SMALL_SIZES);
+	SpanQueryArg a = {p, visit, arg, caller, NULL};
 
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, SPAN_BATCH);
-		if (SPI_processed == 0)
-			break;
-		/* (SPI returns in its own context) what a row needs, freed after it */
-		MemoryContextSwitchTo(rowctx);
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
-			Datum		id = SPI_getbinval(tup, desc, 3, &isnull);
-			Datum		spans;
-			ArrayType  *a;
-			Datum	   *e;
-			bool	   *nulls;
-			int			n;
-			PyroError	err;
-			MemoryContext old;
-			PyroStatus	rc;
-
-			if (isnull)
-				memset(p->id, 0, PYRO_PROFILE_ID_LEN);
-			else
-				memcpy(p->id, DatumGetUUIDP(id)->data, PYRO_PROFILE_ID_LEN);
-			spans = SPI_getbinval(tup, desc, 4, &isnull);
-			if (isnull)
-				continue;
-			a = DatumGetArrayTypeP(spans);
-			if (ARR_NDIM(a) != 2 || ARR_DIMS(a)[1] != 4)
-				elog(ERROR, "span summary is not an array of rows of 4");
-			deconstruct_array(a, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &e, &nulls, &n);
-			old = MemoryContextSwitchTo(caller);
-			p->nsamples = 0;
-			p->ntraces = 0;
-			for (int i = 0; i + 3 < n; i += 4)
-			{
-				uint64		span = (uint64) DatumGetInt64(e[i]);
-
-				if (nulls[i] || nulls[i + 1])
-					elog(ERROR, "span summary with a NULL span id or total");
-				if (!pyro_profile_add_sample(p, 0, DatumGetInt64(e[i + 1]), span) ||
-					(!nulls[i + 2] && !nulls[i + 3] &&
-					 !pyro_profile_add_trace(p, span, (uint64) DatumGetInt64(e[i + 2]),
-											 (uint64) DatumGetInt64(e[i + 3]))))
-					ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-			}
-			pyro_error_clear(&err);
-			rc = visit(series_id, pyroscope_timestamptz_to_ms(ts), p, arg, &err);
-			MemoryContextSwitchTo(old);
-			if (rc != PYRO_OK)
-				pyroscope_report(&err, "could not read profile");
-			MemoryContextReset(rowctx);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
+	a.rowctx = AllocSetContextCreate(spi, "pyroscope span row", ALLOCSET_SMALL_SIZES);
+	for_each_cursor_row(sql, types, args, SPAN_BATCH, span_query_row, &a);
 	MemoryContextSwitchTo(spi);
-	MemoryContextDelete(rowctx);
+	MemoryContextDelete(a.rowctx);
 }
 
 /*
@@ -989,36 +1010,36 @@ read_block_totals(PyroBlockReader *r, int64 block_id, void *arg, PyroError *err)
  * cursor and visit each row (in the caller's memory context), a batch at a
  * time.  Must run inside SPI.
  */
+typedef struct TotalsQueryArg
+{
+	ProfileTotalVisitor visit;
+	void	   *arg;
+	MemoryContext caller;
+} TotalsQueryArg;
+
+static void
+totals_query_row(HeapTuple tup, TupleDesc desc, void *arg)
+{
+	TotalsQueryArg *a = (TotalsQueryArg *) arg;
+	bool		isnull;
+	int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+	int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	Datum		id = SPI_getbinval(tup, desc, 4, &isnull);
+
+	MemoryContextSwitchTo(a->caller);
+	a->visit(series_id, ts, total, isnull ? NULL : DatumGetUUIDP(id), a->arg);
+}
+
 static void
 visit_totals_query(const char *sql, Oid *types, Datum *args, ProfileTotalVisitor visit,
 				   void *arg, MemoryContext caller)
 {
-	Portal		portal = SPI_cursor_open_with_args(NULL, sql, SCAN_NARGS, types, args, NULL,
-												   true, 0);
+	MemoryContext spi = CurrentMemoryContext;
+	TotalsQueryArg a = {visit, arg, caller};
 
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, TOTALS_BATCH);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		series_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
-			int64		total = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-			Datum		id = SPI_getbinval(tup, desc, 4, &isnull);
-			MemoryContext old = MemoryContextSwitchTo(caller);
-
-			visit(series_id, ts, total, isnull ? NULL : DatumGetUUIDP(id), arg);
-			MemoryContextSwitchTo(old);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
+	for_each_cursor_row(sql, types, args, TOTALS_BATCH, totals_query_row, &a);
+	MemoryContextSwitchTo(spi);
 }
 
 /*
