@@ -538,6 +538,25 @@ typedef struct TierScanArg
 	const PyroBlockQuery *bq;
 } TierScanArg;
 
+/* a head row of scan_tiers: its profile (decoded once per stored pprof) to head_row */
+typedef struct TierHeadRows
+{
+	HeadReader *reader;
+	MemoryContext caller;
+	HeadRowFn	head_row;
+	void	   *arg;
+} TierHeadRows;
+
+static void
+tier_head_row(HeapTuple tup, TupleDesc desc, void *arg)
+{
+	TierHeadRows *rows = (TierHeadRows *) arg;
+	PyroProfile *p = head_reader_get_row(rows->reader, tup, desc, 1, 8);
+
+	MemoryContextSwitchTo(rows->caller);
+	rows->head_row(p, tup, desc, rows->arg);
+}
+
 /*
  * Scan every tier of a selection: the head rows in pprof order, so that
  * each stored pprof is decoded once, then every block in the database or
@@ -552,12 +571,12 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext rowctx;
-	Portal		portal;
-	uint64		count = 0;
+	uint64		count;
 	Datum		args[SCAN_NARGS];
 	Oid			types[SCAN_NARGS] = SCAN_ARG_TYPES;
 	PyroBlockQuery bq;
 	HeadReader	reader;
+	TierHeadRows rows;
 
 	pyroscope_check_time_range(sel->start, sel->end);
 	if (!selection_scan_args(sel, args, &bq))
@@ -571,43 +590,24 @@ scan_tiers(const ProfileSelection *sel, bool keep_spans, bool use_aggregates,
 	MemoryContextSwitchTo(rowctx);
 	head_reader_init(&reader);
 	MemoryContextSwitchTo(caller);
-	portal = SPI_cursor_open_with_args(NULL,
-									   sel->profile_ids
-									   ? "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id,"
-									   "  h.shard_key"
-									   " FROM pyroscope.head h"
-									   " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
-									   " AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($6)"
-									   " ORDER BY h.pprof_id, h.shard_key, h.part"
-									   : "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id,"
-									   "  h.shard_key"
-									   " FROM pyroscope.head h"
-									   " WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
-									   " AND h.ts >= $2 AND h.ts <= $3"
-									   " ORDER BY h.pprof_id, h.shard_key, h.part",
-									   SCAN_NARGS, types, args, NULL, true, 0);
-	for (;;)
-	{
-		SPITupleTable *tt;
-		uint64		n;
-
-		SPI_cursor_fetch(portal, true, SCAN_BATCH);
-		tt = SPI_tuptable;
-		n = SPI_processed;
-		if (n == 0)
-			break;
-		for (uint64 i = 0; i < n; i++)
-		{
-			PyroProfile *p = head_reader_get_row(&reader, tt->vals[i], tt->tupdesc, 1, 8);
-
-			MemoryContextSwitchTo(caller);
-			head_row(p, tt->vals[i], tt->tupdesc, arg);
-			count++;
-			pyroscope_check_interrupts();
-		}
-		SPI_freetuptable(tt);
-	}
-	SPI_cursor_close(portal);
+	rows.reader = &reader;
+	rows.caller = caller;
+	rows.head_row = head_row;
+	rows.arg = arg;
+	count = for_each_cursor_row(sel->profile_ids
+								? "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id,"
+								"  h.shard_key"
+								" FROM pyroscope.head h"
+								" WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+								" AND h.ts >= $2 AND h.ts <= $3 AND h.profile_id = ANY ($6)"
+								" ORDER BY h.pprof_id, h.shard_key, h.part"
+								: "SELECT h.profile, h.pprof_id, h.part, h.total, h.series_id, h.ts, h.profile_id,"
+								"  h.shard_key"
+								" FROM pyroscope.head h"
+								" WHERE h.shard_key = ANY ($5) AND h.series_id = ANY ($1)"
+								" AND h.ts >= $2 AND h.ts <= $3"
+								" ORDER BY h.pprof_id, h.shard_key, h.part",
+								types, args, SCAN_BATCH, tier_head_row, &rows);
 	head_reader_done(&reader);
 
 	((TierScanArg *) arg)->bq = &bq;
