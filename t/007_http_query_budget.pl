@@ -76,22 +76,6 @@ my ($ret, $out, $err) = $node->psql('postgres', qq{
 	SELECT pyroscope.flamegraph('$type', '{service_name="budget"}', '-infinity', 'infinity')});
 like($err, qr/query needs more than pyroscope.query_memory_limit/, 'SQL refuses the same query');
 
-# merged where the rows are, in parallel workers (the leader only combines):
-# the workers keep within the same budget.  (With these settings the HTTP
-# worker's queries ran no parallel worker here -- none in the server log --
-# so the HTTP side of an error from another process is checked by hand on
-# Citus, whose worker's error over its budget is answered 429
-# resource_exhausted like the HTTP worker's own: see docs/scaling-out.md.)
-my $force = $node->pg_version >= 16 ? 'debug_parallel_query' : 'force_parallel_mode';
-my @parallel = ('pyroscope.merge_pushdown = on', "$force = on", 'parallel_leader_participation = off',
-	'parallel_setup_cost = 0', 'parallel_tuple_cost = 0', 'min_parallel_table_scan_size = 0',
-	'min_parallel_index_scan_size = 0', 'max_parallel_workers_per_gather = 2');
-($ret, $out, $err) = $node->psql('postgres', join('', map { "SET $_;\n" } @parallel) . qq{
-	SET pyroscope.query_memory_limit = '16kB';
-	SELECT pyroscope.flamegraph('$type', '{service_name="budget"}', '-infinity', 'infinity')});
-like($err, qr/query needs more than pyroscope.query_memory_limit.*\bparallel worker\b/s,
-	'SQL: a parallel worker refuses its part of the query over the budget');
-
 sql(q{ALTER SYSTEM RESET pyroscope.query_memory_limit});
 sql('SELECT pg_reload_conf()');
 my $ok;
