@@ -126,7 +126,10 @@ pyroscope_budget_exceeded(void)
  * in the shard queries Citus sends its workers, where no budget is active
  * -- keeps within pyroscope.query_memory_limit too: its memory context as a
  * whole (all it holds, children included) is checked after each row, so
- * it passes the limit by at most one row's worth before the error.
+ * it passes the limit by at most one row's worth before the error.  (The
+ * budget's "exceeded" flag is left alone: no budget may be active, and a
+ * flag left set would make a later real out-of-memory of this process read
+ * as the budget's; the error's hint marks it instead.)
  */
 void
 pyroscope_budget_check_context(MemoryContext cxt, const char *context)
@@ -137,14 +140,11 @@ pyroscope_budget_check_context(MemoryContext cxt, const char *context)
 		return;
 	used = MemoryContextMemAllocated(cxt, true);
 	if (used > (Size) pyroscope_query_memory_limit * 1024)
-	{
-		budget.exceeded = true;
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s: query needs more than pyroscope.query_memory_limit (%d kB)",
 						context, pyroscope_query_memory_limit),
 				 errhint(BUDGET_HINT)));
-	}
 }
 
 /*
