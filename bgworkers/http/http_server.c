@@ -730,7 +730,7 @@ http_process(HttpRequest *req)
 		ErrorData  *edata;
 		int			status;
 		const char *code;
-		bool		over_budget = budgeted && pyroscope_budget_exceeded();
+		bool		over_budget;
 		int			refusal;
 		double		retry_after;
 
@@ -739,9 +739,12 @@ http_process(HttpRequest *req)
 		MemoryContextSwitchTo(req->cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		/* the budget of a parallel or Citus worker of the query, too */
-		if (budgeted && pyroscope_error_over_budget(edata))
-			over_budget = true;
+
+		/*
+		 * The query's memory budget, passed in this process, a parallel
+		 * worker or a Citus worker: its errors carry the budget's hint.
+		 */
+		over_budget = budgeted && pyroscope_error_over_budget(edata);
 		if (req->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		if (as_role)
