@@ -14,6 +14,7 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/guc.h"
 
 #include "http.h"
 #include "objstore.h"
@@ -55,9 +56,46 @@ pyroscope_shmem_startup(void)
 		pyroscope_align_heap_for_children();
 }
 
+/*
+ * Worker slots beside ours that a server needs: parallel query workers
+ * (max_parallel_workers_per_gather is 2 by default), the logical
+ * replication launcher.
+ */
+#define OTHER_WORKER_SLOTS 3
+
+/*
+ * Our background workers take slots of max_worker_processes, which
+ * PostgreSQL sizes for parallel query workers, logical replication and
+ * other extensions (8 by default: with our six workers and the logical
+ * replication launcher, a parallel plan got one worker of the two it
+ * planned, and none while another query had it).  Unless the setting was
+ * made (in a configuration file or on the command line), it is raised by
+ * the number of workers registered: a setting at this priority yields to
+ * one made.  PostgreSQL sizes its worker slots after the preloaded
+ * libraries had their chance to change settings.
+ */
+static void
+reserve_worker_slots(int nworkers)
+{
+	char		value[32];
+
+	if (nworkers <= 0)
+		return;
+	snprintf(value, sizeof(value), "%d", max_worker_processes + nworkers);
+	SetConfigOption("max_worker_processes", value, PGC_POSTMASTER, PGC_S_DYNAMIC_DEFAULT);
+	if (max_worker_processes - nworkers < OTHER_WORKER_SLOTS)
+		ereport(WARNING,
+				(errmsg("pyroscope's %d background workers leave %d of max_worker_processes = %d for parallel queries and other workers",
+						nworkers, Max(max_worker_processes - nworkers, 0), max_worker_processes),
+				 errhint("Raise max_worker_processes to at least %d, or leave it unset: pyroscope then adds its workers to the default.",
+						 nworkers + OTHER_WORKER_SLOTS)));
+}
+
 void
 _PG_init(void)
 {
+	int			nworkers = 0;
+
 	pyroscope_install_allocator();
 	pyroscope_define_gucs();
 	if (!process_shared_preload_libraries_in_progress)
@@ -68,7 +106,8 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = pyroscope_shmem_startup;
 
-	pyroscope_offloader_register();
-	pyroscope_http_register_workers();
-	pyroscope_compactor_register();
+	nworkers += pyroscope_offloader_register();
+	nworkers += pyroscope_http_register_workers();
+	nworkers += pyroscope_compactor_register();
+	reserve_worker_slots(nworkers);
 }

@@ -110,28 +110,31 @@ register_worker(const char *function, const char *type, int index)
 	RegisterBackgroundWorker(&worker);
 }
 
-void
+int
 pyroscope_http_register_workers(void)
 {
+	int			n = 0;
+
 	if (!process_shared_preload_libraries_in_progress)
-		return;
+		return 0;
 	if (pyroscope_http_listen_address == NULL || pyroscope_http_listen_address[0] == '\0')
-		return;
+		return 0;
 
 	if (pyroscope_http_workers > 0 && !lock_http_port())
-		return;
-	for (int i = 0; i < pyroscope_http_workers; i++)
+		return 0;
+	for (int i = 0; i < pyroscope_http_workers; i++, n++)
 		register_worker("pyroscope_http_worker_main", "pyroscope http worker", i);
 	if (pyroscope_http_workers == 0)
-		return;
+		return n;
 	if (pyroscope_http_workers + pyroscope_http_query_workers > HTTP_MAX_WORKERS)
 		ereport(WARNING,
 				(errmsg("only %d of pyroscope.http_query_workers = %d started: HTTP and query workers are at most %d",
 						HTTP_MAX_WORKERS - pyroscope_http_workers, pyroscope_http_query_workers,
 						HTTP_MAX_WORKERS)));
 	for (int i = 0; i < pyroscope_http_query_workers &&
-		 pyroscope_http_workers + i < HTTP_MAX_WORKERS; i++)
+		 pyroscope_http_workers + i < HTTP_MAX_WORKERS; i++, n++)
 		register_worker("pyroscope_http_query_worker_main", "pyroscope http query worker", i);
+	return n;
 }
 
 /*
