@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # pyroscope.merge in parallel (issue 14, second and third points): the
-# single-node speedup of PostgreSQL's parallel aggregation with 2 workers,
+# single-node speedup of PostgreSQL's parallel aggregation with WORKERS (2)
+# workers,
 # which calls the aggregate's combine, serialize and deserialize functions,
 # on a 24 h flame graph of all services merged in SQL, over the query
 # bench's data (bench/query_data.py: SERVICES x PODS x 4 kinds of real
 # pprofs every INTERVAL s for a day): all in head, read by head_profile()
 # and by pprof_part(); then compacted as the server does, read from blocks
 # (block_profile()) and head (pprof_part()) under one Parallel Append.  Serial
-# (max_parallel_workers_per_gather = 0) and parallel (2) runs interleave,
-# a new connection each; wall time of each, the median of the pair
-# ratios, and the answers compared; the first run of each connection
-# (cold: the backend's head cache empty) apart from the second (warm).
+# (max_parallel_workers_per_gather = 0) and parallel (WORKERS) runs
+# interleave, a new connection each; wall time of each, the median of the
+# pair ratios, and the answers compared; the first run of each connection
+# (cold: the backend's head cache empty) apart from the second (warm).  The
+# workers a parallel run was given (EXPLAIN ANALYZE's "Workers Launched")
+# are printed beside those planned: the server may have fewer free slots.
 #
 #   bench/parallel_merge.sh [DATA_DIR]    (run as root; about 2 minutes)
 #
-# Env: SERVICES (4) PODS (2) INTERVAL (300) PAIRS (5) BENCH_PGPORT (54344)
+# Env: SERVICES (4) PODS (2) INTERVAL (300) PAIRS (5) WORKERS (2) BENCH_PGPORT (54344)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +25,7 @@ SERVICES=${SERVICES:-4}
 PODS=${PODS:-2}
 INTERVAL=${INTERVAL:-300}
 PAIRS=${PAIRS:-5}
+WORKERS=${WORKERS:-2}
 DIR=${1:-$( [ -d ../shared/testdata/pprof ] && echo ../shared/testdata/pprof || echo test/data/pprof )}
 END_S=1900000800
 
@@ -63,7 +67,8 @@ IN_TYPE="SELECT series_id FROM pyroscope.series WHERE tenant = 'bench' AND profi
 SMALL="SET min_parallel_table_scan_size = 0"
 cat > "$BENCH_DIR/time.py" <<'PY'
 import statistics, subprocess, sys
-pairs, label, q, small, psql = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+pairs, label, q, small, workers, psql = (int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4],
+                                         int(sys.argv[5]), sys.argv[6:])
 
 def run(workers):
 	# a new connection: the first run finds the backend's head cache empty
@@ -79,7 +84,7 @@ def run(workers):
 res = {"cold": ([], [], []), "warm": ([], [], [])}
 for _ in range(pairs):
 	sc, sw, h1, h2 = run(0)
-	pc, pw, h3, h4 = run(2)
+	pc, pw, h3, h4 = run(workers)
 	if len({h1, h2, h3, h4}) != 1:
 		sys.exit("the parallel answer differs from the serial one")
 	for k, a, b in (("cold", sc, pc), ("warm", sw, pw)):
@@ -87,18 +92,20 @@ for _ in range(pairs):
 for k in ("cold", "warm"):
 	a, b, r = res[k]
 	print(f"{label}, {k}: serial {statistics.median(a) * 1000:.0f} ms, "
-	      f"2 parallel workers {statistics.median(b) * 1000:.0f} ms; speedup {statistics.median(r):.2f}x "
+	      f"{workers} parallel workers {statistics.median(b) * 1000:.0f} ms; speedup {statistics.median(r):.2f}x "
 	      f"(median of {pairs} interleaved pairs); answers identical")
 
 PY
 
 measure() {	# label, query
 	local plan
-	plan=$("${PSQL[@]}" -c "$SMALL" -c "SET max_parallel_workers_per_gather = 2" -c "EXPLAIN (COSTS OFF) $2" |
-		{ grep -o 'Partial Aggregate\|Parallel Append\|Workers Planned: [0-9]*' || true; } | tr '\n' ' ')
+	plan=$("${PSQL[@]}" -c "$SMALL" -c "SET max_parallel_workers_per_gather = $WORKERS" \
+		-c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) $2" |
+		{ grep -o 'Partial Aggregate\|Parallel Append\|Workers Planned: [0-9]*\|Workers Launched: [0-9]*' || true; } |
+		tr '\n' ' ')
 	echo "$1 -- parallel plan: $plan" >&2
-	case "$plan" in *"Partial Aggregate"*) ;; *) echo "no parallel plan:" >&2; "${PSQL[@]}" -c "$SMALL" -c "SET max_parallel_workers_per_gather = 2" -c "EXPLAIN $2" >&2; exit 1 ;; esac
-	python3 "$BENCH_DIR/time.py" "$PAIRS" "$1" "$2" "$SMALL" "${PSQL[@]}"
+	case "$plan" in *"Partial Aggregate"*) ;; *) echo "no parallel plan:" >&2; "${PSQL[@]}" -c "$SMALL" -c "SET max_parallel_workers_per_gather = $WORKERS" -c "EXPLAIN $2" >&2; exit 1 ;; esac
+	python3 "$BENCH_DIR/time.py" "$PAIRS" "$1" "$2" "$SMALL" "$WORKERS" "${PSQL[@]}"
 }
 
 ROWS=$("${PSQL[@]}" -c "SELECT count(*) FROM pyroscope.head h

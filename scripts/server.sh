@@ -59,6 +59,15 @@ shared_preload_libraries = 'pyroscope'
 pyroscope.http_port = ${PYRO_HTTP_PORT:-4040}
 pyroscope.database = 'postgres'
 CONF
+		# a parallel plan runs its leader and its workers at once: on two
+		# cores or fewer, PostgreSQL's default of two workers per plan is
+		# slower than one (bench/parallel_merge.sh; README "Background
+		# worker slots")
+		local cores
+		cores=$(nproc)
+		if [ "$cores" -le 2 ]; then
+			echo "max_parallel_workers_per_gather = $((cores - 1))" >> "$CONF"
+		fi
 	fi
 	[ -n "${PYRO_PGPORT:-}" ] && set_conf port "$PYRO_PGPORT"
 	[ -n "${PYRO_HTTP_PORT:-}" ] && set_conf pyroscope.http_port "$PYRO_HTTP_PORT"
