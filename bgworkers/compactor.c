@@ -29,17 +29,14 @@
 
 PGDLLEXPORT void pyroscope_compactor_main(Datum arg);
 
-/*
- * Register the worker (while preloading).  Called from _PG_init; returns
- * the number of workers registered.
- */
-int
+/* Register the worker (while preloading).  Called from _PG_init. */
+void
 pyroscope_compactor_register(void)
 {
 	BackgroundWorker worker;
 
 	if (!process_shared_preload_libraries_in_progress)
-		return 0;
+		return;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -50,7 +47,6 @@ pyroscope_compactor_register(void)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pyroscope compactor");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "pyroscope compactor");
 	RegisterBackgroundWorker(&worker);
-	return 1;
 }
 
 /* between two units of a pass: a SIGHUP's reload */

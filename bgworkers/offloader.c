@@ -94,17 +94,14 @@ pyroscope_offloader_main(Datum arg)
 	}
 }
 
-/*
- * Register the worker (while preloading).  Called from _PG_init; returns
- * the number of workers registered.
- */
-int
+/* Register the worker (while preloading).  Called from _PG_init. */
+void
 pyroscope_offloader_register(void)
 {
 	BackgroundWorker worker;
 
 	if (!process_shared_preload_libraries_in_progress)
-		return 0;
+		return;
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -114,5 +111,4 @@ pyroscope_offloader_register(void)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pyroscope offloader");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "pyroscope offloader");
 	RegisterBackgroundWorker(&worker);
-	return 1;
 }

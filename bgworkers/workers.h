@@ -11,7 +11,7 @@
 #define PYRO_WORKERS_H
 
 /* register the workers (while preloading), from _PG_init */
-extern int	pyroscope_compactor_register(void);
-extern int	pyroscope_offloader_register(void);
+extern void pyroscope_compactor_register(void);
+extern void pyroscope_offloader_register(void);
 
 #endif							/* PYRO_WORKERS_H */

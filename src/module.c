@@ -70,9 +70,10 @@ pyroscope_shmem_startup(void)
  * replication launcher, a parallel plan got one worker of the two it
  * planned, and none while another query had it).  Unless the setting was
  * made (in a configuration file or on the command line), it is raised by
- * the number of workers registered: a setting at this priority yields to
- * one made.  PostgreSQL sizes its worker slots after the preloaded
- * libraries had their chance to change settings.
+ * the number of workers we register, before registering them: PostgreSQL
+ * refuses a worker registered past the setting.  A setting at this
+ * priority yields to one made; PostgreSQL sizes its worker slots after the
+ * preloaded libraries had their chance to change settings.
  */
 static void
 reserve_worker_slots(int nworkers)
@@ -94,8 +95,6 @@ reserve_worker_slots(int nworkers)
 void
 _PG_init(void)
 {
-	int			nworkers = 0;
-
 	pyroscope_install_allocator();
 	pyroscope_define_gucs();
 	if (!process_shared_preload_libraries_in_progress)
@@ -106,8 +105,9 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = pyroscope_shmem_startup;
 
-	nworkers += pyroscope_offloader_register();
-	nworkers += pyroscope_http_register_workers();
-	nworkers += pyroscope_compactor_register();
-	reserve_worker_slots(nworkers);
+	/* the offloader, the compactor, the HTTP and query workers */
+	reserve_worker_slots(2 + pyroscope_http_planned_workers());
+	pyroscope_offloader_register();
+	pyroscope_http_register_workers();
+	pyroscope_compactor_register();
 }

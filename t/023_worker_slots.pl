@@ -34,6 +34,23 @@ like($plan, qr/Workers Launched: 2/, 'gets both workers beside the extension\'s'
 unlike(slurp_file($node->logfile), qr/background workers leave/, 'no warning');
 $node->stop;
 
+# more workers than the default has slots: every one registered and running
+# (the slots are reserved before the workers are registered; registered
+# first, three of these ten were refused, the compactor among them)
+my $many = start_node('slots_many',
+	conf => "pyroscope.http_workers = 4\npyroscope.http_query_workers = 4\n");
+ok($many->poll_query_until('postgres',
+		"SELECT count(*) = 10 FROM pg_stat_activity WHERE backend_type LIKE 'pyroscope %'"),
+	'all ten workers start');
+is($many->safe_psql('postgres', "SELECT string_agg(backend_type || ' ' || n, ', ' ORDER BY backend_type)
+		FROM (SELECT backend_type, count(*) AS n FROM pg_stat_activity
+		       WHERE backend_type LIKE 'pyroscope %' GROUP BY 1) w"),
+	'pyroscope compactor 1, pyroscope http query worker 4, pyroscope http worker 4, pyroscope offloader 1',
+	'ten workers, all running');
+is($many->safe_psql('postgres', 'SHOW max_worker_processes'), '18', 'in 8 + 10 slots');
+unlike(slurp_file($many->logfile), qr/too many background workers/, 'none refused');
+$many->stop;
+
 # a setting made is kept; too small a one is warned about at start
 for my $case ([ 8, 1 ], [ 20, 0 ])
 {

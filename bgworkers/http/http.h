@@ -244,7 +244,8 @@ typedef struct HttpShared
 extern HttpShared *pyroscope_http_shared;
 
 /* -------- http_worker.c -------- */
-extern int	pyroscope_http_register_workers(void);
+extern int	pyroscope_http_planned_workers(void);
+extern void pyroscope_http_register_workers(void);
 extern PGDLLEXPORT void pyroscope_http_worker_main(Datum arg);
 extern int	http_worker_index;
 

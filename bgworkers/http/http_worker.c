@@ -110,31 +110,43 @@ register_worker(const char *function, const char *type, int index)
 	RegisterBackgroundWorker(&worker);
 }
 
+/*
+ * The number of HTTP and query workers pyroscope_http_register_workers()
+ * registers (unless another server holds the port), for the worker slots
+ * reserved before any is registered.
+ */
 int
+pyroscope_http_planned_workers(void)
+{
+	if (pyroscope_http_listen_address == NULL || pyroscope_http_listen_address[0] == '\0' ||
+		pyroscope_http_workers <= 0)
+		return 0;
+	return pyroscope_http_workers +
+		Max(0, Min(pyroscope_http_query_workers, HTTP_MAX_WORKERS - pyroscope_http_workers));
+}
+
+void
 pyroscope_http_register_workers(void)
 {
-	int			n = 0;
-
 	if (!process_shared_preload_libraries_in_progress)
-		return 0;
+		return;
 	if (pyroscope_http_listen_address == NULL || pyroscope_http_listen_address[0] == '\0')
-		return 0;
+		return;
 
 	if (pyroscope_http_workers > 0 && !lock_http_port())
-		return 0;
-	for (int i = 0; i < pyroscope_http_workers; i++, n++)
+		return;
+	for (int i = 0; i < pyroscope_http_workers; i++)
 		register_worker("pyroscope_http_worker_main", "pyroscope http worker", i);
 	if (pyroscope_http_workers == 0)
-		return n;
+		return;
 	if (pyroscope_http_workers + pyroscope_http_query_workers > HTTP_MAX_WORKERS)
 		ereport(WARNING,
 				(errmsg("only %d of pyroscope.http_query_workers = %d started: HTTP and query workers are at most %d",
 						HTTP_MAX_WORKERS - pyroscope_http_workers, pyroscope_http_query_workers,
 						HTTP_MAX_WORKERS)));
 	for (int i = 0; i < pyroscope_http_query_workers &&
-		 pyroscope_http_workers + i < HTTP_MAX_WORKERS; i++, n++)
+		 pyroscope_http_workers + i < HTTP_MAX_WORKERS; i++)
 		register_worker("pyroscope_http_query_worker_main", "pyroscope http query worker", i);
-	return n;
 }
 
 /*
