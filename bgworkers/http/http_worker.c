@@ -112,8 +112,9 @@ register_worker(const char *function, const char *type, int index)
 
 /*
  * The number of HTTP and query workers pyroscope_http_register_workers()
- * registers (unless another server holds the port), for the worker slots
- * reserved before any is registered.
+ * registers (unless another server holds the port): none without a listen
+ * address or HTTP workers, the query workers within HTTP_MAX_WORKERS.
+ * _PG_init reserves their slots before any is registered.
  */
 int
 pyroscope_http_planned_workers(void)
@@ -128,24 +129,20 @@ pyroscope_http_planned_workers(void)
 void
 pyroscope_http_register_workers(void)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	if (pyroscope_http_listen_address == NULL || pyroscope_http_listen_address[0] == '\0')
-		return;
+	int			nworkers = pyroscope_http_planned_workers();
 
-	if (pyroscope_http_workers > 0 && !lock_http_port())
+	if (!process_shared_preload_libraries_in_progress || nworkers == 0)
+		return;
+	if (!lock_http_port())
 		return;
 	for (int i = 0; i < pyroscope_http_workers; i++)
 		register_worker("pyroscope_http_worker_main", "pyroscope http worker", i);
-	if (pyroscope_http_workers == 0)
-		return;
 	if (pyroscope_http_workers + pyroscope_http_query_workers > HTTP_MAX_WORKERS)
 		ereport(WARNING,
 				(errmsg("only %d of pyroscope.http_query_workers = %d started: HTTP and query workers are at most %d",
 						HTTP_MAX_WORKERS - pyroscope_http_workers, pyroscope_http_query_workers,
 						HTTP_MAX_WORKERS)));
-	for (int i = 0; i < pyroscope_http_query_workers &&
-		 pyroscope_http_workers + i < HTTP_MAX_WORKERS; i++)
+	for (int i = 0; i < nworkers - pyroscope_http_workers; i++)
 		register_worker("pyroscope_http_query_worker_main", "pyroscope http query worker", i);
 }
 
