@@ -21,7 +21,9 @@ backend's /proc/self/schedstat), pprof by the kernel (wall and the
 rusage of the child).  Each pair gives pprof/ours for wall and for CPU;
 the report is the median of the pair ratios, with the medians of the
 times beside them.  Also the first query on a new connection (no restart)
-against the warm median of the same connection.  Prints one JSON object.
+against the warm median of the same connection, and, with "floor" (a
+function name), the same for that function: PostgreSQL's own first-run
+cost of the tables read.  Prints one JSON object.
 """
 import json
 import os
@@ -49,8 +51,8 @@ def restart():
 	subprocess.run(cfg["restart"], shell=True, check=True, stdout=subprocess.DEVNULL)
 
 
-def call(sel, lo, hi):
-	return "SELECT %s('%s', %d, %d);" % (FN, sel.replace("'", "''"), lo, hi)
+def call(sel, lo, hi, fn=FN):
+	return "SELECT %s('%s', %d, %d);" % (fn, sel.replace("'", "''"), lo, hi)
 
 
 def parse(line):
@@ -67,12 +69,13 @@ def ours_fresh(sel, lo, hi):
 class Session:
 	"""One long-lived connection."""
 
-	def __init__(self):
+	def __init__(self, fn=FN):
+		self.fn = fn
 		self.p = subprocess.Popen(PSQL, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
 								  text=True, bufsize=1)
 
 	def run(self, sel, lo, hi):
-		self.p.stdin.write(call(sel, lo, hi) + "\n")
+		self.p.stdin.write(call(sel, lo, hi, self.fn) + "\n")
 		self.p.stdin.flush()
 		return parse(self.p.stdout.readline())
 
@@ -149,4 +152,13 @@ for name, sel, svc, span in cfg["queries"]:
 	q["first_over_warm"] = med([f / w for f, w in zip(firsts, warms)])
 	result["queries"][name] = q
 	subprocess.run(["rm", "-rf", d], check=True)
+if cfg.get("floor"):
+	# PostgreSQL's own first-run cost of the tables (bench/query.sh)
+	firsts, warms = [], []
+	for _ in range(cfg["pairs"]):
+		sess = Session(cfg["floor"])
+		firsts.append(sess.run("", 0, 0)[0])
+		warms.append(med([sess.run("", 0, 0)[0] for _ in range(3)]))
+		sess.close()
+	result["floor"] = {"first_on_new_connection": med(firsts), "warm_same_connection": med(warms)}
 print(json.dumps(result))

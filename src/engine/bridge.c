@@ -292,6 +292,9 @@ pyroscope_install_allocator(void)
  * touched.  Harmless where huge pages are off or the allocator is another:
  * then it changes nothing but a few pages.
  */
+/* the free top of the heap left to the postmaster (see below) */
+#define HEAP_TOP_KEPT (64 * 1024)
+
 void
 pyroscope_align_heap_for_children(void)
 {
@@ -313,6 +316,25 @@ pyroscope_align_heap_for_children(void)
 	}
 	while (n > 0)
 		free(chunks[--n]);
+
+	/*
+	 * The free top of the heap below that boundary is what a child's
+	 * allocations take first, in ordinary 4 kB pages: up to 2 MB of them,
+	 * depending on where the heap began (a random place).  Take it, less a
+	 * little for the postmaster's own later allocations, in chunks that are
+	 * never freed nor touched beyond their headers: it costs address space,
+	 * not memory, and a child's first allocations then grow the heap past the
+	 * boundary, in huge pages.
+	 */
+	for (n = 0; n < 64; n++)
+	{
+		size_t		top = mallinfo2().keepcost;
+
+		if (top < HEAP_TOP_KEPT + 64 * 1024)
+			break;
+		if (malloc(Min(top - HEAP_TOP_KEPT, 64 * 1024) - 64) == NULL)
+			break;
+	}
 #endif
 }
 
