@@ -326,15 +326,15 @@ pyroscope_align_heap_for_children(void)
 	 * not memory, and a child's first allocations then grow the heap past the
 	 * boundary, in huge pages.
 	 */
+#if __GLIBC_PREREQ(2, 33)
 	for (n = 0; n < 64; n++)
 	{
-		size_t		top = mallinfo2().keepcost;
-
-		if (top < HEAP_TOP_KEPT + 64 * 1024)
-			break;
-		if (malloc(Min(top - HEAP_TOP_KEPT, 64 * 1024) - 64) == NULL)
+		/* keepcost: the size of the free top */
+		if (mallinfo2().keepcost < HEAP_TOP_KEPT + 64 * 1024 ||
+			malloc(64 * 1024 - 64) == NULL)
 			break;
 	}
+#endif
 #endif
 }
 
