@@ -190,9 +190,9 @@ read -r CMP_GZ CMP_PPROFS < <("${PSQL[@]}" -F ' ' -c "
 # head and blocks (and a block's TOAST; head_pprof only for head rows in its
 # range).  bench_floor() times lookups of no row in series and head and a
 # 16-byte slice of one block, timed like
-# bench_fg: a query of warm time W cannot be faster on a new connection than
-# W plus this first-run cost, so (W + floor first - floor warm) / W bounds its
-# first/warm ratio from below.
+# bench_fg.  (W + floor first - floor warm) / W is the first/warm ratio this
+# cost alone gives a query of warm time W (a flame graph's own first run
+# pays it too, though not exactly: it uses other operators and statistics).
 read -r FLOOR_KEY FLOOR_BLOCK < <("${PSQL[@]}" -F ' ' -c "SELECT shard_key, block_id FROM pyroscope.blocks
 	WHERE data IS NOT NULL ORDER BY block_id LIMIT 1")
 "${PSQL[@]}" <<SQL
@@ -341,11 +341,11 @@ extra = fl['first_on_new_connection'] - fl['warm_same_connection']
 print('  PostgreSQL\'s own first-run cost of the tables every flame graph reads (bench_floor: no-row lookups in series')
 print('  and head, a 16-byte block slice; median of $PAIRS new connections): first %.1f ms, warm %.2f ms, so %.1f ms'
       % (fl['first_on_new_connection'] * 1e3, fl['warm_same_connection'] * 1e3, extra * 1e3))
-print('  "bound" = (warm + that) / warm, the lowest first/warm a query of that warm time can show here')
+print('  "floor" = (warm + that) / warm: the first/warm ratio that cost alone gives a query of that warm time')
 for src in (head, qs):
     for name, q in src['queries'].items():
         w = q['warm_same_connection']
-        print('  %-11s first %7.1f ms   warm %7.1f ms   %.2fx   (bound %.2fx; first - warm %.1f ms)'
+        print('  %-11s first %7.1f ms   warm %7.1f ms   %.2fx   (floor %.2fx; first - warm %.1f ms)'
               % (name, q['first_on_new_connection'] * 1e3, w * 1e3, q['first_over_warm'],
                  (w + extra) / w, (q['first_on_new_connection'] - w) * 1e3))
 print()
