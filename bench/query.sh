@@ -189,10 +189,10 @@ read -r CMP_GZ CMP_PPROFS < <("${PSQL[@]}" -F ' ' -c "
 # for mapping the shared buffers it reads; every flame graph reads series,
 # head and blocks (and a block's TOAST; head_pprof only for head rows in its
 # range).  bench_floor() times lookups of no row in series and head and a
-# 16-byte slice of one block, timed like
-# bench_fg.  (W + floor first - floor warm) / W is the first/warm ratio this
-# cost alone gives a query of warm time W (a flame graph's own first run
-# pays it too, though not exactly: it uses other operators and statistics).
+# 16-byte slice of one block, timed like bench_fg.  (W + floor first - floor
+# warm) / W is the first/warm ratio this cost alone gives a query of warm
+# time W (a flame graph's own first run pays it too, though not exactly: it
+# uses other operators and statistics).
 read -r FLOOR_KEY FLOOR_BLOCK < <("${PSQL[@]}" -F ' ' -c "SELECT shard_key, block_id FROM pyroscope.blocks
 	WHERE data IS NOT NULL ORDER BY block_id LIMIT 1")
 "${PSQL[@]}" <<SQL
