@@ -65,8 +65,9 @@ like($growth // '', qr/^THPeligible:\s+1$/m, 'and that growth may be made of hug
 # chunks it never touches, so a backend's allocations go past the end
 # instead.  Measured as the resident heap below the end, in the backend
 # after its 3,000 prepared statements against the postmaster's: without
-# that step it grew by 228 kB to 1.8 MB from one start to the next
-# (~60 to ~450 page faults more in a new connection's first flame graph).
+# that step it grew by 228 kB to 1.8 MB from one start to the next (57 to
+# 460 pages of 4 kB, each a page fault; a new connection's first 1 h flame
+# graph took 63 to 198 page faults, now 62 to 71).
 # Three starts, as the place is random.
 sub heap_rss_below
 {

@@ -274,9 +274,12 @@ pyroscope_install_allocator(void)
 	pyro_set_allocator(&a);
 }
 
+/* the free top of the heap left to the postmaster (see below) */
+#define HEAP_TOP_KEPT (64 * 1024)
+
 /*
- * Called in the postmaster: leave the malloc heap's end on a 2 MB boundary
- * for the processes it forks.
+ * Called in the postmaster: leave the malloc heap's end on a 2 MB boundary,
+ * with little of it free below, for the processes it forks.
  *
  * Every backend and worker grows the heap it inherits.  With glibc's
  * glibc.malloc.hugetlb=1 (what scripts/cluster.sh and scripts/server.sh
@@ -289,12 +292,10 @@ pyroscope_install_allocator(void)
  * number from one server start to the next.  Growing the heap once here
  * through malloc itself puts the end on a boundary (glibc's trims keep it
  * there); the chunks are freed at once and only their headers are
- * touched.  Harmless where huge pages are off or the allocator is another:
- * then it changes nothing but a few pages.
+ * touched.  Then the free top below the boundary is taken (see below).
+ * Harmless where huge pages are off or the allocator is another: then it
+ * changes nothing but a few pages and up to 2 MB of address space.
  */
-/* the free top of the heap left to the postmaster (see below) */
-#define HEAP_TOP_KEPT (64 * 1024)
-
 void
 pyroscope_align_heap_for_children(void)
 {
