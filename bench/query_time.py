@@ -100,6 +100,18 @@ def med(xs):
 	return statistics.median(xs) if xs else None
 
 
+def first_and_warm(fn, sel, lo, hi):
+	"""On cfg["pairs"] new connections: the first call of fn, and the
+	median of three more on the same connection"""
+	firsts, warms = [], []
+	for _ in range(cfg["pairs"]):
+		sess = Session(fn)
+		firsts.append(sess.run(sel, lo, hi)[0])
+		warms.append(med([sess.run(sel, lo, hi)[0] for _ in range(3)]))
+		sess.close()
+	return firsts, warms
+
+
 result = {"drop_caches": None, "queries": {}}
 end = cfg["end"]
 for name, sel, svc, span in cfg["queries"]:
@@ -141,12 +153,7 @@ for name, sel, svc, span in cfg["queries"]:
 		q[mode]["ticks"] = pairs[0]["ticks"]
 	# the first query of a new connection (no restart) against the warm
 	# median of the same connection
-	firsts, warms = [], []
-	for _ in range(cfg["pairs"]):
-		sess = Session()
-		firsts.append(sess.run(sel, lo, hi)[0])
-		warms.append(med([sess.run(sel, lo, hi)[0] for _ in range(3)]))
-		sess.close()
+	firsts, warms = first_and_warm(FN, sel, lo, hi)
 	q["first_on_new_connection"] = med(firsts)
 	q["warm_same_connection"] = med(warms)
 	q["first_over_warm"] = med([f / w for f, w in zip(firsts, warms)])
@@ -154,11 +161,6 @@ for name, sel, svc, span in cfg["queries"]:
 	subprocess.run(["rm", "-rf", d], check=True)
 if cfg.get("floor"):
 	# PostgreSQL's own first-run cost of the tables (bench/query.sh)
-	firsts, warms = [], []
-	for _ in range(cfg["pairs"]):
-		sess = Session(cfg["floor"])
-		firsts.append(sess.run("", 0, 0)[0])
-		warms.append(med([sess.run("", 0, 0)[0] for _ in range(3)]))
-		sess.close()
+	firsts, warms = first_and_warm(cfg["floor"], "", 0, 0)
 	result["floor"] = {"first_on_new_connection": med(firsts), "warm_same_connection": med(warms)}
 print(json.dumps(result))

@@ -274,6 +274,11 @@ pyroscope_install_allocator(void)
 	pyro_set_allocator(&a);
 }
 
+/*
+ * The chunks the heap is grown and its top taken in: below glibc's smallest
+ * mmap threshold, so they come from the heap
+ */
+#define HEAP_CHUNK (64 * 1024)
 /* the free top of the heap left to the postmaster (see below) */
 #define HEAP_TOP_KEPT (64 * 1024)
 
@@ -312,13 +317,9 @@ pyroscope_align_heap_for_children(void)
 	int			n = 0;
 	void	   *start = sbrk(0);
 
-	/*
-	 * 64 kB stays below glibc's smallest mmap threshold: these come from the
-	 * heap
-	 */
 	while (n < lengthof(chunks) && sbrk(0) == start)
 	{
-		chunks[n] = malloc(64 * 1024);
+		chunks[n] = malloc(HEAP_CHUNK);
 		if (chunks[n] == NULL)
 			break;
 		n++;
@@ -339,8 +340,8 @@ pyroscope_align_heap_for_children(void)
 	for (n = 0; n < 64 && !heap_top_taken; n++)
 	{
 		/* keepcost: the size of the free top */
-		if (mallinfo2().keepcost < HEAP_TOP_KEPT + 64 * 1024 ||
-			malloc(64 * 1024 - 64) == NULL)
+		if (mallinfo2().keepcost < HEAP_TOP_KEPT + HEAP_CHUNK ||
+			malloc(HEAP_CHUNK - 64) == NULL)
 			break;
 	}
 	heap_top_taken = true;
