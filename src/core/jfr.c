@@ -740,6 +740,49 @@ read_one(Parser *p, JReader *r, uint32_t cls, bool cp, JVal *cap, int depth)
 	return true;
 }
 
+/*
+ * The n frames of a stack trace when their class is flat (every recording
+ * seen): what read_struct does for each, without its per-value dispatch,
+ * keeping only the method and the line.  Stack traces are most of a
+ * recording's bytes.
+ */
+static bool
+read_flat_frames(Parser *p, JReader *r, const JClass *fc, uint64_t n)
+{
+	const JField *ff = &p->fields[fc->first_field];
+	uint32_t	nf = fc->nfields;
+
+	/* a value per field, and one per frame, as read_struct counts them */
+	if (n > p->budget / (nf + 1))
+		return bad(p, "too many values in a chunk");
+	p->budget -= n * (nf + 1);
+	for (uint64_t i = 0; i < n; i++)
+	{
+		JFrame		fr = {0, 0};
+
+		for (uint32_t k = 0; k < nf; k++)
+		{
+			uint64_t	u;
+
+			if (ff[k].one_byte)
+			{
+				if (r->p >= r->end)
+					return bad(p, "truncated value");
+				u = *r->p++;
+			}
+			else if (!rd_varint(r, &u))
+				return bad(p, "truncated integer");
+			if (ff[k].slot == S_METHOD)
+				fr.method = u;
+			else if (ff[k].slot == S_LINENUMBER)
+				fr.line = (uint32_t) u;
+		}
+		if (!APPEND(p->frames, p->nframes, p->frames_cap, fr))
+			return oom(p);
+	}
+	return true;
+}
+
 static bool
 read_field(Parser *p, JReader *r, const JField *f, JVal *vals, int depth)
 {
@@ -763,19 +806,14 @@ read_field(Parser *p, JReader *r, const JField *f, JVal *vals, int depth)
 			p->nframes + n > p->frames_cap &&
 			!pyro_grow((void **) &p->frames, &p->frames_cap, p->nframes + n, sizeof(JFrame)))
 			return oom(p);
-		for (uint64_t i = 0; i < n; i++)
+		if (fc->flat && !read_flat_frames(p, r, fc, n))
+			return false;
+		for (uint64_t i = 0; i < n && !fc->flat; i++)
 		{
 			JVal		fv[NSLOTS];
 			JFrame		fr;
 
-			if (fc->flat)
-			{
-				/* only the two slots read below need clearing */
-				fv[S_METHOD].set = false;
-				fv[S_LINENUMBER].u = 0;
-			}
-			else
-				memset(fv, 0, sizeof(fv));
+			memset(fv, 0, sizeof(fv));
 			if (p->budget-- == 0)
 				return bad(p, "too many values in a chunk");
 			if (!read_struct(p, r, f->type, fv, depth + 1))
@@ -1857,6 +1895,9 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 		pb_varint_field(b, 10, (uint64_t) p->opt->duration_nanos);
 	if (d->period[0])
 		pb_value_type(b, &tmp, 11, period[0], period[1]);
+	if (tmp2.oom)
+		tmp.		oom = true;
+
 	pyro_buf_free(&tmp2);
 	if (tmp.oom || b->oom)
 	{
