@@ -806,22 +806,28 @@ read_field(Parser *p, JReader *r, const JField *f, JVal *vals, int depth)
 			p->nframes + n > p->frames_cap &&
 			!pyro_grow((void **) &p->frames, &p->frames_cap, p->nframes + n, sizeof(JFrame)))
 			return oom(p);
-		if (fc->flat && !read_flat_frames(p, r, fc, n))
-			return false;
-		for (uint64_t i = 0; i < n && !fc->flat; i++)
+		if (fc->flat)
 		{
-			JVal		fv[NSLOTS];
-			JFrame		fr;
-
-			memset(fv, 0, sizeof(fv));
-			if (p->budget-- == 0)
-				return bad(p, "too many values in a chunk");
-			if (!read_struct(p, r, f->type, fv, depth + 1))
+			if (!read_flat_frames(p, r, fc, n))
 				return false;
-			fr.method = fv[S_METHOD].set ? fv[S_METHOD].u : 0;
-			fr.line = (uint32_t) fv[S_LINENUMBER].u;
-			if (!APPEND(p->frames, p->nframes, p->frames_cap, fr))
-				return oom(p);
+		}
+		else
+		{
+			for (uint64_t i = 0; i < n; i++)
+			{
+				JVal		fv[NSLOTS];
+				JFrame		fr;
+
+				memset(fv, 0, sizeof(fv));
+				if (p->budget-- == 0)
+					return bad(p, "too many values in a chunk");
+				if (!read_struct(p, r, f->type, fv, depth + 1))
+					return false;
+				fr.method = fv[S_METHOD].set ? fv[S_METHOD].u : 0;
+				fr.line = (uint32_t) fv[S_LINENUMBER].u;
+				if (!APPEND(p->frames, p->nframes, p->frames_cap, fr))
+					return oom(p);
+			}
 		}
 		cap->s.len = (uint32_t) (p->nframes - cap->u);
 		return true;
