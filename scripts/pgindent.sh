@@ -22,12 +22,45 @@ trap 'rm -rf "$WORK"' EXIT
 {
 	objdump -W --dwarf=info pyroscope.so 2>/dev/null |
 		awk '/DW_TAG_typedef/ { t = 1; next } t && /DW_AT_name/ { print $NF; t = 0 }'
-	# and every typedef of our own, used or not
-	git ls-files 'src/*.[ch]' 'bgworkers/*.[ch]' 'test/*.[ch]' 'bench/*.[ch]' | xargs sed -n \
-		-e 's/^}[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\);.*/\1/p' \
-		-e 's/^[[:space:]]*}[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\);.*/\1/p' \
+	# and every typedef of our own, used or not: one-line typedefs, and the
+	# name closing a typedef's braces (only those: "} tmp;" closing a local
+	# union variable made every "tmp.len = 0;" a declaration to pgindent)
+	git ls-files 'src/*.[ch]' 'bgworkers/*.[ch]' 'test/*.[ch]' 'bench/*.[ch]' > "$WORK/files"
+	xargs sed -n \
 		-e 's/^typedef .*[[:space:]*]\([A-Za-z_][A-Za-z0-9_]*\);.*/\1/p' \
-		-e 's/^typedef .*(\*\([A-Za-z_][A-Za-z0-9_]*\)).*/\1/p'
+		-e 's/^typedef .*(\*\([A-Za-z_][A-Za-z0-9_]*\)).*/\1/p' < "$WORK/files"
+	xargs awk '
+		FNR == 1 { incomment = 0; intd = 0 }
+		{
+			# braces are counted outside comments and literals
+			line = $0
+			if (incomment) {
+				if (!match(line, /\*\//))
+					next
+				line = substr(line, RSTART + 2)
+				incomment = 0
+			}
+			gsub(/\/\*([^*]|\*+[^*\/])*\*+\//, " ", line)
+			if (match(line, /\/\*/)) {
+				line = substr(line, 1, RSTART - 1)
+				incomment = 1
+			}
+			sub(/\/\/.*/, "", line)
+			gsub(/"([^"\\]|\\.)*"/, "\"\"", line)
+			gsub(/\047([^\047\\]|\\.)*\047/, "\047 \047", line)
+		}
+		line ~ /^[[:space:]]*typedef[[:space:]]/ && line !~ /;[[:space:]]*$/ { intd = 1; depth = 0 }
+		intd {
+			opened = gsub(/{/, "{", line)
+			closed = gsub(/}/, "}", line)
+			depth += opened - closed
+			if (closed > 0 && depth == 0 && match(line, /}[[:space:]]*[A-Za-z_][A-Za-z0-9_]*;/)) {
+				name = substr(line, RSTART + 1, RLENGTH - 2)
+				gsub(/[[:space:]]/, "", name)
+				print name
+				intd = 0
+			}
+		}' < "$WORK/files"
 } | sort -u > "$WORK/typedefs"
 
 OPTS=(-bad -bap -bbb -bc -bl -cli1 -cp33 -cdb -nce -d0 -di12 -nfc1 -i4 -l79 -lp -lpl

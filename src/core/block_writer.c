@@ -760,7 +760,7 @@ write_sample_chunk(FinishCtx *f, size_t a, size_t b)
 	n = 0;
 	for (size_t i = a; i < b; i++)
 	{
-		if (!decode_wprof(w, &pr[i], w->tmp +n))
+		if (!decode_wprof(w, &pr[i], w->tmp + n))
 			return pyro_error_set(f->err, PYRO_ECORRUPT, "block writer lost sample data");
 		n += pr[i].nsamples;
 	}

@@ -312,8 +312,8 @@ pyro_buf_append_utf8(PyroBuf *b, uint32_t cp)
 void
 pyro_buf_append_int64(PyroBuf *b, int64_t v)
 {
-	char tmp[	24];
-	char	   *p = tmp +sizeof(tmp);
+	char		tmp[24];
+	char	   *p = tmp + sizeof(tmp);
 	uint64_t	u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
 
 	do
@@ -323,7 +323,7 @@ pyro_buf_append_int64(PyroBuf *b, int64_t v)
 	} while (u);
 	if (v < 0)
 		*--p = '-';
-	pyro_buf_append(b, p, (size_t) (tmp +sizeof(tmp) - p));
+	pyro_buf_append(b, p, (size_t) (tmp + sizeof(tmp) - p));
 }
 
 /*

@@ -939,7 +939,7 @@ parse_singular(JParser *jp, ProtobufCMessage *msg, const ProtobufCFieldDescripto
 		{
 			char	   *s;
 			ProtobufCBinaryData b;
-		} tmp;
+		}			tmp;
 
 		memset(&tmp, 0, sizeof(tmp));
 		if ((st = parse_one(jp, f, &tmp, &ignored)) != PYRO_OK)

@@ -1809,7 +1809,7 @@ pb_bytes_field(PyroBuf *b, uint32_t field, const void *data, size_t len)
 static void
 pb_value_type(PyroBuf *b, PyroBuf *tmp, uint32_t field, uint32_t type, uint32_t unit)
 {
-	tmp		  ->len = 0;
+	tmp->len = 0;
 
 	pb_varint_field(tmp, 1, type);
 	pb_varint_field(tmp, 2, unit);
@@ -1822,7 +1822,7 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 	const GroupDef *d = &group_defs[g - p->groups];
 	uint32_t	types[2][2];
 	uint32_t	period[2] = {0, 0};
-	PyroBuf tmp ,
+	PyroBuf		tmp,
 				tmp2;
 	PyroBuf    *b = &out->pprof;
 
@@ -1844,8 +1844,7 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 	{
 		const GSample *s = &g->samples[i];
 
-		tmp.		len = 0;
-
+		tmp.len = 0;
 		if (s->nloc)
 		{
 			tmp2.len = 0;
@@ -1867,15 +1866,13 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 		pb_bytes_field(b, 2, tmp.data, tmp.len);
 	}
 	/* one mapping, with functions */
-	tmp.		len = 0;
-
+	tmp.len = 0;
 	pb_varint_field(&tmp, 1, 1);
 	pb_varint_field(&tmp, 7, 1);
 	pb_bytes_field(b, 3, tmp.data, tmp.len);
 	for (size_t i = 0; i < g->nloc; i++)
 	{
-		tmp.		len = 0;
-
+		tmp.len = 0;
 		pb_varint_field(&tmp, 1, i + 1);
 		pb_varint_field(&tmp, 2, 1);
 		tmp2.len = 0;
@@ -1887,8 +1884,7 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 	}
 	for (size_t i = 0; i < g->nfn; i++)
 	{
-		tmp.		len = 0;
-
+		tmp.len = 0;
 		pb_varint_field(&tmp, 1, i + 1);
 		pb_varint_field(&tmp, 2, g->fn_name[i]);
 		pb_bytes_field(b, 5, tmp.data, tmp.len);
@@ -1902,8 +1898,7 @@ group_encode(Parser *p, Group *g, PyroJfrProfile *out)
 	if (d->period[0])
 		pb_value_type(b, &tmp, 11, period[0], period[1]);
 	if (tmp2.oom)
-		tmp.		oom = true;
-
+		tmp.oom = true;
 	pyro_buf_free(&tmp2);
 	if (tmp.oom || b->oom)
 	{

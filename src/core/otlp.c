@@ -315,7 +315,7 @@ typedef struct Out
 				nmap,
 				nloc;
 	size_t		nsamples;
-	PyroBuf tmp ,
+	PyroBuf		tmp,
 				tmp2;
 } Out;
 

@@ -603,7 +603,7 @@ heap_sift_down(int64_t *h, size_t n, size_t i)
 	{
 		size_t		l = 2 * i + 1;
 		size_t		m = i;
-		int64_t tmp;
+		int64_t		tmp;
 
 		if (l < n && h[l] < h[m])
 			m = l;

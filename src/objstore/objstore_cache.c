@@ -186,7 +186,7 @@ cache_evict(const char *dir, const char *only_key_hash)
 static void
 cache_write(const char *dir, const char *path, const uint8 *buf, uint64 len)
 {
-	char tmp[	MAXPGPATH];
+	char		tmp[MAXPGPATH];
 	int			fd;
 	uint64		done = 0;
 

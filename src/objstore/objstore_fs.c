@@ -110,7 +110,7 @@ objstore_fs_put(const ObjStoreConfig *c, const char *key, const uint8 *data, siz
 				ObjStoreError *e)
 {
 	char		path[MAXPGPATH];
-	char tmp[	MAXPGPATH];
+	char		tmp[MAXPGPATH];
 	int			fd;
 	size_t		half = len / 2;
 

@@ -215,11 +215,11 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	}
 	else if (n > 15 && pg_strncasecmp(buffer, "Content-Length:", 15) == 0)
 	{
-		char tmp[	32];
+		char		tmp[32];
 		size_t		len = Min(n - 15, sizeof(tmp) - 1);
 
 		memcpy(tmp, buffer + 15, len);
-		tmp[		len] = '\0';
+		tmp[len] = '\0';
 
 		r->content_length = strtoull(tmp, NULL, 10);
 		r->have_length = true;
@@ -703,7 +703,7 @@ s3_put_multipart(const ObjStoreConfig *c, const char *key, const uint8 *data, si
 	size_t		part = (size_t) pyroscope_s3_part_size * 1024;
 	size_t		nparts = (len + part - 1) / part;
 	Buf			xml = {0};
-	char tmp[	300];
+	char		tmp[300];
 
 	if (nparts > S3_MAX_PARTS)
 		return objstore_error(e, OBJ_ERROR, "object of %zu bytes needs more than %d parts", len,

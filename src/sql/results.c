@@ -92,7 +92,7 @@ sql_return_stacks(FunctionCallInfo fcinfo, const PyroTree *t)
 		qsort(pending + first, npending - first, sizeof(uint32), cmp_child_name);
 		for (int i = first, j = npending - 1; i < j; i++, j--)
 		{
-			uint32 tmp = pending[i];
+			uint32		tmp = pending[i];
 
 			pending[i] = pending[j];
 			pending[j] = tmp;

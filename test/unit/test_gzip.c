@@ -14,7 +14,7 @@ static bool
 zlib_gzip(const uint8_t *in, size_t len, PyroBuf *out)
 {
 	z_stream	z;
-	uint8_t tmp[4096];
+	uint8_t		tmp[4096];
 	int			rc;
 
 	memset(&z, 0, sizeof(z));
@@ -39,7 +39,7 @@ static bool
 zlib_gunzip(const uint8_t *in, size_t len, PyroBuf *out)
 {
 	z_stream	z;
-	uint8_t tmp[4096];
+	uint8_t		tmp[4096];
 	int			rc;
 
 	memset(&z, 0, sizeof(z));

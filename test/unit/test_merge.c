@@ -43,7 +43,7 @@ path_of(const PyroSymbols *s, uint32_t node, char *buf, size_t size)
 {
 	const char *names[64];
 	int			depth = 0;
-	char tmp[	64][64];
+	char		tmp[64][64];
 
 	buf[0] = '\0';
 	while (node != 0 && depth < 64)

@@ -572,7 +572,7 @@ naive_add_profile(PyroTree *t, const PyroProfile *p)
 		}
 		for (size_t a = 0, b = n; ok && a + 1 < b; a++, b--)
 		{
-			PyroStr tmp = frames[a];
+			PyroStr		tmp = frames[a];
 
 			frames[a] = frames[b - 1];
 			frames[b - 1] = tmp;
