@@ -740,6 +740,22 @@ read_one(Parser *p, JReader *r, uint32_t cls, bool cp, JVal *cap, int depth)
 	return true;
 }
 
+/* one field of a flat struct: a byte for booleans and bytes, else a varint */
+static inline bool
+rd_flat_field(Parser *p, JReader *r, const JField *f, uint64_t *u)
+{
+	if (f->one_byte)
+	{
+		if (r->p >= r->end)
+			return bad(p, "truncated value");
+		*u = *r->p++;
+		return true;
+	}
+	if (!rd_varint(r, u))
+		return bad(p, "truncated integer");
+	return true;
+}
+
 /*
  * The n frames of a stack trace when their class is flat (every recording
  * seen): what read_struct does for each, without its per-value dispatch,
@@ -764,14 +780,8 @@ read_flat_frames(Parser *p, JReader *r, const JClass *fc, uint64_t n)
 		{
 			uint64_t	u;
 
-			if (ff[k].one_byte)
-			{
-				if (r->p >= r->end)
-					return bad(p, "truncated value");
-				u = *r->p++;
-			}
-			else if (!rd_varint(r, &u))
-				return bad(p, "truncated integer");
+			if (!rd_flat_field(p, r, &ff[k], &u))
+				return false;
 			if (ff[k].slot == S_METHOD)
 				fr.method = u;
 			else if (ff[k].slot == S_LINENUMBER)
@@ -856,14 +866,8 @@ read_flat(Parser *p, JReader *r, const JClass *c, JVal *vals)
 	{
 		uint64_t	u;
 
-		if (f->one_byte)
-		{
-			if (r->p >= r->end)
-				return bad(p, "truncated value");
-			u = *r->p++;
-		}
-		else if (!rd_varint(r, &u))
-			return bad(p, "truncated integer");
+		if (!rd_flat_field(p, r, f, &u))
+			return false;
 		if (vals && f->slot >= 0)
 		{
 			vals[f->slot].set = true;
