@@ -740,10 +740,14 @@ read_one(Parser *p, JReader *r, uint32_t cls, bool cp, JVal *cap, int depth)
 	return true;
 }
 
-/* one field of a flat struct: a byte for booleans and bytes, else a varint */
+/*
+ * One field of a flat struct: a byte for booleans and bytes, else a varint.
+ * *u is 0 when the field is truncated.
+ */
 static inline bool
 rd_flat_field(Parser *p, JReader *r, const JField *f, uint64_t *u)
 {
+	*u = 0;
 	if (f->one_byte)
 	{
 		if (r->p >= r->end)
