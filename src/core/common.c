@@ -373,6 +373,18 @@ pyro_utf8_valid(const char *s, size_t len)
 	{
 		size_t		n;
 
+		/* runs of ASCII, eight bytes at a time (most strings are ASCII) */
+		while (len - i >= 8)
+		{
+			uint64_t	w;
+
+			memcpy(&w, p + i, 8);
+			if (w & UINT64_C(0x8080808080808080))
+				break;
+			i += 8;
+		}
+		if (i >= len)
+			break;
 		if (p[i] < 0x80)
 		{
 			i++;

@@ -442,7 +442,8 @@ push_varints(const PyroPbField *f, uint64_t **arr, size_t *n, size_t *cap)
 		const uint8_t *end = p + f->len;
 
 		/* at most one element per byte */
-		if (!pyro_grow((void **) arr, cap, *n + f->len, sizeof(uint64_t)))
+		if (*n + f->len > *cap &&
+			!pyro_grow((void **) arr, cap, *n + f->len, sizeof(uint64_t)))
 			return -1;
 		while (p < end)
 		{

@@ -78,6 +78,45 @@ TEST(utf8_validation)
 	CHECK(!pyro_utf8_valid("\xe2\x82", 2));
 }
 
+/*
+ * The ASCII runs are checked eight bytes at a time: a sequence anywhere
+ * before, inside or after such a run, and cut off at the end, is still
+ * judged as alone.
+ */
+TEST(utf8_validation_after_ascii_runs)
+{
+	static const struct
+	{
+		const char *seq;
+		int			valid;
+	}			seqs[] = {
+		{"\xc3\xa9", 1},		/* e acute */
+		{"\xe2\x82\xac", 1},	/* euro sign */
+		{"\xf0\x9f\x94\xa5", 1},	/* four bytes */
+		{"\xc0\xaf", 0},		/* overlong */
+		{"\x80", 0},			/* lone continuation */
+		{"\xed\xa0\x80", 0},	/* surrogate */
+		{"\xe2\x82", 0},		/* cut off */
+		{"\xff", 0},
+	};
+	char		buf[64];
+
+	for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++)
+		for (size_t before = 0; before < 20; before++)
+			for (size_t after = 0; after < 20; after++)
+			{
+				size_t		n = strlen(seqs[i].seq);
+
+				memset(buf, 'a', before);
+				memcpy(buf + before, seqs[i].seq, n);
+				memset(buf + before + n, 'b', after);
+				CHECK(pyro_utf8_valid(buf, before + n + after) == (bool) seqs[i].valid);
+				/* the sequence's first byte alone ends the string */
+				if (n > 1)
+					CHECK(!pyro_utf8_valid(buf, before + 1));
+			}
+}
+
 TEST(grow_overflow)
 {
 	void	   *arr = NULL;
@@ -97,6 +136,7 @@ const UnitTest common_tests[] = {
 	UNIT_ENTRY(json_string_escapes),
 	UNIT_ENTRY(int64_format),
 	UNIT_ENTRY(utf8_validation),
+	UNIT_ENTRY(utf8_validation_after_ascii_runs),
 	UNIT_ENTRY(grow_overflow),
 	{NULL, NULL}
 };
