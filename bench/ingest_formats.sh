@@ -15,7 +15,9 @@
 # produced pprofs) and prints the ceiling: the ratio a converter that took
 # no time at all would reach, pprof's round over (pprof's round + the
 # gunzip and gzip that JFR ingest does and pprof ingest does not, less the
-# pprof gunzip that JFR ingest saves).
+# pprof gunzip that JFR ingest saves).  It also prints the JFR events the
+# recordings hold (each a sample to the JVM's recorder) and their rate: not
+# the goal's measure, since a stored pprof sample aggregates observations.
 #
 #   bench/ingest_formats.sh [--seconds S] [--pairs N]
 #
@@ -163,4 +165,8 @@ if d:
              core['pprof_gz_bytes'] / 1e6, core['pprof_gunzip_ms']))
     print('  ceiling: a converter taking no time would reach %.2f (pprof %.1f ms / (%.1f + %.1f ms))'
           % (pprof_ms / (pprof_ms + extra), pprof_ms, pprof_ms, extra))
+    # not the goal's measure: a pprof sample aggregates observations too
+    print('  the recordings hold %d events (their own samples: %.2f per stored pprof sample): '
+          '%.0f events/s by CPU time'
+          % (core['events'], core['events'] / d['samples'], core['events'] * 1e3 / jfr_ms))
 PY

@@ -58,6 +58,7 @@ main(int argc, char **argv)
 	PyroBuf    *gz = NULL;
 	size_t		ngz = 0;
 	size_t		samples = 0;
+	uint64_t	events = 0;
 	size_t		sent_bytes = 0;
 	size_t		raw_bytes = 0;
 	size_t		pprof_bytes = 0;
@@ -129,6 +130,7 @@ main(int argc, char **argv)
 					pyro_buf_free(&gz[g]);
 				ngz = 0;
 				samples = 0;
+				events = 0;
 				pprof_bytes = 0;
 				gz_bytes = 0;
 				for (int i = 0; i < nin; i++)
@@ -144,6 +146,7 @@ main(int argc, char **argv)
 					for (size_t p = 0; p < res.nprofiles; p++)
 					{
 						samples += res.profiles[p].nsamples;
+						events += res.profiles[p].nevents;
 						pprof_bytes += res.profiles[p].pprof.len;
 						if (phase == 1)
 							continue;
@@ -176,10 +179,11 @@ main(int argc, char **argv)
 	}
 
 	/* phase 2 timed convert + gzip: the gzip alone is the difference */
-	printf("{\"inputs\": %d, \"sent_bytes\": %zu, \"raw_bytes\": %zu, \"samples\": %zu, "
+	printf("{\"inputs\": %d, \"sent_bytes\": %zu, \"raw_bytes\": %zu, \"samples\": %zu, \"events\": %llu, "
 		   "\"pprof_bytes\": %zu, \"pprof_gz_bytes\": %zu, \"gunzip_ms\": %.3f, "
 		   "\"convert_ms\": %.3f, \"gzip_ms\": %.3f, \"pprof_gunzip_ms\": %.3f}\n",
-		   nin, sent_bytes, raw_bytes, samples, pprof_bytes, gz_bytes,
+		   nin, sent_bytes, raw_bytes, samples, (unsigned long long) events,
+		   pprof_bytes, gz_bytes,
 		   per_round[0] * 1e3, per_round[1] * 1e3,
 		   (per_round[2] - per_round[1] > 0 ? per_round[2] - per_round[1] : 0) * 1e3,
 		   per_round[3] * 1e3);
