@@ -32,22 +32,34 @@ trap 'rm -rf "$WORK"' EXIT
 	xargs awk '
 		FNR == 1 { incomment = 0; intd = 0 }
 		{
-			# braces are counted outside comments and literals
-			line = $0
-			if (incomment) {
-				if (!match(line, /\*\//))
-					next
-				line = substr(line, RSTART + 2)
-				incomment = 0
+			# the line'"'"'s code: read left to right, without comments (which
+			# may span lines) and string or character literals
+			line = ""
+			q = ""
+			n = length($0)
+			for (i = 1; i <= n; i++) {
+				c = substr($0, i, 1)
+				if (incomment) {
+					if (c == "*" && substr($0, i + 1, 1) == "/") {
+						incomment = 0
+						i++
+					}
+				} else if (q != "") {
+					if (c == "\\")
+						i++
+					else if (c == q)
+						q = ""
+				} else if (c == "/" && substr($0, i + 1, 1) == "*") {
+					incomment = 1
+					line = line " "
+					i++
+				} else if (c == "/" && substr($0, i + 1, 1) == "/")
+					break
+				else if (c == "\"" || c == "\047")
+					q = c
+				else
+					line = line c
 			}
-			gsub(/\/\*([^*]|\*+[^*\/])*\*+\//, " ", line)
-			if (match(line, /\/\*/)) {
-				line = substr(line, 1, RSTART - 1)
-				incomment = 1
-			}
-			sub(/\/\/.*/, "", line)
-			gsub(/"([^"\\]|\\.)*"/, "\"\"", line)
-			gsub(/\047([^\047\\]|\\.)*\047/, "\047 \047", line)
 		}
 		line ~ /^[[:space:]]*typedef[[:space:]]/ && line !~ /;[[:space:]]*$/ { intd = 1; depth = 0 }
 		intd {
