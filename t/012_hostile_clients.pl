@@ -456,12 +456,18 @@ for (1 .. 100)
 }
 ok($busy, 'an HTTP worker is held by a 5-minute request');
 $t0 = time();
+my $log_offset = -s $node->logfile;
 sql("SELECT pg_terminate_backend($busy)");
 $h->finish;
 $took = time() - $t0;
 ok($took < 10, sprintf('pg_terminate_backend of the HTTP worker ended the request in %.1f s', $took));
 reload("ALTER SYSTEM RESET pyroscope.http_request_timeout; "
 	  . "ALTER SYSTEM RESET pyroscope.query_test_delay");
+
+# both workers listen again before the port is filled: while the restarted
+# one is not yet listening, the kernel gives every connection to the other,
+# and the restarted one would then serve the next request
+$node->wait_for_log(qr/pyroscope http worker \d+ listening on/, $log_offset);
 wait_ready($node);
 for (1 .. 80)
 {
